@@ -1,0 +1,455 @@
+// The embedded catalog: one SQLite file in WAL mode, so that readers (status,
+// a second process) never block the writer and a kill -9 loses at most the
+// transaction in flight.
+
+#include <chrono>
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include "catalog/catalog.hpp"
+
+namespace wsp::catalog {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string_view to_string(ImageStatus status) {
+  switch (status) {
+    case ImageStatus::Active: return "active";
+    case ImageStatus::Duplicate: return "duplicate";
+    case ImageStatus::Rejected: return "rejected";
+    case ImageStatus::Missing: return "missing";
+  }
+  return "active";
+}
+
+ImageStatus image_status_from(std::string_view text) {
+  if (text == "duplicate") return ImageStatus::Duplicate;
+  if (text == "rejected") return ImageStatus::Rejected;
+  if (text == "missing") return ImageStatus::Missing;
+  return ImageStatus::Active;
+}
+
+std::string_view to_string(JobState state) {
+  switch (state) {
+    case JobState::Pending: return "pending";
+    case JobState::Running: return "running";
+    case JobState::Done: return "done";
+    case JobState::Failed: return "failed";
+    case JobState::Rejected: return "rejected";
+  }
+  return "pending";
+}
+
+namespace {
+
+JobState job_state_from(std::string_view text) {
+  if (text == "running") return JobState::Running;
+  if (text == "done") return JobState::Done;
+  if (text == "failed") return JobState::Failed;
+  if (text == "rejected") return JobState::Rejected;
+  return JobState::Pending;
+}
+
+// Each entry moves the schema one version up; user_version records how far a
+// file has come. Entries are never edited once released, only appended.
+const char* const k_migrations[] = {
+    R"sql(
+CREATE TABLE images (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  inode INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'duplicate', 'rejected', 'missing')),
+  duplicate_of INTEGER REFERENCES images(id) ON DELETE SET NULL,
+  reject_reason TEXT NOT NULL DEFAULT '',
+  format TEXT NOT NULL DEFAULT '',
+  width INTEGER NOT NULL DEFAULT 0,
+  height INTEGER NOT NULL DEFAULT 0,
+  orientation INTEGER NOT NULL DEFAULT 1,
+  capture_time TEXT NOT NULL DEFAULT '',
+  capture_offset TEXT NOT NULL DEFAULT '',
+  make TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  serial TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '',
+  lens TEXT NOT NULL DEFAULT '',
+  focal_length REAL,
+  aperture REAL,
+  shutter TEXT NOT NULL DEFAULT '',
+  iso INTEGER,
+  artist TEXT NOT NULL DEFAULT '',
+  copyright TEXT NOT NULL DEFAULT '',
+  icc_description TEXT NOT NULL DEFAULT '',
+  has_gps INTEGER NOT NULL DEFAULT 0,
+  first_seen_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX images_sha256 ON images(sha256);
+
+CREATE TABLE jobs (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  stage TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'rejected')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  fingerprint TEXT NOT NULL DEFAULT '',
+  lease_owner TEXT,
+  lease_expires_ms INTEGER,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (image_id, stage)
+);
+CREATE INDEX jobs_stage_state ON jobs(stage, state);
+
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  command TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  started_ms INTEGER NOT NULL,
+  heartbeat_ms INTEGER NOT NULL,
+  finished_ms INTEGER,
+  exit_code INTEGER
+);
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  run_id TEXT,
+  image_id INTEGER,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+)sql",
+};
+
+constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
+
+class Statement {
+public:
+  Statement(sqlite3* db, const char* sql) : m_db(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &m_statement, nullptr) != SQLITE_OK)
+      throw CatalogError(fmt::format("catalog: cannot prepare statement: {}", sqlite3_errmsg(db)));
+  }
+  ~Statement() { sqlite3_finalize(m_statement); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(m_statement, index, value);
+    return *this;
+  }
+  Statement& bind(int index, int value) { return bind(index, std::int64_t(value)); }
+  Statement& bind(int index, const std::string& value) {
+    sqlite3_bind_text(m_statement, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int index, std::string_view value) { return bind(index, std::string(value)); }
+  template <typename T>
+  Statement& bind(int index, const std::optional<T>& value) {
+    if (value) return bind(index, *value);
+    sqlite3_bind_null(m_statement, index);
+    return *this;
+  }
+  Statement& bind(int index, double value) {
+    sqlite3_bind_double(m_statement, index, value);
+    return *this;
+  }
+
+  // Steps once; true while there is a row to read.
+  bool step() {
+    int rc = sqlite3_step(m_statement);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw CatalogError(fmt::format("catalog: {}", sqlite3_errmsg(m_db)));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  std::int64_t integer(int column) const { return sqlite3_column_int64(m_statement, column); }
+  double real(int column) const { return sqlite3_column_double(m_statement, column); }
+  bool is_null(int column) const { return sqlite3_column_type(m_statement, column) == SQLITE_NULL; }
+  std::string text(int column) const {
+    auto* data = reinterpret_cast<const char*>(sqlite3_column_text(m_statement, column));
+    return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(m_statement, column))) : std::string();
+  }
+  template <typename T>
+  std::optional<T> optional(int column) const {
+    if (is_null(column)) return std::nullopt;
+    if constexpr (std::is_floating_point_v<T>) return static_cast<T>(real(column));
+    else return static_cast<T>(integer(column));
+  }
+
+private:
+  sqlite3* m_db;
+  sqlite3_stmt* m_statement = nullptr;
+};
+
+constexpr const char* k_image_columns =
+    "id, path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, width, height, "
+    "orientation, capture_time, capture_offset, make, model, serial, owner, lens, focal_length, aperture, shutter, "
+    "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms";
+
+ImageRecord read_image(const Statement& row) {
+  ImageRecord image;
+  image.id = row.integer(0);
+  image.path = row.text(1);
+  image.size = row.integer(2);
+  image.mtime_ns = row.integer(3);
+  image.inode = row.integer(4);
+  image.sha256 = row.text(5);
+  image.status = image_status_from(row.text(6));
+  image.duplicate_of = row.optional<std::int64_t>(7);
+  image.reject_reason = row.text(8);
+  auto& header = image.header;
+  header.format = row.text(9);
+  header.width = static_cast<int>(row.integer(10));
+  header.height = static_cast<int>(row.integer(11));
+  auto& camera = header.camera;
+  camera.orientation = static_cast<int>(row.integer(12));
+  camera.capture_time = row.text(13);
+  camera.capture_offset = row.text(14);
+  camera.make = row.text(15);
+  camera.model = row.text(16);
+  camera.serial = row.text(17);
+  camera.owner = row.text(18);
+  camera.lens = row.text(19);
+  camera.focal_length_mm = row.optional<double>(20);
+  camera.aperture = row.optional<double>(21);
+  camera.shutter = row.text(22);
+  camera.iso = row.optional<int>(23);
+  camera.artist = row.text(24);
+  camera.copyright = row.text(25);
+  header.icc_description = row.text(26);
+  camera.has_gps = row.integer(27) != 0;
+  image.first_seen_ms = row.integer(28);
+  image.updated_ms = row.integer(29);
+  return image;
+}
+
+// Binds every column but id, in k_image_columns order, from parameter 1.
+void bind_image(Statement& s, const ImageRecord& image) {
+  const auto& header = image.header;
+  const auto& camera = header.camera;
+  s.bind(1, image.path).bind(2, image.size).bind(3, image.mtime_ns).bind(4, image.inode).bind(5, image.sha256);
+  s.bind(6, to_string(image.status)).bind(7, image.duplicate_of).bind(8, image.reject_reason);
+  s.bind(9, header.format).bind(10, header.width).bind(11, header.height).bind(12, camera.orientation);
+  s.bind(13, camera.capture_time).bind(14, camera.capture_offset).bind(15, camera.make).bind(16, camera.model);
+  s.bind(17, camera.serial).bind(18, camera.owner).bind(19, camera.lens).bind(20, camera.focal_length_mm);
+  s.bind(21, camera.aperture).bind(22, camera.shutter).bind(23, camera.iso).bind(24, camera.artist);
+  s.bind(25, camera.copyright).bind(26, header.icc_description).bind(27, camera.has_gps ? 1 : 0);
+  s.bind(28, image.first_seen_ms).bind(29, image.updated_ms);
+}
+
+class SqliteCatalog final : public Catalog {
+public:
+  explicit SqliteCatalog(const std::filesystem::path& file) {
+    if (sqlite3_open_v2(file.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+      sqlite3_close(m_db);
+      throw CatalogError(fmt::format("{}: cannot open catalog: {}", file.string(), message));
+    }
+    // Another process may hold the write lock for a batch; wait rather than fail.
+    sqlite3_busy_timeout(m_db, 30'000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    migrate(file);
+  }
+  ~SqliteCatalog() override { sqlite3_close(m_db); }
+
+  void write(const std::function<void()>& work) override {
+    if (m_in_transaction) {
+      work();
+      return;
+    }
+    exec("BEGIN IMMEDIATE");
+    m_in_transaction = true;
+    try {
+      work();
+      exec("COMMIT");
+      m_in_transaction = false;
+    } catch (...) {
+      sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+      m_in_transaction = false;
+      throw;
+    }
+  }
+
+  std::vector<ImageRecord> images() override {
+    Statement s(m_db, fmt::format("SELECT {} FROM images ORDER BY path", k_image_columns).c_str());
+    std::vector<ImageRecord> all;
+    while (s.step()) all.push_back(read_image(s));
+    return all;
+  }
+
+  std::optional<ImageRecord> image_at(const std::string& path) override {
+    Statement s(m_db, fmt::format("SELECT {} FROM images WHERE path = ?1", k_image_columns).c_str());
+    s.bind(1, path);
+    if (!s.step()) return std::nullopt;
+    return read_image(s);
+  }
+
+  std::vector<ImageRecord> images_with_hash(const std::string& sha256) override {
+    Statement s(m_db, fmt::format("SELECT {} FROM images WHERE sha256 = ?1 ORDER BY id", k_image_columns).c_str());
+    s.bind(1, sha256);
+    std::vector<ImageRecord> found;
+    while (s.step()) found.push_back(read_image(s));
+    return found;
+  }
+
+  std::int64_t add_image(const ImageRecord& image) override {
+    Statement s(m_db,
+                "INSERT INTO images (path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, "
+                "width, height, orientation, capture_time, capture_offset, make, model, serial, owner, lens, "
+                "focal_length, aperture, shutter, iso, artist, copyright, icc_description, has_gps, first_seen_ms, "
+                "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+                "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)");
+    bind_image(s, image);
+    s.run();
+    return sqlite3_last_insert_rowid(m_db);
+  }
+
+  void update_image(const ImageRecord& image) override {
+    Statement s(m_db,
+                "UPDATE images SET path = ?1, size = ?2, mtime_ns = ?3, inode = ?4, sha256 = ?5, status = ?6, "
+                "duplicate_of = ?7, reject_reason = ?8, format = ?9, width = ?10, height = ?11, orientation = ?12, "
+                "capture_time = ?13, capture_offset = ?14, make = ?15, model = ?16, serial = ?17, owner = ?18, "
+                "lens = ?19, focal_length = ?20, aperture = ?21, shutter = ?22, iso = ?23, artist = ?24, "
+                "copyright = ?25, icc_description = ?26, has_gps = ?27, first_seen_ms = ?28, updated_ms = ?29 "
+                "WHERE id = ?30");
+    bind_image(s, image);
+    s.bind(30, image.id);
+    s.run();
+  }
+
+  void put_job(const Job& job) override {
+    Statement s(m_db,
+                "INSERT INTO jobs (image_id, stage, state, attempts, last_error, fingerprint, created_ms, updated_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (image_id, stage) DO UPDATE SET "
+                "state = excluded.state, attempts = excluded.attempts, last_error = excluded.last_error, "
+                "fingerprint = excluded.fingerprint, updated_ms = excluded.updated_ms, lease_owner = NULL, "
+                "lease_expires_ms = NULL");
+    s.bind(1, job.image_id).bind(2, job.stage).bind(3, to_string(job.state)).bind(4, job.attempts);
+    s.bind(5, job.last_error).bind(6, job.fingerprint).bind(7, now_ms());
+    s.run();
+  }
+
+  std::optional<Job> job(std::int64_t image_id, const std::string& stage) override {
+    Statement s(m_db,
+                "SELECT state, attempts, last_error, fingerprint FROM jobs WHERE image_id = ?1 AND stage = ?2");
+    s.bind(1, image_id).bind(2, stage);
+    if (!s.step()) return std::nullopt;
+    return Job{image_id, stage, job_state_from(s.text(0)), static_cast<int>(s.integer(1)), s.text(2), s.text(3)};
+  }
+
+  void add_event(const Event& event, const std::string& run_id) override {
+    Statement s(m_db, "INSERT INTO events (at_ms, run_id, image_id, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.bind(1, now_ms()).bind(2, run_id).bind(3, event.image_id).bind(4, event.kind);
+    s.bind(5, event.detail.empty() ? std::string("{}") : event.detail);
+    s.run();
+  }
+
+  std::int64_t event_count() override {
+    Statement s(m_db, "SELECT count(*) FROM events");
+    s.step();
+    return s.integer(0);
+  }
+
+  void begin_run(const RunRecord& run) override {
+    write([&] {
+      Statement s(m_db,
+                  "INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
+      s.bind(1, run.id).bind(2, run.command).bind(3, run.pid).bind(4, run.host).bind(5, run.started_ms);
+      s.run();
+    });
+  }
+
+  void heartbeat(const std::string& run_id) override {
+    write([&] {
+      Statement s(m_db, "UPDATE runs SET heartbeat_ms = ?1 WHERE id = ?2");
+      s.bind(1, now_ms()).bind(2, run_id);
+      s.run();
+    });
+  }
+
+  void finish_run(const std::string& run_id, int exit_code) override {
+    write([&] {
+      Statement s(m_db, "UPDATE runs SET finished_ms = ?1, heartbeat_ms = ?1, exit_code = ?2 WHERE id = ?3");
+      s.bind(1, now_ms()).bind(2, exit_code).bind(3, run_id);
+      s.run();
+    });
+  }
+
+  std::vector<RunRecord> unfinished_runs() override {
+    Statement s(m_db,
+                "SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
+                "ORDER BY started_ms");
+    std::vector<RunRecord> runs;
+    while (s.step())
+      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5), std::nullopt, std::nullopt});
+    return runs;
+  }
+
+  std::vector<StageCount> stage_counts() override {
+    Statement s(m_db, "SELECT stage, state, count(*) FROM jobs GROUP BY stage, state ORDER BY stage, state");
+    std::vector<StageCount> counts;
+    while (s.step()) counts.push_back({s.text(0), s.text(1), s.integer(2)});
+    return counts;
+  }
+
+  int schema_version() override {
+    Statement s(m_db, "PRAGMA user_version");
+    s.step();
+    return static_cast<int>(s.integer(0));
+  }
+
+private:
+  void exec(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = error ? error : sqlite3_errmsg(m_db);
+      sqlite3_free(error);
+      throw CatalogError(fmt::format("catalog: {}", message));
+    }
+  }
+
+  void migrate(const std::filesystem::path& file) {
+    // Two processes may open a new catalog at once: the version check and the
+    // migration happen under one write lock.
+    write([&] {
+      int version = schema_version();
+      if (version > k_schema_version)
+        throw CatalogError(fmt::format("{}: catalog schema {} is newer than this wsportfolio understands ({}); upgrade",
+                                       file.string(), version, k_schema_version));
+      for (; version < k_schema_version; ++version) {
+        exec(k_migrations[version]);
+        exec(fmt::format("PRAGMA user_version = {}", version + 1).c_str());
+      }
+    });
+  }
+
+  sqlite3* m_db = nullptr;
+  bool m_in_transaction = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file) {
+  return std::make_unique<SqliteCatalog>(file);
+}
+
+}  // namespace wsp::catalog

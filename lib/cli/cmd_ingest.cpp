@@ -1,0 +1,79 @@
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "pipeline/ingest.hpp"
+
+namespace wsp::cli {
+namespace {
+
+struct IngestOptions {
+  std::vector<std::string> paths;
+};
+
+int run_ingest(const IngestOptions& options, const Context& context) {
+  namespace fs = std::filesystem;
+  for (const auto& path : options.paths)
+    if (!fs::exists(fs::symlink_status(path))) throw UsageError(fmt::format("{}: no such file or folder", path));
+  fs::path folder = options.paths.size() == 1 && fs::is_directory(options.paths[0]) ? fs::path(options.paths[0]) : fs::path();
+  auto config = load_project(context, folder);
+  auto threads = limit_threads(context, config);
+  auto catalog = open_catalog(config);
+  RunRegistration run(*catalog, "ingest");
+
+  pipeline::IngestRequest request;
+  for (const auto& path : options.paths) request.paths.push_back(fs::absolute(path).lexically_normal());
+  request.run_id = run.id();
+  request.stop = &context.stop;
+  const auto started = std::chrono::steady_clock::now();
+  auto summary = pipeline::ingest(config, *catalog, request, context.terminal);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  context.terminal.finish_progress();
+
+  std::vector<std::string> parts;
+  auto part = [&](std::size_t count, const char* what) {
+    if (count > 0) parts.push_back(fmt::format("{} {}", count, what));
+  };
+  part(summary.added, "added");
+  part(summary.changed, "changed");
+  part(summary.moved, "moved");
+  part(summary.duplicates, "duplicate");
+  part(summary.rejected, "rejected");
+  part(summary.missing, "missing");
+  part(summary.unchanged, "unchanged");
+  context.terminal.info(fmt::format("ingest: {} files: {} ({:.2f} s, {} read)", summary.seen,
+                                    parts.empty() ? "nothing to do" : fmt::format("{}", fmt::join(parts, ", ")), seconds,
+                                    human_bytes(summary.bytes_read)));
+  if (summary.still_rejected > 0)
+    context.terminal.info(fmt::format("{} file(s) rejected earlier are unchanged; `wsportfolio status` lists them",
+                                      summary.still_rejected));
+  context.terminal.emit(JsonLine()
+                            .add("event", "ingest.completed")
+                            .add("files", summary.seen)
+                            .add("added", summary.added)
+                            .add("changed", summary.changed)
+                            .add("moved", summary.moved)
+                            .add("duplicates", summary.duplicates)
+                            .add("rejected", summary.rejected + summary.still_rejected)
+                            .add("missing", summary.missing)
+                            .add("unchanged", summary.unchanged)
+                            .add("bytes_read", summary.bytes_read)
+                            .add("seconds", seconds));
+  int code = summary.rejected + summary.still_rejected > 0 ? k_exit_items_failed : k_exit_ok;
+  if (context.stop) code = k_exit_interrupted;
+  run.set_exit_code(code);
+  return code;
+}
+
+}  // namespace
+
+Runner define_ingest(CLI::App& command) {
+  auto options = std::make_shared<IngestOptions>();
+  command.add_option("paths", options->paths,
+                     "Files or folders to scan (default: the configured sources); a folder without a "
+                     "config is a project of its own");
+  return [options](const Context& context) { return run_ingest(*options, context); };
+}
+
+}  // namespace wsp::cli

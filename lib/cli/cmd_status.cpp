@@ -1,0 +1,103 @@
+#include <csignal>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+
+namespace wsp::cli {
+namespace {
+
+struct StatusOptions {
+  std::string folder;
+};
+
+// A run that stopped heartbeating, or whose process is gone from this host,
+// died without finishing; its leases expire on their own.
+std::string liveness(const catalog::RunRecord& run) {
+  if (run.host == host_name() && ::kill(static_cast<pid_t>(run.pid), 0) != 0 && errno == ESRCH) return "dead";
+  if (catalog::now_ms() - run.heartbeat_ms > 120'000) return "stale";
+  return "running";
+}
+
+std::string ago(std::int64_t ms) {
+  auto seconds = (catalog::now_ms() - ms) / 1000;
+  if (seconds < 120) return fmt::format("{}s ago", seconds);
+  if (seconds < 7200) return fmt::format("{}m ago", seconds / 60);
+  return fmt::format("{}h ago", seconds / 3600);
+}
+
+int run_status(const StatusOptions& options, const Context& context) {
+  auto config = load_project(context, options.folder);
+  auto& terminal = context.terminal;
+  // With --json, stdout carries only JSON Lines.
+  auto say = [&](const std::string& text) {
+    if (!terminal.json()) std::fputs(text.c_str(), stdout);
+  };
+  if (!std::filesystem::exists(config.state_dir() / "catalog.db")) {
+    terminal.info(fmt::format("{}: nothing ingested yet (run `wsportfolio ingest`)", config.project_dir.string()));
+    terminal.emit(JsonLine().add("event", "status").add("project", config.project_dir.string()).add("images", 0));
+    return k_exit_ok;
+  }
+  auto catalog = open_catalog(config);
+  auto images = catalog->images();
+  std::map<std::string, std::int64_t> by_status;
+  for (const auto& image : images) ++by_status[std::string(catalog::to_string(image.status))];
+
+  say(fmt::format("project  {}\n", config.project_dir.string()));
+  say(fmt::format("images   {} ({} active, {} duplicate, {} rejected, {} missing)\n", images.size(), by_status["active"],
+             by_status["duplicate"], by_status["rejected"], by_status["missing"]));
+  JsonLine summary;
+  summary.add("event", "status").add("project", config.project_dir.string()).add("images", images.size());
+  for (const auto& [status, count] : by_status) summary.add(status, count);
+  terminal.emit(summary);
+
+  std::map<std::string, std::map<std::string, std::int64_t>> stages;
+  for (const auto& row : catalog->stage_counts()) stages[row.stage][row.state] = row.count;
+  say(fmt::format("\n{:<10}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "stage", "pending", "running", "done", "failed", "rejected"));
+  for (auto& [stage, states] : stages) {
+    say(fmt::format("{:<10}{:>9}{:>9}{:>9}{:>9}{:>9}\n", stage, states["pending"], states["running"], states["done"],
+               states["failed"], states["rejected"]));
+    JsonLine line;
+    line.add("event", "status.stage").add("stage", stage);
+    for (const auto& [state, count] : states) line.add(state, count);
+    terminal.emit(line);
+  }
+
+  bool header_shown = false;
+  for (const auto& image : images) {
+    if (image.status != catalog::ImageStatus::Rejected) continue;
+    if (!header_shown) say(fmt::format("\nrejected files\n"));
+    header_shown = true;
+    say(fmt::format("  {}: {}\n", image.path, image.reject_reason));
+    terminal.emit(JsonLine().add("event", "status.rejected").add("file", image.path).add("reason", image.reject_reason));
+  }
+
+  auto runs = catalog->unfinished_runs();
+  say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));
+  for (const auto& run : runs) {
+    auto state = liveness(run);
+    say(fmt::format("  {} pid {} on {}, since {}, heartbeat {} ({})\n", run.command, run.pid, run.host, ago(run.started_ms),
+               ago(run.heartbeat_ms), state));
+    terminal.emit(JsonLine()
+                      .add("event", "status.run")
+                      .add("run", run.id)
+                      .add("command", run.command)
+                      .add("pid", run.pid)
+                      .add("host", run.host)
+                      .add("started_ms", run.started_ms)
+                      .add("heartbeat_ms", run.heartbeat_ms)
+                      .add("state", state));
+  }
+  return k_exit_ok;
+}
+
+}  // namespace
+
+Runner define_status(CLI::App& command) {
+  auto options = std::make_shared<StatusOptions>();
+  command.add_option("folder", options->folder, "Project folder (default: the current folder)");
+  return [options](const Context& context) { return run_status(*options, context); };
+}
+
+}  // namespace wsp::cli

@@ -1,0 +1,79 @@
+#pragma once
+// The command table's vocabulary. Each command lives in cmd_<name>.cpp: it
+// declares its options on a CLI11 subcommand and returns the function that runs
+// it, which returns an exit code.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <tbb/global_control.h>
+
+#include "catalog/catalog.hpp"
+#include "cli/terminal.hpp"
+#include "config/config.hpp"
+
+namespace wsp::cli {
+
+// Exit codes, as documented in wsportfolio(1).
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_items_failed = 1;
+inline constexpr int k_exit_usage = 2;
+inline constexpr int k_exit_integrity = 3;
+inline constexpr int k_exit_interrupted = 130;
+
+struct Context {
+  const GlobalOptions& global;
+  Terminal& terminal;
+  const std::atomic<bool>& stop;  // set by the first SIGINT/SIGTERM
+};
+
+using Runner = std::function<int(const Context&)>;
+using Define = Runner (*)(CLI::App& command);
+
+struct CommandSpec {
+  const char* name;
+  const char* summary;
+  Define define;
+};
+
+Runner define_init(CLI::App& command);
+Runner define_config(CLI::App& command);
+Runner define_ingest(CLI::App& command);
+Runner define_status(CLI::App& command);
+
+// A usage or config problem: exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Loads the project's config for a command working on `folder` (empty: current).
+config::Config load_project(const Context& context, const std::filesystem::path& folder);
+
+// Worker threads for this command: -j, then pipeline.jobs, then all cores.
+std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const config::Config& config);
+
+// Opens the project's catalog, creating the state folder as needed.
+std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config);
+
+// Registers this process as a run in the catalog and unregisters it on scope exit.
+class RunRegistration {
+public:
+  RunRegistration(catalog::Catalog& catalog, std::string command);
+  ~RunRegistration();
+  RunRegistration(const RunRegistration&) = delete;
+  RunRegistration& operator=(const RunRegistration&) = delete;
+  const std::string& id() const { return m_id; }
+  void set_exit_code(int code) { m_exit_code = code; }
+
+private:
+  catalog::Catalog& m_catalog;
+  std::string m_id;
+  int m_exit_code = -1;
+};
+
+std::string host_name();
+std::string human_bytes(std::int64_t bytes);
+
+}  // namespace wsp::cli

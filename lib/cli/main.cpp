@@ -1,0 +1,134 @@
+#include "cli/main.hpp"
+
+#include <csignal>
+#include <random>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <tbb/global_control.h>
+
+#include "cli/commands.hpp"
+
+namespace wsp::cli {
+namespace {
+
+// Only the commands that work are here; each line is one subcommand.
+const CommandSpec k_commands[] = {
+    {"init", "Write a commented wsportfolio.yaml with every key and its default", define_init},
+    {"ingest", "Register the photos of the sources in the catalog (hash, camera facts, bad files)", define_ingest},
+    {"status", "Show counts per stage and state, rejected files and running processes", define_status},
+    {"config", "Show the effective configuration or check it", define_config},
+};
+
+std::atomic<bool> g_stop{false};
+
+// First signal: stop taking work and finish cleanly. Second: leave at once;
+// the catalog's transactions make that safe, and the next run resumes.
+void on_signal(int) {
+  if (g_stop.exchange(true)) ::_exit(k_exit_interrupted);
+}
+
+}  // namespace
+
+config::Config load_project(const Context& context, const std::filesystem::path& folder) {
+  return config::load_config(context.global.config, folder);
+}
+
+std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
+  std::error_code error;
+  std::filesystem::create_directories(config.state_dir(), error);
+  if (error)
+    throw std::runtime_error(fmt::format("{}: cannot create the state folder: {}", config.state_dir().string(),
+                                         error.message()));
+  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+}
+
+std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const config::Config& config) {
+  int threads = context.global.jobs > 0 ? context.global.jobs : config.pipeline.jobs;
+  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, std::max(1, threads));
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+std::string human_bytes(std::int64_t bytes) {
+  if (bytes >= 1'000'000'000) return fmt::format("{:.2f} GB", bytes / 1e9);
+  if (bytes >= 1'000'000) return fmt::format("{:.1f} MB", bytes / 1e6);
+  if (bytes >= 1'000) return fmt::format("{:.1f} kB", bytes / 1e3);
+  return fmt::format("{} B", bytes);
+}
+
+RunRegistration::RunRegistration(catalog::Catalog& catalog, std::string command) : m_catalog(catalog) {
+  std::random_device random;
+  m_id = fmt::format("{:08x}{:08x}", random(), random());
+  auto now = catalog::now_ms();
+  m_catalog.begin_run({m_id, std::move(command), ::getpid(), host_name(), now, now, std::nullopt, std::nullopt});
+}
+
+RunRegistration::~RunRegistration() {
+  try {
+    m_catalog.finish_run(m_id, m_exit_code);
+  } catch (const std::exception&) {
+    // The run stays listed until its heartbeat is old; nothing else depends on it.
+  }
+}
+
+int main(int argc, char** argv) {
+  GlobalOptions global;
+  CLI::App app{"wsportfolio: turn a shoot folder into a categorised, web-ready, published portfolio"};
+  app.set_version_flag("--version", std::string("wsportfolio ") + WSP_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("-c,--config", global.config, "Config file (default: $WSPORTFOLIO_CONFIG, then ./wsportfolio.yaml)");
+  app.add_option("-j,--jobs", global.jobs, "Worker threads (default: pipeline.jobs, 0 = all cores)")
+      ->check(CLI::Range(0, 1024));
+  app.add_flag("--json", global.json, "JSON Lines events on stdout; human text stays on stderr");
+  app.add_flag("-q,--quiet", global.quiet, "Only errors");
+  app.add_flag("-v,--verbose", global.verbose, "More detail (repeat for more)");
+  app.add_flag("--no-progress", global.no_progress, "No progress bar");
+  app.add_option("--color", global.color, "Colour: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  std::vector<std::pair<CLI::App*, Runner>> runners;
+  for (const auto& spec : k_commands) {
+    CLI::App* command = app.add_subcommand(spec.name, spec.summary);
+    runners.emplace_back(command, spec.define(*command));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? k_exit_ok : k_exit_usage;
+  }
+
+  Terminal terminal(global);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  Context context{global, terminal, g_stop};
+  try {
+    for (auto& [command, run] : runners)
+      if (command->parsed()) {
+        int code = run(context);
+        terminal.finish_progress();
+        return g_stop ? k_exit_interrupted : code;
+      }
+  } catch (const config::ConfigError& e) {
+    terminal.error(e.what());
+    return k_exit_usage;
+  } catch (const UsageError& e) {
+    terminal.error(e.what());
+    return k_exit_usage;
+  } catch (const std::exception& e) {
+    terminal.error(e.what());
+    return k_exit_items_failed;
+  }
+  return k_exit_usage;
+}
+
+}  // namespace wsp::cli

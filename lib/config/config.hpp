@@ -1,0 +1,190 @@
+#pragma once
+// The project's configuration: one struct whose fields carry the defaults, filled
+// from wsportfolio.yaml through the key table in config.cpp. Every key of the
+// specification is accepted and validated here, even for stages built later, so
+// that a config written today keeps working.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wsp::config {
+
+// A secret is never stored in the config: only where to find it.
+struct SecretRef {
+  std::string env;   // name of an environment variable (`*_env` keys)
+  std::string file;  // path of a file holding the secret (`*_file` keys)
+  bool empty() const { return env.empty() && file.empty(); }
+};
+
+struct ProjectInfo {
+  std::string title;     // [the folder name]
+  std::string slug;      // [from the folder name]
+  std::string timezone;  // [the machine's]; EXIF times without offset are read in it
+  std::string credit;
+};
+
+struct Source {
+  std::string path;  // [the folder given on the command line, or .]
+  bool recursive = true;
+  std::vector<std::string> include{"*.jpg", "*.jpeg", "*.heic", "*.png", "*.tif", "*.tiff", "*.webp"};
+  std::vector<std::string> exclude{};
+};
+
+struct Limits {
+  std::int64_t max_pixels = 200'000'000;  // checked from the header, before any decode
+};
+
+struct TimelineEntry {
+  std::string scene;
+  int from_minute = 0;  // minutes after local midnight in project.timezone
+  int to_minute = 0;    // may be smaller than from_minute: the entry runs past midnight
+};
+
+// A per-camera clock correction, matched by serial number or else by model.
+struct CameraClock {
+  std::string serial;
+  std::string model;
+  int offset_seconds = 0;
+};
+
+struct OpenAiSettings {
+  std::string model = "gpt-4o-mini";
+  SecretRef api_key{"OPENAI_API_KEY", ""};
+  std::string base_url = "https://api.openai.com/v1";
+};
+
+struct GoogleVisionSettings {
+  SecretRef api_key{"GOOGLE_VISION_API_KEY", ""};
+  std::string base_url = "https://vision.googleapis.com/v1";
+};
+
+struct TaggingSettings {
+  std::vector<std::string> providers{"local"};  // fallback order
+  double min_confidence = 0.6;                   // below it: needs review
+  std::vector<std::string> scenes{"getting_ready", "ceremony", "portrait", "detail", "candid", "reception"};
+  OpenAiSettings openai;
+  GoogleVisionSettings google_vision;
+};
+
+struct EncoderSettings {
+  bool enabled = true;
+  int quality = 82;
+  int effort = 4;  // AVIF only
+};
+
+struct Watermark {
+  std::string text;                   // text watermark, or
+  std::string image;                  // a PNG logo
+  std::string font = "sans";
+  double size = 0.03;                 // text height as a fraction of the image width
+  std::string position = "bottom-right";
+  double opacity = 0.5;
+  double margin = 0.02;               // fraction of the image width
+  int min_width = 960;                // smaller variants carry no watermark
+};
+
+struct RenderRecipe {
+  std::vector<int> widths{480, 960, 1600, 2400};  // never upscaled
+  EncoderSettings jpeg{true, 82, 4};               // progressive, optimised Huffman
+  EncoderSettings webp{true, 80, 4};
+  EncoderSettings avif{false, 55, 4};              // slow: off by default
+  bool sharpen = true;
+  std::vector<std::string> keep_metadata{"copyright", "artist"};  // GPS, serials, owners always stripped
+  std::optional<Watermark> watermark;
+  std::string placeholder = "blurhash";            // blurhash | lqip | none
+  int analysis_size = 512;                         // the small image tagging reads
+};
+
+struct PublishTarget {
+  std::string name;
+  std::string type;  // local | s3
+  std::string path;  // local
+  std::string bucket, region = "auto", endpoint, prefix;  // s3
+  SecretRef access_key, secret_key;                        // s3
+};
+
+struct PurgeSettings {
+  std::string type;  // cloudflare | cloudfront | fastly
+  std::string zone_id, distribution_id, service_id;
+  SecretRef api_token;
+};
+
+struct PublishSettings {
+  std::vector<PublishTarget> targets;  // [if none: a local one at .wsportfolio/public]
+  std::optional<PurgeSettings> purge;
+  std::string gallery_template = "default";
+};
+
+struct Webhook {
+  std::string url;
+  SecretRef secret;
+  std::vector<std::string> events{"publish.completed", "run.failed"};
+};
+
+struct PipelineSettings {
+  int jobs = 0;                 // 0 = all cores
+  int max_inflight_images = 0;  // 0 = 2 x jobs
+  int retries = 3;              // for transient errors
+};
+
+struct WatchSettings {
+  int stable_ms = 2000;
+  int poll_seconds = 0;  // 0 = inotify
+};
+
+// Where a value came from, for `config show`.
+struct Origin {
+  std::string key;    // "render.widths", "sources[0].path"
+  std::string value;  // printable, secrets masked
+  std::string where;  // "default", "wsportfolio.yaml:12", "command line"
+};
+
+struct Config {
+  int version = 1;
+  ProjectInfo project;
+  std::vector<Source> sources;  // [one: the project folder]
+  Limits limits;
+  std::vector<TimelineEntry> timeline;
+  std::vector<CameraClock> cameras;
+  TaggingSettings tagging;
+  RenderRecipe render;
+  PublishSettings publish;
+  std::vector<Webhook> webhooks;
+  PipelineSettings pipeline;
+  WatchSettings watch;
+
+  std::filesystem::path project_dir;  // the folder holding the config, or the folder given
+  std::filesystem::path config_file;  // empty when running on built-in defaults
+  std::vector<Origin> origins;        // every effective key, in schema order
+
+  std::filesystem::path state_dir() const { return project_dir / ".wsportfolio"; }
+};
+
+// A config error: the message names the file, the line and the key.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses YAML text into a Config on top of the defaults. Throws ConfigError.
+// `file_label` is used in messages ("wsportfolio.yaml").
+Config parse_config(const std::string& yaml_text, const std::string& file_label);
+
+// Finds and loads the config as the commands do: `explicit_path` (-c), then
+// $WSPORTFOLIO_CONFIG, then ./wsportfolio.yaml; with none of these, the built-in
+// defaults with `folder` (or the current folder) as the project. Fills derived
+// defaults (sources, local target, title, slug, timezone). Throws ConfigError.
+Config load_config(const std::string& explicit_path, const std::filesystem::path& folder);
+
+// Fills what the defaults derive from the project folder. Idempotent.
+void apply_derived_defaults(Config& config);
+
+// The commented wsportfolio.yaml that `init` writes, every key with its default.
+const std::string& default_config_text();
+
+// Resolves a secret reference; empty when not set. The value must never be logged.
+std::optional<std::string> resolve_secret(const SecretRef& ref, const std::filesystem::path& project_dir);
+
+}  // namespace wsp::config

@@ -1,0 +1,310 @@
+#include "pipeline/ingest.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+#include "imaging/probe.hpp"
+#include "pipeline/scan.hpp"
+#include "util/files.hpp"
+#include "util/hash.hpp"
+#include "util/text.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+using catalog::ImageRecord;
+using catalog::ImageStatus;
+
+namespace {
+
+constexpr std::string_view k_stage = "ingest";
+
+// What reading one file told us; produced in parallel, applied by one writer.
+struct Observation {
+  const FoundFile* file = nullptr;
+  std::string sha256;
+  imaging::PhotoHeader header;
+  std::string problem;  // non-empty: rejected for this reason
+};
+
+Observation read_and_probe(const FoundFile& file, std::int64_t max_pixels) {
+  Observation seen;
+  seen.file = &file;
+  if (!file.problem.empty()) {
+    seen.problem = file.problem;
+    return seen;
+  }
+  auto mapped = util::MappedFile::open(file.absolute);
+  if (!mapped.ok()) {
+    seen.problem = fmt::format("cannot read: {}", mapped.message());
+    return seen;
+  }
+  seen.sha256 = util::sha256_hex(mapped->bytes());
+  auto header = imaging::probe_header(mapped->bytes(), max_pixels);
+  if (header.ok()) seen.header = std::move(*header);
+  else seen.problem = header.message();
+  return seen;
+}
+
+std::string detail_json(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  std::string json = "{";
+  for (const auto& [key, value] : fields) {
+    if (json.size() > 1) json += ",";
+    json += fmt::format("\"{}\":\"{}\"", key, util::json_escape(value));
+  }
+  return json + "}";
+}
+
+class IngestWriter {
+public:
+  IngestWriter(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
+               Observer& observer, IngestSummary& summary, std::set<std::string> vanished)
+      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer), m_summary(summary),
+        m_vanished(std::move(vanished)) {}
+
+  void add(Observation seen) {
+    m_batch.push_back(std::move(seen));
+    // Commit in batches: one transaction per file would make fsyncs the cost of
+    // ingest; a batch bounded in time keeps a kill -9 from losing much.
+    auto now = std::chrono::steady_clock::now();
+    if (m_batch.size() >= 64 || now - m_last_commit > std::chrono::milliseconds(500)) flush();
+  }
+
+  void flush() {
+    m_last_commit = std::chrono::steady_clock::now();
+    if (m_batch.empty()) return;
+    std::vector<std::pair<const Observation*, std::string>> outcomes;
+    m_catalog.write([&] {
+      outcomes.clear();
+      for (const auto& seen : m_batch) outcomes.emplace_back(&seen, apply(seen));
+      m_catalog.heartbeat(m_request.run_id);
+    });
+    // Told only once committed, so that nothing reported can be lost.
+    for (const auto& [seen, outcome] : outcomes) report(*seen, outcome);
+    m_batch.clear();
+  }
+
+  // Whatever was in the catalog under the scanned folders and is no longer on
+  // disk, and was not found again under another name, is missing.
+  void mark_vanished() {
+    m_catalog.write([&] {
+      for (const auto& key : m_vanished) {
+        auto image = m_catalog.image_at(key);
+        if (!image || image->status == ImageStatus::Missing) continue;
+        if (fs::exists(absolute_of(key))) continue;
+        auto former = image->status;
+        image->status = ImageStatus::Missing;
+        image->updated_ms = catalog::now_ms();
+        m_catalog.update_image(*image);
+        if (former == ImageStatus::Active) promote_duplicate(*image);
+        m_catalog.add_event({"image.missing", image->id, detail_json({{"path", key}})}, m_request.run_id);
+        m_observer.item_done(k_stage, key, "missing", 0);
+        ++m_summary.missing;
+      }
+    });
+  }
+
+private:
+  fs::path absolute_of(const std::string& key) const {
+    fs::path path(key);
+    return path.is_absolute() ? path : m_config.project_dir / path;
+  }
+
+  void report(const Observation& seen, const std::string& outcome) {
+    if (outcome == "rejected") m_observer.item_problem(k_stage, seen.file->key, seen.problem);
+    m_observer.item_done(k_stage, seen.file->key, outcome, seen.file->size);
+  }
+
+  // A duplicate takes over when the image it repeated disappears.
+  void promote_duplicate(const ImageRecord& gone) {
+    std::optional<std::int64_t> heir;
+    for (auto& twin : m_catalog.images_with_hash(gone.sha256)) {
+      if (twin.status != ImageStatus::Duplicate || twin.duplicate_of != gone.id) continue;
+      if (!heir) {
+        heir = twin.id;
+        twin.status = ImageStatus::Active;
+        twin.duplicate_of.reset();
+      } else {
+        twin.duplicate_of = heir;
+      }
+      m_catalog.update_image(twin);
+    }
+  }
+
+  // The original this content duplicates, if an active image already has it.
+  std::optional<std::int64_t> original_of(const std::string& sha256, std::int64_t self) {
+    for (const auto& twin : m_catalog.images_with_hash(sha256))
+      if (twin.id != self && twin.status == ImageStatus::Active) return twin.id;
+    return std::nullopt;
+  }
+
+  // A file that was known under another name that has since vanished.
+  std::optional<ImageRecord> moved_from(const std::string& sha256) {
+    for (auto& twin : m_catalog.images_with_hash(sha256)) {
+      bool gone = twin.status == ImageStatus::Missing || m_vanished.count(twin.path) != 0;
+      if (gone && !fs::exists(absolute_of(twin.path))) return twin;
+    }
+    return std::nullopt;
+  }
+
+  std::string apply(const Observation& seen) {
+    const FoundFile& file = *seen.file;
+    const auto now = catalog::now_ms();
+    auto existing = m_catalog.image_at(file.key);
+    ImageRecord image;
+    std::string outcome;
+    std::string event;
+    if (existing) {
+      image = *existing;
+      bool same_content = !seen.sha256.empty() && seen.sha256 == existing->sha256 &&
+                          existing->status != ImageStatus::Rejected && seen.problem.empty();
+      outcome = same_content ? "unchanged" : "changed";
+      event = same_content ? "" : "image.changed";
+    } else if (auto previous = seen.problem.empty() ? moved_from(seen.sha256) : std::nullopt) {
+      image = *previous;
+      m_vanished.erase(previous->path);
+      outcome = "moved";
+      event = "image.moved";
+    } else {
+      image.first_seen_ms = now;
+      outcome = "added";
+      event = "image.ingested";
+    }
+    const std::string former_path = image.path;
+    image.path = file.key;
+    image.size = file.size;
+    image.mtime_ns = file.mtime_ns;
+    image.inode = file.inode;
+    image.sha256 = seen.sha256;
+    image.updated_ms = now;
+    image.header = seen.header;
+    image.reject_reason = seen.problem;
+    image.duplicate_of.reset();
+    if (!seen.problem.empty()) {
+      image.status = ImageStatus::Rejected;
+      outcome = "rejected";
+      event = "image.rejected";
+    } else if (auto original = original_of(seen.sha256, image.id)) {
+      image.status = ImageStatus::Duplicate;
+      image.duplicate_of = original;
+      if (outcome == "added") {
+        outcome = "duplicate";
+        event = "image.duplicate";
+      }
+    } else {
+      image.status = ImageStatus::Active;
+    }
+    if (image.id == 0) image.id = m_catalog.add_image(image);
+    else m_catalog.update_image(image);
+
+    auto job = m_catalog.job(image.id, std::string(k_stage)).value_or(catalog::Job{image.id, std::string(k_stage), catalog::JobState::Pending, 0, {}, {}});
+    job.state = seen.problem.empty() ? catalog::JobState::Done : catalog::JobState::Rejected;
+    job.attempts += 1;
+    job.last_error = seen.problem;
+    job.fingerprint = seen.sha256;
+    m_catalog.put_job(job);
+
+    if (!event.empty()) {
+      std::string detail = outcome == "moved"      ? detail_json({{"from", former_path}, {"to", file.key}})
+                           : outcome == "rejected" ? detail_json({{"path", file.key}, {"reason", seen.problem}})
+                                                   : detail_json({{"path", file.key}, {"sha256", seen.sha256}});
+      m_catalog.add_event({event, image.id, detail}, m_request.run_id);
+    }
+    count(outcome, file.size);
+    return outcome;
+  }
+
+  void count(const std::string& outcome, std::int64_t bytes) {
+    m_summary.bytes_read += bytes;
+    if (outcome == "added") ++m_summary.added;
+    else if (outcome == "changed") ++m_summary.changed;
+    else if (outcome == "moved") ++m_summary.moved;
+    else if (outcome == "duplicate") ++m_summary.duplicates;
+    else if (outcome == "rejected") ++m_summary.rejected;
+    else ++m_summary.unchanged;
+  }
+
+  const config::Config& m_config;
+  catalog::Catalog& m_catalog;
+  const IngestRequest& m_request;
+  Observer& m_observer;
+  IngestSummary& m_summary;
+  std::set<std::string> m_vanished;
+  std::vector<Observation> m_batch;
+  std::chrono::steady_clock::time_point m_last_commit = std::chrono::steady_clock::now();
+};
+
+bool under_any(const fs::path& path, const std::vector<fs::path>& roots) {
+  auto text = path.lexically_normal().string();
+  for (const auto& root : roots) {
+    auto prefix = root.lexically_normal().string();
+    if (text == prefix || (text.starts_with(prefix) && (prefix.ends_with('/') || text[prefix.size()] == '/')))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
+                     Observer& observer) {
+  imaging::start_imaging();
+  IngestSummary summary;
+  auto scan = scan_sources(config, request.paths);
+  for (const auto& warning : scan.warnings) observer.warning(warning);
+  summary.seen = scan.files.size();
+
+  std::map<std::string, ImageRecord> known;
+  for (auto& image : catalog.images()) known.emplace(image.path, std::move(image));
+
+  // An unchanged file (same size, mtime and inode) is not read again.
+  std::vector<FoundFile*> to_read;  // not const: tbb's pipeline passes tokens as void*
+  std::set<std::string> present;
+  for (auto& file : scan.files) {
+    present.insert(file.key);
+    auto it = known.find(file.key);
+    bool unchanged = it != known.end() && it->second.status != ImageStatus::Missing &&
+                     it->second.size == file.size && it->second.mtime_ns == file.mtime_ns &&
+                     it->second.inode == file.inode;
+    if (unchanged) {
+      ++summary.unchanged;
+      if (it->second.status == ImageStatus::Rejected) ++summary.still_rejected;
+    } else to_read.push_back(&file);
+  }
+  std::set<std::string> vanished;
+  for (const auto& [key, image] : known) {
+    if (image.status == ImageStatus::Missing || present.count(key)) continue;
+    fs::path absolute = fs::path(key).is_absolute() ? fs::path(key) : config.project_dir / key;
+    if (under_any(absolute, scan.roots)) vanished.insert(key);
+  }
+
+  observer.stage_started(k_stage, to_read.size());
+  IngestWriter writer(config, catalog, request, observer, summary, std::move(vanished));
+  std::size_t next = 0;
+  const auto max_pixels = config.limits.max_pixels;
+  // Files in flight are bounded, and each is mapped only while it is hashed and probed.
+  const std::size_t tokens = std::max<std::size_t>(4, 2 * static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()));
+  tbb::parallel_pipeline(
+      tokens,
+      tbb::make_filter<void, FoundFile*>(tbb::filter_mode::serial_in_order,
+                                              [&](tbb::flow_control& control) -> FoundFile* {
+                                                if (next >= to_read.size() || (request.stop && *request.stop)) {
+                                                  control.stop();
+                                                  return nullptr;
+                                                }
+                                                return to_read[next++];
+                                              }) &
+          tbb::make_filter<FoundFile*, Observation>(
+              tbb::filter_mode::parallel, [&](FoundFile* file) { return read_and_probe(*file, max_pixels); }) &
+          tbb::make_filter<Observation, void>(tbb::filter_mode::serial_out_of_order,
+                                              [&](Observation seen) { writer.add(std::move(seen)); }));
+  writer.flush();
+  if (!(request.stop && *request.stop)) writer.mark_vanished();
+  return summary;
+}
+
+}  // namespace wsp::pipeline

@@ -1,0 +1,155 @@
+#include "pipeline/scan.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include "util/files.hpp"
+#include "util/text.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_inside(const fs::path& path, const fs::path& folder) {
+  auto p = path.lexically_normal().string();
+  auto f = folder.lexically_normal().string();
+  while (f.size() > 1 && f.back() == '/') f.pop_back();
+  return p == f || (p.size() > f.size() && p.starts_with(f) && p[f.size()] == '/');
+}
+
+bool matches_any(const std::vector<std::string>& patterns, const std::string& relative) {
+  auto name = relative.substr(relative.rfind('/') + 1);
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+    // A pattern without '/' is about the file name, at any depth.
+    return pattern.find('/') == std::string::npos ? util::glob_match(pattern, name)
+                                                  : util::glob_match(pattern, relative);
+  });
+}
+
+class Walker {
+public:
+  Walker(const config::Config& config, ScanResult& result) : m_config(config), m_result(result) {
+    m_fenced.push_back(config.state_dir());
+    for (const auto& target : config.publish.targets)
+      if (target.type == "local" && !target.path.empty()) {
+        fs::path path = target.path;
+        m_fenced.push_back(path.is_absolute() ? path : config.project_dir / path);
+      }
+  }
+
+  void walk_source(const config::Source& source, const fs::path& root, const fs::path& start) {
+    struct stat st {};
+    if (::stat(start.c_str(), &st) != 0) {
+      m_result.warnings.push_back(fmt::format("{}: cannot scan: {}", start.string(), util::last_os_error()));
+      return;
+    }
+    if (S_ISDIR(st.st_mode)) walk_folder(source, root, start, st);
+    else consider_file(source, root, start);
+  }
+
+private:
+  bool fenced(const fs::path& path) const {
+    return std::any_of(m_fenced.begin(), m_fenced.end(), [&](const fs::path& f) { return is_inside(path, f); });
+  }
+
+  void walk_folder(const config::Source& source, const fs::path& root, const fs::path& folder, const struct stat& st) {
+    // Folder symlinks are followed, but each real folder is entered once, so a
+    // link back to a parent cannot loop.
+    if (!m_entered.insert({st.st_dev, st.st_ino}).second) return;
+    if (fenced(folder)) return;
+    std::error_code error;
+    fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, error);
+    if (error) {
+      m_result.warnings.push_back(fmt::format("{}: cannot scan: {}", folder.string(), error.message()));
+      return;
+    }
+    std::vector<fs::path> entries;
+    for (; it != fs::directory_iterator(); it.increment(error)) {
+      if (error) break;
+      entries.push_back(it->path());
+    }
+    std::sort(entries.begin(), entries.end());
+    for (const auto& entry : entries) {
+      struct stat entry_st {};
+      if (::stat(entry.c_str(), &entry_st) != 0) {
+        if (errno == ELOOP) consider_file(source, root, entry);  // a file name that is a symlink loop
+        continue;
+      }
+      if (S_ISDIR(entry_st.st_mode)) {
+        if (source.recursive && entry.filename().string().front() != '.') walk_folder(source, root, entry, entry_st);
+      } else {
+        consider_file(source, root, entry);
+      }
+    }
+  }
+
+  void consider_file(const config::Source& source, const fs::path& root, const fs::path& file) {
+    auto relative = file.lexically_relative(root).generic_string();
+    if (relative.empty() || relative == ".") relative = file.filename().string();
+    if (file.filename().string().front() == '.') return;  // hidden and temporary files
+    if (!matches_any(source.include, relative) || matches_any(source.exclude, relative)) return;
+    if (fenced(file)) return;
+    FoundFile found;
+    found.absolute = file;
+    found.key = catalog_key(m_config, file);
+    if (!m_keys.insert(found.key).second) return;  // two sources overlap
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+      found.problem = errno == ELOOP ? "symlink loop: the link never reaches a file" : util::last_os_error();
+    } else if (!S_ISREG(st.st_mode)) {
+      return;
+    } else {
+      found.size = st.st_size;
+      found.mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      found.inode = static_cast<std::int64_t>(st.st_ino);
+    }
+    m_result.files.push_back(std::move(found));
+  }
+
+  const config::Config& m_config;
+  ScanResult& m_result;
+  std::vector<fs::path> m_fenced;
+  std::set<std::pair<dev_t, ino_t>> m_entered;
+  std::set<std::string> m_keys;
+};
+
+fs::path absolute_in(const config::Config& config, const fs::path& path) {
+  return (path.is_absolute() ? path : config.project_dir / path).lexically_normal();
+}
+
+}  // namespace
+
+std::string catalog_key(const config::Config& config, const fs::path& absolute) {
+  if (is_inside(absolute, config.project_dir)) return absolute.lexically_relative(config.project_dir).generic_string();
+  return absolute.lexically_normal().generic_string();
+}
+
+ScanResult scan_sources(const config::Config& config, const std::vector<fs::path>& paths) {
+  ScanResult result;
+  Walker walker(config, result);
+  for (const auto& source : config.sources) {
+    auto root = absolute_in(config, source.path);
+    if (paths.empty()) {
+      result.roots.push_back(root);
+      walker.walk_source(source, root, root);
+      continue;
+    }
+    for (const auto& wanted : paths) {
+      auto start = fs::absolute(wanted).lexically_normal();
+      if (!is_inside(start, root) && !is_inside(root, start)) continue;
+      auto from = is_inside(start, root) ? start : root;
+      result.roots.push_back(from);
+      walker.walk_source(source, root, from);
+    }
+  }
+  std::sort(result.files.begin(), result.files.end(),
+            [](const FoundFile& a, const FoundFile& b) { return a.key < b.key; });
+  return result;
+}
+
+}  // namespace wsp::pipeline

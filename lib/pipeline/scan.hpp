@@ -1,0 +1,36 @@
+#pragma once
+// Finding the photos of a project: walks the configured sources, applies the
+// include/exclude globs, and never enters the state folder or a local target.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace wsp::pipeline {
+
+struct FoundFile {
+  std::filesystem::path absolute;
+  std::string key;  // catalog path: relative to the project folder, or absolute outside it
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t inode = 0;
+  std::string problem;  // set when the file cannot be read at all (symlink loop, permissions)
+};
+
+struct ScanResult {
+  std::vector<FoundFile> files;
+  std::vector<std::filesystem::path> roots;  // the folders (or files) scanned, absolute
+  std::vector<std::string> warnings;         // folders that could not be entered
+};
+
+// `paths` narrows the scan to these files or folders (inside the sources'
+// patterns); empty scans every configured source.
+ScanResult scan_sources(const config::Config& config, const std::vector<std::filesystem::path>& paths);
+
+// The catalog key of a path: relative to the project folder when inside it.
+std::string catalog_key(const config::Config& config, const std::filesystem::path& absolute);
+
+}  // namespace wsp::pipeline

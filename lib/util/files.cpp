@@ -1,0 +1,110 @@
+#include "util/files.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace wsp::util {
+
+std::string last_os_error() { return std::strerror(errno); }
+
+Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{last_os_error()};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    auto message = last_os_error();
+    ::close(fd);
+    return Error{message};
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error{"not a regular file"};
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    return MappedFile(nullptr, 0);
+  }
+  void* data = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  auto map_error = data == MAP_FAILED ? last_os_error() : std::string();
+  ::close(fd);
+  if (data == MAP_FAILED) return Error{map_error};
+  // The file is read front to back exactly once (hash), so tell the kernel.
+  ::madvise(data, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
+  return MappedFile(static_cast<const std::uint8_t*>(data), static_cast<std::size_t>(st.st_size));
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept : m_data(other.m_data), m_size(other.m_size) {
+  other.m_data = nullptr;
+  other.m_size = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (m_data) ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
+    m_data = other.m_data;
+    m_size = other.m_size;
+    other.m_data = nullptr;
+    other.m_size = 0;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (m_data) ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
+}
+
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  auto temp = folder / fmt::format(".{}.tmp-{}", path.filename().string(), ::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{fmt::format("{}: cannot create: {}", temp.string(), last_os_error())};
+  const char* cursor = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    ssize_t written = ::write(fd, cursor, left);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      auto message = last_os_error();
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return Error{fmt::format("{}: cannot write: {}", path.string(), message)};
+    }
+    cursor += written;
+    left -= static_cast<std::size_t>(written);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    auto message = last_os_error();
+    ::unlink(temp.c_str());
+    return Error{fmt::format("{}: cannot flush: {}", path.string(), message)};
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    auto message = last_os_error();
+    ::unlink(temp.c_str());
+    return Error{fmt::format("{}: cannot rename into place: {}", path.string(), message)};
+  }
+  // The rename itself must survive a power loss before the catalog records it.
+  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return {};
+}
+
+Result<std::string> read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot read: {}", path.string(), last_os_error())};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace wsp::util

@@ -1,0 +1,43 @@
+#pragma once
+// File-system primitives with the guarantees the rest of the tool relies on:
+// whole files are mapped once, and writes land atomically (temp, fsync, rename).
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "util/result.hpp"
+
+namespace wsp::util {
+
+// A read-only view of a whole file, mapped so that hashing and header parsing
+// read each byte from disk once.
+class MappedFile {
+public:
+  static Result<MappedFile> open(const std::filesystem::path& path);
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  std::span<const std::uint8_t> bytes() const { return {m_data, m_size}; }
+
+private:
+  MappedFile(const std::uint8_t* data, std::size_t size) : m_data(data), m_size(size) {}
+  const std::uint8_t* m_data = nullptr;
+  std::size_t m_size = 0;
+};
+
+// Writes `content` to `path` through a temporary name in the same folder, fsyncs
+// the file and the folder, then renames: readers see the old file or the new one.
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+Result<std::string> read_text_file(const std::filesystem::path& path);
+
+// "strerror(errno)" for messages; a function so callers do not touch errno twice.
+std::string last_os_error();
+
+}  // namespace wsp::util

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace wsp::util {
+
+// Edit distance, for "did you mean" suggestions.
+std::size_t levenshtein(std::string_view a, std::string_view b);
+
+// The candidate closest to `word`, if it is close enough to be a plausible typo.
+std::optional<std::string> closest_match(std::string_view word, std::span<const std::string> candidates);
+
+// Shell-style glob on a '/'-separated relative path: '*' and '?' stay within one
+// path segment, '**' spans segments, "[abc]" classes; matching ignores ASCII case
+// because cameras write .JPG and configs say *.jpg.
+bool glob_match(std::string_view pattern, std::string_view path);
+
+std::string json_escape(std::string_view text);
+
+}  // namespace wsp::util
