@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "pipeline/ingest.hpp"
+#include "pipeline/scan.hpp"
 
 namespace wsp::cli {
 namespace {
@@ -18,6 +19,10 @@ int run_ingest(const IngestOptions& options, const Context& context) {
     if (!fs::exists(fs::symlink_status(path))) throw UsageError(fmt::format("{}: no such file or folder", path));
   fs::path folder = options.paths.size() == 1 && fs::is_directory(options.paths[0]) ? fs::path(options.paths[0]) : fs::path();
   auto config = load_project(context, folder);
+  std::vector<fs::path> requested(options.paths.begin(), options.paths.end());
+  if (auto outside = pipeline::outside_sources(config, requested); !outside.empty())
+    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
+                                 outside.front().string(), config.project_dir.string()));
   auto threads = limit_threads(context, config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "ingest");
@@ -50,18 +55,23 @@ int run_ingest(const IngestOptions& options, const Context& context) {
                                       summary.still_rejected));
   context.terminal.emit(JsonLine()
                             .add("event", "ingest.completed")
+                            .add("interrupted", context.stop.load())
                             .add("files", summary.seen)
                             .add("added", summary.added)
                             .add("changed", summary.changed)
                             .add("moved", summary.moved)
                             .add("duplicates", summary.duplicates)
-                            .add("rejected", summary.rejected + summary.still_rejected)
+                            .add("rejected", summary.rejected)
+                            .add("still_rejected", summary.still_rejected)
                             .add("missing", summary.missing)
                             .add("unchanged", summary.unchanged)
                             .add("bytes_read", summary.bytes_read)
                             .add("seconds", seconds));
   int code = summary.rejected + summary.still_rejected > 0 ? k_exit_items_failed : k_exit_ok;
-  if (context.stop) code = k_exit_interrupted;
+  if (context.stop) {
+    code = k_exit_interrupted;
+    context.terminal.info("ingest: interrupted; what is listed above is recorded, the next run continues");
+  }
   run.set_exit_code(code);
   return code;
 }

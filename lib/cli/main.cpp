@@ -1,5 +1,6 @@
 #include "cli/main.hpp"
 
+#include <cerrno>
 #include <csignal>
 #include <random>
 #include <thread>
@@ -32,7 +33,13 @@ void on_signal(int) {
 }  // namespace
 
 config::Config load_project(const Context& context, const std::filesystem::path& folder) {
-  return config::load_config(context.global.config, folder);
+  auto config = config::load_config(context.global.config, folder);
+  if (context.global.jobs > 0) {
+    config.pipeline.jobs = context.global.jobs;
+    for (auto& origin : config.origins)
+      if (origin.key == "pipeline.jobs") origin = {origin.key, std::to_string(context.global.jobs), "command line"};
+  }
+  return config;
 }
 
 std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
@@ -45,7 +52,7 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
 }
 
 std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const config::Config& config) {
-  int threads = context.global.jobs > 0 ? context.global.jobs : config.pipeline.jobs;
+  int threads = config.pipeline.jobs;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, std::max(1, threads));
 }
@@ -67,6 +74,11 @@ RunRegistration::RunRegistration(catalog::Catalog& catalog, std::string command)
   std::random_device random;
   m_id = fmt::format("{:08x}{:08x}", random(), random());
   auto now = catalog::now_ms();
+  // Runs of this host whose process is gone were killed: close them so that
+  // status lists only the living.
+  for (const auto& run : m_catalog.unfinished_runs())
+    if (run.host == host_name() && ::kill(static_cast<pid_t>(run.pid), 0) != 0 && errno == ESRCH)
+      m_catalog.finish_run(run.id, -1);
   m_catalog.begin_run({m_id, std::move(command), ::getpid(), host_name(), now, now, std::nullopt, std::nullopt});
 }
 
@@ -89,7 +101,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   app.add_flag("--json", global.json, "JSON Lines events on stdout; human text stays on stderr");
   app.add_flag("-q,--quiet", global.quiet, "Only errors");
-  app.add_flag("-v,--verbose", global.verbose, "More detail (repeat for more)");
+  app.add_flag("-v,--verbose", global.verbose, "More detail: every file and its outcome");
   app.add_flag("--no-progress", global.no_progress, "No progress bar");
   app.add_option("--color", global.color, "Colour: auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));

@@ -48,7 +48,7 @@ Terminal::Terminal(const GlobalOptions& options)
     : m_json(options.json), m_quiet(options.quiet), m_verbose(options.verbose) {
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   m_progress = tty && !options.no_progress && !options.quiet;
-  m_color = options.color == "always" || (options.color == "auto" && tty && !std::getenv("NO_COLOR"));
+  m_color = options.color == "always" || (options.color == "auto" && tty && !(std::getenv("NO_COLOR") && *std::getenv("NO_COLOR")));
 }
 
 Terminal::~Terminal() { finish_progress(); }
@@ -111,9 +111,10 @@ void Terminal::draw_progress(bool force) {
   m_last_draw = now;
   double elapsed = std::chrono::duration<double>(now - m_started).count();
   double rate = elapsed > 0 ? m_done / elapsed : 0;
-  double eta = rate > 0 ? (m_total - m_done) / rate : 0;
+  const std::size_t left = m_total > m_done ? m_total - m_done : 0;
+  double eta = rate > 0 ? left / rate : 0;
   constexpr int k_width = 30;
-  int filled = static_cast<int>(k_width * m_done / std::max<std::size_t>(m_total, 1));
+  int filled = static_cast<int>(k_width * std::min(m_done, m_total) / std::max<std::size_t>(m_total, 1));
   fmt::print(stderr, "\r{:<8} [{:=<{}}{:<{}}] {}/{}  {:.1f}/s  ETA {:.0f}s \033[K", m_stage, "", filled, "",
              k_width - filled, m_done, m_total, rate, eta);
   std::fflush(stderr);

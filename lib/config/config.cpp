@@ -21,7 +21,8 @@ struct Place {
   std::string label;    // the file as the user named it, or "default"
   std::string key;      // display path with list indices: "sources[0].path"
   int line = 0;         // 1-based; 0 when unknown
-  std::string where() const { return line > 0 ? fmt::format("{}:{}", label, line) : label; }
+  // Built-in values are "default"; their line in the embedded file means nothing to a user.
+  std::string where() const { return line > 0 && label != "default" ? fmt::format("{}:{}", label, line) : label; }
 };
 
 [[noreturn]] void fail(const Place& place, const std::string& what) {
@@ -505,10 +506,27 @@ void note_derived(Config& config, const std::string& key, const std::string& val
 
 }  // namespace
 
+// `config show` lists keys in the order of the key table, list items in order.
+void sort_origins(Config& config) {
+  auto rank = [](const std::string& key) {
+    static const std::regex k_index(R"(\[\d+\])");
+    auto schema_key = std::regex_replace(key, k_index, "[]");
+    const auto& table = key_table();
+    for (std::size_t i = 0; i < table.size(); ++i)
+      if (table[i].path == schema_key) return i;
+    return table.size();
+  };
+  std::stable_sort(config.origins.begin(), config.origins.end(), [&](const Origin& a, const Origin& b) {
+    auto ra = rank(a.key), rb = rank(b.key);
+    return ra != rb ? ra < rb : a.key < b.key;
+  });
+}
+
 Config parse_config(const std::string& yaml_text, const std::string& file_label) {
   Config config;
   Loader(config, "default").load(default_config_text());
   Loader(config, file_label).load(yaml_text);
+  sort_origins(config);
   return config;
 }
 
@@ -542,7 +560,7 @@ void apply_derived_defaults(Config& config) {
     if (target.type == "local" && target.path.empty())
       throw ConfigError(fmt::format("{}: {}.path: a local target needs a path", config.config_file.string(), key));
     if (target.type == "s3" && (target.bucket.empty() || target.access_key.empty() || target.secret_key.empty()))
-      throw ConfigError(fmt::format("{}: {}: an s3 target needs bucket, access_key_env and secret_key_env",
+      throw ConfigError(fmt::format("{}: {}: an s3 target needs bucket and access and secret keys (access_key_env or access_key_file, secret_key_env or secret_key_file)",
                                     config.config_file.string(), key));
   }
   for (std::size_t i = 0; i < config.timeline.size(); ++i) {
@@ -560,6 +578,7 @@ void apply_derived_defaults(Config& config) {
     throw ConfigError(fmt::format("{}: render.watermark: needs text or image", config.config_file.string()));
   if (!config.render.jpeg.enabled && !config.render.webp.enabled && !config.render.avif.enabled)
     throw ConfigError(fmt::format("{}: render.formats: at least one format must be enabled", config.config_file.string()));
+  sort_origins(config);
 }
 
 Config load_config(const std::string& explicit_path, const std::filesystem::path& folder) {

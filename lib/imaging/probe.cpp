@@ -15,6 +15,10 @@ void start_imaging() {
     // Loaders libvips marks as unsafe for untrusted input (ImageMagick, PDF, ...)
     // are never offered a file from a shoot folder.
     vips_block_untrusted_set(TRUE);
+    // Problems with a file are reported once, as its rejection reason; libvips'
+    // own warnings would repeat them on stderr, outside -q and --json.
+    g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE),
+                      [](const gchar*, GLogLevelFlags, const gchar*, gpointer) {}, nullptr);
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
   });
@@ -44,13 +48,29 @@ std::span<const std::uint8_t> blob_of(VipsImage* image, const char* name) {
   return {static_cast<const std::uint8_t*>(data), length};
 }
 
+// libvips' error text as one line (": reason"), empty when it said nothing.
+std::string take_vips_error() {
+  std::string text = vips_error_buffer();
+  vips_error_clear();
+  std::string line;
+  for (char c : text) {
+    if (c == '\n') {
+      if (!line.empty() && line.back() != ' ') line += "; ";
+    } else {
+      line.push_back(c);
+    }
+  }
+  while (!line.empty() && (line.back() == ' ' || line.back() == ';')) line.pop_back();
+  return line.empty() ? "" : ": " + line;
+}
+
 bool jpeg_complete(std::span<const std::uint8_t> bytes) {
   // Walk the marker segments, then the entropy-coded data, until EOI. Inside
   // entropy-coded data 0xFF is followed only by 0x00 or a restart marker, so the
   // first other marker after SOS ends the scan.
   std::size_t at = 2;
   const std::size_t size = bytes.size();
-  while (at + 4 <= size) {
+  while (at + 2 <= size) {
     if (bytes[at] != 0xFF) return false;
     std::uint8_t marker = bytes[at + 1];
     if (marker == 0xFF) {
@@ -62,6 +82,7 @@ bool jpeg_complete(std::span<const std::uint8_t> bytes) {
       at += 2;
       continue;
     }
+    if (at + 4 > size) return false;
     std::size_t length = (std::size_t(bytes[at + 2]) << 8) | bytes[at + 3];
     at += 2 + length;
     if (marker != 0xDA) continue;
@@ -118,16 +139,13 @@ util::Result<PhotoHeader> probe_header(std::span<const std::uint8_t> bytes, std:
   // which never happens here.
   ref.image = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL, nullptr);
   if (!ref.image) {
-    std::string detail = vips_error_buffer();
-    vips_error_clear();
-    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
-    return util::Error{fmt::format("unreadable {} header: {}", header.format, detail)};
+    return util::Error{fmt::format("unreadable {} header{}", header.format, take_vips_error())};
   }
   header.width = vips_image_get_width(ref.image);
   header.height = vips_image_get_height(ref.image);
   const auto pixels = std::int64_t(header.width) * header.height;
   if (pixels > max_pixels)
-    return util::Error{fmt::format("{}x{} is {:.1f} megapixels, over the limit of {:.1f} (limits.max_pixels); not decoded",
+    return util::Error{fmt::format("{}x{} is {:.3g} megapixels, over the limit of {:.3g} (limits.max_pixels); not decoded",
                                    header.width, header.height, pixels / 1e6, max_pixels / 1e6)};
   if (!looks_complete(bytes, header.format))
     return util::Error{fmt::format("truncated {}: the file ends before the end of the image data", header.format)};

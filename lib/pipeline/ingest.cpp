@@ -31,6 +31,12 @@ struct Observation {
   std::string problem;  // non-empty: rejected for this reason
 };
 
+// The ingest job's fingerprint: the content, and the settings a rejection may
+// depend on, so that raising limits.max_pixels re-examines rejected files.
+std::string ingest_fingerprint(const std::string& sha256, const config::Config& config) {
+  return fmt::format("{}|max_pixels={}", sha256, config.limits.max_pixels);
+}
+
 Observation read_and_probe(const FoundFile& file, std::int64_t max_pixels) {
   Observation seen;
   seen.file = &file;
@@ -95,7 +101,8 @@ public:
       for (const auto& key : m_vanished) {
         auto image = m_catalog.image_at(key);
         if (!image || image->status == ImageStatus::Missing) continue;
-        if (fs::exists(absolute_of(key))) continue;
+        std::error_code error;
+        if (fs::exists(absolute_of(key), error) || error) continue;
         auto former = image->status;
         image->status = ImageStatus::Missing;
         image->updated_ms = catalog::now_ms();
@@ -146,7 +153,8 @@ private:
   std::optional<ImageRecord> moved_from(const std::string& sha256) {
     for (auto& twin : m_catalog.images_with_hash(sha256)) {
       bool gone = twin.status == ImageStatus::Missing || m_vanished.count(twin.path) != 0;
-      if (gone && !fs::exists(absolute_of(twin.path))) return twin;
+      std::error_code error;
+      if (gone && !fs::exists(absolute_of(twin.path), error) && !error) return twin;
     }
     return std::nullopt;
   }
@@ -205,7 +213,7 @@ private:
     job.state = seen.problem.empty() ? catalog::JobState::Done : catalog::JobState::Rejected;
     job.attempts += 1;
     job.last_error = seen.problem;
-    job.fingerprint = seen.sha256;
+    job.fingerprint = ingest_fingerprint(seen.sha256, m_config);
     m_catalog.put_job(job);
 
     if (!event.empty()) {
@@ -238,15 +246,10 @@ private:
   std::chrono::steady_clock::time_point m_last_commit = std::chrono::steady_clock::now();
 };
 
-bool under_any(const fs::path& path, const std::vector<fs::path>& roots) {
-  auto text = path.lexically_normal().string();
-  for (const auto& root : roots) {
-    auto prefix = root.lexically_normal().string();
-    if (text == prefix || (text.starts_with(prefix) && (prefix.ends_with('/') || text[prefix.size()] == '/')))
-      return true;
-  }
-  return false;
+bool under_any(const fs::path& path, const std::vector<fs::path>& folders) {
+  return std::any_of(folders.begin(), folders.end(), [&](const fs::path& folder) { return is_inside(path, folder); });
 }
+
 
 }  // namespace
 
@@ -270,6 +273,10 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
     bool unchanged = it != known.end() && it->second.status != ImageStatus::Missing &&
                      it->second.size == file.size && it->second.mtime_ns == file.mtime_ns &&
                      it->second.inode == file.inode;
+    if (unchanged && it->second.status == ImageStatus::Rejected) {
+      auto job = catalog.job(it->second.id, std::string(k_stage));
+      unchanged = job && job->fingerprint == ingest_fingerprint(it->second.sha256, config);
+    }
     if (unchanged) {
       ++summary.unchanged;
       if (it->second.status == ImageStatus::Rejected) ++summary.still_rejected;
@@ -279,7 +286,7 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
   for (const auto& [key, image] : known) {
     if (image.status == ImageStatus::Missing || present.count(key)) continue;
     fs::path absolute = fs::path(key).is_absolute() ? fs::path(key) : config.project_dir / key;
-    if (under_any(absolute, scan.roots)) vanished.insert(key);
+    if (under_any(absolute, scan.roots) && !under_any(absolute, scan.unreachable)) vanished.insert(key);
   }
 
   observer.stage_started(k_stage, to_read.size());

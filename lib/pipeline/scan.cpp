@@ -15,13 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool is_inside(const fs::path& path, const fs::path& folder) {
-  auto p = path.lexically_normal().string();
-  auto f = folder.lexically_normal().string();
-  while (f.size() > 1 && f.back() == '/') f.pop_back();
-  return p == f || (p.size() > f.size() && p.starts_with(f) && p[f.size()] == '/');
-}
-
 bool matches_any(const std::vector<std::string>& patterns, const std::string& relative) {
   auto name = relative.substr(relative.rfind('/') + 1);
   return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
@@ -42,14 +35,19 @@ public:
       }
   }
 
-  void walk_source(const config::Source& source, const fs::path& root, const fs::path& start) {
+  // False when `start` cannot be reached (an unmounted share): then nothing
+  // under it may be taken as deleted.
+  bool walk_source(const config::Source& source, const fs::path& root, const fs::path& start) {
     struct stat st {};
     if (::stat(start.c_str(), &st) != 0) {
-      m_result.warnings.push_back(fmt::format("{}: cannot scan: {}", start.string(), util::last_os_error()));
-      return;
+      m_result.warnings.push_back(fmt::format("{}: cannot scan: {}; its images are left as they were",
+                                              start.string(), util::last_os_error()));
+      m_result.unreachable.push_back(start);
+      return false;
     }
-    if (S_ISDIR(st.st_mode)) walk_folder(source, root, start, st);
-    else consider_file(source, root, start);
+    if (S_ISDIR(st.st_mode)) return walk_folder(source, root, start, st);
+    consider_file(source, root, start);
+    return true;
   }
 
 private:
@@ -57,16 +55,18 @@ private:
     return std::any_of(m_fenced.begin(), m_fenced.end(), [&](const fs::path& f) { return is_inside(path, f); });
   }
 
-  void walk_folder(const config::Source& source, const fs::path& root, const fs::path& folder, const struct stat& st) {
+  bool walk_folder(const config::Source& source, const fs::path& root, const fs::path& folder, const struct stat& st) {
     // Folder symlinks are followed, but each real folder is entered once, so a
     // link back to a parent cannot loop.
-    if (!m_entered.insert({st.st_dev, st.st_ino}).second) return;
-    if (fenced(folder)) return;
+    if (!m_entered.insert({st.st_dev, st.st_ino}).second) return true;
+    if (fenced(folder)) return true;
     std::error_code error;
-    fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, error);
+    fs::directory_iterator it(folder, error);
     if (error) {
-      m_result.warnings.push_back(fmt::format("{}: cannot scan: {}", folder.string(), error.message()));
-      return;
+      m_result.warnings.push_back(
+          fmt::format("{}: cannot scan: {}; its images are left as they were", folder.string(), error.message()));
+      m_result.unreachable.push_back(folder);
+      return false;
     }
     std::vector<fs::path> entries;
     for (; it != fs::directory_iterator(); it.increment(error)) {
@@ -77,7 +77,7 @@ private:
     for (const auto& entry : entries) {
       struct stat entry_st {};
       if (::stat(entry.c_str(), &entry_st) != 0) {
-        if (errno == ELOOP) consider_file(source, root, entry);  // a file name that is a symlink loop
+        consider_file(source, root, entry);  // a broken or looping symlink: recorded with its reason
         continue;
       }
       if (S_ISDIR(entry_st.st_mode)) {
@@ -86,6 +86,7 @@ private:
         consider_file(source, root, entry);
       }
     }
+    return true;
   }
 
   void consider_file(const config::Source& source, const fs::path& root, const fs::path& file) {
@@ -100,7 +101,9 @@ private:
     if (!m_keys.insert(found.key).second) return;  // two sources overlap
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) {
-      found.problem = errno == ELOOP ? "symlink loop: the link never reaches a file" : util::last_os_error();
+      found.problem = errno == ELOOP    ? "symlink loop: the link never reaches a file"
+                      : errno == ENOENT ? "broken symlink: its target does not exist"
+                                        : util::last_os_error();
     } else if (!S_ISREG(st.st_mode)) {
       return;
     } else {
@@ -124,6 +127,26 @@ fs::path absolute_in(const config::Config& config, const fs::path& path) {
 
 }  // namespace
 
+std::vector<fs::path> outside_sources(const config::Config& config, const std::vector<fs::path>& paths) {
+  std::vector<fs::path> outside;
+  for (const auto& wanted : paths) {
+    auto start = fs::absolute(wanted).lexically_normal();
+    bool covered = std::any_of(config.sources.begin(), config.sources.end(), [&](const config::Source& source) {
+      auto root = absolute_in(config, source.path);
+      return is_inside(start, root) || is_inside(root, start);
+    });
+    if (!covered) outside.push_back(start);
+  }
+  return outside;
+}
+
+bool is_inside(const fs::path& path, const fs::path& folder) {
+  auto p = path.lexically_normal().string();
+  auto f = folder.lexically_normal().string();
+  while (f.size() > 1 && f.back() == '/') f.pop_back();
+  return p == f || (p.size() > f.size() && p.starts_with(f) && p[f.size()] == '/');
+}
+
 std::string catalog_key(const config::Config& config, const fs::path& absolute) {
   if (is_inside(absolute, config.project_dir)) return absolute.lexically_relative(config.project_dir).generic_string();
   return absolute.lexically_normal().generic_string();
@@ -135,18 +158,17 @@ ScanResult scan_sources(const config::Config& config, const std::vector<fs::path
   for (const auto& source : config.sources) {
     auto root = absolute_in(config, source.path);
     if (paths.empty()) {
-      result.roots.push_back(root);
-      walker.walk_source(source, root, root);
+      if (walker.walk_source(source, root, root)) result.roots.push_back(root);
       continue;
     }
     for (const auto& wanted : paths) {
       auto start = fs::absolute(wanted).lexically_normal();
       if (!is_inside(start, root) && !is_inside(root, start)) continue;
       auto from = is_inside(start, root) ? start : root;
-      result.roots.push_back(from);
-      walker.walk_source(source, root, from);
+      if (walker.walk_source(source, root, from)) result.roots.push_back(from);
     }
   }
+
   std::sort(result.files.begin(), result.files.end(),
             [](const FoundFile& a, const FoundFile& b) { return a.key < b.key; });
   return result;

@@ -24,11 +24,18 @@ struct ScanResult {
   std::vector<FoundFile> files;
   std::vector<std::filesystem::path> roots;  // the folders (or files) scanned, absolute
   std::vector<std::string> warnings;         // folders that could not be entered
+  std::vector<std::filesystem::path> unreachable;  // nothing under these may be taken as deleted
 };
 
 // `paths` narrows the scan to these files or folders (inside the sources'
 // patterns); empty scans every configured source.
 ScanResult scan_sources(const config::Config& config, const std::vector<std::filesystem::path>& paths);
+
+// The requested paths that lie inside no source of the project.
+std::vector<std::filesystem::path> outside_sources(const config::Config& config,
+                                                   const std::vector<std::filesystem::path>& paths);
+
+bool is_inside(const std::filesystem::path& path, const std::filesystem::path& folder);
 
 // The catalog key of a path: relative to the project folder when inside it.
 std::string catalog_key(const config::Config& config, const std::filesystem::path& absolute);

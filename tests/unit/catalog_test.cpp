@@ -1,0 +1,535 @@
+#include "catalog/catalog.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace wsp::catalog;
+
+class TempDir {
+public:
+  TempDir() {
+    auto pattern = (fs::temp_directory_path() / "wsp-catalog-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    m_path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(m_path, ignored);
+  }
+  const fs::path& path() const { return m_path; }
+
+private:
+  fs::path m_path;
+};
+
+// A direct connection to the catalog file, to look at it as SQLite sees it.
+class RawDb {
+public:
+  explicit RawDb(const fs::path& file) {
+    if (sqlite3_open(file.c_str(), &m_db) != SQLITE_OK) throw std::runtime_error("cannot open raw connection");
+    sqlite3_busy_timeout(m_db, 5'000);
+  }
+  ~RawDb() { sqlite3_close(m_db); }
+
+  // The first column of the first row, as text ("" when there is none).
+  std::string scalar(const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK)
+      throw std::runtime_error(sqlite3_errmsg(m_db));
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0))
+      value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    return value;
+  }
+
+  // Runs `sql`; returns the SQLite result code and leaves the message in `error`.
+  int exec(const std::string& sql, std::string* error = nullptr) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &message);
+    if (error) *error = message ? message : "";
+    sqlite3_free(message);
+    return rc;
+  }
+
+private:
+  sqlite3* m_db = nullptr;
+};
+
+std::size_t open_descriptors() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+ImageRecord sample_image(const std::string& path, const std::string& sha256 = std::string(64, 'a')) {
+  ImageRecord image;
+  image.path = path;
+  image.size = 5'123'456;
+  image.mtime_ns = 1'781'000'000'123'456'789;
+  image.inode = 987654321;
+  image.sha256 = sha256;
+  image.first_seen_ms = 1'781'000'000'000;
+  image.updated_ms = 1'781'000'000'500;
+  image.header.format = "jpeg";
+  image.header.width = 6000;
+  image.header.height = 4000;
+  return image;
+}
+
+// Every field set, the optional ones included.
+ImageRecord full_image(const std::string& path, std::optional<std::int64_t> duplicate_of) {
+  ImageRecord image = sample_image(path, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  image.status = duplicate_of ? ImageStatus::Duplicate : ImageStatus::Rejected;
+  image.duplicate_of = duplicate_of;
+  image.reject_reason = "truncated jpeg: \"quoted\" and 'single' — ünïcode";
+  image.header.format = "heif";
+  image.header.width = 8256;
+  image.header.height = 5504;
+  image.header.icc_description = "Display P3";
+  auto& camera = image.header.camera;
+  camera.orientation = 6;
+  camera.capture_time = "2026-06-13T13:31:05.250";
+  camera.capture_offset = "+02:00";
+  camera.make = "FUJIFILM";
+  camera.model = "X-T5";
+  camera.serial = "9000001";
+  camera.owner = "Example Studio";
+  camera.lens = "XF56mmF1.2 R WR";
+  camera.focal_length_mm = 56.0;
+  camera.aperture = 1.4;
+  camera.shutter = "1/250";
+  camera.iso = 640;
+  camera.artist = "A. Photographer";
+  camera.copyright = "(c) 2026 Example Studio";
+  camera.has_gps = true;
+  return image;
+}
+
+void expect_same_image(const ImageRecord& a, const ImageRecord& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.path, b.path);
+  EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.mtime_ns, b.mtime_ns);
+  EXPECT_EQ(a.inode, b.inode);
+  EXPECT_EQ(a.sha256, b.sha256);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.duplicate_of, b.duplicate_of);
+  EXPECT_EQ(a.reject_reason, b.reject_reason);
+  EXPECT_EQ(a.first_seen_ms, b.first_seen_ms);
+  EXPECT_EQ(a.updated_ms, b.updated_ms);
+  EXPECT_EQ(a.header.format, b.header.format);
+  EXPECT_EQ(a.header.width, b.header.width);
+  EXPECT_EQ(a.header.height, b.header.height);
+  EXPECT_EQ(a.header.icc_description, b.header.icc_description);
+  const auto& x = a.header.camera;
+  const auto& y = b.header.camera;
+  EXPECT_EQ(x.orientation, y.orientation);
+  EXPECT_EQ(x.capture_time, y.capture_time);
+  EXPECT_EQ(x.capture_offset, y.capture_offset);
+  EXPECT_EQ(x.make, y.make);
+  EXPECT_EQ(x.model, y.model);
+  EXPECT_EQ(x.serial, y.serial);
+  EXPECT_EQ(x.owner, y.owner);
+  EXPECT_EQ(x.lens, y.lens);
+  EXPECT_EQ(x.focal_length_mm, y.focal_length_mm);
+  EXPECT_EQ(x.aperture, y.aperture);
+  EXPECT_EQ(x.shutter, y.shutter);
+  EXPECT_EQ(x.iso, y.iso);
+  EXPECT_EQ(x.artist, y.artist);
+  EXPECT_EQ(x.copyright, y.copyright);
+  EXPECT_EQ(x.has_gps, y.has_gps);
+}
+
+class CatalogTest : public ::testing::Test {
+protected:
+  void SetUp() override { m_catalog = open_sqlite_catalog(file()); }
+  fs::path file() const { return m_dir.path() / "catalog.db"; }
+
+  std::int64_t add(const ImageRecord& image) {
+    std::int64_t id = 0;
+    m_catalog->write([&] { id = m_catalog->add_image(image); });
+    return id;
+  }
+
+  TempDir m_dir;
+  std::unique_ptr<Catalog> m_catalog;
+};
+
+TEST_F(CatalogTest, NewCatalogIsAtSchemaOneInWalMode) {
+  EXPECT_EQ(m_catalog->schema_version(), 1);
+  RawDb raw(file());
+  EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                       "('images', 'jobs', 'runs', 'events')"),
+            "4");
+}
+
+TEST_F(CatalogTest, ReopeningKeepsDataAndDoesNotMigrateAgain) {
+  const auto id = add(sample_image("a.jpg"));
+  m_catalog->write([&] { m_catalog->add_event({"image.ingested", id, ""}, "run-1"); });
+  m_catalog.reset();
+  RawDb raw(file());
+  const auto schema_before = raw.scalar("SELECT group_concat(sql, ';') FROM sqlite_master");
+  const auto tables_before = raw.scalar("SELECT count(*) FROM sqlite_master");
+
+  auto again = open_sqlite_catalog(file());
+  EXPECT_EQ(again->schema_version(), 1);
+  ASSERT_EQ(again->images().size(), 1u);
+  EXPECT_EQ(again->images()[0].id, id);
+  EXPECT_EQ(again->event_count(), 1);
+  EXPECT_EQ(raw.scalar("SELECT group_concat(sql, ';') FROM sqlite_master"), schema_before);
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_master"), tables_before);
+  EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(CatalogTest, ImagesRoundTripEveryField) {
+  ImageRecord original = sample_image("day1/IMG_0001.jpg");
+  original.id = add(original);
+  ASSERT_GT(original.id, 0);
+  ImageRecord twin = full_image("day1/copy of IMG_0001.heic", original.id);
+  twin.id = add(twin);
+  ASSERT_GT(twin.id, 0);
+  EXPECT_NE(twin.id, original.id);
+
+  auto found = m_catalog->image_at("day1/copy of IMG_0001.heic");
+  ASSERT_TRUE(found);
+  expect_same_image(*found, twin);
+
+  auto plain = m_catalog->image_at("day1/IMG_0001.jpg");
+  ASSERT_TRUE(plain);
+  expect_same_image(*plain, original);
+  EXPECT_FALSE(plain->duplicate_of);
+  EXPECT_FALSE(plain->header.camera.iso);
+  EXPECT_FALSE(plain->header.camera.aperture);
+  EXPECT_FALSE(plain->header.camera.focal_length_mm);
+
+  auto by_hash = m_catalog->images_with_hash(twin.sha256);
+  ASSERT_EQ(by_hash.size(), 1u);
+  expect_same_image(by_hash[0], twin);
+  EXPECT_TRUE(m_catalog->images_with_hash(std::string(64, 'f')).empty());
+  EXPECT_FALSE(m_catalog->image_at("day1/nope.jpg"));
+
+  auto all = m_catalog->images();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].path, "day1/IMG_0001.jpg");  // ordered by path
+  EXPECT_EQ(all[1].path, "day1/copy of IMG_0001.heic");
+}
+
+TEST_F(CatalogTest, UpdateChangesEveryFieldAndClearsOptionals) {
+  ImageRecord first = sample_image("a.jpg");
+  first.id = add(first);
+  ImageRecord image = full_image("b.heic", first.id);
+  image.id = add(image);
+
+  ImageRecord changed = sample_image("moved/b.jpg", std::string(64, 'c'));
+  changed.id = image.id;
+  changed.status = ImageStatus::Missing;
+  changed.header.camera.orientation = 3;
+  m_catalog->write([&] { m_catalog->update_image(changed); });
+
+  EXPECT_FALSE(m_catalog->image_at("b.heic"));
+  auto found = m_catalog->image_at("moved/b.jpg");
+  ASSERT_TRUE(found);
+  expect_same_image(*found, changed);
+  EXPECT_FALSE(found->duplicate_of);
+  EXPECT_FALSE(found->header.camera.iso);
+  EXPECT_FALSE(found->header.camera.has_gps);
+  EXPECT_EQ(m_catalog->images().size(), 2u);
+}
+
+TEST_F(CatalogTest, StatusNamesRoundTrip) {
+  for (auto status : {ImageStatus::Active, ImageStatus::Duplicate, ImageStatus::Rejected, ImageStatus::Missing})
+    EXPECT_EQ(image_status_from(to_string(status)), status);
+  EXPECT_EQ(to_string(JobState::Done), "done");
+  EXPECT_EQ(to_string(JobState::Rejected), "rejected");
+}
+
+TEST_F(CatalogTest, SamePathTwiceIsRefused) {
+  add(sample_image("a.jpg"));
+  EXPECT_THROW(add(sample_image("a.jpg")), CatalogError);
+  EXPECT_EQ(m_catalog->images().size(), 1u);
+}
+
+TEST_F(CatalogTest, WriteRollsBackWhenWorkThrows) {
+  EXPECT_THROW(m_catalog->write([&] {
+    m_catalog->add_image(sample_image("a.jpg"));
+    m_catalog->add_event({"image.ingested", std::nullopt, ""}, "run-1");
+    throw std::runtime_error("disk on fire");
+  }),
+               std::runtime_error);
+  EXPECT_FALSE(m_catalog->image_at("a.jpg"));
+  EXPECT_EQ(m_catalog->event_count(), 0);
+  RawDb raw(file());
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM images"), "0");
+
+  // The catalog is usable afterwards: no transaction was left open.
+  add(sample_image("b.jpg"));
+  EXPECT_TRUE(m_catalog->image_at("b.jpg"));
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM images"), "1");
+}
+
+TEST_F(CatalogTest, NestedWritesShareTheOuterTransaction) {
+  m_catalog->write([&] {
+    m_catalog->add_image(sample_image("outer.jpg"));
+    m_catalog->write([&] { m_catalog->add_image(sample_image("inner.jpg")); });
+    m_catalog->begin_run({"run-1", "ingest", 42, "host", 1000, 1000, std::nullopt, std::nullopt});
+  });
+  EXPECT_TRUE(m_catalog->image_at("outer.jpg"));
+  EXPECT_TRUE(m_catalog->image_at("inner.jpg"));
+  EXPECT_EQ(m_catalog->unfinished_runs().size(), 1u);
+
+  // A throw from the inner write undoes the outer one's work too.
+  EXPECT_THROW(m_catalog->write([&] {
+    m_catalog->add_image(sample_image("outer2.jpg"));
+    m_catalog->write([&] {
+      m_catalog->add_image(sample_image("inner2.jpg"));
+      throw std::runtime_error("inner failure");
+    });
+  }),
+               std::runtime_error);
+  EXPECT_FALSE(m_catalog->image_at("outer2.jpg"));
+  EXPECT_FALSE(m_catalog->image_at("inner2.jpg"));
+  EXPECT_EQ(m_catalog->images().size(), 2u);
+}
+
+TEST_F(CatalogTest, PutJobInsertsThenUpdates) {
+  const auto id = add(sample_image("a.jpg"));
+  EXPECT_FALSE(m_catalog->job(id, "ingest"));
+  m_catalog->write([&] { m_catalog->put_job({id, "ingest", JobState::Failed, 1, "cannot read: EIO", "fp1"}); });
+  auto job = m_catalog->job(id, "ingest");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->image_id, id);
+  EXPECT_EQ(job->stage, "ingest");
+  EXPECT_EQ(job->state, JobState::Failed);
+  EXPECT_EQ(job->attempts, 1);
+  EXPECT_EQ(job->last_error, "cannot read: EIO");
+  EXPECT_EQ(job->fingerprint, "fp1");
+
+  m_catalog->write([&] { m_catalog->put_job({id, "ingest", JobState::Done, 2, "", "fp2"}); });
+  job = m_catalog->job(id, "ingest");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->state, JobState::Done);
+  EXPECT_EQ(job->attempts, 2);
+  EXPECT_EQ(job->last_error, "");
+  EXPECT_EQ(job->fingerprint, "fp2");
+  EXPECT_FALSE(m_catalog->job(id, "render"));
+
+  RawDb raw(file());
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM jobs"), "1");
+}
+
+TEST_F(CatalogTest, EventsAreAppendOnly) {
+  const auto id = add(sample_image("a.jpg"));
+  m_catalog->write([&] {
+    m_catalog->add_event({"image.ingested", id, R"({"path":"a.jpg"})"}, "run-1");
+    m_catalog->add_event({"run.completed", std::nullopt, ""}, "run-1");
+  });
+  EXPECT_EQ(m_catalog->event_count(), 2);
+
+  RawDb raw(file());
+  EXPECT_EQ(raw.scalar("SELECT detail FROM events WHERE kind = 'run.completed'"), "{}");
+  EXPECT_EQ(raw.scalar("SELECT image_id FROM events WHERE kind = 'image.ingested'"), std::to_string(id));
+  std::string error;
+  EXPECT_NE(raw.exec("UPDATE events SET kind = 'tampered'", &error), SQLITE_OK);
+  EXPECT_NE(error.find("append-only"), std::string::npos) << error;
+  EXPECT_NE(raw.exec("DELETE FROM events", &error), SQLITE_OK);
+  EXPECT_NE(error.find("append-only"), std::string::npos) << error;
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM events WHERE kind = 'tampered'"), "0");
+  EXPECT_EQ(m_catalog->event_count(), 2);
+}
+
+TEST_F(CatalogTest, RunsBeginBeatAndFinish) {
+  m_catalog->begin_run({"run-a", "ingest", 101, "studio-mac", 1000, 1000, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-b", "watch", 202, "studio-mac", 2000, 2000, std::nullopt, std::nullopt});
+
+  auto runs = m_catalog->unfinished_runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].id, "run-a");  // oldest first
+  EXPECT_EQ(runs[0].command, "ingest");
+  EXPECT_EQ(runs[0].pid, 101);
+  EXPECT_EQ(runs[0].host, "studio-mac");
+  EXPECT_EQ(runs[0].started_ms, 1000);
+  EXPECT_EQ(runs[0].heartbeat_ms, 1000);
+  EXPECT_FALSE(runs[0].finished_ms);
+  EXPECT_EQ(runs[1].id, "run-b");
+
+  const auto before = now_ms();
+  m_catalog->heartbeat("run-a");
+  runs = m_catalog->unfinished_runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_GE(runs[0].heartbeat_ms, before);
+  EXPECT_EQ(runs[0].started_ms, 1000);
+  EXPECT_EQ(runs[1].heartbeat_ms, 2000);  // only the named run beats
+
+  m_catalog->finish_run("run-a", 1);
+  runs = m_catalog->unfinished_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].id, "run-b");
+
+  RawDb raw(file());
+  EXPECT_EQ(raw.scalar("SELECT exit_code FROM runs WHERE id = 'run-a'"), "1");
+  EXPECT_GE(std::stoll(raw.scalar("SELECT finished_ms FROM runs WHERE id = 'run-a'")), before);
+  EXPECT_EQ(raw.scalar("SELECT finished_ms FROM runs WHERE id = 'run-b'"), "");
+
+  m_catalog->finish_run("run-b", 0);
+  EXPECT_TRUE(m_catalog->unfinished_runs().empty());
+  EXPECT_THROW(m_catalog->begin_run({"run-a", "ingest", 1, "h", 1, 1, std::nullopt, std::nullopt}), CatalogError);
+}
+
+TEST_F(CatalogTest, StageCountsGroupByStageAndState) {
+  EXPECT_TRUE(m_catalog->stage_counts().empty());
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(add(sample_image("img" + std::to_string(i) + ".jpg")));
+  m_catalog->write([&] {
+    m_catalog->put_job({ids[0], "ingest", JobState::Done, 1, "", ""});
+    m_catalog->put_job({ids[1], "ingest", JobState::Done, 1, "", ""});
+    m_catalog->put_job({ids[2], "ingest", JobState::Done, 1, "", ""});
+    m_catalog->put_job({ids[3], "ingest", JobState::Rejected, 1, "not an image", ""});
+    m_catalog->put_job({ids[0], "render", JobState::Pending, 0, "", ""});
+    m_catalog->put_job({ids[1], "render", JobState::Failed, 3, "timeout", ""});
+  });
+  auto counts = m_catalog->stage_counts();
+  ASSERT_EQ(counts.size(), 4u);
+  EXPECT_EQ(counts[0].stage, "ingest");
+  EXPECT_EQ(counts[0].state, "done");
+  EXPECT_EQ(counts[0].count, 3);
+  EXPECT_EQ(counts[1].stage, "ingest");
+  EXPECT_EQ(counts[1].state, "rejected");
+  EXPECT_EQ(counts[1].count, 1);
+  EXPECT_EQ(counts[2].stage, "render");
+  EXPECT_EQ(counts[2].state, "failed");
+  EXPECT_EQ(counts[2].count, 1);
+  EXPECT_EQ(counts[3].stage, "render");
+  EXPECT_EQ(counts[3].state, "pending");
+  EXPECT_EQ(counts[3].count, 1);
+}
+
+TEST(CatalogOpen, NewerSchemaIsRefused) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  {
+    RawDb raw(file);
+    ASSERT_EQ(raw.exec("CREATE TABLE future (x); PRAGMA user_version = 99"), SQLITE_OK);
+  }
+  try {
+    open_sqlite_catalog(file);
+    ADD_FAILURE() << "a catalog from a newer version was opened";
+  } catch (const CatalogError& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find("newer"), std::string::npos) << message;
+    EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+  }
+  RawDb raw(file);
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), "99");  // left as it was
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'images'"), "0");
+}
+
+TEST(CatalogOpen, RefusingACatalogReleasesItsFile) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  {
+    RawDb raw(file);
+    ASSERT_EQ(raw.exec("PRAGMA user_version = 99"), SQLITE_OK);
+  }
+  const auto before = open_descriptors();
+  for (int i = 0; i < 3; ++i) EXPECT_THROW(open_sqlite_catalog(file), CatalogError);
+  EXPECT_EQ(open_descriptors(), before) << "the refused catalog's connection was left open";
+}
+
+TEST(CatalogOpen, UnopenableFileIsACatalogErrorNamingIt) {
+  TempDir dir;
+  const auto file = dir.path() / "no-such-folder" / "catalog.db";
+  try {
+    open_sqlite_catalog(file);
+    ADD_FAILURE() << "a catalog in a missing folder was opened";
+  } catch (const CatalogError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(CatalogOpen, NotADatabaseIsACatalogError) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  {
+    std::FILE* out = std::fopen(file.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    std::string junk(8192, 'x');
+    std::fwrite(junk.data(), 1, junk.size(), out);
+    std::fclose(out);
+  }
+  EXPECT_THROW(open_sqlite_catalog(file), CatalogError);
+}
+
+// Each thread holds its own Catalog (its own connection), as two processes would.
+void write_rows(const fs::path& file, const std::string& prefix, int rows, std::atomic<int>& failures,
+                std::atomic<int>& done) {
+  try {
+    auto catalog = open_sqlite_catalog(file);
+    for (int i = 0; i < rows; ++i) {
+      catalog->write([&] {
+        auto id = catalog->add_image(sample_image(prefix + std::to_string(i) + ".jpg"));
+        catalog->put_job({id, "ingest", JobState::Done, 1, "", ""});
+        catalog->add_event({"image.ingested", id, ""}, prefix);
+      });
+      ++done;
+    }
+  } catch (const std::exception& e) {
+    ++failures;
+    ADD_FAILURE() << prefix << ": " << e.what();
+  }
+}
+
+TEST(CatalogConcurrency, TwoConnectionsFromTwoThreadsBothSucceed) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  open_sqlite_catalog(file);  // created up front; see the next test for a race on creation
+  std::atomic<int> failures{0}, done{0};
+  constexpr int k_rows = 200;
+  std::thread a(write_rows, file, "a-", k_rows, std::ref(failures), std::ref(done));
+  std::thread b(write_rows, file, "b-", k_rows, std::ref(failures), std::ref(done));
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(done.load(), 2 * k_rows);
+  auto catalog = open_sqlite_catalog(file);
+  EXPECT_EQ(catalog->images().size(), std::size_t(2 * k_rows));
+  EXPECT_EQ(catalog->event_count(), 2 * k_rows);
+  auto counts = catalog->stage_counts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].count, 2 * k_rows);
+  RawDb raw(file);
+  EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
+}
+
+TEST(CatalogConcurrency, TwoConnectionsMayCreateTheCatalogAtOnce) {
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    TempDir dir;
+    const auto file = dir.path() / "catalog.db";
+    std::atomic<int> failures{0}, done{0};
+    std::thread a(write_rows, file, "a-", 20, std::ref(failures), std::ref(done));
+    std::thread b(write_rows, file, "b-", 20, std::ref(failures), std::ref(done));
+    a.join();
+    b.join();
+    EXPECT_EQ(failures.load(), 0);
+    auto catalog = open_sqlite_catalog(file);
+    EXPECT_EQ(catalog->schema_version(), 1);
+    EXPECT_EQ(catalog->images().size(), 40u);
+  }
+}
+
+}  // namespace

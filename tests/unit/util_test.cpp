@@ -1,0 +1,210 @@
+#include "util/files.hpp"
+#include "util/hash.hpp"
+#include "util/text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using wsp::util::closest_match;
+using wsp::util::glob_match;
+
+class TempDir {
+public:
+  TempDir() {
+    auto pattern = (fs::temp_directory_path() / "wsp-util-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    m_path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(m_path, ignored);
+  }
+  const fs::path& path() const { return m_path; }
+
+private:
+  fs::path m_path;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> names_in(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(folder)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(GlobMatch, ExtensionIgnoresCase) {
+  EXPECT_TRUE(glob_match("*.jpg", "IMG.JPG"));
+  EXPECT_TRUE(glob_match("*.JPG", "img_0001.jpg"));
+  EXPECT_TRUE(glob_match("*.jpeg", "DSC_0001.JpEg"));
+  EXPECT_FALSE(glob_match("*.jpg", "IMG.JPEG"));
+  EXPECT_FALSE(glob_match("*.jpg", "IMG.JPG.xmp"));
+  EXPECT_FALSE(glob_match("*.jpg", "IMG.png"));
+}
+
+TEST(GlobMatch, SingleStarStaysInOneFolder) {
+  EXPECT_TRUE(glob_match("*.jpg", "a.jpg"));
+  EXPECT_FALSE(glob_match("*.jpg", "day1/a.jpg"));
+  EXPECT_TRUE(glob_match("day1/*.jpg", "day1/a.jpg"));
+  EXPECT_FALSE(glob_match("day1/*.jpg", "day1/sub/a.jpg"));
+  EXPECT_TRUE(glob_match("*/*.jpg", "day1/a.jpg"));
+}
+
+TEST(GlobMatch, DoubleStarCrossesFolders) {
+  EXPECT_TRUE(glob_match("**/*.jpg", "a/b/c/d.JPG"));
+  EXPECT_TRUE(glob_match("**/*.jpg", "d.jpg"));  // "**/" also matches no folder at all
+  EXPECT_TRUE(glob_match("day1/**", "day1/a/b.jpg"));
+  EXPECT_FALSE(glob_match("day1/**", "day2/a/b.jpg"));
+  EXPECT_TRUE(glob_match("**.jpg", "a/b.jpg"));
+  EXPECT_FALSE(glob_match("**/*.jpg", "a/b/c.png"));
+}
+
+TEST(GlobMatch, RejectsFolderAtAnyDepth) {
+  const char* pattern = "**/_rejects/**";
+  EXPECT_TRUE(glob_match(pattern, "_rejects/x.jpg"));
+  EXPECT_TRUE(glob_match(pattern, "day1/_rejects/x.jpg"));
+  EXPECT_TRUE(glob_match(pattern, "a/b/_REJECTS/c/x.jpg"));
+  EXPECT_FALSE(glob_match(pattern, "day1/rejects/x.jpg"));
+  EXPECT_FALSE(glob_match(pattern, "day1/_rejects_old/x.jpg"));
+  EXPECT_FALSE(glob_match(pattern, "day1/old_rejects/x.jpg"));
+  EXPECT_FALSE(glob_match(pattern, "x_rejects.jpg"));
+}
+
+TEST(GlobMatch, QuestionMarkIsOneCharacterButNeverASlash) {
+  EXPECT_TRUE(glob_match("IMG_????.jpg", "IMG_0001.JPG"));
+  EXPECT_FALSE(glob_match("IMG_????.jpg", "IMG_001.jpg"));
+  EXPECT_FALSE(glob_match("IMG_????.jpg", "IMG_00001.jpg"));
+  EXPECT_FALSE(glob_match("a?b.jpg", "a/b.jpg"));
+  EXPECT_TRUE(glob_match("a?b.jpg", "a_b.jpg"));
+}
+
+TEST(GlobMatch, CharacterClasses) {
+  EXPECT_TRUE(glob_match("[abc].jpg", "b.jpg"));
+  EXPECT_TRUE(glob_match("[abc].jpg", "B.JPG"));
+  EXPECT_FALSE(glob_match("[abc].jpg", "d.jpg"));
+  EXPECT_TRUE(glob_match("[!abc].jpg", "d.jpg"));
+  EXPECT_FALSE(glob_match("[!abc].jpg", "a.jpg"));
+  EXPECT_TRUE(glob_match("[^abc].jpg", "z.jpg"));
+  EXPECT_TRUE(glob_match("[0-9]*.jpg", "5x.jpg"));
+  EXPECT_FALSE(glob_match("[0-9]*.jpg", "x5.jpg"));
+  EXPECT_TRUE(glob_match("IMG_[0-9][0-9].jpg", "img_42.jpg"));
+  EXPECT_FALSE(glob_match("IMG_[0-9][0-9].jpg", "img_4x.jpg"));
+  EXPECT_FALSE(glob_match("a[/]b", "a/b"));  // a class never matches the folder separator
+}
+
+TEST(GlobMatch, EmptyPatternAndPath) {
+  EXPECT_TRUE(glob_match("", ""));
+  EXPECT_FALSE(glob_match("", "a.jpg"));
+  EXPECT_FALSE(glob_match("*.jpg", ""));
+  EXPECT_TRUE(glob_match("*", "anything"));
+  EXPECT_FALSE(glob_match("*", "any/thing"));
+}
+
+TEST(ClosestMatch, SuggestsAPlausibleTypo) {
+  const std::vector<std::string> keys{"widths", "formats", "sharpen", "metadata", "watermark", "placeholder"};
+  EXPECT_EQ(closest_match("sharpn", keys), std::optional<std::string>("sharpen"));
+  EXPECT_EQ(closest_match("widts", keys), std::optional<std::string>("widths"));
+  EXPECT_EQ(closest_match("watermakr", keys), std::optional<std::string>("watermark"));
+}
+
+TEST(ClosestMatch, NothingWhenTooFar) {
+  const std::vector<std::string> keys{"widths", "formats", "sharpen"};
+  EXPECT_EQ(closest_match("zzzzzzzzzz", keys), std::nullopt);
+  EXPECT_EQ(closest_match("colour", keys), std::nullopt);
+  EXPECT_EQ(closest_match("widths", std::vector<std::string>{}), std::nullopt);
+}
+
+TEST(ClosestMatch, PrefixOfAKnownKey) {
+  const std::vector<std::string> keys{"model", "api_key_env", "api_key_file", "base_url"};
+  EXPECT_EQ(closest_match("api_key", keys), std::optional<std::string>("api_key_env"));
+}
+
+TEST(Levenshtein, KnownDistances) {
+  EXPECT_EQ(wsp::util::levenshtein("kitten", "sitting"), 3u);
+  EXPECT_EQ(wsp::util::levenshtein("", "abc"), 3u);
+  EXPECT_EQ(wsp::util::levenshtein("same", "same"), 0u);
+}
+
+TEST(Sha256, KnownDigests) {
+  EXPECT_EQ(wsp::util::sha256_hex(std::string_view("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(wsp::util::sha256_hex(std::string_view("")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const std::string text = "abc";
+  std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  EXPECT_EQ(wsp::util::sha256_hex(bytes), wsp::util::sha256_hex(std::string_view("abc")));
+}
+
+TEST(WriteFileAtomically, CreatesThenReplacesAndLeavesNoTemporary) {
+  TempDir dir;
+  const auto file = dir.path() / "manifest.json";
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, "first version, rather long content").ok());
+  EXPECT_EQ(slurp(file), "first version, rather long content");
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, "second").ok());
+  EXPECT_EQ(slurp(file), "second");  // replaced, not appended or partly overwritten
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"manifest.json"});
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, "").ok());
+  EXPECT_EQ(slurp(file), "");
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"manifest.json"});
+}
+
+TEST(WriteFileAtomically, MissingFolderIsAnErrorNamingThePath) {
+  TempDir dir;
+  const auto file = dir.path() / "no-such-folder" / "out.txt";
+  auto status = wsp::util::write_file_atomically(file, "x");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("no-such-folder"), std::string::npos) << status.message();
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{});
+}
+
+TEST(ReadTextFile, ReadsBytesAndNamesMissingFiles) {
+  TempDir dir;
+  const auto file = dir.path() / "a.txt";
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, std::string("line\n\0binary", 12)).ok());
+  auto text = wsp::util::read_text_file(file);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, std::string("line\n\0binary", 12));
+  auto missing = wsp::util::read_text_file(dir.path() / "missing.txt");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("missing.txt"), std::string::npos) << missing.message();
+}
+
+TEST(MappedFile, MapsWholeFileAndEmptyFiles) {
+  TempDir dir;
+  ASSERT_TRUE(wsp::util::write_file_atomically(dir.path() / "abc.bin", "abc").ok());
+  ASSERT_TRUE(wsp::util::write_file_atomically(dir.path() / "empty.bin", "").ok());
+  auto mapped = wsp::util::MappedFile::open(dir.path() / "abc.bin");
+  ASSERT_TRUE(mapped.ok());
+  EXPECT_EQ(wsp::util::sha256_hex(mapped->bytes()), wsp::util::sha256_hex(std::string_view("abc")));
+  auto empty = wsp::util::MappedFile::open(dir.path() / "empty.bin");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->bytes().size(), 0u);
+  EXPECT_FALSE(wsp::util::MappedFile::open(dir.path()).ok());  // a folder is not a regular file
+  EXPECT_FALSE(wsp::util::MappedFile::open(dir.path() / "missing.bin").ok());
+}
+
+TEST(JsonEscape, EscapesQuotesBackslashesAndControls) {
+  EXPECT_EQ(wsp::util::json_escape("a\"b\\c\nd\te\x01"), "a\\\"b\\\\c\\nd\\te\\u0001");
+  EXPECT_EQ(wsp::util::json_escape("café"), "café");
+}
+
+}  // namespace
