@@ -66,6 +66,35 @@ struct RunRecord {
   std::optional<int> exit_code;
 };
 
+// One encoded file of a rendered image, relative to the state folder.
+struct VariantRecord {
+  int width = 0;
+  int height = 0;
+  std::string format;  // jpeg | webp | avif
+  std::int64_t bytes = 0;
+  std::string sha256;
+  std::string path;    // "renders/first-kiss-960.3f9a1c2b7d4e.webp"
+};
+
+// What the render stage made of one image, committed after its files are in place.
+struct RenderRecord {
+  std::int64_t image_id = 0;
+  std::string source_path;  // the image's catalog path, filled when read back
+  std::string fingerprint;
+  int width = 0;            // upright size of the largest variant
+  int height = 0;
+  std::string analysis_path;
+  std::string placeholder;
+  std::vector<VariantRecord> variants;
+};
+
+// A run's live progress, for `status`.
+struct RunProgress {
+  std::string stage;
+  std::int64_t done = 0;
+  std::int64_t total = 0;
+};
+
 struct StageCount {
   std::string stage;
   std::string state;
@@ -98,6 +127,25 @@ struct Catalog {
   virtual void finish_run(const std::string& run_id, int exit_code) = 0;
   virtual std::vector<RunRecord> unfinished_runs() = 0;
 
+  // Work queue. A job is claimable for `stage` when its active image has no job
+  // yet, its fingerprint (image hash + ':' + `settings`) differs, it is pending,
+  // or it is running under an expired lease. Claiming marks it running under
+  // `run_id` until now + `lease_ms`; other processes skip it until then.
+  virtual std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings,
+                                         const std::string& run_id, std::int64_t lease_ms, int limit) = 0;
+  virtual std::int64_t count_claimable(const std::string& stage, const std::string& settings) = 0;
+  virtual void renew_leases(const std::string& run_id, std::int64_t lease_ms, const RunProgress& progress) = 0;
+  // Hands the run's unfinished claims back (running -> pending).
+  virtual void release_leases(const std::string& run_id) = 0;
+  // Failed jobs back to pending, attempts reset; `stage` and `path` narrow it. Returns how many.
+  virtual std::int64_t requeue_failed(const std::string& stage, const std::string& path) = 0;
+  virtual std::vector<std::pair<std::string, std::string>> failures(const std::string& stage) = 0;  // path, error
+
+  // Replaces the image's render; returns the variant files no render refers to any more.
+  virtual std::vector<std::string> replace_render(const RenderRecord& render) = 0;
+  virtual std::vector<RenderRecord> renders() = 0;  // of active images, by path
+  virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;
+
   virtual std::vector<StageCount> stage_counts() = 0;
   virtual int schema_version() = 0;
 };
@@ -111,5 +159,8 @@ struct CatalogError : std::runtime_error {
 };
 
 std::int64_t now_ms();
+
+// The schema version this build creates and migrates to.
+int latest_schema_version();
 
 }  // namespace wsp::catalog

@@ -3,6 +3,7 @@
 // transaction in flight.
 
 #include <chrono>
+#include <thread>
 #include <sqlite3.h>
 
 #include <fmt/format.h>
@@ -131,6 +132,32 @@ CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 )sql",
+    R"sql(
+CREATE TABLE renders (
+  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+  fingerprint TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  analysis_path TEXT NOT NULL DEFAULT '',
+  placeholder TEXT NOT NULL DEFAULT '',
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE variants (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  format TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  path TEXT NOT NULL,
+  PRIMARY KEY (image_id, width, format)
+);
+CREATE INDEX variants_path ON variants(path);
+CREATE INDEX jobs_lease_owner ON jobs(lease_owner);
+ALTER TABLE runs ADD COLUMN stage TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN total INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -202,6 +229,23 @@ constexpr const char* k_image_columns =
     "orientation, capture_time, capture_offset, make, model, serial, owner, lens, focal_length, aperture, shutter, "
     "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms";
 
+// Parameters: ?1 stage, ?2 settings fingerprint, ?3 now in ms. Failed jobs with
+// the current fingerprint wait for `retry`; a changed fingerprint requeues them.
+constexpr const char* k_claimable =
+    "i.status = 'active' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND "
+    "j.fingerprint = i.sha256 || ':' || ?2 AND j.state IN ('done', 'failed', 'rejected')) AND NOT EXISTS "
+    "(SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND j.state = 'running' AND "
+    "j.lease_expires_ms >= ?3)";
+
+std::string prefixed_columns() {
+  std::string columns = "i.";
+  for (const char* c = k_image_columns; *c; ++c) {
+    columns.push_back(*c);
+    if (*c == ' ') columns += "i.";
+  }
+  return columns;
+}
+
 ImageRecord read_image(const Statement& row) {
   ImageRecord image;
   image.id = row.integer(0);
@@ -262,12 +306,17 @@ public:
       sqlite3_close(m_db);
       throw CatalogError(fmt::format("{}: cannot open catalog: {}", file.string(), message));
     }
-    // Another process may hold the write lock for a batch; wait rather than fail.
-    sqlite3_busy_timeout(m_db, 30'000);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    exec("PRAGMA foreign_keys=ON");
-    migrate(file);
+    try {
+      // Another process may hold the write lock for a batch; wait rather than fail.
+      sqlite3_busy_timeout(m_db, 30'000);
+      enable_wal();
+      exec("PRAGMA synchronous=NORMAL");
+      exec("PRAGMA foreign_keys=ON");
+      migrate(file);
+    } catch (...) {
+      sqlite3_close(m_db);
+      throw;
+    }
   }
   ~SqliteCatalog() override { sqlite3_close(m_db); }
 
@@ -404,6 +453,143 @@ public:
     return runs;
   }
 
+  std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& run_id,
+                                 std::int64_t lease_ms, int limit) override {
+    std::vector<ImageRecord> claimed;
+    write([&] {
+      const auto now = now_ms();
+      Statement s(m_db, fmt::format("SELECT {} FROM images i WHERE {} ORDER BY i.path LIMIT ?4", prefixed_columns(),
+                                    k_claimable).c_str());
+      s.bind(1, stage).bind(2, settings).bind(3, now).bind(4, limit);
+      while (s.step()) claimed.push_back(read_image(s));
+      for (const auto& image : claimed) {
+        Statement take(m_db,
+                       "INSERT INTO jobs (image_id, stage, state, attempts, fingerprint, lease_owner, lease_expires_ms, "
+                       "created_ms, updated_ms) VALUES (?1, ?2, 'running', 1, '', ?3, ?4, ?5, ?5) "
+                       "ON CONFLICT (image_id, stage) DO UPDATE SET state = 'running', attempts = attempts + 1, "
+                       "lease_owner = excluded.lease_owner, lease_expires_ms = excluded.lease_expires_ms, "
+                       "updated_ms = excluded.updated_ms");
+        take.bind(1, image.id).bind(2, stage).bind(3, run_id).bind(4, now + lease_ms).bind(5, now);
+        take.run();
+      }
+    });
+    return claimed;
+  }
+
+  std::int64_t count_claimable(const std::string& stage, const std::string& settings) override {
+    Statement s(m_db, fmt::format("SELECT count(*) FROM images i WHERE {}", k_claimable).c_str());
+    s.bind(1, stage).bind(2, settings).bind(3, now_ms());
+    s.step();
+    return s.integer(0);
+  }
+
+  void renew_leases(const std::string& run_id, std::int64_t lease_ms, const RunProgress& progress) override {
+    write([&] {
+      const auto now = now_ms();
+      Statement leases(m_db, "UPDATE jobs SET lease_expires_ms = ?1 WHERE lease_owner = ?2 AND state = 'running'");
+      leases.bind(1, now + lease_ms).bind(2, run_id);
+      leases.run();
+      Statement run(m_db, "UPDATE runs SET heartbeat_ms = ?1, stage = ?2, done = ?3, total = ?4 WHERE id = ?5");
+      run.bind(1, now).bind(2, progress.stage).bind(3, progress.done).bind(4, progress.total).bind(5, run_id);
+      run.run();
+    });
+  }
+
+  void release_leases(const std::string& run_id) override {
+    write([&] {
+      Statement s(m_db,
+                  "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = ?1 "
+                  "WHERE lease_owner = ?2 AND state = 'running'");
+      s.bind(1, now_ms()).bind(2, run_id);
+      s.run();
+    });
+  }
+
+  std::int64_t requeue_failed(const std::string& stage, const std::string& path) override {
+    std::int64_t changed = 0;
+    write([&] {
+      Statement s(m_db,
+                  "UPDATE jobs SET state = 'pending', attempts = 0, updated_ms = ?1 WHERE state = 'failed' "
+                  "AND (?2 = '' OR stage = ?2) AND (?3 = '' OR image_id IN (SELECT id FROM images WHERE path = ?3))");
+      s.bind(1, now_ms()).bind(2, stage).bind(3, path);
+      s.run();
+      changed = sqlite3_changes(m_db);
+    });
+    return changed;
+  }
+
+  std::vector<std::pair<std::string, std::string>> failures(const std::string& stage) override {
+    Statement s(m_db,
+                "SELECT i.path, j.last_error FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.state = 'failed' "
+                "AND (?1 = '' OR j.stage = ?1) ORDER BY i.path");
+    s.bind(1, stage);
+    std::vector<std::pair<std::string, std::string>> found;
+    while (s.step()) found.emplace_back(s.text(0), s.text(1));
+    return found;
+  }
+
+  std::vector<std::string> replace_render(const RenderRecord& render) override {
+    std::vector<std::string> old_paths;
+    write([&] {
+      Statement old(m_db, "SELECT path FROM variants WHERE image_id = ?1");
+      old.bind(1, render.image_id);
+      while (old.step()) old_paths.push_back(old.text(0));
+      Statement forget(m_db, "DELETE FROM variants WHERE image_id = ?1");
+      forget.bind(1, render.image_id);
+      forget.run();
+      Statement put(m_db,
+                    "INSERT INTO renders (image_id, fingerprint, width, height, analysis_path, placeholder, updated_ms) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (image_id) DO UPDATE SET "
+                    "fingerprint = excluded.fingerprint, width = excluded.width, height = excluded.height, "
+                    "analysis_path = excluded.analysis_path, placeholder = excluded.placeholder, "
+                    "updated_ms = excluded.updated_ms");
+      put.bind(1, render.image_id).bind(2, render.fingerprint).bind(3, render.width).bind(4, render.height);
+      put.bind(5, render.analysis_path).bind(6, render.placeholder).bind(7, now_ms());
+      put.run();
+      for (const auto& variant : render.variants) {
+        Statement add(m_db,
+                      "INSERT INTO variants (image_id, width, height, format, bytes, sha256, path) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        add.bind(1, render.image_id).bind(2, variant.width).bind(3, variant.height).bind(4, variant.format);
+        add.bind(5, variant.bytes).bind(6, variant.sha256).bind(7, variant.path);
+        add.run();
+      }
+      std::erase_if(old_paths, [&](const std::string& path) {
+        Statement used(m_db, "SELECT 1 FROM variants WHERE path = ?1 LIMIT 1");
+        used.bind(1, path);
+        return used.step();
+      });
+    });
+    return old_paths;
+  }
+
+  std::vector<RenderRecord> renders() override {
+    Statement s(m_db,
+                "SELECT r.image_id, i.path, r.fingerprint, r.width, r.height, r.analysis_path, r.placeholder "
+                "FROM renders r JOIN images i ON i.id = r.image_id WHERE i.status = 'active' ORDER BY i.path");
+    std::vector<RenderRecord> all;
+    while (s.step())
+      all.push_back({s.integer(0), s.text(1), s.text(2), static_cast<int>(s.integer(3)), static_cast<int>(s.integer(4)),
+                     s.text(5), s.text(6), {}});
+    for (auto& render : all) {
+      Statement v(m_db,
+                  "SELECT width, height, format, bytes, sha256, path FROM variants WHERE image_id = ?1 "
+                  "ORDER BY width DESC, format");
+      v.bind(1, render.image_id);
+      while (v.step())
+        render.variants.push_back({static_cast<int>(v.integer(0)), static_cast<int>(v.integer(1)), v.text(2),
+                                   v.integer(3), v.text(4), v.text(5)});
+    }
+    return all;
+  }
+
+  std::optional<RunProgress> run_progress(const std::string& run_id) override {
+    Statement s(m_db, "SELECT stage, done, total FROM runs WHERE id = ?1");
+    s.bind(1, run_id);
+    if (!s.step()) return std::nullopt;
+    return RunProgress{s.text(0), s.integer(1), s.integer(2)};
+  }
+
   std::vector<StageCount> stage_counts() override {
     Statement s(m_db, "SELECT stage, state, count(*) FROM jobs GROUP BY stage, state ORDER BY stage, state");
     std::vector<StageCount> counts;
@@ -418,6 +604,20 @@ public:
   }
 
 private:
+  // Switching to WAL takes an exclusive lock and does not wait on busy_timeout:
+  // two processes creating one catalog at once retry here instead of failing.
+  void enable_wal() {
+    for (int attempt = 0;; ++attempt) {
+      char* error = nullptr;
+      int rc = sqlite3_exec(m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, &error);
+      sqlite3_free(error);
+      if (rc == SQLITE_OK) return;
+      if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt >= 300)
+        throw CatalogError(fmt::format("catalog: cannot enable WAL: {}", sqlite3_errmsg(m_db)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 + attempt % 20));
+    }
+  }
+
   void exec(const char* sql) {
     char* error = nullptr;
     if (sqlite3_exec(m_db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -447,6 +647,8 @@ private:
 };
 
 }  // namespace
+
+int latest_schema_version() { return k_schema_version; }
 
 std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file) {
   return std::make_unique<SqliteCatalog>(file);

@@ -189,8 +189,13 @@ Apply time_zone(Get get) {
       return;
     }
     static const std::regex k_zone(R"([A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*)");
-    bool known = std::regex_match(raw, k_zone) &&
-                 (raw == "UTC" || std::filesystem::exists(std::filesystem::path("/usr/share/zoneinfo") / raw));
+    // A zone is a TZif file of the zone database, not one of its folders ("Europe").
+    auto is_zone_file = [](const std::string& name) {
+      std::ifstream in(std::filesystem::path("/usr/share/zoneinfo") / name, std::ios::binary);
+      char magic[4] = {};
+      return in.read(magic, 4) && std::string_view(magic, 4) == "TZif";
+    };
+    bool known = std::regex_match(raw, k_zone) && (raw == "UTC" || is_zone_file(raw));
     if (!known) fail(p, fmt::format("unknown time zone '{}' (expected an IANA name like Europe/Paris)", raw));
     get(c) = raw;
   };

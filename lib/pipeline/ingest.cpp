@@ -183,6 +183,7 @@ private:
       event = "image.ingested";
     }
     const std::string former_path = image.path;
+    const bool was_original = existing && existing->status == ImageStatus::Active;
     image.path = file.key;
     image.size = file.size;
     image.mtime_ns = file.mtime_ns;
@@ -208,6 +209,11 @@ private:
     }
     if (image.id == 0) image.id = m_catalog.add_image(image);
     else m_catalog.update_image(image);
+    // An original whose content changed or became unreadable no longer stands
+    // for its copies: the first copy takes its place.
+    if (was_original && (image.status != ImageStatus::Active || existing->sha256 != image.sha256)) {
+      promote_duplicate(*existing);
+    }
 
     auto job = m_catalog.job(image.id, std::string(k_stage)).value_or(catalog::Job{image.id, std::string(k_stage), catalog::JobState::Pending, 0, {}, {}});
     job.state = seen.problem.empty() ? catalog::JobState::Done : catalog::JobState::Rejected;

@@ -1,0 +1,106 @@
+#include "imaging/placeholder.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+namespace wsp::imaging {
+namespace {
+
+constexpr std::string_view k_base83 =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+
+void encode83(std::string& out, int value, int length) {
+  for (int i = 1; i <= length; ++i) {
+    int divisor = 1;
+    for (int k = 0; k < length - i; ++k) divisor *= 83;
+    out.push_back(k_base83[(value / divisor) % 83]);
+  }
+}
+
+double srgb_to_linear(int value) {
+  double v = value / 255.0;
+  return v <= 0.04045 ? v / 12.92 : std::pow((v + 0.055) / 1.055, 2.4);
+}
+
+int linear_to_srgb(double value) {
+  double v = std::clamp(value, 0.0, 1.0);
+  return v <= 0.0031308 ? static_cast<int>(v * 12.92 * 255 + 0.5)
+                        : static_cast<int>((1.055 * std::pow(v, 1 / 2.4) - 0.055) * 255 + 0.5);
+}
+
+double sign_pow(double value, double exponent) { return std::copysign(std::pow(std::abs(value), exponent), value); }
+
+}  // namespace
+
+std::string blurhash_encode(std::span<const std::uint8_t> rgb, int width, int height, int x_components,
+                            int y_components) {
+  if (width <= 0 || height <= 0 || rgb.size() < std::size_t(width) * height * 3) return "";
+  x_components = std::clamp(x_components, 1, 9);
+  y_components = std::clamp(y_components, 1, 9);
+  std::vector<double> linear(rgb.size());
+  for (std::size_t i = 0; i < std::size_t(width) * height * 3; ++i) linear[i] = srgb_to_linear(rgb[i]);
+
+  std::vector<std::array<double, 3>> factors;
+  for (int j = 0; j < y_components; ++j) {
+    for (int i = 0; i < x_components; ++i) {
+      std::array<double, 3> sum{0, 0, 0};
+      for (int y = 0; y < height; ++y) {
+        double basis_y = std::cos(std::numbers::pi * j * y / height);
+        for (int x = 0; x < width; ++x) {
+          double basis = std::cos(std::numbers::pi * i * x / width) * basis_y;
+          const double* pixel = &linear[(std::size_t(y) * width + x) * 3];
+          for (int c = 0; c < 3; ++c) sum[c] += basis * pixel[c];
+        }
+      }
+      double scale = (i == 0 && j == 0 ? 1.0 : 2.0) / (double(width) * height);
+      factors.push_back({sum[0] * scale, sum[1] * scale, sum[2] * scale});
+    }
+  }
+
+  std::string hash;
+  encode83(hash, (x_components - 1) + (y_components - 1) * 9, 1);
+  double maximum = 1;
+  if (factors.size() > 1) {
+    double actual = 0;
+    for (std::size_t k = 1; k < factors.size(); ++k)
+      for (double v : factors[k]) actual = std::max(actual, std::abs(v));
+    int quantised = static_cast<int>(std::clamp(std::floor(actual * 166 - 0.5), 0.0, 82.0));
+    maximum = (quantised + 1) / 166.0;
+    encode83(hash, quantised, 1);
+  } else {
+    encode83(hash, 0, 1);
+  }
+  const auto& dc = factors[0];
+  encode83(hash, (linear_to_srgb(dc[0]) << 16) + (linear_to_srgb(dc[1]) << 8) + linear_to_srgb(dc[2]), 4);
+  for (std::size_t k = 1; k < factors.size(); ++k) {
+    auto quant = [&](double v) {
+      return static_cast<int>(std::clamp(std::floor(sign_pow(v / maximum, 0.5) * 9 + 9.5), 0.0, 18.0));
+    };
+    encode83(hash, quant(factors[k][0]) * 19 * 19 + quant(factors[k][1]) * 19 + quant(factors[k][2]), 2);
+  }
+  return hash;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    std::uint32_t n = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8) | std::uint8_t(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out.push_back(k_alphabet[(n >> shift) & 63]);
+  }
+  if (i + 1 == bytes.size()) {
+    std::uint32_t n = std::uint8_t(bytes[i]) << 16;
+    out += {k_alphabet[(n >> 18) & 63], k_alphabet[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == bytes.size()) {
+    std::uint32_t n = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8);
+    out += {k_alphabet[(n >> 18) & 63], k_alphabet[(n >> 12) & 63], k_alphabet[(n >> 6) & 63], '='};
+  }
+  return out;
+}
+
+}  // namespace wsp::imaging

@@ -1,0 +1,248 @@
+#include "imaging/render.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+#include <vips/vips8>
+
+#include "imaging/placeholder.hpp"
+#include "imaging/probe.hpp"
+
+namespace wsp::imaging {
+using vips::VImage;
+
+namespace {
+
+std::atomic<std::int64_t> g_decodes{0};
+
+// An EXIF block with only what the policy keeps, and Orientation 1 because the
+// pixels are already upright.
+std::string minimal_exif(const KeptMetadata& kept) {
+  struct Entry {
+    std::uint16_t tag;
+    std::string text;
+  };
+  std::vector<Entry> entries;
+  if (!kept.artist.empty()) entries.push_back({0x013B, kept.artist});
+  if (!kept.copyright.empty()) entries.push_back({0x8298, kept.copyright});
+  std::string out = std::string("Exif\0\0", 6) + std::string("II*\0\x08\0\0\0", 8);
+  auto le16 = [&](std::uint32_t v) { out += {char(v & 0xFF), char((v >> 8) & 0xFF)}; };
+  auto le32 = [&](std::uint32_t v) { le16(v & 0xFFFF), le16(v >> 16); };
+  const std::uint32_t count = 1 + static_cast<std::uint32_t>(entries.size());
+  std::uint32_t data_offset = 8 + 2 + count * 12 + 4;
+  le16(count);
+  le16(0x0112), le16(3), le32(1), le16(1), le16(0);  // Orientation = 1
+  std::string data;
+  for (const auto& entry : entries) {
+    std::string text = entry.text + '\0';
+    le16(entry.tag), le16(2), le32(static_cast<std::uint32_t>(text.size()));
+    if (text.size() <= 4) {
+      text.resize(4, '\0');
+      out += text;
+    } else {
+      le32(data_offset + static_cast<std::uint32_t>(data.size()));
+      data += text;
+      if (data.size() % 2) data.push_back('\0');
+    }
+  }
+  le32(0);
+  return out + data;
+}
+
+// Removes every metadata block the source carried: EXIF (GPS, serial numbers,
+// owner names), XMP, IPTC, ICC, thumbnails. What is kept is added back explicitly.
+VImage without_metadata(const VImage& image) {
+  VImage copy = image.copy();
+  gchar** fields = vips_image_get_fields(copy.get_image());
+  for (gchar** field = fields; *field; ++field) {
+    std::string_view name = *field;
+    bool metadata = name.starts_with("exif-") || name == "xmp-data" || name == "iptc-data" ||
+                    name == "icc-profile-data" || name == "orientation" || name == "photoshop-data" ||
+                    name.starts_with("jpeg-thumbnail") || name.starts_with("heif-") || name == "gainmap";
+    if (metadata) vips_image_remove(copy.get_image(), *field);
+  }
+  g_strfreev(fields);
+  return copy;
+}
+
+VImage to_srgb_rgb(VImage image) {
+  if (image.interpretation() != VIPS_INTERPRETATION_sRGB || image.format() != VIPS_FORMAT_UCHAR)
+    image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+  if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+  if (image.has_alpha()) image = image.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}));
+  if (image.bands() == 1) image = image.bandjoin({image, image});
+  return image;
+}
+
+VImage watermarked(const VImage& image, const config::Watermark& mark) {
+  const int width = image.width();
+  const int margin = static_cast<int>(mark.margin * width);
+  VImage overlay;
+  if (!mark.text.empty()) {
+    const int pixels = std::max(8, static_cast<int>(mark.size * width));
+    VImage mask = VImage::text(mark.text.c_str(), VImage::option()
+                                                       ->set("font", fmt::format("{} {}", mark.font, pixels).c_str())
+                                                       ->set("dpi", 72));
+    VImage alpha = (mask * (mark.opacity)).cast(VIPS_FORMAT_UCHAR);
+    VImage white = (mask.new_from_image(std::vector<double>{255, 255, 255})).copy(
+        VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+    overlay = white.bandjoin(alpha);
+  } else {
+    VImage logo = to_srgb_rgb(VImage::new_from_file(mark.image.c_str(), VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)));
+    VImage source = VImage::new_from_file(mark.image.c_str());
+    VImage alpha = source.has_alpha() ? source[source.bands() - 1] : logo.new_from_image(255.0)[0];
+    overlay = logo.bandjoin(alpha * mark.opacity);
+    double scale = (mark.size * 4 * width) / overlay.width();  // a logo is about four text heights wide
+    overlay = overlay.resize(scale).cast(VIPS_FORMAT_UCHAR);
+  }
+  const int x_room = std::max(0, width - overlay.width() - margin);
+  const int y_room = std::max(0, image.height() - overlay.height() - margin);
+  int x = margin, y = margin;
+  if (mark.position.ends_with("right")) x = x_room;
+  if (mark.position.starts_with("bottom")) y = y_room;
+  if (mark.position == "center") x = x_room / 2 + margin / 2, y = y_room / 2 + margin / 2;
+  return image.composite2(overlay, VIPS_BLEND_MODE_OVER, VImage::option()->set("x", x)->set("y", y))
+      .extract_band(0, VImage::option()->set("n", 3))
+      .cast(VIPS_FORMAT_UCHAR);
+}
+
+std::string encode(const VImage& image, const std::string& format, const config::RenderRecipe& recipe) {
+  void* buffer = nullptr;
+  size_t length = 0;
+  if (format == "jpeg") {
+    image.write_to_buffer(".jpg", &buffer, &length,
+                          VImage::option()
+                              ->set("Q", recipe.jpeg.quality)
+                              ->set("optimize_coding", true)
+                              ->set("interlace", true));
+  } else if (format == "webp") {
+    image.write_to_buffer(".webp", &buffer, &length, VImage::option()->set("Q", recipe.webp.quality));
+  } else {
+    image.write_to_buffer(".avif", &buffer, &length,
+                          VImage::option()
+                              ->set("Q", recipe.avif.quality)
+                              ->set("effort", recipe.avif.effort)
+                              ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1));
+  }
+  std::string bytes(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+  return bytes;
+}
+
+std::vector<std::string> enabled_formats(const config::RenderRecipe& recipe) {
+  std::vector<std::string> formats;
+  if (recipe.avif.enabled) formats.push_back("avif");
+  if (recipe.webp.enabled) formats.push_back("webp");
+  if (recipe.jpeg.enabled) formats.push_back("jpeg");
+  return formats;
+}
+
+}  // namespace
+
+KeptMetadata kept_metadata(const CameraFacts& facts, const config::RenderRecipe& recipe) {
+  KeptMetadata kept;
+  auto keeps = [&](const char* what) {
+    return std::find(recipe.keep_metadata.begin(), recipe.keep_metadata.end(), what) != recipe.keep_metadata.end();
+  };
+  if (keeps("artist")) kept.artist = facts.artist;
+  if (keeps("copyright")) kept.copyright = facts.copyright;
+  return kept;
+}
+
+std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
+  std::string text = fmt::format("v1 widths={} jpeg={}/{} webp={}/{} avif={}/{}/{} sharpen={} keep={} placeholder={} "
+                                 "analysis={}",
+                                 fmt::join(recipe.widths, ","), recipe.jpeg.enabled, recipe.jpeg.quality,
+                                 recipe.webp.enabled, recipe.webp.quality, recipe.avif.enabled, recipe.avif.quality,
+                                 recipe.avif.effort, recipe.sharpen, fmt::join(recipe.keep_metadata, ","),
+                                 recipe.placeholder, recipe.analysis_size);
+  if (const auto& mark = recipe.watermark)
+    text += fmt::format(" watermark={}|{}|{}|{}|{}|{}|{}|{}", mark->text, mark->image, mark->font, mark->size,
+                        mark->position, mark->opacity, mark->margin, mark->min_width);
+  return text;
+}
+
+std::int64_t decode_count() { return g_decodes.load(); }
+
+util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const config::RenderRecipe& recipe,
+                                     const KeptMetadata& kept) {
+  start_imaging();
+  Rendition rendition;
+  try {
+    const int widest = *std::max_element(recipe.widths.begin(), recipe.widths.end());
+    // One decode: shrink-on-load to the widest variant (never up), upright by
+    // EXIF, converted from the embedded profile to sRGB; truncated data fails
+    // here instead of becoming grey blocks.
+    // The blob borrows the caller's bytes: no copy of a 10 MB source.
+    std::unique_ptr<VipsBlob, void (*)(VipsBlob*)> blob(vips_blob_new(nullptr, source.data(), source.size()),
+                                                        [](VipsBlob* b) { vips_area_unref(VIPS_AREA(b)); });
+    VImage decoded = VImage::thumbnail_buffer(blob.get(), widest,
+                                              VImage::option()
+                                                  ->set("height", 10'000'000)
+                                                  ->set("size", VIPS_SIZE_DOWN)
+                                                  ->set("fail_on", VIPS_FAIL_ON_TRUNCATED)
+                                                  ->set("export_profile", "srgb"));
+    VImage base = without_metadata(to_srgb_rgb(decoded)).copy_memory();
+    ++g_decodes;
+    rendition.width = base.width();
+    rendition.height = base.height();
+    const std::string exif = minimal_exif(kept);
+    const auto formats = enabled_formats(recipe);
+
+    // Widest first, each variant resized from the previous one: the cheapest
+    // source for every step that is still larger than its target.
+    std::vector<int> widths;
+    for (int width : recipe.widths)
+      if (width < base.width()) widths.push_back(width);
+    widths.push_back(base.width());  // the largest variant is the decoded image itself, never upscaled
+    std::sort(widths.rbegin(), widths.rend());
+    widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
+    VImage previous = base;
+    for (int width : widths) {
+      VImage variant = width == previous.width() ? previous : previous.resize(double(width) / previous.width()).copy_memory();
+      previous = variant;
+      VImage output = variant;
+      if (recipe.sharpen) output = output.sharpen(VImage::option()->set("sigma", 0.5)->set("m2", 1.5)).cast(VIPS_FORMAT_UCHAR);
+      if (recipe.watermark && width >= recipe.watermark->min_width) output = watermarked(output, *recipe.watermark);
+      output = output.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+      vips_image_set_blob_copy(output.get_image(), VIPS_META_EXIF_NAME, exif.data(), exif.size());
+      for (const auto& format : formats)
+        rendition.variants.push_back({output.width(), output.height(), format, encode(output, format, recipe)});
+    }
+
+    VImage analysis = previous.resize(std::min(1.0, double(recipe.analysis_size) / std::max(previous.width(), previous.height())));
+    analysis = without_metadata(analysis);
+    rendition.analysis_width = analysis.width();
+    rendition.analysis_height = analysis.height();
+    void* buffer = nullptr;
+    size_t length = 0;
+    analysis.write_to_buffer(".jpg", &buffer, &length, VImage::option()->set("Q", 90)->set("strip", true));
+    rendition.analysis_jpeg.assign(static_cast<const char*>(buffer), length);
+    g_free(buffer);
+
+    if (recipe.placeholder == "blurhash") {
+      VImage tiny = analysis.resize(32.0 / analysis.width()).copy_memory();
+      size_t size = 0;
+      auto* pixels = static_cast<std::uint8_t*>(tiny.write_to_memory(&size));
+      rendition.placeholder = blurhash_encode({pixels, size}, tiny.width(), tiny.height(), 4, 3);
+      g_free(pixels);
+    } else if (recipe.placeholder == "lqip") {
+      VImage tiny = analysis.resize(20.0 / analysis.width());
+      tiny.write_to_buffer(".jpg", &buffer, &length, VImage::option()->set("Q", 40)->set("strip", true));
+      rendition.placeholder = "data:image/jpeg;base64," + base64_encode({static_cast<const char*>(buffer), length});
+      g_free(buffer);
+    }
+  } catch (const vips::VError& error) {
+    std::string reason = error.what();
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    while (!reason.empty() && reason.back() == ' ') reason.pop_back();
+    vips_error_clear();
+    return util::Error{fmt::format("cannot decode or render: {}", reason)};
+  }
+  return rendition;
+}
+
+}  // namespace wsp::imaging
