@@ -1,7 +1,8 @@
 // make-sample-shoot: writes a folder of camera-like JPEGs for tests and for the
 // wedding-300 benchmark (docs/BENCHMARKS.md), plus, on request, the broken files
 // a real card dump contains. Every random choice is drawn up front from --seed,
-// so the same arguments give byte-identical files whatever the thread timing.
+// so the same arguments give byte-identical files, whatever the thread timing
+// (with the same libvips, libjpeg and lcms2).
 // A sidecar .shoot.json records what each file is meant to be (ground truth).
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -87,8 +89,6 @@ private:
   std::uint64_t m_state;
 };
 
-// Cameras and lenses -------------------------------------------------------
-
 struct Lens {
   std::string_view make, model;
   int short_mm, long_mm;
@@ -131,8 +131,6 @@ constexpr std::array<int, 22> k_iso_speeds{100,  125,  160,  200,  250,  320,  4
                                            640,  800,  1000, 1250, 1600, 2000, 2500, 3200,
                                            4000, 5000, 6400, 8000, 10000, 12800};
 constexpr std::array<int, 12> k_focal_stops{24, 28, 35, 40, 50, 60, 70, 85, 105, 135, 160, 200};
-
-// The day's schedule --------------------------------------------------------
 
 enum class Scene { getting_ready, ceremony, portrait, reception };
 
@@ -311,12 +309,13 @@ std::vector<Shot> plan_shoot(int count, std::uint64_t seed)
       remaining -= size;
     }
   }
-  // Small test shoots should still contain a burst to detect.
-  if (!any_burst && count >= 8) {
-    auto busiest = std::max_element(frames_in.begin(), frames_in.end()) - frames_in.begin();
-    std::vector<int>& scene_sizes = sizes[busiest];
-    scene_sizes.erase(scene_sizes.end() - 3, scene_sizes.end());
-    scene_sizes.insert(scene_sizes.begin() + scene_sizes.size() / 2, 3);
+  // Small test shoots should still contain a burst to detect; without one,
+  // every event is a single frame, so three of them can merge.
+  auto busiest = std::max_element(frames_in.begin(), frames_in.end()) - frames_in.begin();
+  std::vector<int>& busiest_sizes = sizes[busiest];
+  if (!any_burst && count >= 8 && busiest_sizes.size() >= 3) {
+    busiest_sizes.erase(busiest_sizes.end() - 3, busiest_sizes.end());
+    busiest_sizes.insert(busiest_sizes.begin() + std::ptrdiff_t(busiest_sizes.size() / 2), 3);
   }
 
   std::vector<Event> events;
@@ -372,8 +371,6 @@ std::vector<Shot> plan_shoot(int count, std::uint64_t seed)
   }
   return shots;
 }
-
-// EXIF ----------------------------------------------------------------------
 
 enum TiffType : std::uint16_t {
   k_byte = 1, k_ascii = 2, k_short = 3, k_long = 4, k_rational = 5, k_undefined = 7,
@@ -530,10 +527,11 @@ std::vector<std::uint8_t> serialise_tiff(std::vector<TiffIfd>& ifds)
   return out;
 }
 
-std::string clock_time(std::int64_t cs, char separator = ':')
+// "HH:MM:SS" of a time of day given in centiseconds.
+std::string clock_time(std::int64_t cs)
 {
   std::int64_t s = cs / 100;
-  return fmt::format("{:02}{}{:02}{}{:02}", s / 3600, separator, s / 60 % 60, separator, s % 60);
+  return fmt::format("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
 }
 
 std::int64_t camera_clock_cs(const Shot& shot)
@@ -638,8 +636,6 @@ std::vector<std::uint8_t> build_exif(const Shot& shot, int stored_width, int sto
   return serialise_tiff(ifds);
 }
 
-// JPEG assembly -------------------------------------------------------------
-
 // Replaces whatever APPn/COM segments the encoder wrote with our own EXIF (and
 // ICC profile), placing APP1 right after SOI as cameras do.
 std::vector<std::uint8_t> assemble_jpeg(std::span<const std::uint8_t> encoded,
@@ -657,6 +653,9 @@ std::vector<std::uint8_t> assemble_jpeg(std::span<const std::uint8_t> encoded,
       break;
     }
     pos += 2 + ((std::size_t(encoded[pos + 2]) << 8) | encoded[pos + 3]);
+  }
+  if (pos >= encoded.size()) {
+    throw std::runtime_error("the JPEG encoder produced a malformed header");
   }
 
   constexpr std::string_view k_exif_header{"Exif\0\0", 6};
@@ -681,8 +680,6 @@ std::vector<std::uint8_t> assemble_jpeg(std::span<const std::uint8_t> encoded,
   out.insert(out.end(), encoded.begin() + std::ptrdiff_t(pos), encoded.end());
   return out;
 }
-
-// Adobe RGB ----------------------------------------------------------------
 
 // An Adobe RGB (1998) compatible profile built from the published primaries,
 // D65 white and 563/256 gamma, converting from sRGB through lcms2.
@@ -734,14 +731,13 @@ public:
   VImage convert(const VImage& srgb) const
   {
     std::size_t size = 0;
-    auto* pixels = static_cast<std::uint8_t*>(srgb.write_to_memory(&size));
+    std::unique_ptr<void, decltype(&g_free)> pixels(srgb.write_to_memory(&size), g_free);
     std::vector<std::uint8_t> converted(size);
     {
       std::lock_guard lock(m_mutex);
-      cmsDoTransform(m_transform, pixels, converted.data(),
+      cmsDoTransform(m_transform, pixels.get(), converted.data(),
                      cmsUInt32Number(std::size_t(srgb.width()) * srgb.height()));
     }
-    g_free(pixels);
     VipsImage* image = vips_image_new_from_memory_copy(converted.data(), converted.size(), srgb.width(),
                                                        srgb.height(), 3, VIPS_FORMAT_UCHAR);
     if (!image) {
@@ -763,8 +759,6 @@ private:
   cmsHTRANSFORM m_transform = nullptr;
   mutable std::mutex m_mutex;
 };
-
-// Picture content -----------------------------------------------------------
 
 struct Rgb {
   double r, g, b;
@@ -951,10 +945,9 @@ VImage synthesise_scene(Scene scene, int width, int height, std::uint64_t seed, 
 
   int cell = std::max(4, bh / 5);
   VImage texture = VImage::perlin(bw, bh, VImage::option()->set("cell_size", cell)->set("seed", rng.vips_seed()));
-  VImage grain = VImage::perlin(bw, bh, VImage::option()->set("cell_size", 4)->set("seed", rng.vips_seed()));
   double half = p.aspect / 2;
   VImage vignette = ellipse_distance2(p, half, 0.5, half * 1.4, 0.7).linear(-0.35, 1.0);
-  VImage finished = canvas.image() * texture.linear(0.08, 1.0) * grain.linear(0.03, 1.0) * vignette;
+  VImage finished = canvas.image() * texture.linear(0.08, 1.0) * vignette;
 
   return finished.cast(VIPS_FORMAT_UCHAR)
       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
@@ -1073,17 +1066,23 @@ std::vector<std::uint8_t> render_shot(const Shot& shot, const RenderSettings& se
   }
   content = resize_exact(content, settings.width, settings.height);
 
-  // The tile is scaled to this frame's ISO and rounded to small integers once,
-  // so that the full-size work is an 8-bit add rather than float arithmetic.
+  // Noise is scaled to this frame's ISO and rounded to small integers; for
+  // frames larger than the tile that is done on the tile, so that the
+  // full-size work is an 8-bit add rather than float arithmetic.
   Rng rng(shot.noise_seed);
-  VImage tile = settings.noise_tile.linear(noise_sigma(look.exposure.iso), 0.0)
-                    .rint()
-                    .cast(VIPS_FORMAT_CHAR)
-                    .copy_memory();
+  auto to_iso = [&](const VImage& unit) {
+    return unit.linear(noise_sigma(look.exposure.iso), 0.0).rint().cast(VIPS_FORMAT_CHAR);
+  };
+  const VImage& unit_tile = settings.noise_tile;
+  bool scale_tile = double(settings.width) * settings.height > double(unit_tile.width()) * unit_tile.height();
+  VImage tile = scale_tile ? to_iso(unit_tile).copy_memory() : unit_tile;
   int ox = rng.between(0, tile.width() - 1), oy = rng.between(0, tile.height() - 1);
   int across = (settings.width + ox) / tile.width() + 1;
   int down = (settings.height + oy) / tile.height() + 1;
   VImage noise = tile.replicate(across, down).extract_area(ox, oy, settings.width, settings.height);
+  if (!scale_tile) {
+    noise = to_iso(noise);
+  }
   VImage out = (content + noise)
                    .cast(VIPS_FORMAT_UCHAR)
                    .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
@@ -1094,23 +1093,14 @@ std::vector<std::uint8_t> render_shot(const Shot& shot, const RenderSettings& se
   // the 7-10 MB per 24 MP that BENCHMARKS.md describes.
   out.write_to_buffer(".jpg", &buffer, &size,
                       VImage::option()->set("Q", settings.quality)->set("strip", true));
-  std::vector<std::uint8_t> tiff = build_exif(shot, settings.width, settings.height);
+  std::unique_ptr<void, decltype(&g_free)> encoded(buffer, g_free);
   std::span<const std::uint8_t> icc;
   if (look.adobe_rgb) {
     icc = settings.adobe->icc();
   }
-  std::vector<std::uint8_t> file;
-  try {
-    file = assemble_jpeg({static_cast<const std::uint8_t*>(buffer), size}, tiff, icc);
-  } catch (...) {
-    g_free(buffer);
-    throw;
-  }
-  g_free(buffer);
-  return file;
+  return assemble_jpeg({static_cast<const std::uint8_t*>(encoded.get()), size},
+                       build_exif(shot, settings.width, settings.height), icc);
 }
-
-// Files ----------------------------------------------------------------------
 
 std::string system_error_text() { return std::strerror(errno); }
 
@@ -1291,12 +1281,10 @@ std::string iso_time(std::int64_t cs)
 std::string human_bytes(std::uintmax_t bytes)
 {
   if (bytes >= 1000 * 1000) {
-    return fmt::format("{:.1f} MB", bytes / 1e6);
+    return fmt::format("{:.1f} MB", double(bytes) / 1e6);
   }
-  return fmt::format("{:.0f} KB", bytes / 1e3);
+  return fmt::format("{:.0f} KB", double(bytes) / 1e3);
 }
-
-// The shoot ---------------------------------------------------------------
 
 struct Options {
   fs::path out;
@@ -1383,12 +1371,13 @@ std::string sidecar_json(const Options& options, const RenderSettings& settings,
       gps = fmt::format("{{\"latitude\": {:.6f}, \"longitude\": {:.6f}}}", look.latitude, look.longitude);
     }
     j += fmt::format(
-        "    {{\"name\": {}, \"scene\": {}, \"capture_time\": {}, \"true_time\": {}, "
+        "    {{\"name\": {}, \"scene\": {}, \"capture_time\": {}, \"offset\": {}, \"true_time\": {}, "
         "\"camera_serial\": {}, \"camera_model\": {}, \"lens\": {}, \"orientation\": {}, "
         "\"adobe_rgb\": {}, \"width\": {}, \"height\": {}, \"burst\": {}, \"gps\": {}, "
         "\"iso\": {}, \"shutter\": \"1/{}\", \"f_number\": {:.1f}, \"focal_mm\": {}, \"bytes\": {}}}{}\n",
         json_string(s.name), json_string(k_schedule[look.slot].name),
-        json_string(iso_time(camera_clock_cs(s))), json_string(iso_time(s.true_cs)),
+        json_string(iso_time(camera_clock_cs(s))), json_string(k_utc_offset),
+        json_string(iso_time(s.true_cs)),
         json_string(body.serial), json_string(body.model), json_string(k_lenses[look.lens].model),
         look.orientation, look.adobe_rgb, settings.width, settings.height, s.burst, gps,
         look.exposure.iso, look.exposure.shutter_denominator, look.exposure.f_number,
@@ -1605,20 +1594,21 @@ int run(const Options& options)
                    {reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
 
   std::uintmax_t total = 0;
-  int rotated = 0, adobe_rgb = 0, bursts = 0;
+  int photos = 0, rotated = 0, adobe_rgb = 0, bursts = 0;
   for (const Job& job : jobs) {
     total += job.bytes;
     if (job.kind == JobKind::photo) {
+      ++photos;
       rotated += job.shot.look.orientation != 1;
       adobe_rgb += job.shot.look.adobe_rgb;
       bursts += job.shot.burst_frame == 0 && job.shot.burst != 0;
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  fmt::print("wrote {} images ({}; {} rotated, {} Adobe RGB, {} bursts){} and {} in {:.2f} s\n",
-             jobs.size(), human_bytes(total), rotated, adobe_rgb, bursts,
-             bad_files.empty() ? "" : fmt::format(" + {} bad files", bad_files.size()),
-             (options.out / k_sidecar_name).string(), seconds);
+  fmt::print("{} photos ({} rotated, {} Adobe RGB, {} bursts), {} bad files, {} in {:.2f} s; "
+             "ground truth in {}\n",
+             photos, rotated, adobe_rgb, bursts, bad_files.size(), human_bytes(total), seconds,
+             (options.out / k_sidecar_name).string());
   return 0;
 }
 
@@ -1632,7 +1622,7 @@ int main(int argc, char** argv)
                std::string(k_program)};
   app.add_option("--out", options.out, "Output directory (created)")->required();
   app.add_option("--count", options.count, "Number of images")
-      ->check(CLI::Range(1, 99999))
+      ->check(CLI::Range(1, 9999))
       ->capture_default_str();
   app.add_option("--megapixels", options.megapixels, "Image size in megapixels, 3:2")
       ->check(CLI::Range(0.01, 200.0))

@@ -148,6 +148,9 @@ struct Catalog {
 
   virtual std::vector<StageCount> stage_counts() = 0;
   virtual int schema_version() = 0;
+
+  // A second connection to the same catalog, for another thread (heartbeats).
+  virtual std::unique_ptr<Catalog> reopen() = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite catalog at `file`.

@@ -299,7 +299,7 @@ void bind_image(Statement& s, const ImageRecord& image) {
 
 class SqliteCatalog final : public Catalog {
 public:
-  explicit SqliteCatalog(const std::filesystem::path& file) {
+  explicit SqliteCatalog(const std::filesystem::path& file) : m_file(file) {
     if (sqlite3_open_v2(file.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
       std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
@@ -597,6 +597,8 @@ public:
     return counts;
   }
 
+  std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file); }
+
   int schema_version() override {
     Statement s(m_db, "PRAGMA user_version");
     s.step();
@@ -642,6 +644,7 @@ private:
     });
   }
 
+  std::filesystem::path m_file;
   sqlite3* m_db = nullptr;
   bool m_in_transaction = false;
 };

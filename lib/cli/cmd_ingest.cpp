@@ -7,32 +7,16 @@
 #include "pipeline/scan.hpp"
 
 namespace wsp::cli {
-namespace {
 
-struct IngestOptions {
-  std::vector<std::string> paths;
-};
-
-int run_ingest(const IngestOptions& options, const Context& context) {
+StageResult run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                             const std::string& run_id, const std::vector<std::filesystem::path>& paths) {
   namespace fs = std::filesystem;
-  for (const auto& path : options.paths)
-    if (!fs::exists(fs::symlink_status(path))) throw UsageError(fmt::format("{}: no such file or folder", path));
-  fs::path folder = options.paths.size() == 1 && fs::is_directory(options.paths[0]) ? fs::path(options.paths[0]) : fs::path();
-  auto config = load_project(context, folder);
-  std::vector<fs::path> requested(options.paths.begin(), options.paths.end());
-  if (auto outside = pipeline::outside_sources(config, requested); !outside.empty())
-    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
-                                 outside.front().string(), config.project_dir.string()));
-  auto threads = limit_threads(context, config);
-  auto catalog = open_catalog(config);
-  RunRegistration run(*catalog, "ingest");
-
   pipeline::IngestRequest request;
-  for (const auto& path : options.paths) request.paths.push_back(fs::absolute(path).lexically_normal());
-  request.run_id = run.id();
+  for (const auto& path : paths) request.paths.push_back(fs::absolute(path).lexically_normal());
+  request.run_id = run_id;
   request.stop = &context.stop;
   const auto started = std::chrono::steady_clock::now();
-  auto summary = pipeline::ingest(config, *catalog, request, context.terminal);
+  auto summary = pipeline::ingest(config, catalog, request, context.terminal);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   context.terminal.finish_progress();
 
@@ -72,6 +56,29 @@ int run_ingest(const IngestOptions& options, const Context& context) {
     code = k_exit_interrupted;
     context.terminal.info("ingest: interrupted; what is listed above is recorded, the next run continues");
   }
+  return {code, context.stop.load()};
+}
+
+namespace {
+
+struct IngestOptions {
+  std::vector<std::string> paths;
+};
+
+int run_ingest(const IngestOptions& options, const Context& context) {
+  namespace fs = std::filesystem;
+  for (const auto& path : options.paths)
+    if (!fs::exists(fs::symlink_status(path))) throw UsageError(fmt::format("{}: no such file or folder", path));
+  fs::path folder = options.paths.size() == 1 && fs::is_directory(options.paths[0]) ? fs::path(options.paths[0]) : fs::path();
+  auto config = load_project(context, folder);
+  std::vector<fs::path> requested(options.paths.begin(), options.paths.end());
+  if (auto outside = pipeline::outside_sources(config, requested); !outside.empty())
+    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
+                                 outside.front().string(), config.project_dir.string()));
+  auto threads = limit_threads(context, config);
+  auto catalog = open_catalog(config);
+  RunRegistration run(*catalog, "ingest");
+  int code = run_ingest_stage(context, config, *catalog, run.id(), requested).exit_code;
   run.set_exit_code(code);
   return code;
 }

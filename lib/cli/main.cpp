@@ -18,6 +18,9 @@ namespace {
 const CommandSpec k_commands[] = {
     {"init", "Write a commented wsportfolio.yaml with every key and its default", define_init},
     {"ingest", "Register the photos of the sources in the catalog (hash, camera facts, bad files)", define_ingest},
+    {"render", "Render web variants of every image whose render is missing or out of date", define_render},
+    {"run", "Ingest and render a shoot folder in one go, resumably", define_run},
+    {"retry", "Put failed work back in the queue (all, by stage, or by file)", define_retry},
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},
     {"config", "Show the effective configuration or check it", define_config},
 };
@@ -77,8 +80,10 @@ RunRegistration::RunRegistration(catalog::Catalog& catalog, std::string command)
   // Runs of this host whose process is gone were killed: close them so that
   // status lists only the living.
   for (const auto& run : m_catalog.unfinished_runs())
-    if (run.host == host_name() && ::kill(static_cast<pid_t>(run.pid), 0) != 0 && errno == ESRCH)
+    if (run.host == host_name() && ::kill(static_cast<pid_t>(run.pid), 0) != 0 && errno == ESRCH) {
+      m_catalog.release_leases(run.id);  // its work need not wait for the leases to expire
       m_catalog.finish_run(run.id, -1);
+    }
   m_catalog.begin_run({m_id, std::move(command), ::getpid(), host_name(), now, now, std::nullopt, std::nullopt});
 }
 

@@ -65,30 +65,30 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
   auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   auto temp = folder / fmt::format(".{}.tmp-{}", path.filename().string(), ::getpid());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error{fmt::format("{}: cannot create: {}", temp.string(), last_os_error())};
+  if (fd < 0) return Error{fmt::format("{}: cannot create: {}", temp.string(), last_os_error()), errno};
   const char* cursor = content.data();
   std::size_t left = content.size();
   while (left > 0) {
     ssize_t written = ::write(fd, cursor, left);
     if (written < 0) {
       if (errno == EINTR) continue;
-      auto message = last_os_error();
+      int code = errno;
       ::close(fd);
       ::unlink(temp.c_str());
-      return Error{fmt::format("{}: cannot write: {}", path.string(), message)};
+      return Error{fmt::format("{}: cannot write: {}", path.string(), std::strerror(code)), code};
     }
     cursor += written;
     left -= static_cast<std::size_t>(written);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    auto message = last_os_error();
+    int code = errno;
     ::unlink(temp.c_str());
-    return Error{fmt::format("{}: cannot flush: {}", path.string(), message)};
+    return Error{fmt::format("{}: cannot flush: {}", path.string(), std::strerror(code)), code};
   }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
-    auto message = last_os_error();
+    int code = errno;
     ::unlink(temp.c_str());
-    return Error{fmt::format("{}: cannot rename into place: {}", path.string(), message)};
+    return Error{fmt::format("{}: cannot rename into place: {}", path.string(), std::strerror(code)), code};
   }
   // The rename itself must survive a power loss before the catalog records it.
   int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -11,6 +11,7 @@ namespace wsp::util {
 
 struct Error {
   std::string message;
+  int os_error = 0;  // errno when the cause was the operating system, so callers can tell a full disk
 };
 
 template <typename T>
@@ -41,15 +42,16 @@ private:
 class [[nodiscard]] Status {
 public:
   Status() = default;
-  Status(Error error) : m_error(std::move(error.message)), m_failed(true) {}
+  Status(Error error) : m_error(std::move(error)), m_failed(true) {}
 
   static Status success() { return {}; }
   bool ok() const { return !m_failed; }
   explicit operator bool() const { return ok(); }
-  const std::string& message() const { return m_error; }
+  const std::string& message() const { return m_error.message; }
+  int os_error() const { return m_error.os_error; }
 
 private:
-  std::string m_error;
+  Error m_error;
   bool m_failed = false;
 };
 

@@ -1,0 +1,71 @@
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "pipeline/render.hpp"
+
+namespace wsp::cli {
+
+int worker_count(const config::Config& config) {
+  if (config.pipeline.jobs > 0) return config.pipeline.jobs;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+StageResult render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                         const std::string& run_id) {
+  pipeline::RenderRequest request;
+  request.run_id = run_id;
+  request.stop = &context.stop;
+  request.jobs = worker_count(config);
+  request.max_inflight = config.pipeline.max_inflight_images > 0 ? config.pipeline.max_inflight_images : 2 * request.jobs;
+  const auto started = std::chrono::steady_clock::now();
+  auto summary = pipeline::render(config, catalog, request, context.terminal);
+  pipeline::write_manifest(config, catalog);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  context.terminal.finish_progress();
+  context.terminal.info(fmt::format("render: {} rendered, {} failed ({:.2f} s, {} written, {} decodes)", summary.rendered,
+                                    summary.failed, seconds, human_bytes(summary.bytes_written), summary.decodes));
+  context.terminal.emit(JsonLine()
+                            .add("event", "render.completed")
+                            .add("rendered", summary.rendered)
+                            .add("failed", summary.failed)
+                            .add("decodes", summary.decodes)
+                            .add("bytes_written", summary.bytes_written)
+                            .add("seconds", seconds)
+                            .add("manifest", (config.state_dir() / "manifest.json").string()));
+  if (!summary.stopped_because.empty()) {
+    context.terminal.error(fmt::format("render stopped: {}; nothing half-written is kept, free space and run again",
+                                       summary.stopped_because));
+    return {k_exit_items_failed, true};
+  }
+  return {summary.failed > 0 ? k_exit_items_failed : k_exit_ok, false};
+}
+
+namespace {
+
+struct RenderOptions {
+  std::string folder;
+};
+
+int run_render(const RenderOptions& options, const Context& context) {
+  auto config = load_project(context, options.folder);
+  auto threads = limit_threads(context, config);
+  auto catalog = open_catalog(config);
+  RunRegistration run(*catalog, "render");
+  auto result = render_stage(context, config, *catalog, run.id());
+  int code = context.stop ? k_exit_interrupted : result.exit_code;
+  run.set_exit_code(code);
+  return code;
+}
+
+}  // namespace
+
+Runner define_render(CLI::App& command) {
+  auto options = std::make_shared<RenderOptions>();
+  command.add_option("folder", options->folder, "Project folder (default: the current folder)");
+  return [options](const Context& context) { return run_render(*options, context); };
+}
+
+}  // namespace wsp::cli

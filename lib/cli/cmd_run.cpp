@@ -1,0 +1,43 @@
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "pipeline/ingest.hpp"
+#include "pipeline/render.hpp"
+
+namespace wsp::cli {
+namespace {
+
+struct RunOptions {
+  std::string path;
+};
+
+// The stages in the order that reads and decodes each source once: ingest reads
+// (hash and header), render decodes.
+int run_pipeline(const RunOptions& options, const Context& context) {
+  namespace fs = std::filesystem;
+  if (!options.path.empty() && !fs::is_directory(options.path))
+    throw UsageError(fmt::format("{}: not a folder", options.path));
+  auto config = load_project(context, options.path);
+  auto threads = limit_threads(context, config);
+  auto catalog = open_catalog(config);
+  RunRegistration run(*catalog, "run");
+
+  int code = run_ingest_stage(context, config, *catalog, run.id(), {}).exit_code;
+  if (!context.stop) {
+    auto rendered = render_stage(context, config, *catalog, run.id());
+    code = std::max(code, rendered.exit_code);
+  }
+  if (context.stop) code = k_exit_interrupted;
+  run.set_exit_code(code);
+  return code;
+}
+
+}  // namespace
+
+Runner define_run(CLI::App& command) {
+  auto options = std::make_shared<RunOptions>();
+  command.add_option("folder", options->path, "Shoot or project folder (default: the current folder)");
+  return [options](const Context& context) { return run_pipeline(*options, context); };
+}
+
+}  // namespace wsp::cli

@@ -1,0 +1,341 @@
+#include "pipeline/render.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <sys/stat.h>
+#include <thread>
+
+#include <fmt/format.h>
+#include <tbb/flow_graph.h>
+#include <vips/vips.h>
+
+#include "imaging/render.hpp"
+#include "util/files.hpp"
+#include "util/hash.hpp"
+#include "util/text.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+using catalog::ImageRecord;
+
+namespace {
+
+constexpr std::string_view k_stage = "render";
+
+struct Rendered {
+  ImageRecord image;
+  std::optional<catalog::RenderRecord> render;
+  std::string error;            // the image failed for this reason
+  bool disk_full = false;       // the whole run must stop
+  std::int64_t bytes_written = 0;
+};
+
+// "Première danse 01.JPG" -> "premiere-danse-01": names that survive any web server.
+std::string web_stem(const std::string& path) {
+  std::string name = fs::path(path).stem().string();
+  std::string stem;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) && c < 0x80) stem.push_back(static_cast<char>(std::tolower(c)));
+    else if (!stem.empty() && stem.back() != '-') stem.push_back('-');
+  }
+  while (!stem.empty() && stem.back() == '-') stem.pop_back();
+  return stem.empty() ? "photo" : stem;
+}
+
+std::string extension_of(const std::string& format) { return format == "jpeg" ? "jpg" : format; }
+
+// Writes one output file, retrying what may pass (a busy disk, EINTR) with
+// capped exponential backoff and full jitter; a full disk is never retried.
+util::Status write_output(const fs::path& path, std::string_view bytes, int retries) {
+  static thread_local std::mt19937 random{std::random_device{}()};
+  for (int attempt = 0;; ++attempt) {
+    auto written = util::write_file_atomically(path, bytes);
+    bool permanent = written.os_error() == 0 || written.os_error() == ENOSPC || written.os_error() == EDQUOT ||
+                     written.os_error() == EROFS || written.os_error() == EACCES;
+    if (written || permanent || attempt >= retries) return written;
+    auto cap = std::min(2000, 50 << attempt);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, cap)(random)));
+  }
+}
+
+class RenderStage {
+public:
+  RenderStage(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
+              Observer& observer)
+      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer),
+        m_settings(render_settings(config.render)) {}
+
+  template <typename F>
+  auto locked(F&& work) {
+    std::lock_guard lock(m_catalog_mutex);
+    return work();
+  }
+
+  RenderSummary run() {
+    const auto decodes_before = imaging::decode_count();
+    fs::create_directories(m_config.state_dir() / "renders");
+    fs::create_directories(m_config.state_dir() / "analysis");
+    m_total = m_catalog.count_claimable(std::string(k_stage), m_settings);
+    m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
+    std::thread heartbeat([this] { keep_leases(); });
+
+    // The graph, top to bottom: claim work from the catalog, hold at most
+    // max_inflight decoded images, render in parallel, commit from one writer.
+    tbb::flow::graph graph;
+    tbb::flow::input_node<ImageRecord> claim_work(graph, [this](tbb::flow_control& control) { return next(control); });
+    tbb::flow::limiter_node<ImageRecord> in_flight(graph, static_cast<std::size_t>(std::max(1, m_request.max_inflight)));
+    tbb::flow::function_node<ImageRecord, Rendered> render_image(
+        graph, static_cast<std::size_t>(std::max(1, m_request.jobs)), [this](const ImageRecord& image) {
+          return render_one(image);
+        });
+    tbb::flow::function_node<Rendered, tbb::flow::continue_msg> commit(
+        graph, tbb::flow::serial, [this](Rendered rendered) {
+          add_to_batch(std::move(rendered));
+          return tbb::flow::continue_msg();
+        });
+    tbb::flow::make_edge(claim_work, in_flight);
+    tbb::flow::make_edge(in_flight, render_image);
+    tbb::flow::make_edge(render_image, commit);
+    tbb::flow::make_edge(commit, in_flight.decrementer());
+    claim_work.activate();
+    graph.wait_for_all();
+    flush();
+
+    {
+      std::lock_guard lock(m_heartbeat_mutex);
+      m_finished = true;
+    }
+    m_heartbeat_wake.notify_all();
+    heartbeat.join();
+    // Whatever was claimed but not rendered (a stop) goes back to the queue now
+    // instead of waiting for its lease to expire.
+    locked([&] { m_catalog.release_leases(m_request.run_id); });
+    m_summary.decodes = imaging::decode_count() - decodes_before;
+    return m_summary;
+  }
+
+private:
+  bool stopping() const { return (m_request.stop && *m_request.stop) || m_disk_full.load(); }
+
+  ImageRecord next(tbb::flow_control& control) {
+    if (!stopping()) {
+      // One at a time: claiming ahead would hold work another process could do.
+      auto claimed = locked([&] {
+        return m_catalog.claim(std::string(k_stage), m_settings, m_request.run_id, m_request.lease_ms, 1);
+      });
+      if (!claimed.empty()) return std::move(claimed.front());
+    }
+    control.stop();
+    return {};
+  }
+
+  Rendered render_one(const ImageRecord& image) {
+    Rendered out;
+    out.image = image;
+    if (stopping()) return out;  // not attempted: released with the run's leases
+    fs::path source = fs::path(image.path).is_absolute() ? fs::path(image.path) : m_config.project_dir / image.path;
+    struct stat st {};
+    if (::stat(source.c_str(), &st) != 0) {
+      out.error = fmt::format("cannot read the source: {}", util::last_os_error());
+      return out;
+    }
+    const std::int64_t mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (st.st_size != image.size || mtime_ns != image.mtime_ns) {
+      out.error = "the source changed since it was ingested; run `wsportfolio ingest` (or `run`) again";
+      return out;
+    }
+    auto mapped = util::MappedFile::open(source);
+    if (!mapped.ok()) {
+      out.error = fmt::format("cannot read the source: {}", mapped.message());
+      return out;
+    }
+    auto rendition = imaging::render_photo(mapped->bytes(), m_config.render,
+                                           imaging::kept_metadata(image.header.camera, m_config.render));
+    if (!rendition.ok()) {
+      out.error = rendition.message();
+      return out;
+    }
+    catalog::RenderRecord record;
+    record.image_id = image.id;
+    record.fingerprint = image.sha256 + ":" + m_settings;
+    record.width = rendition->width;
+    record.height = rendition->height;
+    record.placeholder = rendition->placeholder;
+    const std::string stem = web_stem(image.path);
+    auto put = [&](const std::string& relative, std::string_view bytes) {
+      if (out.disk_full || !out.error.empty()) return;
+      auto written = write_output(m_config.state_dir() / relative, bytes, m_config.pipeline.retries);
+      if (written) {
+        out.bytes_written += static_cast<std::int64_t>(bytes.size());
+      } else if (written.os_error() == ENOSPC || written.os_error() == EDQUOT) {
+        out.disk_full = true;
+        out.error = fmt::format("disk full: {}", written.message());
+      } else {
+        out.error = written.message();
+      }
+    };
+    for (const auto& variant : rendition->variants) {
+      auto hash = util::sha256_hex(variant.bytes);
+      auto relative = fmt::format("renders/{}-{}.{}.{}", stem, variant.width, hash.substr(0, 12),
+                                  extension_of(variant.format));
+      put(relative, variant.bytes);
+      record.variants.push_back({variant.width, variant.height, variant.format,
+                                 static_cast<std::int64_t>(variant.bytes.size()), hash, relative});
+    }
+    record.analysis_path = fmt::format("analysis/{}.jpg", image.sha256.substr(0, 24));
+    put(record.analysis_path, rendition->analysis_jpeg);
+    if (out.error.empty()) out.render = std::move(record);
+    return out;
+  }
+
+  void add_to_batch(Rendered rendered) {
+    if (rendered.disk_full && !m_disk_full.exchange(true)) m_summary.stopped_because = rendered.error;
+    m_batch.push_back(std::move(rendered));
+    auto now = std::chrono::steady_clock::now();
+    if (m_batch.size() >= 16 || now - m_last_commit > std::chrono::seconds(1)) flush();
+  }
+
+  // Commits the batch, then tells the observer and removes files no render
+  // refers to any more; a file is only ever deleted after the commit that
+  // stopped referring to it.
+  void flush() {
+    m_last_commit = std::chrono::steady_clock::now();
+    if (m_batch.empty()) return;
+    std::vector<std::string> stale;
+    locked([&] {
+      m_catalog.write([&] {
+        stale.clear();
+        for (const auto& rendered : m_batch) commit_one(rendered, stale);
+      });
+    });
+    for (const auto& path : stale) {
+      std::error_code ignored;
+      fs::remove(m_config.state_dir() / path, ignored);
+    }
+    for (const auto& rendered : m_batch) {
+      if (rendered.disk_full || (rendered.error.empty() && !rendered.render)) continue;
+      if (!rendered.error.empty()) {
+        ++m_summary.failed;
+        m_observer.item_problem(k_stage, rendered.image.path, rendered.error);
+        m_observer.item_done(k_stage, rendered.image.path, "failed", 0);
+      } else {
+        ++m_summary.rendered;
+        m_summary.bytes_written += rendered.bytes_written;
+        m_observer.item_done(k_stage, rendered.image.path, "rendered", rendered.bytes_written);
+      }
+      ++m_done;
+    }
+    m_batch.clear();
+  }
+
+  void commit_one(const Rendered& rendered, std::vector<std::string>& stale) {
+    // Not attempted (stopping) or stopped by a full disk: left running, the
+    // run's leases are released at the end.
+    if (rendered.disk_full || (rendered.error.empty() && !rendered.render)) return;
+    auto job = m_catalog.job(rendered.image.id, std::string(k_stage))
+                   .value_or(catalog::Job{rendered.image.id, std::string(k_stage), catalog::JobState::Pending, 1, {}, {}});
+    job.fingerprint = rendered.image.sha256 + ":" + m_settings;
+    if (rendered.render) {
+      auto gone = m_catalog.replace_render(*rendered.render);
+      stale.insert(stale.end(), gone.begin(), gone.end());
+      job.state = catalog::JobState::Done;
+      job.last_error.clear();
+      m_catalog.add_event({"image.rendered", rendered.image.id,
+                           fmt::format("{{\"variants\":{},\"bytes\":{}}}", rendered.render->variants.size(),
+                                       rendered.bytes_written)},
+                          m_request.run_id);
+    } else {
+      job.state = catalog::JobState::Failed;
+      job.last_error = rendered.error;
+      m_catalog.add_event({"image.render_failed", rendered.image.id,
+                           fmt::format("{{\"reason\":\"{}\"}}", util::json_escape(rendered.error))},
+                          m_request.run_id);
+    }
+    m_catalog.put_job(job);
+  }
+
+  // Renews this run's leases (and its heartbeat) on a connection of its own, so
+  // that a long render never lets another process take over live work.
+  void keep_leases() {
+    std::unique_ptr<catalog::Catalog> own;
+    try {
+      own = m_catalog.reopen();
+    } catch (const std::exception&) {
+      return;  // leases then expire on their own; the work is still correct
+    }
+    std::unique_lock lock(m_heartbeat_mutex);
+    while (!m_finished) {
+      m_heartbeat_wake.wait_for(lock, std::chrono::milliseconds(m_request.lease_ms / 4));
+      if (m_finished) break;
+      try {
+        own->renew_leases(m_request.run_id, m_request.lease_ms,
+                          {std::string(k_stage), m_done.load(), m_total});
+      } catch (const std::exception&) {
+        // A busy catalog delays one heartbeat; the next one catches up.
+      }
+    }
+  }
+
+  const config::Config& m_config;
+  catalog::Catalog& m_catalog;
+  const RenderRequest& m_request;
+  Observer& m_observer;
+  const std::string m_settings;
+  std::mutex m_catalog_mutex;
+  std::vector<Rendered> m_batch;
+  std::chrono::steady_clock::time_point m_last_commit = std::chrono::steady_clock::now();
+  std::atomic<bool> m_disk_full{false};
+  std::atomic<std::int64_t> m_done{0};
+  std::int64_t m_total = 0;
+  RenderSummary m_summary;
+  std::mutex m_heartbeat_mutex;
+  std::condition_variable m_heartbeat_wake;
+  bool m_finished = false;
+};
+
+}  // namespace
+
+std::string render_settings(const config::RenderRecipe& recipe) {
+  return util::sha256_hex(imaging::recipe_fingerprint(recipe)).substr(0, 16);
+}
+
+RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
+                     Observer& observer) {
+  imaging::start_imaging();
+  // Images are rendered side by side, one per worker: libvips' own threads
+  // would only compete with them for the same cores.
+  if (request.jobs > 1) vips_concurrency_set(1);
+  return RenderStage(config, catalog, request, observer).run();
+}
+
+void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+  std::string json = "{\n  \"version\": 1,\n  \"images\": [";
+  bool first_image = true;
+  for (const auto& render : catalog.renders()) {
+    json += first_image ? "\n" : ",\n";
+    first_image = false;
+    json += fmt::format(
+        "    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", \"analysis\": \"{}\", "
+        "\"variants\": [",
+        util::json_escape(render.source_path), render.width, render.height, util::json_escape(render.placeholder),
+        util::json_escape(render.analysis_path));
+    bool first_variant = true;
+    for (const auto& v : render.variants) {
+      json += fmt::format("{}\n      {{\"width\": {}, \"height\": {}, \"format\": \"{}\", \"bytes\": {}, "
+                          "\"sha256\": \"{}\", \"path\": \"{}\"}}",
+                          first_variant ? "" : ",", v.width, v.height, v.format, v.bytes, v.sha256,
+                          util::json_escape(v.path));
+      first_variant = false;
+    }
+    json += "]}";
+  }
+  json += "\n  ]\n}\n";
+  if (auto written = util::write_file_atomically(config.state_dir() / "manifest.json", json); !written)
+    throw std::runtime_error(written.message());
+}
+
+}  // namespace wsp::pipeline

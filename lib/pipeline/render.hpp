@@ -1,0 +1,42 @@
+#pragma once
+// The render stage: every active image whose render is missing or out of date
+// (its fingerprint is the source hash plus the render recipe) is decoded once and
+// rendered into its variants, resumably and safely beside other processes.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "pipeline/observer.hpp"
+
+namespace wsp::pipeline {
+
+struct RenderSummary {
+  std::size_t rendered = 0;
+  std::size_t failed = 0;
+  std::int64_t decodes = 0;        // full decodes made by this process
+  std::int64_t bytes_written = 0;
+  std::string stopped_because;     // non-empty: the run stopped early (disk full)
+};
+
+struct RenderRequest {
+  std::string run_id;
+  const std::atomic<bool>* stop = nullptr;
+  int jobs = 1;             // images rendered at once
+  int max_inflight = 2;     // decoded images held at once
+  std::int64_t lease_ms = 30'000;
+};
+
+RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
+                     Observer& observer);
+
+// The settings part of the render fingerprint: a short hash of the recipe.
+std::string render_settings(const config::RenderRecipe& recipe);
+
+// Rewrites .wsportfolio/manifest.json from the catalog: every active image and
+// its variants (width, height, format, bytes, hash, relative path).
+void write_manifest(const config::Config& config, catalog::Catalog& catalog);
+
+}  // namespace wsp::pipeline
