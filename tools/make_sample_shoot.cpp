@@ -113,6 +113,7 @@ struct CameraBody {
 
 // A main body, a second body whose clock was never set after a battery change,
 // and the second shooter's camera without GPS.
+constexpr int k_main_body = 0, k_second_body = 1;
 constexpr std::array<CameraBody, 3> k_bodies{{
     {"Canon", "Canon EOS R5", "032021001537", "Firmware Version 1.8.1", "Alex Martin",
      "Copyright 2024 Alex Martin Photography", 0, true, {0, 1}},
@@ -156,6 +157,17 @@ constexpr std::array<ScheduleSlot, 4> k_schedule{{
     {Scene::reception, "reception", 18 * 60, 23 * 60, 0.35, {0.45, 0.30, 0.25},
      50, 200, 1600, 12800, 0.35, 43.561040, 5.369500},
 }};
+
+constexpr bool schedule_follows_scenes()
+{
+  for (std::size_t i = 0; i < k_schedule.size(); ++i) {
+    if (k_schedule[i].scene != Scene(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(schedule_follows_scenes(), "k_schedule is indexed by Scene");
 
 struct Exposure {
   int shutter_denominator;  // ExposureTime is 1/shutter_denominator s
@@ -1485,20 +1497,21 @@ std::vector<Job> extra_jobs(std::uint64_t seed)
   Rng rng(seed ^ 0x6261645f66696c65ULL);
   std::vector<Job> jobs;
 
+  // Event numbers only pick the source photo; these stay clear of the plan's.
   Job first_dance;
   first_dance.shot.name = "Première danse 01.jpg";
-  first_dance.shot.look = draw_look(3, rng, 0);
+  first_dance.shot.look = draw_look(int(Scene::reception), rng, k_main_body);
   first_dance.shot.true_cs = (std::int64_t(21 * 3600 + 4 * 60 + 12) * 100) + 35;
-  first_dance.shot.event = 1000;
+  first_dance.shot.event = 100000;
   first_dance.shot.noise_seed = rng.next();
   jobs.push_back(first_dance);
 
   Job truncated;
   truncated.kind = JobKind::truncated;
   truncated.shot.name = "truncated.jpg";
-  truncated.shot.look = draw_look(2, rng, 1);
+  truncated.shot.look = draw_look(int(Scene::portrait), rng, k_second_body);
   truncated.shot.true_cs = std::int64_t(16 * 3600 + 21 * 60 + 40) * 100;
-  truncated.shot.event = 1001;
+  truncated.shot.event = 100001;
   truncated.shot.noise_seed = rng.next();
   jobs.push_back(truncated);
   return jobs;

@@ -73,12 +73,22 @@ int run_status(const StatusOptions& options, const Context& context) {
     terminal.emit(JsonLine().add("event", "status.rejected").add("file", image.path).add("reason", image.reject_reason));
   }
 
+  header_shown = false;
+  for (const auto& [file, error] : catalog->failures("")) {
+    if (!header_shown) say("\nfailed (`wsportfolio retry` requeues them)\n");
+    header_shown = true;
+    say(fmt::format("  {}: {}\n", file, error));
+    terminal.emit(JsonLine().add("event", "status.failed").add("file", file).add("reason", error));
+  }
+
   auto runs = catalog->unfinished_runs();
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));
   for (const auto& run : runs) {
     auto state = liveness(run);
-    say(fmt::format("  {} pid {} on {}, since {}, heartbeat {} ({})\n", run.command, run.pid, run.host, ago(run.started_ms),
-               ago(run.heartbeat_ms), state));
+    auto progress = catalog->run_progress(run.id).value_or(catalog::RunProgress{});
+    std::string doing = progress.stage.empty() ? "" : fmt::format(", {} {}/{}", progress.stage, progress.done, progress.total);
+    say(fmt::format("  {} pid {} on {}, since {}, heartbeat {} ({}{})\n", run.command, run.pid, run.host,
+                    ago(run.started_ms), ago(run.heartbeat_ms), state, doing));
     terminal.emit(JsonLine()
                       .add("event", "status.run")
                       .add("run", run.id)
@@ -87,7 +97,10 @@ int run_status(const StatusOptions& options, const Context& context) {
                       .add("host", run.host)
                       .add("started_ms", run.started_ms)
                       .add("heartbeat_ms", run.heartbeat_ms)
-                      .add("state", state));
+                      .add("state", state)
+                      .add("stage", progress.stage)
+                      .add("done", progress.done)
+                      .add("total", progress.total));
   }
   return k_exit_ok;
 }
