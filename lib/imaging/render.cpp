@@ -6,6 +6,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <tbb/parallel_for.h>
 #include <vips/vips8>
 
 #include "imaging/placeholder.hpp"
@@ -189,7 +190,8 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     ++g_decodes;
     rendition.width = base.width();
     rendition.height = base.height();
-    const std::string exif = minimal_exif(kept);
+    // Without anything to keep, no EXIF at all: the pixels are upright already.
+    const std::string exif = kept.artist.empty() && kept.copyright.empty() ? std::string() : minimal_exif(kept);
     const auto formats = enabled_formats(recipe);
 
     // Widest first, each variant resized from the previous one: the cheapest
@@ -201,17 +203,27 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     std::sort(widths.rbegin(), widths.rend());
     widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
     VImage previous = base;
+    std::vector<VImage> outputs;
     for (int width : widths) {
       VImage variant = width == previous.width() ? previous : previous.resize(double(width) / previous.width()).copy_memory();
       previous = variant;
       VImage output = variant;
+      bool touched = recipe.sharpen || (recipe.watermark && width >= recipe.watermark->min_width);
       if (recipe.sharpen) output = output.sharpen(VImage::option()->set("sigma", 0.5)->set("m2", 1.5)).cast(VIPS_FORMAT_UCHAR);
       if (recipe.watermark && width >= recipe.watermark->min_width) output = watermarked(output, *recipe.watermark);
+      // Sharpened or marked pixels are computed once, not once per format.
+      if (touched && formats.size() > 1) output = output.copy_memory();
       output = output.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-      vips_image_set_blob_copy(output.get_image(), VIPS_META_EXIF_NAME, exif.data(), exif.size());
-      for (const auto& format : formats)
-        rendition.variants.push_back({output.width(), output.height(), format, encode(output, format, recipe)});
+      if (!exif.empty()) vips_image_set_blob_copy(output.get_image(), VIPS_META_EXIF_NAME, exif.data(), exif.size());
+      outputs.push_back(output);
+      for (const auto& format : formats) rendition.variants.push_back({output.width(), output.height(), format, {}});
     }
+    // Every encode is its own task, widest first: while two photos render side by
+    // side each keeps one core busy, and the last photo of a batch still gets both.
+    tbb::parallel_for(std::size_t(0), rendition.variants.size(), std::size_t(1), [&](std::size_t i) {
+      auto& variant = rendition.variants[i];
+      variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe);
+    });
 
     VImage analysis = previous.resize(std::min(1.0, double(recipe.analysis_size) / std::max(previous.width(), previous.height())));
     analysis = without_metadata(analysis);
