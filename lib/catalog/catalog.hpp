@@ -141,7 +141,8 @@ struct Catalog {
   virtual std::int64_t requeue_failed(const std::string& stage, const std::string& path) = 0;
   virtual std::vector<std::pair<std::string, std::string>> failures(const std::string& stage) = 0;  // path, error
 
-  // Replaces the image's render; returns the variant files no render refers to any more.
+  // Replaces the image's render; returns the files (variants, analysis image) no
+  // render refers to any more.
   virtual std::vector<std::string> replace_render(const RenderRecord& render) = 0;
   virtual std::vector<RenderRecord> renders() = 0;  // of active images, by path
   virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;

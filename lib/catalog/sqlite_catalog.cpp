@@ -534,6 +534,9 @@ public:
       Statement old(m_db, "SELECT path FROM variants WHERE image_id = ?1");
       old.bind(1, render.image_id);
       while (old.step()) old_paths.push_back(old.text(0));
+      Statement old_analysis(m_db, "SELECT analysis_path FROM renders WHERE image_id = ?1 AND analysis_path != ?2");
+      old_analysis.bind(1, render.image_id).bind(2, render.analysis_path);
+      if (old_analysis.step() && !old_analysis.text(0).empty()) old_paths.push_back(old_analysis.text(0));
       Statement forget(m_db, "DELETE FROM variants WHERE image_id = ?1");
       forget.bind(1, render.image_id);
       forget.run();
@@ -555,7 +558,9 @@ public:
         add.run();
       }
       std::erase_if(old_paths, [&](const std::string& path) {
-        Statement used(m_db, "SELECT 1 FROM variants WHERE path = ?1 LIMIT 1");
+        Statement used(m_db,
+                       "SELECT 1 FROM variants WHERE path = ?1 UNION ALL SELECT 1 FROM renders WHERE analysis_path = ?1 "
+                       "LIMIT 1");
         used.bind(1, path);
         return used.step();
       });

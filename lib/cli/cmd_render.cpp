@@ -34,13 +34,19 @@ StageResult render_stage(const Context& context, const config::Config& config, c
                             .add("decodes", summary.decodes)
                             .add("bytes_written", summary.bytes_written)
                             .add("seconds", seconds)
+                            .add("interrupted", context.stop.load())
                             .add("manifest", (config.state_dir() / "manifest.json").string()));
   if (!summary.stopped_because.empty()) {
     context.terminal.error(fmt::format("render stopped: {}; nothing half-written is kept, free space and run again",
                                        summary.stopped_because));
     return {k_exit_items_failed, true};
   }
-  return {summary.failed > 0 ? k_exit_items_failed : k_exit_ok, false};
+  // Like rejected files at ingest, failures left from earlier runs still count.
+  auto standing = catalog.failures("render").size();
+  if (standing > summary.failed)
+    context.terminal.info(fmt::format("{} image(s) failed in earlier runs; `wsportfolio status` lists them, "
+                                      "`wsportfolio retry` requeues them", standing - summary.failed));
+  return {standing > 0 ? k_exit_items_failed : k_exit_ok, false};
 }
 
 namespace {
@@ -50,9 +56,9 @@ struct RenderOptions {
 };
 
 int run_render(const RenderOptions& options, const Context& context) {
-  auto config = load_project(context, options.folder);
+  auto config = load_project(context, existing_folder(options.folder));
   auto threads = limit_threads(context, config);
-  auto catalog = open_catalog(config);
+  auto catalog = open_existing_catalog(config);
   RunRegistration run(*catalog, "render");
   auto result = render_stage(context, config, *catalog, run.id());
   int code = context.stop ? k_exit_interrupted : result.exit_code;

@@ -13,7 +13,7 @@ struct RetryOptions {
 
 int run_retry(const RetryOptions& options, const Context& context) {
   auto config = load_project(context, {});
-  auto catalog = open_catalog(config);
+  auto catalog = open_existing_catalog(config);
   std::int64_t requeued = 0;
   if (options.files.empty()) {
     requeued = catalog->requeue_failed(options.stage, "");

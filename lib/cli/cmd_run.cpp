@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "pipeline/ingest.hpp"
 #include "pipeline/render.hpp"
+#include "pipeline/scan.hpp"
 
 namespace wsp::cli {
 namespace {
@@ -15,9 +16,10 @@ struct RunOptions {
 // (hash and header), render decodes.
 int run_pipeline(const RunOptions& options, const Context& context) {
   namespace fs = std::filesystem;
-  if (!options.path.empty() && !fs::is_directory(options.path))
-    throw UsageError(fmt::format("{}: not a folder", options.path));
-  auto config = load_project(context, options.path);
+  auto config = load_project(context, existing_folder(options.path));
+  if (!options.path.empty() && !pipeline::outside_sources(config, {fs::path(options.path)}).empty())
+    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
+                                 options.path, config.project_dir.string()));
   auto threads = limit_threads(context, config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "run");

@@ -28,7 +28,7 @@ std::string ago(std::int64_t ms) {
 }
 
 int run_status(const StatusOptions& options, const Context& context) {
-  auto config = load_project(context, options.folder);
+  auto config = load_project(context, existing_folder(options.folder));
   auto& terminal = context.terminal;
   // With --json, stdout carries only JSON Lines.
   auto say = [&](const std::string& text) {

@@ -72,6 +72,13 @@ std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const
 // Opens the project's catalog, creating the state folder as needed.
 std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config);
 
+// Opens the catalog of a project that has one; a UsageError names the folder
+// otherwise, so that a mistyped path never leaves an empty state folder behind.
+std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config);
+
+// `folder` as given on the command line, which must be an existing folder; empty stays empty.
+std::filesystem::path existing_folder(const std::string& folder);
+
 // Registers this process as a run in the catalog and unregisters it on scope exit.
 class RunRegistration {
 public:

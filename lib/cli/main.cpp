@@ -55,6 +55,19 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
   return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
 }
 
+std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config) {
+  if (!std::filesystem::exists(config.state_dir() / "catalog.db"))
+    throw UsageError(fmt::format("{}: no wsportfolio project here yet (run `wsportfolio ingest` or `run` first)",
+                                 config.project_dir.string()));
+  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+}
+
+std::filesystem::path existing_folder(const std::string& folder) {
+  if (!folder.empty() && !std::filesystem::is_directory(folder))
+    throw UsageError(fmt::format("{}: no such folder", folder));
+  return folder;
+}
+
 std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const config::Config& config) {
   int threads = config.pipeline.jobs;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());

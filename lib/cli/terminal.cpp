@@ -100,7 +100,9 @@ void Terminal::item_done(std::string_view stage, std::string_view file, std::str
 
 void Terminal::item_problem(std::string_view stage, std::string_view file, std::string_view reason) {
   clear_progress();
-  fmt::print(stderr, "{}{}: {}\n", m_color ? "\033[31mrejected:\033[0m " : "rejected: ", file, reason);
+  // Ingest rejects bad input; later stages fail on what they could not do.
+  const char* label = stage == "ingest" ? "rejected:" : "failed:";
+  fmt::print(stderr, "{}{} {}: {}\n", m_color ? "\033[31m" : "", label, m_color ? "\033[0m" : "", file, reason);
   emit(JsonLine().add("event", "problem").add("stage", stage).add("file", file).add("reason", reason));
 }
 

@@ -579,8 +579,18 @@ void apply_derived_defaults(Config& config) {
   for (std::size_t i = 0; i < config.cameras.size(); ++i)
     if (config.cameras[i].serial.empty() && config.cameras[i].model.empty())
       throw ConfigError(fmt::format("{}: cameras[{}]: a camera needs a serial or a model", config.config_file.string(), i));
-  if (auto& mark = config.render.watermark; mark && mark->text.empty() && mark->image.empty())
-    throw ConfigError(fmt::format("{}: render.watermark: needs text or image", config.config_file.string()));
+  if (auto& mark = config.render.watermark) {
+    if (mark->text.empty() && mark->image.empty())
+      throw ConfigError(fmt::format("{}: render.watermark: needs text or image", config.config_file.string()));
+    if (!mark->image.empty()) {
+      // A logo named relative to the project is found wherever the command runs.
+      std::filesystem::path logo = mark->image;
+      if (logo.is_relative()) mark->image = (config.project_dir / logo).lexically_normal().string();
+      if (!std::filesystem::is_regular_file(mark->image))
+        throw ConfigError(fmt::format("{}: render.watermark.image: {}: no such file", config.config_file.string(),
+                                      mark->image));
+    }
+  }
   if (!config.render.jpeg.enabled && !config.render.webp.enabled && !config.render.avif.enabled)
     throw ConfigError(fmt::format("{}: render.formats: at least one format must be enabled", config.config_file.string()));
   sort_origins(config);

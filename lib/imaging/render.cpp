@@ -11,6 +11,8 @@
 
 #include "imaging/placeholder.hpp"
 #include "imaging/probe.hpp"
+#include "util/files.hpp"
+#include "util/hash.hpp"
 
 namespace wsp::imaging {
 using vips::VImage;
@@ -92,8 +94,8 @@ VImage watermarked(const VImage& image, const config::Watermark& mark) {
         VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
     overlay = white.bandjoin(alpha);
   } else {
-    VImage logo = to_srgb_rgb(VImage::new_from_file(mark.image.c_str(), VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)));
     VImage source = VImage::new_from_file(mark.image.c_str());
+    VImage logo = to_srgb_rgb(source);
     VImage alpha = source.has_alpha() ? source[source.bands() - 1] : logo.new_from_image(255.0)[0];
     overlay = logo.bandjoin(alpha * mark.opacity);
     double scale = (mark.size * 4 * width) / overlay.width();  // a logo is about four text heights wide
@@ -110,7 +112,9 @@ VImage watermarked(const VImage& image, const config::Watermark& mark) {
       .cast(VIPS_FORMAT_UCHAR);
 }
 
-std::string encode(const VImage& image, const std::string& format, const config::RenderRecipe& recipe) {
+// `strip` when nothing is kept: libvips would otherwise write an EXIF block of
+// its own (resolution, colour space) even from an image without metadata.
+std::string encode(const VImage& image, const std::string& format, const config::RenderRecipe& recipe, bool strip) {
   void* buffer = nullptr;
   size_t length = 0;
   if (format == "jpeg") {
@@ -118,15 +122,18 @@ std::string encode(const VImage& image, const std::string& format, const config:
                           VImage::option()
                               ->set("Q", recipe.jpeg.quality)
                               ->set("optimize_coding", true)
-                              ->set("interlace", true));
+                              ->set("interlace", true)
+                              ->set("strip", strip));
   } else if (format == "webp") {
-    image.write_to_buffer(".webp", &buffer, &length, VImage::option()->set("Q", recipe.webp.quality));
+    image.write_to_buffer(".webp", &buffer, &length,
+                          VImage::option()->set("Q", recipe.webp.quality)->set("strip", strip));
   } else {
     image.write_to_buffer(".avif", &buffer, &length,
                           VImage::option()
                               ->set("Q", recipe.avif.quality)
                               ->set("effort", recipe.avif.effort)
-                              ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1));
+                              ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
+                              ->set("strip", strip));
   }
   std::string bytes(static_cast<const char*>(buffer), length);
   g_free(buffer);
@@ -154,15 +161,22 @@ KeptMetadata kept_metadata(const CameraFacts& facts, const config::RenderRecipe&
 }
 
 std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
+  auto keep = recipe.keep_metadata;
+  std::sort(keep.begin(), keep.end());
   std::string text = fmt::format("v1 widths={} jpeg={}/{} webp={}/{} avif={}/{}/{} sharpen={} keep={} placeholder={} "
                                  "analysis={}",
                                  fmt::join(recipe.widths, ","), recipe.jpeg.enabled, recipe.jpeg.quality,
                                  recipe.webp.enabled, recipe.webp.quality, recipe.avif.enabled, recipe.avif.quality,
-                                 recipe.avif.effort, recipe.sharpen, fmt::join(recipe.keep_metadata, ","),
-                                 recipe.placeholder, recipe.analysis_size);
-  if (const auto& mark = recipe.watermark)
-    text += fmt::format(" watermark={}|{}|{}|{}|{}|{}|{}|{}", mark->text, mark->image, mark->font, mark->size,
+                                 recipe.avif.effort, recipe.sharpen, fmt::join(keep, ","), recipe.placeholder,
+                                 recipe.analysis_size);
+  if (const auto& mark = recipe.watermark) {
+    // A new logo under the same name re-renders too.
+    std::string logo;
+    if (!mark->image.empty())
+      if (auto bytes = util::read_text_file(mark->image); bytes.ok()) logo = util::sha256_hex(*bytes);
+    text += fmt::format(" watermark={}|{}|{}|{}|{}|{}|{}|{}|{}", mark->text, mark->image, logo, mark->font, mark->size,
                         mark->position, mark->opacity, mark->margin, mark->min_width);
+  }
   return text;
 }
 
@@ -222,10 +236,15 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     // side each keeps one core busy, and the last photo of a batch still gets both.
     tbb::parallel_for(std::size_t(0), rendition.variants.size(), std::size_t(1), [&](std::size_t i) {
       auto& variant = rendition.variants[i];
-      variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe);
+      variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe, exif.empty());
     });
 
-    VImage analysis = previous.resize(std::min(1.0, double(recipe.analysis_size) / std::max(previous.width(), previous.height())));
+    // The analysis image comes from the smallest variant still at least as large.
+    VImage analysis_source = base;
+    for (const auto& output : outputs)
+      if (std::max(output.width(), output.height()) >= recipe.analysis_size) analysis_source = output;
+    VImage analysis = analysis_source.resize(
+        std::min(1.0, double(recipe.analysis_size) / std::max(analysis_source.width(), analysis_source.height())));
     analysis = without_metadata(analysis);
     rendition.analysis_width = analysis.width();
     rendition.analysis_height = analysis.height();

@@ -222,6 +222,9 @@ private:
     job.fingerprint = ingest_fingerprint(seen.sha256, m_config);
     m_catalog.put_job(job);
 
+    // A file read again (touched, restored) gives its failed work another chance.
+    if (outcome == "unchanged") m_catalog.requeue_failed("", file.key);
+
     if (!event.empty()) {
       std::string detail = outcome == "moved"      ? detail_json({{"from", former_path}, {"to", file.key}})
                            : outcome == "rejected" ? detail_json({{"path", file.key}, {"reason", seen.problem}})

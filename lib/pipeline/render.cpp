@@ -6,6 +6,9 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <regex>
+#include <csignal>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <thread>
 
@@ -36,9 +39,20 @@ struct Rendered {
 
 // "Première danse 01.JPG" -> "premiere-danse-01": names that survive any web server.
 std::string web_stem(const std::string& path) {
+  // Latin-1 letters U+00C0..U+00FF as their plain letter ('?' for the few with none).
+  static constexpr std::string_view k_latin1 = "AAAAAAACEEEEIIIIDNOOOOO?OUUUUYTsaaaaaaaceeeeiiiidnooooo?ouuuuyty";
   std::string name = fs::path(path).stem().string();
   std::string stem;
-  for (unsigned char c : name) {
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c == 0xC3 && i + 1 < name.size()) {
+      unsigned char code = static_cast<unsigned char>(name[i + 1]) + 0x40;  // UTF-8 C3 xx is U+00C0 + (xx - 0x80)
+      if (code >= 0xC0 && k_latin1[code - 0xC0] != '?') {
+        stem.push_back(static_cast<char>(std::tolower(k_latin1[code - 0xC0])));
+        ++i;
+        continue;
+      }
+    }
     if (std::isalnum(c) && c < 0x80) stem.push_back(static_cast<char>(std::tolower(c)));
     else if (!stem.empty() && stem.back() != '-') stem.push_back('-');
   }
@@ -79,9 +93,23 @@ public:
     const auto decodes_before = imaging::decode_count();
     fs::create_directories(m_config.state_dir() / "renders");
     fs::create_directories(m_config.state_dir() / "analysis");
+    remove_abandoned_temporaries();
     m_total = m_catalog.count_claimable(std::string(k_stage), m_settings);
     m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
-    std::thread heartbeat([this] { keep_leases(); });
+    std::thread heartbeat_thread([this] { keep_leases(); });
+    // The heartbeat stops and is joined however this scope is left.
+    struct Heartbeat {
+      RenderStage& stage;
+      std::thread& thread;
+      ~Heartbeat() {
+        {
+          std::lock_guard lock(stage.m_heartbeat_mutex);
+          stage.m_finished = true;
+        }
+        stage.m_heartbeat_wake.notify_all();
+        thread.join();
+      }
+    } heartbeat{*this, heartbeat_thread};
 
     // The graph, top to bottom: claim work from the catalog, hold at most
     // max_inflight decoded images, render in parallel, commit from one writer.
@@ -105,12 +133,6 @@ public:
     graph.wait_for_all();
     flush();
 
-    {
-      std::lock_guard lock(m_heartbeat_mutex);
-      m_finished = true;
-    }
-    m_heartbeat_wake.notify_all();
-    heartbeat.join();
     // Whatever was claimed but not rendered (a stop) goes back to the queue now
     // instead of waiting for its lease to expire.
     locked([&] { m_catalog.release_leases(m_request.run_id); });
@@ -119,6 +141,21 @@ public:
   }
 
 private:
+  // Temporary files of a process killed mid-write are never trusted, only removed.
+  void remove_abandoned_temporaries() {
+    static const std::regex k_temporary(R"(\..*\.tmp-(\d+))");
+    for (const char* folder : {"renders", "analysis"}) {
+      std::error_code error;
+      for (const auto& entry : fs::directory_iterator(m_config.state_dir() / folder, error)) {
+        std::smatch match;
+        std::string name = entry.path().filename().string();
+        if (!std::regex_match(name, match, k_temporary)) continue;
+        pid_t pid = static_cast<pid_t>(std::stol(match[1]));
+        if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), error);
+      }
+    }
+  }
+
   bool stopping() const { return (m_request.stop && *m_request.stop) || m_disk_full.load(); }
 
   ImageRecord next(tbb::flow_control& control) {
@@ -166,10 +203,17 @@ private:
     record.height = rendition->height;
     record.placeholder = rendition->placeholder;
     const std::string stem = web_stem(image.path);
+    // Files this attempt created, removed again if the image fails half-way; a
+    // file that existed before may belong to the committed render.
+    std::vector<fs::path> created;
     auto put = [&](const std::string& relative, std::string_view bytes) {
       if (out.disk_full || !out.error.empty()) return;
-      auto written = write_output(m_config.state_dir() / relative, bytes, m_config.pipeline.retries);
+      const fs::path target = m_config.state_dir() / relative;
+      std::error_code ignored;
+      const bool existed = fs::exists(target, ignored);
+      auto written = write_output(target, bytes, m_config.pipeline.retries);
       if (written) {
+        if (!existed) created.push_back(target);
         out.bytes_written += static_cast<std::int64_t>(bytes.size());
       } else if (written.os_error() == ENOSPC || written.os_error() == EDQUOT) {
         out.disk_full = true;
@@ -188,7 +232,12 @@ private:
     }
     record.analysis_path = fmt::format("analysis/{}.jpg", image.sha256.substr(0, 24));
     put(record.analysis_path, rendition->analysis_jpeg);
-    if (out.error.empty()) out.render = std::move(record);
+    if (out.error.empty()) {
+      out.render = std::move(record);
+    } else {
+      std::error_code ignored;
+      for (const auto& file : created) fs::remove(file, ignored);
+    }
     return out;
   }
 

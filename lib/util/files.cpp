@@ -80,8 +80,10 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     cursor += written;
     left -= static_cast<std::size_t>(written);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int code = errno;
+  int synced = ::fsync(fd);
+  int code = errno;
+  if (::close(fd) != 0 && synced == 0) synced = -1, code = errno;
+  if (synced != 0) {
     ::unlink(temp.c_str());
     return Error{fmt::format("{}: cannot flush: {}", path.string(), std::strerror(code)), code};
   }

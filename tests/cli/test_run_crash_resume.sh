@@ -20,6 +20,18 @@ for round in $(seq "$rounds"); do
   if kill -9 "$pid" 2>/dev/null; then landed=$((landed + 1)); fi
   wait "$pid" 2>/dev/null || true
 done
+# And once while an output file is being written: kill as soon as a temporary
+# file of this process shows up in renders/.
+"$WSP_BIN" --no-progress run shoot >/dev/null 2>kill-writing.err & pid=$!
+SECONDS=0
+while [ "$SECONDS" -lt 30 ] && kill -0 "$pid" 2>/dev/null; do
+  if compgen -G "shoot/.wsportfolio/renders/.*.tmp-$pid" >/dev/null; then
+    kill -9 "$pid" 2>/dev/null && landed=$((landed + 1))
+    break
+  fi
+done
+wait "$pid" 2>/dev/null || true
+rounds=$((rounds + 1))
 echo "kill -9 landed in $landed of $rounds runs; $(sql shoot "select count(*) from renders") renders committed," \
   "$(find shoot/.wsportfolio/renders -type f 2>/dev/null | wc -l) files in renders/ before the last run" >&2
 

@@ -5,7 +5,7 @@
 #include "imaging/render.hpp"
 
 #include <gtest/gtest.h>
-#include <vips/vips8>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,8 +17,7 @@
 #include <span>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
+#include <vips/vips8>
 
 #include "config/config.hpp"
 #include "imaging/exif.hpp"
@@ -99,14 +98,22 @@ bool is_white(const std::vector<double>& p) { return p[0] > 220 && p[1] > 220 &&
 // that display as `upright`.
 VImage stored_for_orientation(const VImage& upright, int n) {
   switch (n) {
-    case 2: return upright.fliphor();
-    case 3: return upright.rot180();
-    case 4: return upright.flipver();
-    case 5: return upright.rot90().fliphor();   // transpose, its own inverse
-    case 6: return upright.rot270();            // viewer turns it 90 degrees clockwise
-    case 7: return upright.rot90().flipver();   // transverse, its own inverse
-    case 8: return upright.rot90();             // viewer turns it 90 degrees counter-clockwise
-    default: return upright;
+    case 2:
+      return upright.fliphor();
+    case 3:
+      return upright.rot180();
+    case 4:
+      return upright.flipver();
+    case 5:
+      return upright.rot90().fliphor();  // transpose, its own inverse
+    case 6:
+      return upright.rot270();  // viewer turns it 90 degrees clockwise
+    case 7:
+      return upright.rot90().flipver();  // transverse, its own inverse
+    case 8:
+      return upright.rot90();  // viewer turns it 90 degrees counter-clockwise
+    default:
+      return upright;
   }
 }
 
@@ -211,7 +218,7 @@ std::string adobe_rgb_profile() {
 }
 
 class TempFile {
-public:
+ public:
   explicit TempFile(const std::string& content) {
     auto pattern = (fs::temp_directory_path() / "wsp-render-XXXXXX").string();
     int fd = ::mkstemp(pattern.data());
@@ -226,7 +233,7 @@ public:
   }
   const fs::path& path() const { return m_path; }
 
-private:
+ private:
   fs::path m_path;
 };
 
@@ -297,8 +304,8 @@ TEST(RenderPhoto, AdobeRgbSourceComesOutInTrueSrgbColours) {
     VImage decoded = decode(twins.adobe_source);
     std::size_t size = 0;
     void* pixels = decoded.write_to_memory(&size);
-    VipsImage* bare = vips_image_new_from_memory_copy(pixels, size, decoded.width(), decoded.height(),
-                                                      decoded.bands(), VIPS_FORMAT_UCHAR);
+    VipsImage* bare = vips_image_new_from_memory_copy(pixels, size, decoded.width(), decoded.height(), decoded.bands(),
+                                                      VIPS_FORMAT_UCHAR);
     g_free(pixels);
     if (!bare) throw vips::VError();
     return VImage(bare);  // the numbers alone, without the profile
@@ -322,21 +329,30 @@ TEST(RenderPhoto, UntaggedSrgbSourceKeepsItsColours) {
 TEST(RenderPhoto, OutputsDoNotDeclareAnUncalibratedColourSpace) {
   // The variants are sRGB and carry no ICC profile; EXIF ColorSpace must then
   // say sRGB (1) or be absent: 0xFFFF "Uncalibrated" tells colour-managed
-  // software that the colours are unknown.
-  auto rendition = render_ok(jpeg_of(colour_chart()), recipe_with({192}));
-  for (const auto& variant : rendition.variants) {
-    SCOPED_TRACE(variant.format + " " + std::to_string(variant.width));
-    VImage out = decode(variant.bytes);
-    if (out.get_typeof("exif-ifd2-ColorSpace")) {
-      std::string value = out.get_string("exif-ifd2-ColorSpace");
-      EXPECT_EQ(value.rfind("1 ", 0), 0u) << "ColorSpace is " << value;
+  // software that the colours are unknown. With artist and copyright kept (the
+  // default policy) the variants do carry EXIF.
+  RenderRecipe recipe = recipe_with({192});
+  recipe.webp.enabled = true;
+  for (const KeptMetadata& kept : {KeptMetadata{}, KeptMetadata{"Ada Artist", "(c) 2026 Ada Studio"}}) {
+    auto rendition = render_ok(jpeg_of(colour_chart()), recipe, kept);
+    ASSERT_EQ(rendition.variants.size(), 2u);
+    for (const auto& variant : rendition.variants) {
+      SCOPED_TRACE(variant.format + (kept.artist.empty() ? " without" : " with") + " kept metadata");
+      VImage out = decode(variant.bytes);
+      if (!kept.artist.empty()) {
+        EXPECT_TRUE(out.get_typeof(VIPS_META_EXIF_NAME)) << "kept metadata needs EXIF";
+      }
+      if (out.get_typeof("exif-ifd2-ColorSpace")) {
+        std::string value = out.get_string("exif-ifd2-ColorSpace");
+        EXPECT_EQ(value.rfind("1 ", 0), 0u) << "ColorSpace is " << value;
+      }
     }
   }
 }
 
 // A little-endian TIFF (EXIF) block: IFD0 with an EXIF and a GPS sub-IFD.
 class TiffWriter {
-public:
+ public:
   struct Entry {
     std::uint16_t tag, type;
     std::uint32_t count;
@@ -345,9 +361,13 @@ public:
   };
   std::vector<std::vector<Entry>> ifds = std::vector<std::vector<Entry>>(1);
 
-  void ascii(int ifd, std::uint16_t tag, const std::string& text) { ifds[ifd].push_back({tag, 2, std::uint32_t(text.size() + 1), text + '\0'}); }
+  void ascii(int ifd, std::uint16_t tag, const std::string& text) {
+    ifds[ifd].push_back({tag, 2, std::uint32_t(text.size() + 1), text + '\0'});
+  }
   void short_value(int ifd, std::uint16_t tag, std::uint16_t v) { ifds[ifd].push_back({tag, 3, 1, le(v, 2)}); }
-  void bytes(int ifd, std::uint16_t tag, const std::string& data) { ifds[ifd].push_back({tag, 1, std::uint32_t(data.size()), data}); }
+  void bytes(int ifd, std::uint16_t tag, const std::string& data) {
+    ifds[ifd].push_back({tag, 1, std::uint32_t(data.size()), data});
+  }
   void rationals(int ifd, std::uint16_t tag, std::vector<std::pair<std::uint32_t, std::uint32_t>> values) {
     std::string data;
     for (auto [n, d] : values) data += le(n, 4) + le(d, 4);
@@ -391,7 +411,7 @@ public:
     return out;
   }
 
-private:
+ private:
   static std::string le(std::uint32_t v, int n) {
     std::string out;
     for (int i = 0; i < n; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -529,8 +549,9 @@ std::string gradient_jpeg(int width, int height) {
   VImage r = xyz[0] * (255.0 / width);
   VImage g = xyz[1] * (255.0 / height);
   VImage b = (xyz[0] + xyz[1]) * (127.0 / (width + height)) + 64;
-  return jpeg_of(r.bandjoin({g, b}).cast(VIPS_FORMAT_UCHAR).copy(
-      VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)));
+  return jpeg_of(r.bandjoin({g, b})
+                     .cast(VIPS_FORMAT_UCHAR)
+                     .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)));
 }
 
 std::vector<int> widths_of(const Rendition& rendition, const std::string& format) {
@@ -659,7 +680,8 @@ std::string noisy_jpeg(int width, int height) {
   wsp::imaging::start_imaging();
   auto image = VImage::gaussnoise(width, height, VImage::option()->set("mean", 128.0)->set("sigma", 40.0))
                    .cast(VIPS_FORMAT_UCHAR);
-  return jpeg_of(image.bandjoin({image, image}).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)));
+  return jpeg_of(
+      image.bandjoin({image, image}).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)));
 }
 
 TEST(RenderPhoto, TruncatedJpegFailsWithAReason) {
