@@ -145,6 +145,8 @@ struct Catalog {
   // render refers to any more.
   virtual std::vector<std::string> replace_render(const RenderRecord& render) = 0;
   virtual std::vector<RenderRecord> renders() = 0;  // of active images, by path
+  // Every file under the state folder some render refers to (variants, analysis images).
+  virtual std::vector<std::string> referenced_files() = 0;
   virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;
 
   virtual std::vector<StageCount> stage_counts() = 0;

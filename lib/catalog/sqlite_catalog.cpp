@@ -588,6 +588,13 @@ public:
     return all;
   }
 
+  std::vector<std::string> referenced_files() override {
+    Statement s(m_db, "SELECT path FROM variants UNION SELECT analysis_path FROM renders WHERE analysis_path != ''");
+    std::vector<std::string> paths;
+    while (s.step()) paths.push_back(s.text(0));
+    return paths;
+  }
+
   std::optional<RunProgress> run_progress(const std::string& run_id) override {
     Statement s(m_db, "SELECT stage, done, total FROM runs WHERE id = ?1");
     s.bind(1, run_id);

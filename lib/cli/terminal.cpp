@@ -102,7 +102,7 @@ void Terminal::item_problem(std::string_view stage, std::string_view file, std::
   clear_progress();
   // Ingest rejects bad input; later stages fail on what they could not do.
   const char* label = stage == "ingest" ? "rejected:" : "failed:";
-  fmt::print(stderr, "{}{} {}: {}\n", m_color ? "\033[31m" : "", label, m_color ? "\033[0m" : "", file, reason);
+  fmt::print(stderr, "{}{}{} {}: {}\n", m_color ? "\033[31m" : "", label, m_color ? "\033[0m" : "", file, reason);
   emit(JsonLine().add("event", "problem").add("stage", stage).add("file", file).add("reason", reason));
 }
 

@@ -34,8 +34,11 @@ std::string minimal_exif(const KeptMetadata& kept) {
   std::string out = std::string("Exif\0\0", 6) + std::string("II*\0\x08\0\0\0", 8);
   auto le16 = [&](std::uint32_t v) { out += {char(v & 0xFF), char((v >> 8) & 0xFF)}; };
   auto le32 = [&](std::uint32_t v) { le16(v & 0xFFFF), le16(v >> 16); };
-  const std::uint32_t count = 1 + static_cast<std::uint32_t>(entries.size());
-  std::uint32_t data_offset = 8 + 2 + count * 12 + 4;
+  // IFD0: Orientation, Artist, Copyright, the Exif IFD pointer; then the Exif IFD
+  // with ColorSpace = sRGB, so that readers do not call the colours uncalibrated.
+  const std::uint32_t count = 2 + static_cast<std::uint32_t>(entries.size());
+  const std::uint32_t exif_ifd_size = 2 + 12 + 4;
+  std::uint32_t data_offset = 8 + 2 + count * 12 + 4 + exif_ifd_size;
   le16(count);
   le16(0x0112), le16(3), le32(1), le16(1), le16(0);  // Orientation = 1
   std::string data;
@@ -51,6 +54,10 @@ std::string minimal_exif(const KeptMetadata& kept) {
       if (data.size() % 2) data.push_back('\0');
     }
   }
+  le16(0x8769), le16(4), le32(1), le32(8 + 2 + count * 12 + 4);  // Exif IFD pointer
+  le32(0);
+  le16(1);
+  le16(0xA001), le16(3), le32(1), le16(1), le16(0);  // ColorSpace = sRGB
   le32(0);
   return out + data;
 }
@@ -69,6 +76,19 @@ VImage without_metadata(const VImage& image) {
   }
   g_strfreev(fields);
   return copy;
+}
+
+// Colour management is done here rather than by thumbnail's export_profile,
+// which in libvips 8.14 shifts the colours of untagged (already sRGB) sources.
+VImage from_embedded_profile(const VImage& image) {
+  if (vips_image_get_typeof(image.get_image(), VIPS_META_ICC_NAME) == 0) return image;
+  try {
+    return image.icc_transform("srgb", VImage::option()->set("embedded", true)->set("intent", VIPS_INTENT_RELATIVE));
+  } catch (const vips::VError&) {
+    // A broken profile: show the pixels as they are, as browsers do.
+    vips_error_clear();
+    return image;
+  }
 }
 
 VImage to_srgb_rgb(VImage image) {
@@ -112,9 +132,37 @@ VImage watermarked(const VImage& image, const config::Watermark& mark) {
       .cast(VIPS_FORMAT_UCHAR);
 }
 
-// `strip` when nothing is kept: libvips would otherwise write an EXIF block of
-// its own (resolution, colour space) even from an image without metadata.
-std::string encode(const VImage& image, const std::string& format, const config::RenderRecipe& recipe, bool strip) {
+// libvips 8.14 writes an EXIF block of its own (resolution, an "uncalibrated"
+// colour space) into WebP even when told to strip; drops the EXIF chunk of an
+// extended WebP and clears its flag.
+void remove_webp_exif(std::string& webp) {
+  if (webp.size() < 30 || webp.compare(0, 4, "RIFF") != 0 || webp.compare(12, 4, "VP8X") != 0) return;
+  std::size_t at = 12;
+  while (at + 8 <= webp.size()) {
+    std::uint32_t size = std::uint8_t(webp[at + 4]) | (std::uint8_t(webp[at + 5]) << 8) |
+                         (std::uint8_t(webp[at + 6]) << 16) | (std::uint32_t(std::uint8_t(webp[at + 7])) << 24);
+    std::size_t chunk = 8 + size + (size & 1);
+    if (webp.compare(at, 4, "EXIF") == 0) {
+      webp.erase(at, std::min(chunk, webp.size() - at));
+      webp[20] = static_cast<char>(webp[20] & ~0x08);  // VP8X flags: no EXIF
+      std::uint32_t riff = static_cast<std::uint32_t>(webp.size() - 8);
+      for (int i = 0; i < 4; ++i) webp[4 + i] = static_cast<char>((riff >> (8 * i)) & 0xFF);
+      return;
+    }
+    at += chunk;
+  }
+}
+
+// What the policy keeps goes into JPEGs as our own APP1 segment after a
+// stripped encode; WebP and AVIF get it through libvips, which otherwise writes
+// nothing but what is set on the image (all source metadata is gone).
+std::string encode(VImage image, const std::string& format, const config::RenderRecipe& recipe,
+                   const std::string& exif) {
+  const bool strip = format == "jpeg" || exif.empty();
+  if (!strip) {
+    image = image.copy();
+    vips_image_set_blob_copy(image.get_image(), VIPS_META_EXIF_NAME, exif.data(), exif.size());
+  }
   void* buffer = nullptr;
   size_t length = 0;
   if (format == "jpeg") {
@@ -137,6 +185,12 @@ std::string encode(const VImage& image, const std::string& format, const config:
   }
   std::string bytes(static_cast<const char*>(buffer), length);
   g_free(buffer);
+  if (format == "jpeg" && !exif.empty() && bytes.size() > 2 && exif.size() + 2 <= 0xFFFF) {
+    const auto segment = static_cast<std::uint32_t>(exif.size() + 2);
+    std::string app1 = {char(0xFF), char(0xE1), char(segment >> 8), char(segment & 0xFF)};
+    bytes.insert(2, app1 + exif);  // right after SOI
+  }
+  if (format == "webp" && exif.empty()) remove_webp_exif(bytes);
   return bytes;
 }
 
@@ -161,13 +215,19 @@ KeptMetadata kept_metadata(const CameraFacts& facts, const config::RenderRecipe&
 }
 
 std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
+  // Only what changes output bytes: order does not, nor the settings of a disabled format.
   auto keep = recipe.keep_metadata;
   std::sort(keep.begin(), keep.end());
-  std::string text = fmt::format("v1 widths={} jpeg={}/{} webp={}/{} avif={}/{}/{} sharpen={} keep={} placeholder={} "
-                                 "analysis={}",
-                                 fmt::join(recipe.widths, ","), recipe.jpeg.enabled, recipe.jpeg.quality,
-                                 recipe.webp.enabled, recipe.webp.quality, recipe.avif.enabled, recipe.avif.quality,
-                                 recipe.avif.effort, recipe.sharpen, fmt::join(keep, ","), recipe.placeholder,
+  auto widths = recipe.widths;
+  std::sort(widths.begin(), widths.end());
+  widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
+  auto format = [](const config::EncoderSettings& encoder, bool with_effort) {
+    if (!encoder.enabled) return std::string("off");
+    return with_effort ? fmt::format("{}/{}", encoder.quality, encoder.effort) : std::to_string(encoder.quality);
+  };
+  std::string text = fmt::format("v1 widths={} jpeg={} webp={} avif={} sharpen={} keep={} placeholder={} analysis={}",
+                                 fmt::join(widths, ","), format(recipe.jpeg, false), format(recipe.webp, false),
+                                 format(recipe.avif, true), recipe.sharpen, fmt::join(keep, ","), recipe.placeholder,
                                  recipe.analysis_size);
   if (const auto& mark = recipe.watermark) {
     // A new logo under the same name re-renders too.
@@ -198,9 +258,12 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
                                               VImage::option()
                                                   ->set("height", 10'000'000)
                                                   ->set("size", VIPS_SIZE_DOWN)
+                                                  // thumbnail_buffer of libvips 8.14 ignores its own
+                                                  // fail_on: the loader is told directly.
+                                                  ->set("option_string", "fail_on=truncated")
                                                   ->set("fail_on", VIPS_FAIL_ON_TRUNCATED)
-                                                  ->set("export_profile", "srgb"));
-    VImage base = without_metadata(to_srgb_rgb(decoded)).copy_memory();
+                                                  );
+    VImage base = without_metadata(to_srgb_rgb(from_embedded_profile(decoded))).copy_memory();
     ++g_decodes;
     rendition.width = base.width();
     rendition.height = base.height();
@@ -228,7 +291,6 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
       // Sharpened or marked pixels are computed once, not once per format.
       if (touched && formats.size() > 1) output = output.copy_memory();
       output = output.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-      if (!exif.empty()) vips_image_set_blob_copy(output.get_image(), VIPS_META_EXIF_NAME, exif.data(), exif.size());
       outputs.push_back(output);
       for (const auto& format : formats) rendition.variants.push_back({output.width(), output.height(), format, {}});
     }
@@ -236,7 +298,7 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     // side each keeps one core busy, and the last photo of a batch still gets both.
     tbb::parallel_for(std::size_t(0), rendition.variants.size(), std::size_t(1), [&](std::size_t i) {
       auto& variant = rendition.variants[i];
-      variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe, exif.empty());
+      variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe, exif);
     });
 
     // The analysis image comes from the smallest variant still at least as large.

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <random>
 #include <regex>
+#include <set>
 #include <csignal>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -122,7 +123,7 @@ public:
         });
     tbb::flow::function_node<Rendered, tbb::flow::continue_msg> commit(
         graph, tbb::flow::serial, [this](Rendered rendered) {
-          add_to_batch(std::move(rendered));
+          record(std::move(rendered));
           return tbb::flow::continue_msg();
         });
     tbb::flow::make_edge(claim_work, in_flight);
@@ -136,6 +137,7 @@ public:
     // Whatever was claimed but not rendered (a stop) goes back to the queue now
     // instead of waiting for its lease to expire.
     locked([&] { m_catalog.release_leases(m_request.run_id); });
+    remove_unreferenced_files();
     m_summary.decodes = imaging::decode_count() - decodes_before;
     return m_summary;
   }
@@ -152,6 +154,23 @@ private:
         if (!std::regex_match(name, match, k_temporary)) continue;
         pid_t pid = static_cast<pid_t>(std::stol(match[1]));
         if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), error);
+      }
+    }
+  }
+
+  // Files a killed run wrote but never committed are referenced by nothing. They
+  // are removed only when no other process is rendering: its files may be
+  // written and not yet committed.
+  void remove_unreferenced_files() {
+    auto others = m_catalog.unfinished_runs();
+    if (std::any_of(others.begin(), others.end(), [&](const auto& run) { return run.id != m_request.run_id; })) return;
+    auto referenced = m_catalog.referenced_files();
+    std::set<std::string> keep(referenced.begin(), referenced.end());
+    for (const char* folder : {"renders", "analysis"}) {
+      std::error_code error;
+      for (const auto& entry : fs::directory_iterator(m_config.state_dir() / folder, error)) {
+        auto relative = fmt::format("{}/{}", folder, entry.path().filename().string());
+        if (entry.is_regular_file(error) && !keep.count(relative)) fs::remove(entry.path(), error);
       }
     }
   }
@@ -241,18 +260,18 @@ private:
     return out;
   }
 
-  void add_to_batch(Rendered rendered) {
+  // A render costs far more than its commit (one WAL append), so each result is
+  // committed as it arrives: a kill loses only the images still in flight.
+  void record(Rendered rendered) {
     if (rendered.disk_full && !m_disk_full.exchange(true)) m_summary.stopped_because = rendered.error;
     m_batch.push_back(std::move(rendered));
-    auto now = std::chrono::steady_clock::now();
-    if (m_batch.size() >= 16 || now - m_last_commit > std::chrono::seconds(1)) flush();
+    flush();
   }
 
   // Commits the batch, then tells the observer and removes files no render
   // refers to any more; a file is only ever deleted after the commit that
   // stopped referring to it.
   void flush() {
-    m_last_commit = std::chrono::steady_clock::now();
     if (m_batch.empty()) return;
     std::vector<std::string> stale;
     locked([&] {
@@ -336,7 +355,6 @@ private:
   const std::string m_settings;
   std::mutex m_catalog_mutex;
   std::vector<Rendered> m_batch;
-  std::chrono::steady_clock::time_point m_last_commit = std::chrono::steady_clock::now();
   std::atomic<bool> m_disk_full{false};
   std::atomic<std::int64_t> m_done{0};
   std::int64_t m_total = 0;

@@ -2,7 +2,6 @@
 # catalog records a render only for images whose files were all written, no
 # temporary file stays behind, and once there is room the next render finishes.
 here=$(cd "$(dirname "$0")" && pwd)
-export UBSAN_OPTIONS="suppressions=$here/../ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the events"
 

@@ -2,7 +2,6 @@
 # `status`) and waits; once its file is good again, `retry` requeues it and the
 # next `run` renders it.
 here=$(cd "$(dirname "$0")" && pwd)
-export UBSAN_OPTIONS="suppressions=$here/../ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the events"
 

@@ -1,7 +1,6 @@
 # Two `run`s started together on one project (cron overlapping a watch) share
 # the work through leases: together they render each image exactly once.
 here=$(cd "$(dirname "$0")" && pwd)
-export UBSAN_OPTIONS="suppressions=$here/../ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the events"
 

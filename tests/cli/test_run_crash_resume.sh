@@ -3,7 +3,6 @@
 # what the manifest lists (no half-written or orphaned file), and the renders
 # are byte-identical to those of a run that was never interrupted.
 here=$(cd "$(dirname "$0")" && pwd)
-export UBSAN_OPTIONS="suppressions=$here/../ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the manifest"
 

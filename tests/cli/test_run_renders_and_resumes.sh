@@ -2,7 +2,6 @@
 # a new render.widths re-renders every image without re-ingesting any, and the
 # files of the old widths leave renders/.
 here=$(cd "$(dirname "$0")" && pwd)
-export UBSAN_OPTIONS="suppressions=$here/../ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the manifest"
 
