@@ -521,7 +521,7 @@ public:
   std::vector<std::pair<std::string, std::string>> failures(const std::string& stage) override {
     Statement s(m_db,
                 "SELECT i.path, j.last_error FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.state = 'failed' "
-                "AND (?1 = '' OR j.stage = ?1) ORDER BY i.path");
+                "AND i.status = 'active' AND (?1 = '' OR j.stage = ?1) ORDER BY i.path");
     s.bind(1, stage);
     std::vector<std::pair<std::string, std::string>> found;
     while (s.step()) found.emplace_back(s.text(0), s.text(1));

@@ -75,7 +75,7 @@ int run_ingest(const IngestOptions& options, const Context& context) {
   if (auto outside = pipeline::outside_sources(config, requested); !outside.empty())
     throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
                                  outside.front().string(), config.project_dir.string()));
-  auto threads = limit_threads(context, config);
+  auto threads = limit_threads(config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "ingest");
   int code = run_ingest_stage(context, config, *catalog, run.id(), requested).exit_code;

@@ -57,7 +57,7 @@ struct RenderOptions {
 
 int run_render(const RenderOptions& options, const Context& context) {
   auto config = load_project(context, existing_folder(options.folder));
-  auto threads = limit_threads(context, config);
+  auto threads = limit_threads(config);
   auto catalog = open_existing_catalog(config);
   RunRegistration run(*catalog, "render");
   auto result = render_stage(context, config, *catalog, run.id());

@@ -17,10 +17,12 @@ struct RunOptions {
 int run_pipeline(const RunOptions& options, const Context& context) {
   namespace fs = std::filesystem;
   auto config = load_project(context, existing_folder(options.path));
-  if (!options.path.empty() && !pipeline::outside_sources(config, {fs::path(options.path)}).empty())
+  // A folder of another project's config must lie inside that project's sources.
+  const bool own_project = options.path.empty() || fs::equivalent(options.path, config.project_dir);
+  if (!own_project && !pipeline::outside_sources(config, {fs::path(options.path)}).empty())
     throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
                                  options.path, config.project_dir.string()));
-  auto threads = limit_threads(context, config);
+  auto threads = limit_threads(config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "run");
 

@@ -67,7 +67,7 @@ struct UsageError : std::runtime_error {
 config::Config load_project(const Context& context, const std::filesystem::path& folder);
 
 // Worker threads for this command: -j, then pipeline.jobs, then all cores.
-std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const config::Config& config);
+std::unique_ptr<tbb::global_control> limit_threads(const config::Config& config);
 
 // Opens the project's catalog, creating the state folder as needed.
 std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config);

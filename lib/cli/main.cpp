@@ -68,7 +68,7 @@ std::filesystem::path existing_folder(const std::string& folder) {
   return folder;
 }
 
-std::unique_ptr<tbb::global_control> limit_threads(const Context& context, const config::Config& config) {
+std::unique_ptr<tbb::global_control> limit_threads(const config::Config& config) {
   int threads = config.pipeline.jobs;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, std::max(1, threads));

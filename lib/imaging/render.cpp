@@ -234,8 +234,9 @@ std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
     std::string logo;
     if (!mark->image.empty())
       if (auto bytes = util::read_text_file(mark->image); bytes.ok()) logo = util::sha256_hex(*bytes);
-    text += fmt::format(" watermark={}|{}|{}|{}|{}|{}|{}|{}|{}", mark->text, mark->image, logo, mark->font, mark->size,
-                        mark->position, mark->opacity, mark->margin, mark->min_width);
+    // The logo by content, not by path: moving the project re-renders nothing.
+    text += fmt::format(" watermark={}|{}|{}|{}|{}|{}|{}|{}", mark->text, logo, mark->font, mark->size, mark->position,
+                        mark->opacity, mark->margin, mark->min_width);
   }
   return text;
 }
@@ -281,9 +282,17 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
     VImage previous = base;
     std::vector<VImage> outputs;
+    std::vector<VImage> plain;  // the variants before sharpening and watermark
     for (int width : widths) {
-      VImage variant = width == previous.width() ? previous : previous.resize(double(width) / previous.width()).copy_memory();
+      // Mitchell rather than Lanczos for the cascade steps: no ringing to sharpen
+      // away, fewer bytes at the same quality, and a little less CPU.
+      VImage variant = width == previous.width()
+                           ? previous
+                           : previous.resize(double(width) / previous.width(),
+                                             VImage::option()->set("kernel", VIPS_KERNEL_MITCHELL))
+                                 .copy_memory();
       previous = variant;
+      plain.push_back(variant);
       VImage output = variant;
       bool touched = recipe.sharpen || (recipe.watermark && width >= recipe.watermark->min_width);
       if (recipe.sharpen) output = output.sharpen(VImage::option()->set("sigma", 0.5)->set("m2", 1.5)).cast(VIPS_FORMAT_UCHAR);
@@ -301,10 +310,11 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
       variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe, exif);
     });
 
-    // The analysis image comes from the smallest variant still at least as large.
+    // The analysis image comes from the smallest variant still at least as large,
+    // as decoded: tagging must not see sharpening halos or a watermark.
     VImage analysis_source = base;
-    for (const auto& output : outputs)
-      if (std::max(output.width(), output.height()) >= recipe.analysis_size) analysis_source = output;
+    for (const auto& variant : plain)
+      if (std::max(variant.width(), variant.height()) >= recipe.analysis_size) analysis_source = variant;
     VImage analysis = analysis_source.resize(
         std::min(1.0, double(recipe.analysis_size) / std::max(analysis_source.width(), analysis_source.height())));
     analysis = without_metadata(analysis);

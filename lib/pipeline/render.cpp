@@ -159,11 +159,16 @@ private:
   }
 
   // Files a killed run wrote but never committed are referenced by nothing. They
-  // are removed only when no other process is rendering: its files may be
-  // written and not yet committed.
+  // are removed only when no other process is alive on the project (its files
+  // may be written and not yet committed); a run silent for twice the lease
+  // time is dead wherever it ran.
   void remove_unreferenced_files() {
     auto others = m_catalog.unfinished_runs();
-    if (std::any_of(others.begin(), others.end(), [&](const auto& run) { return run.id != m_request.run_id; })) return;
+    const auto now = catalog::now_ms();
+    if (std::any_of(others.begin(), others.end(), [&](const auto& run) {
+          return run.id != m_request.run_id && now - run.heartbeat_ms < 2 * m_request.lease_ms;
+        }))
+      return;
     auto referenced = m_catalog.referenced_files();
     std::set<std::string> keep(referenced.begin(), referenced.end());
     for (const char* folder : {"renders", "analysis"}) {

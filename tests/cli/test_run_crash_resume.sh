@@ -6,12 +6,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the manifest"
 
-sample --out shoot --count 16 --megapixels 1
+sample --out shoot --count "${WSP_CRASH_IMAGES:-16}" --megapixels "${WSP_CRASH_MEGAPIXELS:-1}"
 cp -a shoot twin
 
 # A temporary file is only open for a few milliseconds of each image: a dozen
 # kills give a fair chance of catching one.
-rounds=12 landed=0
+rounds=${WSP_CRASH_ROUNDS:-12} landed=0  # the benchmark runs many more (scripts/bench crash)
 for round in $(seq "$rounds"); do
   "$WSP_BIN" --no-progress run shoot >/dev/null 2>"kill-$round.err" & pid=$!
   sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
