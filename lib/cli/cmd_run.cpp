@@ -26,7 +26,9 @@ int run_pipeline(const RunOptions& options, const Context& context) {
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "run");
 
-  int code = run_ingest_stage(context, config, *catalog, run.id(), {}).exit_code;
+  std::vector<fs::path> narrowed;
+  if (!own_project) narrowed.push_back(options.path);
+  int code = run_ingest_stage(context, config, *catalog, run.id(), narrowed).exit_code;
   if (!context.stop) {
     auto rendered = render_stage(context, config, *catalog, run.id());
     code = std::max(code, rendered.exit_code);

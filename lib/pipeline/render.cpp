@@ -7,6 +7,7 @@
 #include <mutex>
 #include <random>
 #include <regex>
+#include <type_traits>
 #include <set>
 #include <csignal>
 #include <unistd.h>
@@ -84,12 +85,6 @@ public:
       : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer),
         m_settings(render_settings(config.render)) {}
 
-  template <typename F>
-  auto locked(F&& work) {
-    std::lock_guard lock(m_catalog_mutex);
-    return work();
-  }
-
   RenderSummary run() {
     const auto decodes_before = imaging::decode_count();
     fs::create_directories(m_config.state_dir() / "renders");
@@ -113,12 +108,15 @@ public:
     } heartbeat{*this, heartbeat_thread};
 
     // The graph, top to bottom: claim work from the catalog, hold at most
-    // max_inflight decoded images, render in parallel, commit from one writer.
+    // max_inflight images between claim and commit, render in parallel, commit
+    // from one writer. No more is claimed than can be rendered at once: a claim
+    // waiting in a queue would hold work another process could do.
+    const auto slots = static_cast<std::size_t>(std::max(1, std::min(m_request.max_inflight, m_request.jobs)));
     tbb::flow::graph graph;
     tbb::flow::input_node<ImageRecord> claim_work(graph, [this](tbb::flow_control& control) { return next(control); });
-    tbb::flow::limiter_node<ImageRecord> in_flight(graph, static_cast<std::size_t>(std::max(1, m_request.max_inflight)));
+    tbb::flow::limiter_node<ImageRecord> in_flight(graph, slots);
     tbb::flow::function_node<ImageRecord, Rendered> render_image(
-        graph, static_cast<std::size_t>(std::max(1, m_request.jobs)), [this](const ImageRecord& image) {
+        graph, slots, [this](const ImageRecord& image) {
           return render_one(image);
         });
     tbb::flow::function_node<Rendered, tbb::flow::continue_msg> commit(
@@ -143,6 +141,13 @@ public:
   }
 
 private:
+  // The claiming node and the writer node share one catalog connection.
+  template <typename F>
+  std::invoke_result_t<F> locked(F&& work) {
+    std::lock_guard lock(m_catalog_mutex);
+    return work();
+  }
+
   // Temporary files of a process killed mid-write are never trusted, only removed.
   void remove_abandoned_temporaries() {
     static const std::regex k_temporary(R"(\..*\.tmp-(\d+))");

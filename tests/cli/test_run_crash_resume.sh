@@ -6,7 +6,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the manifest"
 
-sample --out shoot --count "${WSP_CRASH_IMAGES:-16}" --megapixels "${WSP_CRASH_MEGAPIXELS:-1}"
+images=${WSP_CRASH_IMAGES:-16}
+sample --out shoot --count "$images" --megapixels "${WSP_CRASH_MEGAPIXELS:-1}"
 cp -a shoot twin
 
 # A temporary file is only open for a few milliseconds of each image: a dozen
@@ -39,7 +40,7 @@ expect_eq "$code" 0 "the uninterrupted run after the kills"
 
 expect_eq "$(sql shoot "pragma integrity_check")" ok "catalog integrity"
 active=$(sql shoot "select count(*) from images where status='active'")
-expect_eq "$active" 16 "every image ingested"
+expect_eq "$active" "$images" "every image ingested"
 expect_eq "$(sql shoot "select count(*) from jobs where state='running'")" 0 "no job left running"
 expect_eq "$(sql shoot "select count(*) from images i where i.status='active' and not exists (select 1 from jobs j
   where j.image_id = i.id and j.stage='render' and j.state='done')")" 0 "every image's render job is done"

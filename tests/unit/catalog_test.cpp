@@ -1,3 +1,4 @@
+#include "temp_dir.hpp"
 #include "catalog/catalog.hpp"
 
 #include <gtest/gtest.h>
@@ -16,22 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace wsp::catalog;
 
-class TempDir {
-public:
-  TempDir() {
-    auto pattern = (fs::temp_directory_path() / "wsp-catalog-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
+using wsp::testing::TempDir;
 
 // A direct connection to the catalog file, to look at it as SQLite sees it.
 class RawDb {

@@ -1,3 +1,4 @@
+#include "temp_dir.hpp"
 #include "config/config.hpp"
 
 #include <gtest/gtest.h>
@@ -20,22 +21,7 @@ using wsp::config::load_config;
 using wsp::config::Origin;
 using wsp::config::parse_config;
 
-class TempDir {
-public:
-  TempDir() {
-    auto pattern = (fs::temp_directory_path() / "wsp-config-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
+using wsp::testing::TempDir;
 
 // Sets (or unsets, with nullopt) an environment variable for one test.
 class ScopedEnv {

@@ -1,3 +1,4 @@
+#include "temp_dir.hpp"
 #include "pipeline/ingest.hpp"
 
 #include <gtest/gtest.h>
@@ -29,22 +30,7 @@ using wsp::catalog::JobState;
 using wsp::pipeline::IngestRequest;
 using wsp::pipeline::IngestSummary;
 
-class TempDir {
-public:
-  TempDir() {
-    auto pattern = (fs::temp_directory_path() / "wsp-ingest-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
+using wsp::testing::TempDir;
 
 // A small noisy grey JPEG; `mean` makes each one's content different.
 std::string make_jpeg(int width, int height, double mean) {

@@ -1,3 +1,4 @@
+#include "temp_dir.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
 #include "util/text.hpp"
@@ -20,22 +21,7 @@ namespace fs = std::filesystem;
 using wsp::util::closest_match;
 using wsp::util::glob_match;
 
-class TempDir {
-public:
-  TempDir() {
-    auto pattern = (fs::temp_directory_path() / "wsp-util-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
-};
+using wsp::testing::TempDir;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
