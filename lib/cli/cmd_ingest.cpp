@@ -8,8 +8,8 @@
 
 namespace wsp::cli {
 
-StageResult run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                             const std::string& run_id, const std::vector<std::filesystem::path>& paths) {
+int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                     const std::string& run_id, const std::vector<std::filesystem::path>& paths) {
   namespace fs = std::filesystem;
   pipeline::IngestRequest request;
   for (const auto& path : paths) request.paths.push_back(fs::absolute(path).lexically_normal());
@@ -56,7 +56,7 @@ StageResult run_ingest_stage(const Context& context, const config::Config& confi
     code = k_exit_interrupted;
     context.terminal.info("ingest: interrupted; what is listed above is recorded, the next run continues");
   }
-  return {code, context.stop.load()};
+  return code;
 }
 
 namespace {
@@ -78,7 +78,7 @@ int run_ingest(const IngestOptions& options, const Context& context) {
   auto threads = limit_threads(config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "ingest");
-  int code = run_ingest_stage(context, config, *catalog, run.id(), requested).exit_code;
+  int code = run_ingest_stage(context, config, *catalog, run.id(), requested);
   run.set_exit_code(code);
   return code;
 }

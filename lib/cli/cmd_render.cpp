@@ -13,8 +13,8 @@ int worker_count(const config::Config& config) {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-StageResult render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                         const std::string& run_id) {
+int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                 const std::string& run_id) {
   pipeline::RenderRequest request;
   request.run_id = run_id;
   request.stop = &context.stop;
@@ -39,14 +39,14 @@ StageResult render_stage(const Context& context, const config::Config& config, c
   if (!summary.stopped_because.empty()) {
     context.terminal.error(fmt::format("render stopped: {}; nothing half-written is kept, free space and run again",
                                        summary.stopped_because));
-    return {k_exit_items_failed, true};
+    return k_exit_items_failed;
   }
   // Like rejected files at ingest, failures left from earlier runs still count.
   auto standing = catalog.failures("render").size();
   if (standing > summary.failed)
     context.terminal.info(fmt::format("{} image(s) failed in earlier runs; `wsportfolio status` lists them, "
                                       "`wsportfolio retry` requeues them", standing - summary.failed));
-  return {standing > 0 ? k_exit_items_failed : k_exit_ok, false};
+  return standing > 0 ? k_exit_items_failed : k_exit_ok;
 }
 
 namespace {
@@ -60,8 +60,8 @@ int run_render(const RenderOptions& options, const Context& context) {
   auto threads = limit_threads(config);
   auto catalog = open_existing_catalog(config);
   RunRegistration run(*catalog, "render");
-  auto result = render_stage(context, config, *catalog, run.id());
-  int code = context.stop ? k_exit_interrupted : result.exit_code;
+  int code = render_stage(context, config, *catalog, run.id());
+  if (context.stop) code = k_exit_interrupted;
   run.set_exit_code(code);
   return code;
 }

@@ -28,11 +28,8 @@ int run_pipeline(const RunOptions& options, const Context& context) {
 
   std::vector<fs::path> narrowed;
   if (!own_project) narrowed.push_back(options.path);
-  int code = run_ingest_stage(context, config, *catalog, run.id(), narrowed).exit_code;
-  if (!context.stop) {
-    auto rendered = render_stage(context, config, *catalog, run.id());
-    code = std::max(code, rendered.exit_code);
-  }
+  int code = run_ingest_stage(context, config, *catalog, run.id(), narrowed);
+  if (!context.stop) code = std::max(code, render_stage(context, config, *catalog, run.id()));
   if (context.stop) code = k_exit_interrupted;
   run.set_exit_code(code);
   return code;

@@ -46,17 +46,12 @@ Runner define_run(CLI::App& command);
 Runner define_retry(CLI::App& command);
 Runner define_status(CLI::App& command);
 
-// One stage of a command, as `run` chains them: its exit code, and whether the
-// whole run must stop (a full disk).
-struct StageResult {
-  int exit_code = 0;
-  bool stop_run = false;
-};
-
-StageResult run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                             const std::string& run_id, const std::vector<std::filesystem::path>& paths);
-StageResult render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                         const std::string& run_id);
+// The stages as commands run them (`run` chains them): each reports to the
+// terminal and returns its exit code.
+int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                     const std::string& run_id, const std::vector<std::filesystem::path>& paths);
+int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                 const std::string& run_id);
 
 // A usage or config problem: exit code 2.
 struct UsageError : std::runtime_error {
