@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
@@ -176,6 +177,10 @@ std::string encode(VImage image, const std::string& format, const config::Render
     image.write_to_buffer(".webp", &buffer, &length,
                           VImage::option()->set("Q", recipe.webp.quality)->set("strip", strip));
   } else {
+    // AVIF is slow and memory hungry (libaom threads of its own): one encode at
+    // a time in the whole process, whatever else runs beside it.
+    static std::mutex avif_slot;
+    std::lock_guard one_at_a_time(avif_slot);
     image.write_to_buffer(".avif", &buffer, &length,
                           VImage::option()
                               ->set("Q", recipe.avif.quality)
