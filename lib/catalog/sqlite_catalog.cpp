@@ -158,6 +158,48 @@ ALTER TABLE runs ADD COLUMN stage TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN total INTEGER NOT NULL DEFAULT 0;
 )sql",
+    R"sql(
+CREATE TABLE tags (
+  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+  fingerprint TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  scene TEXT NOT NULL DEFAULT '',
+  scene_confidence REAL NOT NULL DEFAULT 0,
+  scene_basis TEXT NOT NULL DEFAULT '',
+  keywords TEXT NOT NULL DEFAULT '',
+  alt_text TEXT NOT NULL DEFAULT '',
+  confidence REAL NOT NULL DEFAULT 0,
+  sharpness REAL NOT NULL DEFAULT 0,
+  exposure_error REAL NOT NULL DEFAULT 0,
+  overexposed INTEGER NOT NULL DEFAULT 0,
+  underexposed INTEGER NOT NULL DEFAULT 0,
+  palette TEXT NOT NULL DEFAULT '',
+  dominant_colour TEXT NOT NULL DEFAULT '',
+  phash INTEGER NOT NULL DEFAULT 0,
+  capture_utc_ms INTEGER,
+  camera TEXT NOT NULL DEFAULT '',
+  burst_group INTEGER,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE tag_overrides (
+  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+  scene TEXT,
+  add_tags TEXT NOT NULL DEFAULT '',
+  remove_tags TEXT NOT NULL DEFAULT '',
+  alt_text TEXT,
+  rating INTEGER CHECK (rating BETWEEN -1 AND 5),
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE provider_results (
+  content_sha256 TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  model TEXT NOT NULL,
+  result TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (content_sha256, provider, model)
+);
+)sql",
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -224,15 +266,40 @@ private:
   sqlite3_stmt* m_statement = nullptr;
 };
 
+// Keywords are stored one per line: a keyword may hold spaces and commas
+// ("first dance", "Smith, Anna") but never a line break.
+std::string join_words(const std::vector<std::string>& words) {
+  std::string joined;
+  for (const auto& word : words) {
+    if (!joined.empty()) joined.push_back('\n');
+    joined += word;
+  }
+  return joined;
+}
+
+std::vector<std::string> split_words(const std::string& joined) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while (start < joined.size()) {
+    auto end = joined.find('\n', start);
+    if (end == std::string::npos) end = joined.size();
+    if (end > start) words.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
+
 constexpr const char* k_image_columns =
     "id, path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, width, height, "
     "orientation, capture_time, capture_offset, make, model, serial, owner, lens, focal_length, aperture, shutter, "
     "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms";
 
-// Parameters: ?1 stage, ?2 settings fingerprint, ?3 now in ms. Failed jobs with
-// the current fingerprint wait for `retry`; a changed fingerprint requeues them.
+// Parameters: ?1 stage, ?2 settings fingerprint, ?3 now in ms, ?4 the stage
+// that must be done first ('' for none). Failed jobs with the current
+// fingerprint wait for `retry`; a changed fingerprint requeues them.
 constexpr const char* k_claimable =
-    "i.status = 'active' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND "
+    "i.status = 'active' AND (?4 = '' OR EXISTS (SELECT 1 FROM jobs p WHERE p.image_id = i.id AND p.stage = ?4 "
+    "AND p.state = 'done')) AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND "
     "j.fingerprint = i.sha256 || ':' || ?2 AND j.state IN ('done', 'failed', 'rejected')) AND NOT EXISTS "
     "(SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND j.state = 'running' AND "
     "j.lease_expires_ms >= ?3)";
@@ -453,14 +520,14 @@ public:
     return runs;
   }
 
-  std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& run_id,
-                                 std::int64_t lease_ms, int limit) override {
+  std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& after,
+                                 const std::string& run_id, std::int64_t lease_ms, int limit) override {
     std::vector<ImageRecord> claimed;
     write([&] {
       const auto now = now_ms();
-      Statement s(m_db, fmt::format("SELECT {} FROM images i WHERE {} ORDER BY i.path LIMIT ?4", prefixed_columns(),
+      Statement s(m_db, fmt::format("SELECT {} FROM images i WHERE {} ORDER BY i.path LIMIT ?5", prefixed_columns(),
                                     k_claimable).c_str());
-      s.bind(1, stage).bind(2, settings).bind(3, now).bind(4, limit);
+      s.bind(1, stage).bind(2, settings).bind(3, now).bind(4, after).bind(5, limit);
       while (s.step()) claimed.push_back(read_image(s));
       for (const auto& image : claimed) {
         Statement take(m_db,
@@ -476,9 +543,10 @@ public:
     return claimed;
   }
 
-  std::int64_t count_claimable(const std::string& stage, const std::string& settings) override {
+  std::int64_t count_claimable(const std::string& stage, const std::string& settings,
+                               const std::string& after) override {
     Statement s(m_db, fmt::format("SELECT count(*) FROM images i WHERE {}", k_claimable).c_str());
-    s.bind(1, stage).bind(2, settings).bind(3, now_ms());
+    s.bind(1, stage).bind(2, settings).bind(3, now_ms()).bind(4, after);
     s.step();
     return s.integer(0);
   }
@@ -595,6 +663,119 @@ public:
     return paths;
   }
 
+  void put_tags(const TagRecord& t) override {
+    Statement s(m_db,
+                "INSERT INTO tags (image_id, fingerprint, provider, model, scene, scene_confidence, scene_basis, "
+                "keywords, alt_text, confidence, sharpness, exposure_error, overexposed, underexposed, palette, "
+                "dominant_colour, phash, capture_utc_ms, camera, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (image_id) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, provider = excluded.provider, model = excluded.model, "
+                "scene = excluded.scene, scene_confidence = excluded.scene_confidence, "
+                "scene_basis = excluded.scene_basis, keywords = excluded.keywords, alt_text = excluded.alt_text, "
+                "confidence = excluded.confidence, sharpness = excluded.sharpness, "
+                "exposure_error = excluded.exposure_error, overexposed = excluded.overexposed, "
+                "underexposed = excluded.underexposed, palette = excluded.palette, "
+                "dominant_colour = excluded.dominant_colour, phash = excluded.phash, "
+                "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms");
+    s.bind(1, t.image_id).bind(2, t.fingerprint).bind(3, t.provider).bind(4, t.model).bind(5, t.scene);
+    s.bind(6, t.scene_confidence).bind(7, t.scene_basis).bind(8, join_words(t.keywords)).bind(9, t.alt_text);
+    s.bind(10, t.confidence).bind(11, t.sharpness).bind(12, t.exposure_error).bind(13, t.overexposed ? 1 : 0);
+    s.bind(14, t.underexposed ? 1 : 0).bind(15, t.palette).bind(16, t.dominant_colour);
+    s.bind(17, static_cast<std::int64_t>(t.phash)).bind(18, t.capture_utc_ms).bind(19, t.camera).bind(20, now_ms());
+    s.run();
+  }
+
+  std::vector<TagRecord> tags() override {
+    Statement s(m_db,
+                "SELECT t.image_id, i.path, t.fingerprint, t.provider, t.model, t.scene, t.scene_confidence, "
+                "t.scene_basis, t.keywords, t.alt_text, t.confidence, t.sharpness, t.exposure_error, t.overexposed, "
+                "t.underexposed, t.palette, t.dominant_colour, t.phash, t.capture_utc_ms, t.camera, t.burst_group "
+                "FROM tags t JOIN images i ON i.id = t.image_id WHERE i.status = 'active' ORDER BY i.path");
+    std::vector<TagRecord> all;
+    while (s.step()) {
+      TagRecord t;
+      t.image_id = s.integer(0);
+      t.source_path = s.text(1);
+      t.fingerprint = s.text(2);
+      t.provider = s.text(3);
+      t.model = s.text(4);
+      t.scene = s.text(5);
+      t.scene_confidence = s.real(6);
+      t.scene_basis = s.text(7);
+      t.keywords = split_words(s.text(8));
+      t.alt_text = s.text(9);
+      t.confidence = s.real(10);
+      t.sharpness = s.real(11);
+      t.exposure_error = s.real(12);
+      t.overexposed = s.integer(13) != 0;
+      t.underexposed = s.integer(14) != 0;
+      t.palette = s.text(15);
+      t.dominant_colour = s.text(16);
+      t.phash = static_cast<std::uint64_t>(s.integer(17));
+      t.capture_utc_ms = s.optional<std::int64_t>(18);
+      t.camera = s.text(19);
+      t.group = s.optional<std::int64_t>(20);
+      all.push_back(std::move(t));
+    }
+    return all;
+  }
+
+  void set_groups(const std::vector<std::pair<std::int64_t, std::int64_t>>& groups) override {
+    write([&] {
+      Statement clear(m_db, "UPDATE tags SET burst_group = NULL WHERE burst_group IS NOT NULL");
+      clear.run();
+      for (const auto& [image_id, best] : groups) {
+        Statement s(m_db, "UPDATE tags SET burst_group = ?1 WHERE image_id = ?2");
+        s.bind(1, best).bind(2, image_id);
+        s.run();
+      }
+    });
+  }
+
+  void put_override(const TagOverride& o) override {
+    if (o.empty()) {
+      Statement s(m_db, "DELETE FROM tag_overrides WHERE image_id = ?1");
+      s.bind(1, o.image_id);
+      s.run();
+      return;
+    }
+    Statement s(m_db,
+                "INSERT INTO tag_overrides (image_id, scene, add_tags, remove_tags, alt_text, rating, updated_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (image_id) DO UPDATE SET scene = excluded.scene, "
+                "add_tags = excluded.add_tags, remove_tags = excluded.remove_tags, alt_text = excluded.alt_text, "
+                "rating = excluded.rating, updated_ms = excluded.updated_ms");
+    s.bind(1, o.image_id).bind(2, o.scene).bind(3, join_words(o.add_tags)).bind(4, join_words(o.remove_tags));
+    s.bind(5, o.alt_text).bind(6, o.rating).bind(7, now_ms());
+    s.run();
+  }
+
+  std::optional<TagOverride> tag_override(std::int64_t image_id) override {
+    auto found = read_overrides("o.image_id = ?1", image_id);
+    if (found.empty()) return std::nullopt;
+    return found.front();
+  }
+
+  std::vector<TagOverride> overrides() override { return read_overrides("i.status = 'active'", std::nullopt); }
+
+  std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
+                                           const std::string& model) override {
+    Statement s(m_db,
+                "SELECT result FROM provider_results WHERE content_sha256 = ?1 AND provider = ?2 AND model = ?3");
+    s.bind(1, content_sha256).bind(2, provider).bind(3, model);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+  }
+
+  void put_cached_result(const std::string& content_sha256, const std::string& provider, const std::string& model,
+                         const std::string& result) override {
+    Statement s(m_db,
+                "INSERT INTO provider_results (content_sha256, provider, model, result, created_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET result = excluded.result, "
+                "created_ms = excluded.created_ms");
+    s.bind(1, content_sha256).bind(2, provider).bind(3, model).bind(4, result).bind(5, now_ms());
+    s.run();
+  }
+
   std::optional<RunProgress> run_progress(const std::string& run_id) override {
     Statement s(m_db, "SELECT stage, done, total FROM runs WHERE id = ?1");
     s.bind(1, run_id);
@@ -618,6 +799,28 @@ public:
   }
 
 private:
+  std::vector<TagOverride> read_overrides(const char* where, std::optional<std::int64_t> image_id) {
+    Statement s(m_db, fmt::format("SELECT o.image_id, i.path, o.scene, o.add_tags, o.remove_tags, o.alt_text, "
+                                  "o.rating FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
+                                  "ORDER BY i.path",
+                                  where)
+                          .c_str());
+    if (image_id) s.bind(1, *image_id);
+    std::vector<TagOverride> found;
+    while (s.step()) {
+      TagOverride o;
+      o.image_id = s.integer(0);
+      o.source_path = s.text(1);
+      if (!s.is_null(2)) o.scene = s.text(2);
+      o.add_tags = split_words(s.text(3));
+      o.remove_tags = split_words(s.text(4));
+      if (!s.is_null(5)) o.alt_text = s.text(5);
+      o.rating = s.optional<int>(6);
+      found.push_back(std::move(o));
+    }
+    return found;
+  }
+
   // Switching to WAL takes an exclusive lock and does not wait on busy_timeout:
   // two processes creating one catalog at once retry here instead of failing.
   void enable_wal() {

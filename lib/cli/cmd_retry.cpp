@@ -34,7 +34,7 @@ int run_retry(const RetryOptions& options, const Context& context) {
 
 Runner define_retry(CLI::App& command) {
   auto options = std::make_shared<RetryOptions>();
-  command.add_option("--stage", options->stage, "Only this stage")->check(CLI::IsMember({"render"}));
+  command.add_option("--stage", options->stage, "Only this stage")->check(CLI::IsMember({"render", "tag"}));
   command.add_option("files", options->files, "Only these source files");
   return [options](const Context& context) { return run_retry(*options, context); };
 }

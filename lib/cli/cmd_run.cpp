@@ -2,7 +2,6 @@
 
 #include "cli/commands.hpp"
 #include "pipeline/ingest.hpp"
-#include "pipeline/render.hpp"
 #include "pipeline/scan.hpp"
 
 namespace wsp::cli {
@@ -13,7 +12,8 @@ struct RunOptions {
 };
 
 // The stages in the order that reads and decodes each source once: ingest reads
-// (hash and header), render decodes.
+// (hash and header), render decodes and leaves the analysis image, tag reads
+// only that.
 int run_pipeline(const RunOptions& options, const Context& context) {
   namespace fs = std::filesystem;
   auto config = load_project(context, existing_folder(options.path));
@@ -30,6 +30,7 @@ int run_pipeline(const RunOptions& options, const Context& context) {
   if (!own_project) narrowed.push_back(options.path);
   int code = run_ingest_stage(context, config, *catalog, run.id(), narrowed);
   if (!context.stop) code = std::max(code, render_stage(context, config, *catalog, run.id()));
+  if (!context.stop) code = std::max(code, tag_stage(context, config, *catalog, run.id()));
   if (context.stop) code = k_exit_interrupted;
   run.set_exit_code(code);
   return code;

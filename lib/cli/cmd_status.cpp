@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/tag.hpp"
 
 namespace wsp::cli {
 namespace {
@@ -61,6 +62,24 @@ int run_status(const StatusOptions& options, const Context& context) {
     JsonLine line;
     line.add("event", "status.stage").add("stage", stage);
     for (const auto& [state, count] : states) line.add(state, count);
+    terminal.emit(line);
+  }
+
+  auto tags = pipeline::effective_tags(config, *catalog);
+  if (!tags.empty()) {
+    std::map<std::string, std::int64_t> scenes;
+    std::int64_t review = 0, picks = 0, overridden = 0;
+    for (const auto& t : tags) {
+      ++scenes[t.scene.empty() ? "-" : t.scene];
+      review += t.needs_review, picks += t.best_pick, overridden += t.overridden;
+    }
+    std::string by_scene;
+    for (const auto& [scene, count] : scenes) by_scene += fmt::format("{}{} {}", by_scene.empty() ? "" : ", ", scene, count);
+    say(fmt::format("\ntags     {}\n         {} to review (`wsportfolio tag review`), {} burst best picks, {} overridden\n",
+                    by_scene, review, picks, overridden));
+    JsonLine line;
+    line.add("event", "status.tags").add("needs_review", review).add("best_picks", picks).add("overridden", overridden);
+    for (const auto& [scene, count] : scenes) line.add("scene." + scene, count);
     terminal.emit(line);
   }
 

@@ -42,6 +42,7 @@ Runner define_init(CLI::App& command);
 Runner define_config(CLI::App& command);
 Runner define_ingest(CLI::App& command);
 Runner define_render(CLI::App& command);
+Runner define_tag(CLI::App& command);
 Runner define_run(CLI::App& command);
 Runner define_retry(CLI::App& command);
 Runner define_status(CLI::App& command);
@@ -52,6 +53,14 @@ int run_ingest_stage(const Context& context, const config::Config& config, catal
                      const std::string& run_id, const std::vector<std::filesystem::path>& paths);
 int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                  const std::string& run_id);
+int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+              const std::string& run_id);
+
+// Writes or merges an XMP sidecar beside every tagged source; returns the exit code.
+int write_xmp_sidecars(const Context& context, const config::Config& config, catalog::Catalog& catalog);
+
+// Images worked on at once: pipeline.jobs (after -j), else all cores.
+int worker_count(const config::Config& config);
 
 // A usage or config problem: exit code 2.
 struct UsageError : std::runtime_error {

@@ -242,6 +242,22 @@ const std::vector<std::string> k_providers{"local", "openai", "google_vision"};
 const std::vector<std::string> k_events{"ingest.completed", "render.completed", "tag.completed",
                                         "publish.completed", "run.completed", "run.failed", "verify.failed"};
 
+// An alt text template may use only the placeholders the tagger fills.
+void check_alt_text(const Config& config) {
+  static const std::vector<std::string> k_placeholders{"scene", "orientation", "colours", "people", "title", "credit"};
+  const std::string& text = config.tagging.alt_text;
+  for (auto open = text.find('{'); open != std::string::npos; open = text.find('{', open + 1)) {
+    auto close = text.find('}', open);
+    auto name = text.substr(open + 1, close == std::string::npos ? std::string::npos : close - open - 1);
+    if (close == std::string::npos || std::find(k_placeholders.begin(), k_placeholders.end(), name) == k_placeholders.end()) {
+      auto hint = util::closest_match(name, k_placeholders);
+      throw ConfigError(fmt::format("{}: tagging.alt_text: unknown placeholder '{{{}}}' (known: {{{}}}){}",
+                                    config.config_file.string(), name, fmt::join(k_placeholders, "} {"),
+                                    hint ? fmt::format("; did you mean '{{{}}}'?", *hint) : ""));
+    }
+  }
+}
+
 // Every key of wsportfolio.yaml. The order is the order of `config show`.
 const std::vector<KeySpec>& key_table() {
   static const std::vector<KeySpec> k_keys{
@@ -270,6 +286,10 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.providers", Kind::Value, choices(FIELD(c.tagging.providers), k_providers)},
       {"tagging.min_confidence", Kind::Value, number(FIELD(c.tagging.min_confidence), 0.0, 1.0)},
       {"tagging.scenes", Kind::Value, texts(FIELD(c.tagging.scenes))},
+      {"tagging.alt_text", Kind::Value, text(FIELD(c.tagging.alt_text))},
+      {"tagging.vocabulary", Kind::List, list_of(FIELD(c.tagging.vocabulary))},
+      {"tagging.vocabulary[].word", Kind::Value, text(FIELD(c.tagging.vocabulary.back().word))},
+      {"tagging.vocabulary[].text", Kind::Value, text(FIELD(c.tagging.vocabulary.back().text))},
       {"tagging.openai", Kind::Map, nullptr},
       {"tagging.openai.model", Kind::Value, text(FIELD(c.tagging.openai.model))},
       {"tagging.openai.api_key_env", Kind::Value, env_name(FIELD(c.tagging.openai.api_key.env)), true},
@@ -457,6 +477,7 @@ private:
     if (schema_path == "sources") m_config.sources.clear();
     else if (schema_path == "timeline") m_config.timeline.clear();
     else if (schema_path == "cameras") m_config.cameras.clear();
+    else if (schema_path == "tagging.vocabulary") m_config.tagging.vocabulary.clear();
     else if (schema_path == "publish.targets") m_config.publish.targets.clear();
     else if (schema_path == "webhooks") m_config.webhooks.clear();
     std::erase_if(m_config.origins, [&](const Origin& o) { return o.key.starts_with(display_key + "["); });
@@ -579,6 +600,11 @@ void apply_derived_defaults(Config& config) {
   for (std::size_t i = 0; i < config.cameras.size(); ++i)
     if (config.cameras[i].serial.empty() && config.cameras[i].model.empty())
       throw ConfigError(fmt::format("{}: cameras[{}]: a camera needs a serial or a model", config.config_file.string(), i));
+  for (std::size_t i = 0; i < config.tagging.vocabulary.size(); ++i)
+    if (config.tagging.vocabulary[i].word.empty() || config.tagging.vocabulary[i].text.empty())
+      throw ConfigError(fmt::format("{}: tagging.vocabulary[{}]: an entry needs a word and its text",
+                                    config.config_file.string(), i));
+  check_alt_text(config);
   if (auto& mark = config.render.watermark) {
     if (mark->text.empty() && mark->image.empty())
       throw ConfigError(fmt::format("{}: render.watermark: needs text or image", config.config_file.string()));

@@ -61,10 +61,20 @@ struct GoogleVisionSettings {
   std::string base_url = "https://vision.googleapis.com/v1";
 };
 
+// A word of the alt text in the gallery's language: a scene, a colour name or
+// one of the words the template uses ("vertical", "and").
+struct Wording {
+  std::string word;
+  std::string text;
+};
+
 struct TaggingSettings {
   std::vector<std::string> providers{"local"};  // fallback order
   double min_confidence = 0.6;                   // below it: needs review
   std::vector<std::string> scenes{"getting_ready", "ceremony", "portrait", "detail", "candid", "reception"};
+  // Placeholders: {scene} {orientation} {colours} {people} {title} {credit}.
+  std::string alt_text = "{scene} photo, {orientation}, in {colours}{people}";
+  std::vector<Wording> vocabulary;  // overrides of the built-in English words
   OpenAiSettings openai;
   GoogleVisionSettings google_vision;
 };

@@ -22,6 +22,15 @@ namespace {
 
 std::atomic<std::int64_t> g_decodes{0};
 
+// libvips' message on one line, and its error buffer cleared for the next image.
+std::string one_line(const vips::VError& error) {
+  std::string reason = error.what();
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
+  while (!reason.empty() && reason.back() == ' ') reason.pop_back();
+  vips_error_clear();
+  return reason;
+}
+
 // An EXIF block with only what the policy keeps, and Orientation 1 because the
 // pixels are already upright.
 std::string minimal_exif(const KeptMetadata& kept) {
@@ -246,6 +255,27 @@ std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
   return text;
 }
 
+util::Result<RgbPixels> decode_rgb8(std::span<const std::uint8_t> bytes) {
+  start_imaging();
+  try {
+    VImage image = VImage::new_from_buffer(bytes.data(), bytes.size(), "",
+                                           VImage::option()->set("fail_on", VIPS_FAIL_ON_TRUNCATED));
+    if (image.has_alpha()) image = image.flatten(VImage::option()->set("background", std::vector<double>{255.0}));
+    image = image.colourspace(VIPS_INTERPRETATION_sRGB).cast(VIPS_FORMAT_UCHAR);
+    if (image.bands() != 3) return util::Error{fmt::format("expected 3 colour bands, got {}", image.bands())};
+    RgbPixels pixels;
+    pixels.width = image.width();
+    pixels.height = image.height();
+    std::size_t length = 0;
+    void* memory = image.write_to_memory(&length);
+    pixels.rgb.assign(static_cast<const std::uint8_t*>(memory), static_cast<const std::uint8_t*>(memory) + length);
+    g_free(memory);
+    return pixels;
+  } catch (const vips::VError& e) {
+    return util::Error{fmt::format("cannot decode: {}", one_line(e))};
+  }
+}
+
 std::int64_t decode_count() { return g_decodes.load(); }
 
 util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const config::RenderRecipe& recipe,
@@ -344,11 +374,7 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
       g_free(buffer);
     }
   } catch (const vips::VError& error) {
-    std::string reason = error.what();
-    std::replace(reason.begin(), reason.end(), '\n', ' ');
-    while (!reason.empty() && reason.back() == ' ') reason.pop_back();
-    vips_error_clear();
-    return util::Error{fmt::format("cannot decode or render: {}", reason)};
+    return util::Error{fmt::format("cannot decode or render: {}", one_line(error))};
   }
   return rendition;
 }

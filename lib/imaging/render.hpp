@@ -47,6 +47,18 @@ std::string recipe_fingerprint(const config::RenderRecipe& recipe);
 util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const config::RenderRecipe& recipe,
                                      const KeptMetadata& kept);
 
+// 8-bit sRGB pixels, interleaved RGB, row-major, no padding.
+struct RgbPixels {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> rgb;
+};
+
+// Decodes a small image the tool wrote itself (the analysis image) into RGB
+// pixels; alpha is flattened on white, grey becomes RGB. Not counted as a
+// source decode: it reads the few kilobytes render produced, never a source.
+util::Result<RgbPixels> decode_rgb8(std::span<const std::uint8_t> bytes);
+
 // The number of full decodes this process has made, for tests and the benchmark.
 std::int64_t decode_count();
 

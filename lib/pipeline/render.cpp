@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -19,6 +18,7 @@
 #include <vips/vips.h>
 
 #include "imaging/render.hpp"
+#include "pipeline/leases.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
 #include "util/text.hpp"
@@ -90,22 +90,9 @@ public:
     fs::create_directories(m_config.state_dir() / "renders");
     fs::create_directories(m_config.state_dir() / "analysis");
     remove_abandoned_temporaries();
-    m_total = m_catalog.count_claimable(std::string(k_stage), m_settings);
+    m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "");
     m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
-    std::thread heartbeat_thread([this] { keep_leases(); });
-    // The heartbeat stops and is joined however this scope is left.
-    struct Heartbeat {
-      RenderStage& stage;
-      std::thread& thread;
-      ~Heartbeat() {
-        {
-          std::lock_guard lock(stage.m_heartbeat_mutex);
-          stage.m_finished = true;
-        }
-        stage.m_heartbeat_wake.notify_all();
-        thread.join();
-      }
-    } heartbeat{*this, heartbeat_thread};
+    LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
 
     // The graph, top to bottom: claim work from the catalog, hold at most
     // max_inflight images between claim and commit, render in parallel, commit
@@ -191,7 +178,7 @@ private:
     if (!stopping()) {
       // One at a time: claiming ahead would hold work another process could do.
       auto claimed = locked([&] {
-        return m_catalog.claim(std::string(k_stage), m_settings, m_request.run_id, m_request.lease_ms, 1);
+        return m_catalog.claim(std::string(k_stage), m_settings, "", m_request.run_id, m_request.lease_ms, 1);
       });
       if (!claimed.empty()) return std::move(claimed.front());
     }
@@ -336,28 +323,6 @@ private:
     m_catalog.put_job(job);
   }
 
-  // Renews this run's leases (and its heartbeat) on a connection of its own, so
-  // that a long render never lets another process take over live work.
-  void keep_leases() {
-    std::unique_ptr<catalog::Catalog> own;
-    try {
-      own = m_catalog.reopen();
-    } catch (const std::exception&) {
-      return;  // leases then expire on their own; the work is still correct
-    }
-    std::unique_lock lock(m_heartbeat_mutex);
-    while (!m_finished) {
-      m_heartbeat_wake.wait_for(lock, std::chrono::milliseconds(m_request.lease_ms / 4));
-      if (m_finished) break;
-      try {
-        own->renew_leases(m_request.run_id, m_request.lease_ms,
-                          {std::string(k_stage), m_done.load(), m_total});
-      } catch (const std::exception&) {
-        // A busy catalog delays one heartbeat; the next one catches up.
-      }
-    }
-  }
-
   const config::Config& m_config;
   catalog::Catalog& m_catalog;
   const RenderRequest& m_request;
@@ -369,9 +334,6 @@ private:
   std::atomic<std::int64_t> m_done{0};
   std::int64_t m_total = 0;
   RenderSummary m_summary;
-  std::mutex m_heartbeat_mutex;
-  std::condition_variable m_heartbeat_wake;
-  bool m_finished = false;
 };
 
 }  // namespace

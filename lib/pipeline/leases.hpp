@@ -1,0 +1,42 @@
+#pragma once
+// Keeps a stage's claims alive: while the stage works, a thread of its own
+// renews the run's leases (and its heartbeat and progress) on a catalog
+// connection of its own, so that a long batch never lets another process take
+// over live work, and a killed process's claims expire on their own.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "catalog/catalog.hpp"
+
+namespace wsp::pipeline {
+
+class LeaseKeeper {
+public:
+  // Starts renewing every lease_ms / 4; `done` and `total` are read for progress.
+  LeaseKeeper(catalog::Catalog& catalog, std::string run_id, std::string stage, std::int64_t lease_ms,
+              const std::atomic<std::int64_t>& done, std::int64_t total);
+  // Stops and joins the thread however the stage is left.
+  ~LeaseKeeper();
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+private:
+  void keep(std::unique_ptr<catalog::Catalog> own);
+
+  const std::string m_run_id;
+  const std::string m_stage;
+  const std::int64_t m_lease_ms;
+  const std::atomic<std::int64_t>& m_done;
+  const std::int64_t m_total;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_finished = false;
+  std::thread m_thread;
+};
+
+}  // namespace wsp::pipeline

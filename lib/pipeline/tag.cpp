@@ -1,0 +1,385 @@
+#include "pipeline/tag.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <span>
+
+#include <fmt/format.h>
+#include <tbb/parallel_for.h>
+
+#include "imaging/render.hpp"
+#include "pipeline/leases.hpp"
+#include "tagging/scores.hpp"
+#include "tagging/tagger.hpp"
+#include "tagging/timeline.hpp"
+#include "tagging/xmp.hpp"
+#include "util/files.hpp"
+#include "util/hash.hpp"
+#include "util/text.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+using catalog::ImageRecord;
+
+namespace {
+
+constexpr std::string_view k_stage = "tag";
+
+struct Tagged {
+  ImageRecord image;
+  std::optional<catalog::TagRecord> tags;
+  std::string error;
+  // A fresh observation to remember: content hash, provider, model, JSON.
+  std::optional<std::array<std::string, 4>> to_cache;
+  bool from_cache = false;
+};
+
+class TagStage {
+public:
+  TagStage(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request, Observer& observer)
+      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer),
+        m_settings(tag_settings(config)), m_zone(project_zone(config)) {
+    for (const auto& name : config.tagging.providers) {
+      if (auto provider = tagging::make_provider(name, config)) m_providers.push_back(std::move(provider));
+      else m_observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
+    }
+    // The local provider is always there to fall back on.
+    if (std::none_of(m_providers.begin(), m_providers.end(), [](const auto& p) { return p->name() == "local"; }))
+      m_providers.push_back(tagging::make_local_provider());
+  }
+
+  TagSummary run() {
+    m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "render");
+    m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
+    {
+      LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
+      // Small batches: each is claimed, tagged in parallel and committed in one
+      // transaction, so a kill loses at most one batch of cheap work.
+      const int batch_size = std::max(1, m_request.jobs) * 4;
+      while (!stopping()) {
+        auto claimed = m_catalog.claim(std::string(k_stage), m_settings, "render", m_request.run_id,
+                                       m_request.lease_ms, batch_size);
+        if (claimed.empty()) break;
+        refresh_analysis_paths(claimed);
+        std::vector<Tagged> batch(claimed.size());
+        tbb::parallel_for(std::size_t(0), claimed.size(), [&](std::size_t i) { batch[i] = tag_one(claimed[i]); });
+        commit(batch);
+      }
+      m_catalog.release_leases(m_request.run_id);
+    }
+    m_summary.groups = regroup(m_catalog);
+    return m_summary;
+  }
+
+private:
+  static tagging::TimeZone project_zone(const config::Config& config) {
+    auto zone = tagging::TimeZone::load(config.project.timezone);
+    return zone ? *zone : tagging::TimeZone::utc();
+  }
+
+  bool stopping() const { return m_request.stop && *m_request.stop; }
+
+  // Where each claimed image's analysis image is; asked again only when a
+  // render finished (in this or another process) after the last look.
+  void refresh_analysis_paths(const std::vector<ImageRecord>& claimed) {
+    if (std::all_of(claimed.begin(), claimed.end(), [&](const auto& image) { return m_analysis.count(image.id); }))
+      return;
+    for (const auto& render : m_catalog.renders()) m_analysis[render.image_id] = render.analysis_path;
+  }
+
+  template <typename F>
+  auto locked(F&& work) {
+    std::lock_guard lock(m_catalog_mutex);
+    return work();
+  }
+
+  Tagged tag_one(const ImageRecord& image) {
+    Tagged out;
+    out.image = image;
+    auto where = m_analysis.find(image.id);
+    if (where == m_analysis.end() || where->second.empty()) {
+      out.error = "no analysis image: render it first (`wsportfolio render`)";
+      return out;
+    }
+    auto bytes = util::read_text_file(m_config.state_dir() / where->second);
+    if (!bytes.ok()) {
+      out.error = fmt::format("cannot read the analysis image: {}; `wsportfolio verify --repair` re-renders it",
+                              bytes.message());
+      return out;
+    }
+    const std::string content = util::sha256_hex(*bytes);
+    std::optional<tagging::Observation> seen;
+    std::string provider_name, model, last_error;
+    std::optional<tagging::Pixels> pixels;
+    for (const auto& provider : m_providers) {
+      auto cached = locked([&] { return m_catalog.cached_result(content, provider->name(), provider->model()); });
+      if (cached) {
+        if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
+          seen = std::move(*restored);
+          out.from_cache = true;
+        }
+      }
+      if (!seen) {
+        if (!pixels) {
+          auto decoded = imaging::decode_rgb8(
+              std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
+          if (!decoded.ok()) {
+            out.error = fmt::format("analysis image: {}", decoded.message());
+            return out;
+          }
+          pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
+        }
+        auto observed = provider->observe(*pixels, *bytes);
+        if (!observed.ok()) {
+          last_error = fmt::format("{}: {}", provider->name(), observed.message());
+          continue;  // the next provider in the fallback order
+        }
+        seen = std::move(*observed);
+        out.to_cache = {content, provider->name(), provider->model(), tagging::to_json(*seen)};
+      }
+      provider_name = provider->name();
+      model = provider->model();
+      break;
+    }
+    if (!seen) {
+      out.error = last_error.empty() ? "no tagging provider could look at it" : last_error;
+      return out;
+    }
+
+    tagging::PhotoContext photo;
+    photo.header = image.header;
+    auto instant = tagging::capture_instant(image.header.camera, m_zone, m_config.cameras);
+    if (instant) {
+      photo.capture_utc_ms = instant->utc_ms;
+      photo.local_offset_seconds = m_zone.offset_at_utc(instant->utc_ms / 1000);
+    }
+    auto conclusion = tagging::conclude(*seen, photo, m_config);
+
+    catalog::TagRecord record;
+    record.image_id = image.id;
+    record.fingerprint = image.sha256 + ":" + m_settings;
+    record.provider = provider_name;
+    record.model = model;
+    record.scene = conclusion.scene;
+    record.scene_confidence = conclusion.scene_confidence;
+    record.scene_basis = conclusion.scene_basis == "provider" ? provider_name : conclusion.scene_basis;
+    record.keywords = conclusion.keywords;
+    record.alt_text = conclusion.alt_text;
+    record.confidence = conclusion.confidence;
+    record.sharpness = seen->scores.sharpness;
+    record.exposure_error = seen->scores.exposure_error;
+    record.overexposed = seen->scores.overexposed;
+    record.underexposed = seen->scores.underexposed;
+    record.palette = tagging::palette_text(seen->palette);
+    record.dominant_colour = tagging::dominant_colour_name(seen->palette);
+    record.phash = seen->phash;
+    record.capture_utc_ms = photo.capture_utc_ms;
+    record.camera = image.header.camera.serial.empty() ? image.header.camera.model : image.header.camera.serial;
+    out.tags = std::move(record);
+    return out;
+  }
+
+  void commit(const std::vector<Tagged>& batch) {
+    m_catalog.write([&] {
+      for (const auto& tagged : batch) {
+        catalog::Job job{tagged.image.id, std::string(k_stage), catalog::JobState::Done, 1, {},
+                         tagged.image.sha256 + ":" + m_settings};
+        if (auto previous = m_catalog.job(tagged.image.id, std::string(k_stage))) job.attempts = previous->attempts;
+        if (tagged.tags) {
+          m_catalog.put_tags(*tagged.tags);
+          if (tagged.to_cache) {
+            const auto& [content, provider, model, json] = *tagged.to_cache;
+            m_catalog.put_cached_result(content, provider, model, json);
+          }
+          m_catalog.add_event({"image.tagged", tagged.image.id,
+                               fmt::format("{{\"scene\":\"{}\",\"confidence\":{:.2f},\"basis\":\"{}\"}}",
+                                           util::json_escape(tagged.tags->scene), tagged.tags->confidence,
+                                           tagged.tags->scene_basis)},
+                              m_request.run_id);
+        } else {
+          job.state = catalog::JobState::Failed;
+          job.last_error = tagged.error;
+          m_catalog.add_event({"image.tag_failed", tagged.image.id,
+                               fmt::format("{{\"reason\":\"{}\"}}", util::json_escape(tagged.error))},
+                              m_request.run_id);
+        }
+        m_catalog.put_job(job);
+      }
+    });
+    for (const auto& tagged : batch) {
+      if (tagged.tags) {
+        ++m_summary.tagged;
+        if (tagged.from_cache) ++m_summary.from_cache;
+        m_observer.item_done(k_stage, tagged.image.path, tagged.tags->scene.empty() ? "untagged" : tagged.tags->scene,
+                             0);
+      } else {
+        ++m_summary.failed;
+        m_observer.item_problem(k_stage, tagged.image.path, tagged.error);
+        m_observer.item_done(k_stage, tagged.image.path, "failed", 0);
+      }
+      ++m_done;
+    }
+  }
+
+  const config::Config& m_config;
+  catalog::Catalog& m_catalog;
+  const TagRequest& m_request;
+  Observer& m_observer;
+  const std::string m_settings;
+  const tagging::TimeZone m_zone;
+  std::vector<std::unique_ptr<tagging::Provider>> m_providers;
+  std::map<std::int64_t, std::string> m_analysis;
+  std::mutex m_catalog_mutex;
+  std::atomic<std::int64_t> m_done{0};
+  std::int64_t m_total = 0;
+  TagSummary m_summary;
+};
+
+bool contains(const std::vector<std::string>& words, const std::string& word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+}  // namespace
+
+std::string tag_settings(const config::Config& config) {
+  const auto& t = config.tagging;
+  std::string text = fmt::format("v1 providers={} min={} scenes={} openai={} alt={} analysis={} zone={}",
+                                 fmt::join(t.providers, ","), t.min_confidence, fmt::join(t.scenes, ","),
+                                 t.openai.model, t.alt_text, config.render.analysis_size, config.project.timezone);
+  for (const auto& w : t.vocabulary) text += fmt::format(" word={}={}", w.word, w.text);
+  for (const auto& e : config.timeline) text += fmt::format(" timeline={}:{}-{}", e.scene, e.from_minute, e.to_minute);
+  for (const auto& c : config.cameras) text += fmt::format(" camera={}/{}{:+}", c.serial, c.model, c.offset_seconds);
+  return util::sha256_hex(text).substr(0, 16);
+}
+
+TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,
+               Observer& observer) {
+  imaging::start_imaging();
+  return TagStage(config, catalog, request, observer).run();
+}
+
+std::size_t regroup(catalog::Catalog& catalog) {
+  std::vector<tagging::FrameFacts> frames;
+  for (const auto& t : catalog.tags())
+    frames.push_back({t.image_id, t.capture_utc_ms, t.phash, t.sharpness, t.exposure_error});
+  auto groups = tagging::group_near_duplicates(std::move(frames));
+  std::vector<std::pair<std::int64_t, std::int64_t>> members;
+  for (const auto& group : groups)
+    for (auto member : group.members) members.emplace_back(member, group.best);
+  catalog.set_groups(members);
+  return groups.size();
+}
+
+std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog) {
+  std::map<std::int64_t, catalog::TagOverride> overrides;
+  for (auto& o : catalog.overrides()) overrides[o.image_id] = std::move(o);
+  std::map<std::int64_t, imaging::PhotoHeader> headers;
+  std::vector<EffectiveTags> all;
+  for (const auto& t : catalog.tags()) {
+    EffectiveTags e;
+    e.image_id = t.image_id;
+    e.path = t.source_path;
+    e.scene = t.scene;
+    e.confidence = t.confidence;
+    e.scene_basis = t.scene_basis;
+    e.keywords = t.keywords;
+    e.alt_text = t.alt_text;
+    e.group = t.group;
+    e.best_pick = t.group && *t.group == t.image_id;
+    e.sharpness = t.sharpness;
+    e.overexposed = t.overexposed;
+    e.underexposed = t.underexposed;
+    if (auto it = overrides.find(t.image_id); it != overrides.end()) {
+      const auto& o = it->second;
+      e.overridden = true;
+      if (o.scene && *o.scene != e.scene) {
+        // The automatic alt text names the old scene: word it again for the new one.
+        if (headers.empty())
+          for (const auto& image : catalog.images()) headers[image.id] = image.header;
+        const auto& header = headers[t.image_id];
+        e.alt_text = tagging::alt_text(config, *o.scene, tagging::orientation_word(header),
+                                       tagging::notable_colours(tagging::palette_from_text(t.palette)), std::nullopt);
+        std::erase(e.keywords, tagging::word(config, e.scene));
+        e.keywords.insert(e.keywords.begin(), tagging::word(config, *o.scene));
+        e.scene = *o.scene;
+      }
+      if (o.scene) {
+        e.scene_basis = "override";
+        e.confidence = 1.0;
+      }
+      for (const auto& tag : o.remove_tags) std::erase(e.keywords, tag);
+      for (const auto& tag : o.add_tags)
+        if (!contains(e.keywords, tag)) e.keywords.push_back(tag);
+      if (o.alt_text) e.alt_text = *o.alt_text;
+      e.rating = o.rating;
+    }
+    e.needs_review = e.confidence < config.tagging.min_confidence;
+    all.push_back(std::move(e));
+  }
+  return all;
+}
+
+SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
+  const std::string best_pick_word = tagging::word(config, "best_pick");
+  // Every keyword the tagger may write: those it does not say now are removed.
+  std::vector<std::string> automatic{best_pick_word};
+  for (const char* key : {"vertical", "horizontal", "square", "overexposed", "underexposed"})
+    automatic.push_back(tagging::word(config, key));
+  for (const auto& scene : config.tagging.scenes) automatic.push_back(tagging::word(config, scene));
+  for (const auto& colour : tagging::colour_names()) automatic.push_back(tagging::word(config, colour));
+
+  SidecarSummary summary;
+  auto all = effective_tags(config, catalog);
+  observer.stage_started("xmp", all.size());
+  for (const auto& t : all) {
+    const fs::path source = fs::path(t.path).is_absolute() ? fs::path(t.path) : config.project_dir / t.path;
+    const fs::path sidecar = tagging::sidecar_path(source);
+    tagging::XmpFields fields;
+    fields.keywords = t.keywords;
+    if (t.best_pick) fields.keywords.push_back(best_pick_word);
+    for (const auto& word : automatic)
+      if (!contains(fields.keywords, word)) fields.remove_keywords.push_back(word);
+    if (auto o = catalog.tag_override(t.image_id))
+      for (const auto& removed : o->remove_tags)
+        if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
+    if (!t.scene.empty()) fields.label = tagging::word(config, t.scene);
+    fields.rating = t.rating;
+    fields.best_pick = t.best_pick;
+    fields.description = t.alt_text;
+
+    std::string existing;
+    std::error_code missing;
+    if (fs::exists(sidecar, missing)) {
+      auto read = util::read_text_file(sidecar);
+      if (!read.ok()) {
+        ++summary.failed;
+        observer.item_problem("xmp", sidecar.string(), read.message());
+        continue;
+      }
+      existing = std::move(*read);
+    }
+    auto merged = tagging::merge_xmp(existing, fields);
+    if (!merged.ok()) {
+      ++summary.failed;
+      observer.item_problem("xmp", sidecar.string(), fmt::format("{}; left as it was", merged.message()));
+      continue;
+    }
+    if (*merged == existing) {
+      ++summary.unchanged;
+      observer.item_done("xmp", sidecar.string(), "unchanged", 0);
+      continue;
+    }
+    if (auto written = util::write_file_atomically(sidecar, *merged); !written) {
+      ++summary.failed;
+      observer.item_problem("xmp", sidecar.string(), written.message());
+      continue;
+    }
+    ++summary.written;
+    observer.item_done("xmp", sidecar.string(), existing.empty() ? "written" : "merged",
+                       static_cast<std::int64_t>(merged->size()));
+  }
+  return summary;
+}
+
+}  // namespace wsp::pipeline

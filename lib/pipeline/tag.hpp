@@ -1,0 +1,82 @@
+#pragma once
+// The tag stage: every active image whose render is done and whose tags are
+// missing or out of date (fingerprint: source hash + the tagging settings,
+// timeline, camera clocks and time zone) is categorised from its analysis
+// image, resumably and beside other processes like render. Providers are
+// asked in the configured fallback order and their observations cached by
+// content hash + provider + model. Afterwards bursts and near-duplicates are
+// grouped across the whole shoot.
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "pipeline/observer.hpp"
+
+namespace wsp::pipeline {
+
+struct TagRequest {
+  std::string run_id;
+  const std::atomic<bool>* stop = nullptr;
+  int jobs = 1;
+  std::int64_t lease_ms = 30'000;
+};
+
+struct TagSummary {
+  std::size_t tagged = 0;
+  std::size_t failed = 0;
+  std::size_t from_cache = 0;   // observations reused instead of recomputed
+  std::size_t groups = 0;       // bursts / near-duplicate groups in the shoot
+};
+
+TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,
+               Observer& observer);
+
+// The settings part of the tag fingerprint.
+std::string tag_settings(const config::Config& config);
+
+// Regroups bursts and near-duplicates over every tagged image; returns the number of groups.
+std::size_t regroup(catalog::Catalog& catalog);
+
+// What the portfolio says about an image: automatic tags with the
+// photographer's overrides applied (they always win).
+struct EffectiveTags {
+  std::int64_t image_id = 0;
+  std::string path;
+  std::string scene;
+  double confidence = 0;
+  std::string scene_basis;  // "override", "timeline", "heuristic", a provider
+  std::vector<std::string> keywords;
+  std::string alt_text;
+  std::optional<int> rating;
+  std::optional<std::int64_t> group;  // the group's best pick
+  bool best_pick = false;             // the frame to keep of its group
+  bool needs_review = false;          // confidence under tagging.min_confidence, no override
+  bool overridden = false;
+  double sharpness = 0;
+  bool overexposed = false;
+  bool underexposed = false;
+};
+
+std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog);
+
+struct SidecarSummary {
+  std::size_t written = 0;
+  std::size_t unchanged = 0;
+  std::size_t failed = 0;
+};
+
+// Writes an XMP sidecar beside every tagged source (IMG_1234.JPG ->
+// IMG_1234.xmp), merged into the one already there: keywords, the scene as
+// label, the rating, the best-pick flag and the alt text as description. What
+// else the sidecar holds (develop settings, history) is kept. Keywords the
+// tagger can produce but no longer says are taken out, so a changed scene does
+// not leave the old one behind. A sidecar that cannot be read or written is
+// reported through `observer` and left as it was.
+SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer);
+
+}  // namespace wsp::pipeline

@@ -1,0 +1,266 @@
+#include "tagging/tagger.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "util/text.hpp"
+
+namespace wsp::tagging {
+namespace {
+
+class LocalProvider final : public Provider {
+public:
+  std::string name() const override { return "local"; }
+  // Bumped whenever the measurements change, so cached observations are redone.
+  std::string model() const override { return "local-1"; }
+  util::Result<Observation> observe(const Pixels& analysis, std::string_view) override {
+    Observation seen;
+    seen.scores = technical_scores(analysis);
+    seen.palette = palette(analysis);
+    seen.phash = perceptual_hash(analysis);
+    return seen;
+  }
+};
+
+bool in_scenes(const config::Config& config, const std::string& scene) {
+  const auto& scenes = config.tagging.scenes;
+  return std::find(scenes.begin(), scenes.end(), scene) != scenes.end();
+}
+
+bool contains(const std::vector<std::string>& words, const std::string& word) {
+  return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// A wedding day has a shape even without a timeline: preparations in the
+// morning, the ceremony early in the afternoon, portraits later, the reception
+// in the evening; long lenses wide open make portraits. Right often enough to
+// help, never sure enough to skip review.
+std::optional<SceneGuess> scene_by_heuristics(const PhotoContext& photo, const Observation& seen,
+                                              const config::Config& config) {
+  std::vector<SceneGuess> guesses;
+  if (photo.capture_utc_ms) {
+    std::int64_t local_seconds = *photo.capture_utc_ms / 1000 + photo.local_offset_seconds;
+    int hour = static_cast<int>(((local_seconds % 86400) + 86400) % 86400 / 3600);
+    if (hour >= 6 && hour < 13) guesses.push_back({"getting_ready", k_heuristic_confidence});
+    else if (hour >= 13 && hour < 15) guesses.push_back({"ceremony", k_heuristic_confidence - 0.05});
+    else if (hour >= 18 || hour < 4) guesses.push_back({"reception", k_heuristic_confidence});
+  }
+  const auto& camera = photo.header.camera;
+  if (seen.scores.mean_luminance < 0.3 && camera.iso && *camera.iso >= 1600)
+    guesses.push_back({"reception", k_heuristic_confidence - 0.1});
+  if (camera.focal_length_mm && *camera.focal_length_mm >= 70 && camera.aperture && *camera.aperture <= 2.8)
+    guesses.push_back({"portrait", k_heuristic_confidence - 0.1});
+  guesses.push_back({"candid", k_heuristic_confidence - 0.15});
+  for (const auto& guess : guesses)
+    if (in_scenes(config, guess.scene)) return guess;
+  return std::nullopt;
+}
+
+std::string capitalised(std::string text) {
+  if (!text.empty() && static_cast<unsigned char>(text[0]) < 0x80)
+    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+}  // namespace
+
+std::string word(const config::Config& config, const std::string& key) {
+  for (const auto& entry : config.tagging.vocabulary)
+    if (entry.word == key) return entry.text;
+  std::string plain = key;
+  std::replace(plain.begin(), plain.end(), '_', ' ');
+  return plain;
+}
+
+std::unique_ptr<Provider> make_local_provider() { return std::make_unique<LocalProvider>(); }
+
+std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config&) {
+  if (name == "local") return make_local_provider();
+  return nullptr;
+}
+
+std::string to_json(const Observation& seen) {
+  const auto& s = seen.scores;
+  std::string json = fmt::format(
+      "{{\"sharpness\":{:.17g},\"clipped_highlights\":{:.17g},\"clipped_shadows\":{:.17g},\"mean_luminance\":{:.17g},"
+      "\"overexposed\":{},\"underexposed\":{},\"exposure_error\":{:.17g},\"phash\":\"{:016x}\",\"palette\":[",
+      s.sharpness, s.clipped_highlights, s.clipped_shadows, s.mean_luminance, s.overexposed, s.underexposed,
+      s.exposure_error, seen.phash);
+  for (std::size_t i = 0; i < seen.palette.size(); ++i) {
+    const auto& c = seen.palette[i];
+    json += fmt::format("{}{{\"r\":{},\"g\":{},\"b\":{},\"share\":{:.17g},\"name\":\"{}\"}}", i ? "," : "", c.r, c.g,
+                        c.b, c.share, util::json_escape(c.name));
+  }
+  json += "],\"scenes\":[";
+  for (std::size_t i = 0; i < seen.scenes.size(); ++i)
+    json += fmt::format("{}{{\"scene\":\"{}\",\"confidence\":{:.17g}}}", i ? "," : "",
+                        util::json_escape(seen.scenes[i].scene), seen.scenes[i].confidence);
+  json += "],\"labels\":[";
+  for (std::size_t i = 0; i < seen.labels.size(); ++i)
+    json += fmt::format("{}\"{}\"", i ? "," : "", util::json_escape(seen.labels[i]));
+  json += "]";
+  if (seen.people) json += fmt::format(",\"people\":{}", *seen.people);
+  json += fmt::format(",\"description\":\"{}\"}}", util::json_escape(seen.description));
+  return json;
+}
+
+util::Result<Observation> observation_from_json(std::string_view json) {
+  try {
+    // JSON is YAML: the parser the config already uses reads it.
+    YAML::Node root = YAML::Load(std::string(json));
+    if (!root.IsMap()) return util::Error{"not a JSON object"};
+    Observation seen;
+    auto& s = seen.scores;
+    s.sharpness = root["sharpness"].as<double>();
+    s.clipped_highlights = root["clipped_highlights"].as<double>();
+    s.clipped_shadows = root["clipped_shadows"].as<double>();
+    s.mean_luminance = root["mean_luminance"].as<double>();
+    s.overexposed = root["overexposed"].as<bool>();
+    s.underexposed = root["underexposed"].as<bool>();
+    s.exposure_error = root["exposure_error"].as<double>();
+    seen.phash = std::stoull(root["phash"].as<std::string>(), nullptr, 16);
+    for (const auto& c : root["palette"])
+      seen.palette.push_back({static_cast<std::uint8_t>(c["r"].as<int>()), static_cast<std::uint8_t>(c["g"].as<int>()),
+                              static_cast<std::uint8_t>(c["b"].as<int>()), c["share"].as<double>(),
+                              c["name"].as<std::string>()});
+    for (const auto& g : root["scenes"]) seen.scenes.push_back({g["scene"].as<std::string>(), g["confidence"].as<double>()});
+    for (const auto& label : root["labels"]) seen.labels.push_back(label.as<std::string>());
+    if (root["people"]) seen.people = root["people"].as<int>();
+    seen.description = root["description"].as<std::string>();
+    return seen;
+  } catch (const std::exception& e) {
+    return util::Error{fmt::format("unreadable observation: {}", e.what())};
+  }
+}
+
+std::string orientation_word(const imaging::PhotoHeader& header) {
+  int width = header.width, height = header.height;
+  // EXIF orientations 5 to 8 turn the stored pixels by a quarter.
+  if (header.camera.orientation >= 5) std::swap(width, height);
+  if (width * 20 > height * 21) return "horizontal";
+  if (height * 20 > width * 21) return "vertical";
+  return "square";
+}
+
+std::vector<std::string> notable_colours(const std::vector<PaletteColour>& palette) {
+  std::vector<std::pair<std::string, double>> shares;
+  for (const auto& colour : palette) {
+    auto it = std::find_if(shares.begin(), shares.end(), [&](const auto& s) { return s.first == colour.name; });
+    if (it == shares.end()) shares.emplace_back(colour.name, colour.share);
+    else it->second += colour.share;
+  }
+  std::stable_sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> names;
+  for (const auto& [name, share] : shares)
+    if (names.size() < 3 && (names.empty() || share >= 0.15)) names.push_back(name);
+  return names;
+}
+
+std::string alt_text(const config::Config& config, const std::string& scene, const std::string& orientation,
+                     const std::vector<std::string>& colours, std::optional<int> people) {
+  std::string colour_list;
+  for (std::size_t i = 0; i < colours.size(); ++i) {
+    if (i > 0) colour_list += i + 1 == colours.size() ? " " + word(config, "and") + " " : ", ";
+    colour_list += word(config, colours[i]);
+  }
+  std::string people_text;
+  if (people && *people > 0)
+    people_text = fmt::format(", {} {}", *people, word(config, *people == 1 ? "person" : "people"));
+  const std::pair<std::string_view, std::string> fills[] = {
+      {"{scene}", scene.empty() ? std::string() : word(config, scene)},
+      {"{orientation}", word(config, orientation)},
+      {"{colours}", colour_list},
+      {"{people}", people_text},
+      {"{title}", config.project.title},
+      {"{credit}", config.project.credit},
+  };
+  std::string text;
+  const std::string& pattern = config.tagging.alt_text;
+  for (std::size_t i = 0; i < pattern.size();) {
+    bool filled = false;
+    for (const auto& [placeholder, value] : fills)
+      if (std::string_view(pattern).substr(i).starts_with(placeholder)) {
+        text += value;
+        i += placeholder.size();
+        filled = true;
+        break;
+      }
+    if (!filled) text.push_back(pattern[i++]);
+  }
+  // An empty placeholder at the start ("{scene} photo" without a scene) leaves a space.
+  text.erase(0, text.find_first_not_of(' '));
+  return capitalised(text);
+}
+
+Conclusion conclude(const Observation& seen, const PhotoContext& photo, const config::Config& config) {
+  Conclusion out;
+  std::optional<SceneMatch> timed;
+  if (photo.capture_utc_ms && !config.timeline.empty()) {
+    static const TimeZone k_utc = TimeZone::utc();
+    auto zone = TimeZone::load(config.project.timezone);
+    timed = scene_from_timeline(config.timeline, *photo.capture_utc_ms, zone ? *zone : k_utc);
+  }
+  auto provided = std::find_if(seen.scenes.begin(), seen.scenes.end(),
+                               [&](const SceneGuess& guess) { return in_scenes(config, guess.scene); });
+  if (timed) {
+    out.scene = timed->scene;
+    out.scene_confidence = timed->confidence;
+    out.scene_basis = "timeline";
+  } else if (provided != seen.scenes.end()) {
+    out.scene = provided->scene;
+    out.scene_confidence = provided->confidence;
+    out.scene_basis = "provider";
+  } else if (auto guess = scene_by_heuristics(photo, seen, config)) {
+    out.scene = guess->scene;
+    out.scene_confidence = guess->confidence;
+    out.scene_basis = "heuristic";
+  }
+
+  const std::string orientation = orientation_word(photo.header);
+  const auto colours = notable_colours(seen.palette);
+  auto add = [&](const std::string& keyword) {
+    if (!keyword.empty() && !contains(out.keywords, keyword)) out.keywords.push_back(keyword);
+  };
+  if (!out.scene.empty()) add(word(config, out.scene));
+  add(word(config, orientation));
+  for (const auto& colour : colours) add(word(config, colour));
+  for (const auto& label : seen.labels) add(label);
+  if (seen.scores.overexposed) add(word(config, "overexposed"));
+  if (seen.scores.underexposed) add(word(config, "underexposed"));
+
+  out.alt_text = seen.description.empty() ? alt_text(config, out.scene, orientation, colours, seen.people)
+                                          : seen.description;
+  out.confidence = out.scene.empty() ? 0.0 : out.scene_confidence;
+  return out;
+}
+
+std::string palette_text(const std::vector<PaletteColour>& palette) {
+  std::string text;
+  for (const auto& c : palette)
+    text += fmt::format("{}#{:02x}{:02x}{:02x}:{:.4f}:{}", text.empty() ? "" : " ", c.r, c.g, c.b, c.share, c.name);
+  return text;
+}
+
+std::vector<PaletteColour> palette_from_text(std::string_view text) {
+  std::vector<PaletteColour> palette;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string entry(text.substr(start, end - start));
+    unsigned r = 0, g = 0, b = 0;
+    double share = 0;
+    char name[32] = {};
+    if (std::sscanf(entry.c_str(), "#%2x%2x%2x:%lf:%31s", &r, &g, &b, &share, name) == 5)
+      palette.push_back({static_cast<std::uint8_t>(r), static_cast<std::uint8_t>(g), static_cast<std::uint8_t>(b),
+                         share, name});
+    start = end + 1;
+  }
+  return palette;
+}
+
+}  // namespace wsp::tagging

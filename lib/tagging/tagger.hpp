@@ -1,0 +1,107 @@
+#pragma once
+// Categorising one photo: what a provider sees in the analysis image
+// (`Observation`), and what the tool concludes from it together with the
+// camera's facts and the wedding timeline (`Conclusion`: scene, keywords, alt
+// text, confidence). The local provider measures pixels only; remote
+// providers (OpenAI, Google Vision) are further implementations of `Provider`
+// that add scene guesses, labels and people counts.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "imaging/probe.hpp"
+#include "tagging/scores.hpp"
+#include "tagging/timeline.hpp"
+#include "util/result.hpp"
+
+namespace wsp::tagging {
+
+struct SceneGuess {
+  std::string scene;
+  double confidence = 0;
+};
+
+// What one provider saw in one analysis image. A pure function of the pixels
+// and the provider's model, so it is cached by content hash + provider + model.
+struct Observation {
+  TechnicalScores scores;
+  std::vector<PaletteColour> palette;
+  std::uint64_t phash = 0;
+  std::vector<SceneGuess> scenes;   // best first; empty from the local provider
+  std::vector<std::string> labels;  // content keywords ("bouquet", "rings")
+  std::optional<int> people;
+  std::string description;          // a provider's own alt text, if it writes one
+};
+
+struct Provider {
+  virtual ~Provider() = default;
+  virtual std::string name() const = 0;
+  virtual std::string model() const = 0;  // part of the cache key: a new model re-asks
+  virtual util::Result<Observation> observe(const Pixels& analysis, std::string_view analysis_jpeg) = 0;
+};
+
+// Measures sharpness, exposure, palette and the perceptual hash; needs no
+// network and never fails on valid pixels.
+std::unique_ptr<Provider> make_local_provider();
+
+// The provider named in `tagging.providers`, or nullptr for one this build
+// does not include.
+std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config& config);
+
+// Round trip for the results cache. from_json fails on text it cannot read
+// (a cache row from another version is then simply recomputed).
+std::string to_json(const Observation& observation);
+util::Result<Observation> observation_from_json(std::string_view json);
+
+// What the tagger concludes about one photo.
+struct Conclusion {
+  std::string scene;  // empty when nothing points anywhere
+  double scene_confidence = 0;
+  std::string scene_basis;  // "timeline", "heuristic" or a provider name
+  std::vector<std::string> keywords;
+  std::string alt_text;
+  double confidence = 0;
+};
+
+inline constexpr double k_heuristic_confidence = 0.45;  // below the default review threshold on purpose
+
+// Everything besides the observation that the conclusion depends on.
+struct PhotoContext {
+  imaging::PhotoHeader header;
+  std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
+  std::int64_t local_offset_seconds = 0;       // of the project's zone at that instant
+};
+
+// The scene: from the timeline when the capture time falls in an entry; else
+// the provider's best guess among tagging.scenes; else heuristics from the
+// time of day and the exposure and lens (honestly below the review threshold).
+Conclusion conclude(const Observation& observation, const PhotoContext& photo, const config::Config& config);
+
+// The alt text from the template in tagging.alt_text, worded in
+// tagging.vocabulary. `orientation` is the upright shape ("vertical"...).
+std::string alt_text(const config::Config& config, const std::string& scene, const std::string& orientation,
+                     const std::vector<std::string>& colours, std::optional<int> people);
+
+// A word in the gallery's language: its tagging.vocabulary text, else the word
+// itself with underscores as spaces ("getting_ready" -> "getting ready").
+std::string word(const config::Config& config, const std::string& key);
+
+// "vertical", "horizontal" or "square" for the upright size of the photo.
+std::string orientation_word(const imaging::PhotoHeader& header);
+
+// Colour names worth saying, largest share first: every name over 15% of the
+// picture, at most three, always at least the dominant one.
+std::vector<std::string> notable_colours(const std::vector<PaletteColour>& palette);
+
+// The palette as one line of text for the catalog: "#rrggbb:share:name"
+// entries separated by spaces, and back.
+std::string palette_text(const std::vector<PaletteColour>& palette);
+std::vector<PaletteColour> palette_from_text(std::string_view text);
+
+}  // namespace wsp::tagging
