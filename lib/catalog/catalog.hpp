@@ -101,7 +101,7 @@ struct TagRecord {
   std::string scene_basis;  // "timeline", "heuristic" or the provider's name
   std::vector<std::string> keywords;
   std::string alt_text;
-  double confidence = 0;    // the lowest confidence of the results above
+  double confidence = 0;    // of the scene; 0 without one
   double sharpness = 0;
   double exposure_error = 0;
   bool overexposed = false;
@@ -113,6 +113,9 @@ struct TagRecord {
   std::string camera;       // serial, or model when no serial: what align-clocks groups by
   // Burst / near-duplicate group: the id of its best pick; empty when the frame stands alone.
   std::optional<std::int64_t> group;
+  // The keywords last written to the image's XMP sidecar: the ones the tool
+  // may take out again there, unlike those the photographer added.
+  std::vector<std::string> sidecar_keywords;
 };
 
 // A photographer's corrections to one image; unset fields leave the automatic result.
@@ -192,6 +195,9 @@ struct Catalog {
   // Replaces the image's automatic tags (its group is kept until set_groups).
   virtual void put_tags(const TagRecord& tags) = 0;
   virtual std::vector<TagRecord> tags() = 0;  // of active images, by path
+  virtual void set_sidecar_keywords(std::int64_t image_id, const std::vector<std::string>& keywords) = 0;
+  // The analysis image of the image's current render, relative to the state folder.
+  virtual std::optional<std::string> analysis_path(std::int64_t image_id) = 0;
   // Replaces every burst group: `groups` maps image id -> the group's best pick.
   virtual void set_groups(const std::vector<std::pair<std::int64_t, std::int64_t>>& groups) = 0;
 

@@ -180,6 +180,7 @@ CREATE TABLE tags (
   capture_utc_ms INTEGER,
   camera TEXT NOT NULL DEFAULT '',
   burst_group INTEGER,
+  sidecar_keywords TEXT NOT NULL DEFAULT '',
   updated_ms INTEGER NOT NULL
 );
 CREATE TABLE tag_overrides (
@@ -689,7 +690,8 @@ public:
     Statement s(m_db,
                 "SELECT t.image_id, i.path, t.fingerprint, t.provider, t.model, t.scene, t.scene_confidence, "
                 "t.scene_basis, t.keywords, t.alt_text, t.confidence, t.sharpness, t.exposure_error, t.overexposed, "
-                "t.underexposed, t.palette, t.dominant_colour, t.phash, t.capture_utc_ms, t.camera, t.burst_group "
+                "t.underexposed, t.palette, t.dominant_colour, t.phash, t.capture_utc_ms, t.camera, t.burst_group, "
+                "t.sidecar_keywords "
                 "FROM tags t JOIN images i ON i.id = t.image_id WHERE i.status = 'active' ORDER BY i.path");
     std::vector<TagRecord> all;
     while (s.step()) {
@@ -715,9 +717,23 @@ public:
       t.capture_utc_ms = s.optional<std::int64_t>(18);
       t.camera = s.text(19);
       t.group = s.optional<std::int64_t>(20);
+      t.sidecar_keywords = split_words(s.text(21));
       all.push_back(std::move(t));
     }
     return all;
+  }
+
+  void set_sidecar_keywords(std::int64_t image_id, const std::vector<std::string>& keywords) override {
+    Statement s(m_db, "UPDATE tags SET sidecar_keywords = ?1 WHERE image_id = ?2");
+    s.bind(1, join_words(keywords)).bind(2, image_id);
+    s.run();
+  }
+
+  std::optional<std::string> analysis_path(std::int64_t image_id) override {
+    Statement s(m_db, "SELECT analysis_path FROM renders WHERE image_id = ?1 AND analysis_path != ''");
+    s.bind(1, image_id);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
   }
 
   void set_groups(const std::vector<std::pair<std::int64_t, std::int64_t>>& groups) override {

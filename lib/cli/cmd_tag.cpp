@@ -1,3 +1,6 @@
+#include <chrono>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -24,11 +27,16 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
                                     "({:.2f} s)",
                                     summary.tagged, summary.from_cache, summary.failed, summary.groups, review,
                                     seconds));
+  if (summary.rerender > 0)
+    context.terminal.info(fmt::format("{} image(s) lost their analysis image and wait for render: `wsportfolio run` "
+                                      "renders and tags them",
+                                      summary.rerender));
   context.terminal.emit(JsonLine()
                             .add("event", "tag.completed")
                             .add("tagged", summary.tagged)
                             .add("from_cache", summary.from_cache)
                             .add("failed", summary.failed)
+                            .add("waiting_for_render", summary.rerender)
                             .add("groups", summary.groups)
                             .add("needs_review", static_cast<std::int64_t>(review))
                             .add("seconds", seconds)
@@ -112,7 +120,9 @@ int run_tag(const TagOptions& options, const Context& context) {
 }
 
 int run_set(const TagOptions& options, const Context& context) {
-  auto config = load_project(context, {});
+  if (!options.scene && options.add_tags.empty() && options.remove_tags.empty() && !options.alt && !options.rating)
+    throw UsageError("tag set: nothing to set (give --scene, --add-tag, --remove-tag, --alt or --rating)");
+  auto config = load_project(context, existing_folder(options.folder));
   if (options.scene && std::find(config.tagging.scenes.begin(), config.tagging.scenes.end(), *options.scene) ==
                            config.tagging.scenes.end())
     throw UsageError(fmt::format("--scene {}: not one of tagging.scenes ({})", *options.scene,
@@ -145,7 +155,7 @@ int run_set(const TagOptions& options, const Context& context) {
 }
 
 int run_clear(const TagOptions& options, const Context& context) {
-  auto config = load_project(context, {});
+  auto config = load_project(context, existing_folder(options.folder));
   auto catalog = open_existing_catalog(config);
   auto images = images_for(config, *catalog, options.files);
   const bool everything = !options.clear_scene && !options.clear_tags && !options.clear_alt && !options.clear_rating;
@@ -168,7 +178,7 @@ int run_clear(const TagOptions& options, const Context& context) {
 
 // Lists images with their effective tags: those that need review, or the named files.
 int run_list(const TagOptions& options, const Context& context, bool review_only) {
-  auto config = load_project(context, {});
+  auto config = load_project(context, existing_folder(options.folder));
   auto catalog = open_existing_catalog(config);
   std::vector<std::string> wanted;
   for (const auto& image : images_for(config, *catalog, options.files)) wanted.push_back(image.path);
@@ -185,7 +195,8 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
     if (t.underexposed) flags += " underexposed";
     if (t.rating) flags += fmt::format(" rating={}", *t.rating);
     std::fputs(fmt::format("{}\n  scene {} ({:.2f}, {}){}\n  keywords {}\n  alt {}\n", t.path,
-                           t.scene.empty() ? "-" : t.scene, t.confidence, t.scene_basis, flags,
+                           t.scene.empty() ? "-" : t.scene, t.confidence,
+                           t.scene_basis.empty() ? "nothing to go on" : t.scene_basis, flags,
                            fmt::join(t.keywords, ", "), t.alt_text)
                    .c_str(),
                stdout);
@@ -197,9 +208,27 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
   return k_exit_ok;
 }
 
-int run_align_clocks(const Context& context) {
-  auto config = load_project(context, {});
+// "2026-06-13 14:02:07" in the project's time zone.
+std::string local_time(std::int64_t utc_ms, const tagging::TimeZone& zone) {
+  using namespace std::chrono;
+  const std::int64_t seconds = utc_ms / 1000 + zone.offset_at_utc(utc_ms / 1000);
+  const sys_seconds local{std::chrono::seconds(seconds)};
+  const auto day = floor<days>(local);
+  const year_month_day date{day};
+  const hh_mm_ss time{local - day};
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", int(date.year()), unsigned(date.month()),
+                     unsigned(date.day()), time.hours().count(), time.minutes().count(), time.seconds().count());
+}
+
+int run_align_clocks(const TagOptions& options, const Context& context) {
+  auto config = load_project(context, existing_folder(options.folder));
+  const auto zone = tagging::TimeZone::load(config.project.timezone).value_or(tagging::TimeZone::utc());
   auto catalog = open_existing_catalog(config);
+  // Frames are grouped by serial, or by model for bodies that write none: the
+  // proposal must say which, or the config entry would never match.
+  std::set<std::string> serials;
+  for (const auto& image : catalog->images())
+    if (!image.header.camera.serial.empty()) serials.insert(image.header.camera.serial);
   std::vector<tagging::TimedFrame> frames;
   for (const auto& t : catalog->tags())
     if (t.capture_utc_ms && !t.camera.empty()) frames.push_back({t.camera, *t.capture_utc_ms, t.phash});
@@ -224,7 +253,8 @@ int run_align_clocks(const Context& context) {
                     p.matched_pairs, p.camera_frames, p.moments, p.runner_up_pairs));
     for (const auto& pair : p.examples)
       say(fmt::format("  e.g. its frame at {} corrected to {} matches the reference frame at {} (hash distance {})\n",
-                      pair.camera_utc_ms, pair.corrected_utc_ms, pair.reference_utc_ms, pair.hash_distance));
+                      local_time(pair.camera_utc_ms, zone), local_time(pair.corrected_utc_ms, zone),
+                      local_time(pair.reference_utc_ms, zone), pair.hash_distance));
     context.terminal.emit(JsonLine()
                               .add("event", "tag.clock_proposal")
                               .add("camera", p.camera)
@@ -241,7 +271,8 @@ int run_align_clocks(const Context& context) {
   if (!alignment.proposals.empty()) {
     say("\nto apply, add to wsportfolio.yaml (times are relative to the corrections already configured):\ncameras:\n");
     for (const auto& p : alignment.proposals)
-      say(fmt::format("  - {{ serial: \"{}\", offset: \"{}\" }}\n", p.camera, clock(p.offset_seconds)));
+      say(fmt::format("  - {{ {}: \"{}\", offset: \"{}\" }}\n", serials.count(p.camera) ? "serial" : "model", p.camera,
+                      clock(p.offset_seconds)));
   }
   return k_exit_ok;
 }
@@ -284,7 +315,7 @@ Runner define_tag(CLI::App& command) {
     if (clear->parsed()) return run_clear(*options, context);
     if (review->parsed()) return run_list(*options, context, true);
     if (show->parsed()) return run_list(*options, context, false);
-    if (align->parsed()) return run_align_clocks(context);
+    if (align->parsed()) return run_align_clocks(*options, context);
     return run_tag(*options, context);
   };
 }

@@ -30,6 +30,7 @@ struct Tagged {
   ImageRecord image;
   std::optional<catalog::TagRecord> tags;
   std::string error;
+  bool rerender = false;  // the analysis image is gone: render again, then tag
   // A fresh observation to remember: content hash, provider, model, JSON.
   std::optional<std::array<std::string, 4>> to_cache;
   bool from_cache = false;
@@ -61,7 +62,6 @@ public:
         auto claimed = m_catalog.claim(std::string(k_stage), m_settings, "render", m_request.run_id,
                                        m_request.lease_ms, batch_size);
         if (claimed.empty()) break;
-        refresh_analysis_paths(claimed);
         std::vector<Tagged> batch(claimed.size());
         tbb::parallel_for(std::size_t(0), claimed.size(), [&](std::size_t i) { batch[i] = tag_one(claimed[i]); });
         commit(batch);
@@ -80,14 +80,6 @@ private:
 
   bool stopping() const { return m_request.stop && *m_request.stop; }
 
-  // Where each claimed image's analysis image is; asked again only when a
-  // render finished (in this or another process) after the last look.
-  void refresh_analysis_paths(const std::vector<ImageRecord>& claimed) {
-    if (std::all_of(claimed.begin(), claimed.end(), [&](const auto& image) { return m_analysis.count(image.id); }))
-      return;
-    for (const auto& render : m_catalog.renders()) m_analysis[render.image_id] = render.analysis_path;
-  }
-
   template <typename F>
   auto locked(F&& work) {
     std::lock_guard lock(m_catalog_mutex);
@@ -97,15 +89,13 @@ private:
   Tagged tag_one(const ImageRecord& image) {
     Tagged out;
     out.image = image;
-    auto where = m_analysis.find(image.id);
-    if (where == m_analysis.end() || where->second.empty()) {
-      out.error = "no analysis image: render it first (`wsportfolio render`)";
-      return out;
-    }
-    auto bytes = util::read_text_file(m_config.state_dir() / where->second);
+    // Asked per image: another process may have rendered it again since the claim.
+    auto analysis = locked([&] { return m_catalog.analysis_path(image.id); });
+    auto bytes = analysis ? util::read_text_file(m_config.state_dir() / *analysis)
+                          : util::Result<std::string>(util::Error{"no analysis image"});
     if (!bytes.ok()) {
-      out.error = fmt::format("cannot read the analysis image: {}; `wsportfolio verify --repair` re-renders it",
-                              bytes.message());
+      out.error = fmt::format("{}; its render is queued again, and tagging follows it", bytes.message());
+      out.rerender = true;
       return out;
     }
     const std::string content = util::sha256_hex(*bytes);
@@ -197,6 +187,15 @@ private:
                                            util::json_escape(tagged.tags->scene), tagged.tags->confidence,
                                            tagged.tags->scene_basis)},
                               m_request.run_id);
+        } else if (tagged.rerender) {
+          // Not a failure of the photo: render makes a new analysis image, and
+          // the tag job, left pending, is claimed again once that is done.
+          if (auto render = m_catalog.job(tagged.image.id, "render")) {
+            render->state = catalog::JobState::Pending;
+            m_catalog.put_job(*render);
+          }
+          job.state = catalog::JobState::Pending;
+          job.last_error = tagged.error;
         } else {
           job.state = catalog::JobState::Failed;
           job.last_error = tagged.error;
@@ -213,6 +212,10 @@ private:
         if (tagged.from_cache) ++m_summary.from_cache;
         m_observer.item_done(k_stage, tagged.image.path, tagged.tags->scene.empty() ? "untagged" : tagged.tags->scene,
                              0);
+      } else if (tagged.rerender) {
+        ++m_summary.rerender;
+        m_observer.warning(fmt::format("{}: {}", tagged.image.path, tagged.error));
+        m_observer.item_done(k_stage, tagged.image.path, "waiting for render", 0);
       } else {
         ++m_summary.failed;
         m_observer.item_problem(k_stage, tagged.image.path, tagged.error);
@@ -229,7 +232,6 @@ private:
   const std::string m_settings;
   const tagging::TimeZone m_zone;
   std::vector<std::unique_ptr<tagging::Provider>> m_providers;
-  std::map<std::int64_t, std::string> m_analysis;
   std::mutex m_catalog_mutex;
   std::atomic<std::int64_t> m_done{0};
   std::int64_t m_total = 0;
@@ -243,10 +245,15 @@ bool contains(const std::vector<std::string>& words, const std::string& word) {
 }  // namespace
 
 std::string tag_settings(const config::Config& config) {
+  // Only what changes a result: min_confidence is applied when tags are read,
+  // and a provider's model matters only when the provider is asked.
   const auto& t = config.tagging;
-  std::string text = fmt::format("v1 providers={} min={} scenes={} openai={} alt={} analysis={} zone={}",
-                                 fmt::join(t.providers, ","), t.min_confidence, fmt::join(t.scenes, ","),
-                                 t.openai.model, t.alt_text, config.render.analysis_size, config.project.timezone);
+  std::string text = fmt::format("v1 providers={} scenes={} alt={} analysis={} zone={}", fmt::join(t.providers, ","),
+                                 fmt::join(t.scenes, ","), t.alt_text, config.render.analysis_size,
+                                 config.project.timezone);
+  if (contains(t.providers, "openai")) text += " openai=" + t.openai.model;
+  if (t.alt_text.find("{title}") != std::string::npos) text += " title=" + config.project.title;
+  if (t.alt_text.find("{credit}") != std::string::npos) text += " credit=" + config.project.credit;
   for (const auto& w : t.vocabulary) text += fmt::format(" word={}={}", w.word, w.text);
   for (const auto& e : config.timeline) text += fmt::format(" timeline={}:{}-{}", e.scene, e.from_minute, e.to_minute);
   for (const auto& c : config.cameras) text += fmt::format(" camera={}/{}{:+}", c.serial, c.model, c.offset_seconds);
@@ -322,30 +329,41 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
 
 SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
   const std::string best_pick_word = tagging::word(config, "best_pick");
-  // Every keyword the tagger may write: those it does not say now are removed.
-  std::vector<std::string> automatic{best_pick_word};
-  for (const char* key : {"vertical", "horizontal", "square", "overexposed", "underexposed"})
-    automatic.push_back(tagging::word(config, key));
-  for (const auto& scene : config.tagging.scenes) automatic.push_back(tagging::word(config, scene));
-  for (const auto& colour : tagging::colour_names()) automatic.push_back(tagging::word(config, colour));
+  std::map<std::int64_t, std::vector<std::string>> written_before;
+  for (auto& t : catalog.tags()) written_before[t.image_id] = std::move(t.sidecar_keywords);
+  auto all = effective_tags(config, catalog);
+  // IMG_1.JPG and IMG_1.png would share IMG_1.xmp: neither may claim it.
+  std::map<fs::path, int> users;
+  auto source_of = [&](const EffectiveTags& t) {
+    return fs::path(t.path).is_absolute() ? fs::path(t.path) : config.project_dir / t.path;
+  };
+  for (const auto& t : all) ++users[tagging::sidecar_path(source_of(t))];
 
   SidecarSummary summary;
-  auto all = effective_tags(config, catalog);
   observer.stage_started("xmp", all.size());
   for (const auto& t : all) {
-    const fs::path source = fs::path(t.path).is_absolute() ? fs::path(t.path) : config.project_dir / t.path;
-    const fs::path sidecar = tagging::sidecar_path(source);
+    const fs::path sidecar = tagging::sidecar_path(source_of(t));
+    auto problem = [&](const std::string& reason) {
+      ++summary.failed;
+      observer.item_problem("xmp", sidecar.string(), reason);
+    };
+    if (users[sidecar] > 1) {
+      problem(fmt::format("would hold the tags of {} photos with the same name; left as it was", users[sidecar]));
+      continue;
+    }
     tagging::XmpFields fields;
     fields.keywords = t.keywords;
     if (t.best_pick) fields.keywords.push_back(best_pick_word);
-    for (const auto& word : automatic)
-      if (!contains(fields.keywords, word)) fields.remove_keywords.push_back(word);
+    // Only keywords this tool wrote are taken out again; the photographer's stay.
+    for (const auto& old : written_before[t.image_id])
+      if (!contains(fields.keywords, old)) fields.remove_keywords.push_back(old);
     if (auto o = catalog.tag_override(t.image_id))
       for (const auto& removed : o->remove_tags)
         if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
     if (!t.scene.empty()) fields.label = tagging::word(config, t.scene);
     fields.rating = t.rating;
-    fields.best_pick = t.best_pick;
+    // Photo Mechanic's tag is the photographer's too: set for a best pick, never cleared.
+    if (t.best_pick) fields.best_pick = true;
     fields.description = t.alt_text;
 
     std::string existing;
@@ -361,23 +379,26 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
     }
     auto merged = tagging::merge_xmp(existing, fields);
     if (!merged.ok()) {
-      ++summary.failed;
-      observer.item_problem("xmp", sidecar.string(), fmt::format("{}; left as it was", merged.message()));
+      problem(fmt::format("{}; left as it was", merged.message()));
       continue;
     }
+    if (*merged != existing) {
+      if (auto written = util::write_file_atomically(sidecar, *merged); !written) {
+        ++summary.failed;
+        observer.item_problem("xmp", sidecar.string(), written.message());
+        continue;
+      }
+    }
+    if (fields.keywords != written_before[t.image_id])
+      catalog.write([&] { catalog.set_sidecar_keywords(t.image_id, fields.keywords); });
     if (*merged == existing) {
       ++summary.unchanged;
       observer.item_done("xmp", sidecar.string(), "unchanged", 0);
-      continue;
+    } else {
+      ++summary.written;
+      observer.item_done("xmp", sidecar.string(), existing.empty() ? "written" : "merged",
+                         static_cast<std::int64_t>(merged->size()));
     }
-    if (auto written = util::write_file_atomically(sidecar, *merged); !written) {
-      ++summary.failed;
-      observer.item_problem("xmp", sidecar.string(), written.message());
-      continue;
-    }
-    ++summary.written;
-    observer.item_done("xmp", sidecar.string(), existing.empty() ? "written" : "merged",
-                       static_cast<std::int64_t>(merged->size()));
   }
   return summary;
 }

@@ -29,6 +29,7 @@ struct TagRequest {
 struct TagSummary {
   std::size_t tagged = 0;
   std::size_t failed = 0;
+  std::size_t rerender = 0;     // analysis image gone: queued for render again
   std::size_t from_cache = 0;   // observations reused instead of recomputed
   std::size_t groups = 0;       // bursts / near-duplicate groups in the shoot
 };
@@ -74,8 +75,11 @@ struct SidecarSummary {
 // IMG_1234.xmp), merged into the one already there: keywords, the scene as
 // label, the rating, the best-pick flag and the alt text as description. What
 // else the sidecar holds (develop settings, history) is kept. Keywords the
-// tagger can produce but no longer says are taken out, so a changed scene does
-// not leave the old one behind. A sidecar that cannot be read or written is
+// tool no longer says are taken out, so a changed scene does
+// not leave the old one behind: only keywords this tool wrote there before
+// (recorded in the catalog), so the photographer's own stay. A best pick gets
+// Photo Mechanic's tag; the tag is never cleared. A sidecar that cannot be
+// read or written, or that two photos would share (IMG_1.JPG, IMG_1.png), is
 // reported through `observer` and left as it was.
 SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer);
 

@@ -187,6 +187,25 @@ TEST_F(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":2}");
 }
 
+TEST_F(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
+  auto id = add("a.jpg", std::string(64, 'a'));
+  m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
+  m_catalog->write([&] { m_catalog->set_sidecar_keywords(id, {"ceremony", "best pick"}); });
+  m_catalog->write([&] { m_catalog->put_tags(automatic(id, "portrait", 0.95)); });
+  EXPECT_EQ(m_catalog->tags()[0].sidecar_keywords, (std::vector<std::string>{"ceremony", "best pick"}));
+}
+
+TEST_F(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
+  auto id = add("a.jpg", std::string(64, 'a'));
+  EXPECT_FALSE(m_catalog->analysis_path(id));
+  RenderRecord render;
+  render.image_id = id;
+  render.fingerprint = "f";
+  render.analysis_path = "analysis/aaaa.jpg";
+  m_catalog->write([&] { m_catalog->replace_render(render); });
+  EXPECT_EQ(m_catalog->analysis_path(id), "analysis/aaaa.jpg");
+}
+
 TEST_F(TagCatalogTest, TagWorkWaitsForRender) {
   auto a = add("a.jpg", std::string(64, 'a'));
   add("b.jpg", std::string(64, 'b'));
