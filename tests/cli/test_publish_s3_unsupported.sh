@@ -1,6 +1,6 @@
 # An s3 target in the config gets a clear per-target message, and the local
-# targets are still published; --target narrows to one, an unknown name is a
-# usage error.
+# targets are still published; a local target inside the sources is not
+# scanned; --target narrows to one, an unknown name is a usage error.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 command -v jq >/dev/null || skip "jq is needed to read the events"
@@ -26,6 +26,11 @@ wsp_code publish --target site 2>../one.err
 cd ..
 expect_eq "$code" 0 "publishing the local target alone"
 expect_no_grep "s3" one.err "the other target is left alone"
+# The local target lies inside the source folder, and is never scanned as a source.
+cd shoot
+wsp_code run 2>../run2.err
+cd ..
+expect_eq "$(sql shoot "select count(*) from images")" 2 "nothing of the target folder ./site was ingested"
 cd shoot
 wsp_code publish --target nope 2>../nope.err
 cd ..
