@@ -137,6 +137,14 @@ struct RunProgress {
   std::int64_t total = 0;
 };
 
+// A file the tool put on a publish target, as it was put there.
+struct PublishedFile {
+  std::string path;  // relative to the target's root, '/'-separated
+  std::string sha256;
+  std::int64_t size = 0;
+  std::int64_t published_ms = 0;  // 0 when recording: now
+};
+
 struct StageCount {
   std::string stage;
   std::string state;
@@ -213,6 +221,14 @@ struct Catalog {
                                                    const std::string& model) = 0;
   virtual void put_cached_result(const std::string& content_sha256, const std::string& provider,
                                  const std::string& model, const std::string& result) = 0;
+
+  // What the tool has published to the target named `target`, by path. Only
+  // these files may ever be replaced or removed there; a file is recorded right
+  // after it is in place and forgotten right after it is removed, so that an
+  // interrupted publish resumes from what actually landed.
+  virtual std::vector<PublishedFile> published(const std::string& target) = 0;
+  virtual void record_published(const std::string& target, const PublishedFile& file) = 0;
+  virtual void forget_published(const std::string& target, const std::string& path) = 0;
 
   virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;
 

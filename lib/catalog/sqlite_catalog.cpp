@@ -201,6 +201,16 @@ CREATE TABLE provider_results (
   PRIMARY KEY (content_sha256, provider, model)
 );
 )sql",
+    R"sql(
+CREATE TABLE published (
+  target TEXT NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  published_ms INTEGER NOT NULL,
+  PRIMARY KEY (target, path)
+);
+)sql",
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -804,6 +814,34 @@ public:
     std::vector<StageCount> counts;
     while (s.step()) counts.push_back({s.text(0), s.text(1), s.integer(2)});
     return counts;
+  }
+
+  std::vector<PublishedFile> published(const std::string& target) override {
+    Statement s(m_db, "SELECT path, sha256, size, published_ms FROM published WHERE target = ?1 ORDER BY path");
+    s.bind(1, target);
+    std::vector<PublishedFile> files;
+    while (s.step()) files.push_back({s.text(0), s.text(1), s.integer(2), s.integer(3)});
+    return files;
+  }
+
+  void record_published(const std::string& target, const PublishedFile& file) override {
+    write([&] {
+      Statement s(m_db,
+                  "INSERT INTO published (target, path, sha256, size, published_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+                  "ON CONFLICT (target, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, "
+                  "published_ms = excluded.published_ms");
+      s.bind(1, target).bind(2, file.path).bind(3, file.sha256).bind(4, file.size);
+      s.bind(5, file.published_ms != 0 ? file.published_ms : now_ms());
+      s.run();
+    });
+  }
+
+  void forget_published(const std::string& target, const std::string& path) override {
+    write([&] {
+      Statement s(m_db, "DELETE FROM published WHERE target = ?1 AND path = ?2");
+      s.bind(1, target).bind(2, path);
+      s.run();
+    });
   }
 
   std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file); }

@@ -13,7 +13,7 @@ struct RunOptions {
 
 // The stages in the order that reads and decodes each source once: ingest reads
 // (hash and header), render decodes and leaves the analysis image, tag reads
-// only that.
+// only that; publish then puts what changed on every target (never pruning).
 int run_pipeline(const RunOptions& options, const Context& context) {
   namespace fs = std::filesystem;
   auto config = load_project(context, existing_folder(options.path));
@@ -31,6 +31,7 @@ int run_pipeline(const RunOptions& options, const Context& context) {
   int code = run_ingest_stage(context, config, *catalog, run.id(), narrowed);
   if (!context.stop) code = std::max(code, render_stage(context, config, *catalog, run.id()));
   if (!context.stop) code = std::max(code, tag_stage(context, config, *catalog, run.id()));
+  if (!context.stop) code = std::max(code, publish_stage(context, config, *catalog, run.id(), {}));
   if (context.stop) code = k_exit_interrupted;
   run.set_exit_code(code);
   return code;

@@ -46,6 +46,7 @@ Runner define_tag(CLI::App& command);
 Runner define_run(CLI::App& command);
 Runner define_retry(CLI::App& command);
 Runner define_status(CLI::App& command);
+Runner define_publish(CLI::App& command);
 
 // The stages as commands run them (`run` chains them): each reports to the
 // terminal and returns its exit code.
@@ -55,6 +56,15 @@ int render_stage(const Context& context, const config::Config& config, catalog::
                  const std::string& run_id);
 int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
               const std::string& run_id);
+
+struct PublishStageOptions {
+  bool dry_run = false;
+  bool prune = false;
+  std::string target;  // empty: every target
+};
+// Publishes to the configured targets and tells where the gallery is; returns the exit code.
+int publish_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                  const std::string& run_id, const PublishStageOptions& options);
 
 // Writes or merges an XMP sidecar beside every tagged source; returns the exit code.
 int write_xmp_sidecars(const Context& context, const config::Config& config, catalog::Catalog& catalog);

@@ -6,6 +6,9 @@
 #include <numbers>
 #include <vector>
 
+#include <fmt/format.h>
+#include <vips/vips8>
+
 namespace wsp::imaging {
 namespace {
 
@@ -32,6 +35,45 @@ int linear_to_srgb(double value) {
 }
 
 double sign_pow(double value, double exponent) { return std::copysign(std::pow(std::abs(value), exponent), value); }
+
+std::optional<int> decode83(std::string_view text) {
+  int value = 0;
+  for (char c : text) {
+    auto digit = k_base83.find(c);
+    if (digit == std::string_view::npos) return std::nullopt;
+    value = value * 83 + static_cast<int>(digit);
+  }
+  return value;
+}
+
+struct BlurHashTerms {
+  int x_components = 0;
+  int y_components = 0;
+  std::vector<std::array<double, 3>> factors;  // linear RGB, DC first
+};
+
+std::optional<BlurHashTerms> parse_blurhash(std::string_view hash) {
+  if (hash.size() < 6) return std::nullopt;
+  auto size_flag = decode83(hash.substr(0, 1));
+  if (!size_flag) return std::nullopt;
+  BlurHashTerms terms;
+  terms.x_components = *size_flag % 9 + 1;
+  terms.y_components = *size_flag / 9 + 1;
+  const std::size_t count = std::size_t(terms.x_components) * terms.y_components;
+  if (hash.size() != 4 + 2 * count) return std::nullopt;
+  auto quantised_maximum = decode83(hash.substr(1, 1));
+  auto dc = decode83(hash.substr(2, 4));
+  if (!quantised_maximum || !dc) return std::nullopt;
+  const double maximum = (*quantised_maximum + 1) / 166.0;
+  terms.factors.push_back({srgb_to_linear(*dc >> 16), srgb_to_linear((*dc >> 8) & 255), srgb_to_linear(*dc & 255)});
+  for (std::size_t k = 1; k < count; ++k) {
+    auto value = decode83(hash.substr(4 + 2 * k, 2));
+    if (!value) return std::nullopt;
+    auto unquantise = [maximum](int q) { return sign_pow((q - 9) / 9.0, 2.0) * maximum; };
+    terms.factors.push_back({unquantise(*value / (19 * 19)), unquantise((*value / 19) % 19), unquantise(*value % 19)});
+  }
+  return terms;
+}
 
 }  // namespace
 
@@ -82,6 +124,53 @@ std::string blurhash_encode(std::span<const std::uint8_t> rgb, int width, int he
     encode83(hash, quant(factors[k][0]) * 19 * 19 + quant(factors[k][1]) * 19 + quant(factors[k][2]), 2);
   }
   return hash;
+}
+
+std::optional<std::vector<std::uint8_t>> blurhash_decode(std::string_view hash, int width, int height) {
+  if (width < 1 || height < 1 || width > 256 || height > 256) return std::nullopt;
+  auto terms = parse_blurhash(hash);
+  if (!terms) return std::nullopt;
+  std::vector<std::uint8_t> pixels(std::size_t(width) * height * 3);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      std::array<double, 3> colour{0, 0, 0};
+      for (int j = 0; j < terms->y_components; ++j) {
+        for (int i = 0; i < terms->x_components; ++i) {
+          double basis = std::cos(std::numbers::pi * x * i / width) * std::cos(std::numbers::pi * y * j / height);
+          const auto& factor = terms->factors[std::size_t(j) * terms->x_components + i];
+          for (int c = 0; c < 3; ++c) colour[c] += factor[c] * basis;
+        }
+      }
+      for (int c = 0; c < 3; ++c)
+        pixels[(std::size_t(y) * width + x) * 3 + c] = static_cast<std::uint8_t>(linear_to_srgb(colour[c]));
+    }
+  }
+  return pixels;
+}
+
+std::string blurhash_average_colour(std::string_view hash) {
+  if (!parse_blurhash(hash)) return "";
+  auto dc = decode83(hash.substr(2, 4));
+  return fmt::format("#{:06x}", *dc);
+}
+
+std::string blurhash_data_uri(std::string_view hash, int image_width, int image_height, int width) {
+  if (image_width <= 0 || image_height <= 0) image_width = image_height = 1;
+  width = std::clamp(width, 1, 256);
+  const int height = std::clamp(static_cast<int>(std::lround(double(width) * image_height / image_width)), 1, 256);
+  auto pixels = blurhash_decode(hash, width, height);
+  if (!pixels) return "";
+  try {
+    auto image = vips::VImage::new_from_memory(pixels->data(), pixels->size(), width, height, 3, VIPS_FORMAT_UCHAR);
+    void* buffer = nullptr;
+    std::size_t length = 0;
+    image.write_to_buffer(".png", &buffer, &length, vips::VImage::option()->set("compression", 9));
+    std::string uri = "data:image/png;base64," + base64_encode({static_cast<const char*>(buffer), length});
+    g_free(buffer);
+    return uri;
+  } catch (const vips::VError&) {
+    return "";
+  }
 }
 
 std::string base64_encode(std::string_view bytes) {

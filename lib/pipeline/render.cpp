@@ -351,7 +351,7 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
   return RenderStage(config, catalog, request, observer).run();
 }
 
-void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+std::string manifest_json(catalog::Catalog& catalog) {
   std::string json = "{\n  \"version\": 1,\n  \"images\": [";
   bool first_image = true;
   for (const auto& render : catalog.renders()) {
@@ -373,7 +373,12 @@ void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
     json += "]}";
   }
   json += "\n  ]\n}\n";
-  if (auto written = util::write_file_atomically(config.state_dir() / "manifest.json", json); !written)
+  return json;
+}
+
+void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+  if (auto written = util::write_file_atomically(config.state_dir() / "manifest.json", manifest_json(catalog));
+      !written)
     throw std::runtime_error(written.message());
 }
 

@@ -35,8 +35,12 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
 // The settings part of the render fingerprint: a short hash of the recipe.
 std::string render_settings(const config::RenderRecipe& recipe);
 
-// Rewrites .wsportfolio/manifest.json from the catalog: every active image and
-// its variants (width, height, format, bytes, hash, relative path).
+// The manifest: every active image and its variants (width, height, format,
+// bytes, hash, path relative to the state folder, which is also the path in a
+// published gallery). The same catalog gives the same bytes.
+std::string manifest_json(catalog::Catalog& catalog);
+
+// Rewrites .wsportfolio/manifest.json from the catalog.
 void write_manifest(const config::Config& config, catalog::Catalog& catalog);
 
 }  // namespace wsp::pipeline

@@ -90,4 +90,8 @@ util::Result<std::vector<GalleryFile>> build_gallery(const GalleryInfo& info, co
 // index.html or picture.html.
 util::Result<GalleryTemplate> load_gallery_template(const std::filesystem::path& folder);
 
+// The template compiled into the binary from configs/gallery/default/
+// (publish.gallery.template: default); its origin is "default".
+const GalleryTemplate& default_gallery_template();
+
 }  // namespace wsp::publish

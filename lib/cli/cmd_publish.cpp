@@ -1,0 +1,109 @@
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "pipeline/publish.hpp"
+
+namespace wsp::cli {
+
+int publish_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                  const std::string& run_id, const PublishStageOptions& options) {
+  if (!options.target.empty()) {
+    const auto& targets = config.publish.targets;
+    if (std::none_of(targets.begin(), targets.end(), [&](const auto& t) { return t.name == options.target; })) {
+      std::vector<std::string> names;
+      for (const auto& t : targets) names.push_back(t.name);
+      throw UsageError(fmt::format("--target {}: no such target in publish.targets ({})", options.target,
+                                   fmt::join(names, ", ")));
+    }
+  }
+  pipeline::PublishRequest request;
+  request.run_id = run_id;
+  request.stop = &context.stop;
+  request.dry_run = options.dry_run;
+  request.prune = options.prune;
+  request.only_target = options.target;
+  const auto started = std::chrono::steady_clock::now();
+  auto on_plan = [&](const pipeline::TargetOutcome& target) {
+    context.terminal.emit(
+        JsonLine().add("event", "publish.plan").add("target", target.name).add_raw("plan", publish::plan_json(*target.plan)));
+    if (options.dry_run) {
+      auto summary = publish::plan_summary(*target.plan);
+      while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+      context.terminal.finish_progress();
+      context.terminal.info(fmt::format("publish to '{}' (dry run, nothing written): {}", target.name, summary));
+    }
+  };
+  auto summary = pipeline::publish(config, catalog, request, context.terminal, on_plan);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  context.terminal.finish_progress();
+
+  int code = k_exit_ok;
+  for (const auto& target : summary.targets) {
+    if (!target.error.empty()) {
+      context.terminal.error(target.error);
+      context.terminal.emit(
+          JsonLine().add("event", "publish.failed").add("target", target.name).add("reason", target.error));
+      code = k_exit_items_failed;
+      continue;
+    }
+    if (options.dry_run) continue;
+    if (target.failed > 0) code = k_exit_items_failed;
+    context.terminal.info(fmt::format(
+        "publish to '{}': {} put, {} replaced, {} deleted, {} unchanged, {} stale{}{} ({} written, {:.2f} s)",
+        target.name, target.put, target.replaced, target.deleted, target.unchanged, target.stale,
+        target.stale > 0 ? " (kept: --prune removes them)" : "",
+        target.failed > 0 ? fmt::format(", {} failed, {} held back", target.failed, target.skipped) : "",
+        human_bytes(target.bytes), seconds));
+    context.terminal.emit(JsonLine()
+                              .add("event", "publish.completed")
+                              .add("target", target.name)
+                              .add("images", summary.images)
+                              .add("put", target.put)
+                              .add("replaced", target.replaced)
+                              .add("deleted", target.deleted)
+                              .add("unchanged", target.unchanged)
+                              .add("stale", target.stale)
+                              .add("failed", target.failed)
+                              .add("skipped", target.skipped)
+                              .add("bytes", target.bytes)
+                              .add("seconds", seconds)
+                              .add("interrupted", target.interrupted)
+                              .add("index", target.index.string()));
+    if (!target.interrupted && target.failed == 0)
+      context.terminal.info(fmt::format("gallery: {}", target.index.string()));
+  }
+  return code;
+}
+
+namespace {
+
+struct PublishOptions {
+  std::string folder;
+  PublishStageOptions stage;
+};
+
+int run_publish(const PublishOptions& options, const Context& context) {
+  auto config = load_project(context, existing_folder(options.folder));
+  auto catalog = open_existing_catalog(config);
+  RunRegistration run(*catalog, "publish");
+  int code = publish_stage(context, config, *catalog, run.id(), options.stage);
+  if (context.stop) code = k_exit_interrupted;
+  run.set_exit_code(code);
+  return code;
+}
+
+}  // namespace
+
+Runner define_publish(CLI::App& command) {
+  auto options = std::make_shared<PublishOptions>();
+  command.add_option("folder", options->folder, "Project folder (default: the current folder)");
+  command.add_flag("--dry-run", options->stage.dry_run, "Print the plan (put, replace, delete, stale); change nothing");
+  command.add_flag("--prune", options->stage.prune,
+                   "Delete files this tool published that are no longer in the portfolio");
+  command.add_option("--target", options->stage.target, "Publish to this target only (a name in publish.targets)");
+  return [options](const Context& context) { return run_publish(*options, context); };
+}
+
+}  // namespace wsp::cli

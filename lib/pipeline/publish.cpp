@@ -1,0 +1,332 @@
+#include "pipeline/publish.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <fcntl.h>
+#include <map>
+#include <set>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "imaging/placeholder.hpp"
+#include "imaging/probe.hpp"
+#include "pipeline/leases.hpp"
+#include "pipeline/render.hpp"
+#include "pipeline/tag.hpp"
+#include "publish/gallery.hpp"
+#include "publish/target.hpp"
+#include "tagging/tagger.hpp"
+#include "tagging/timeline.hpp"
+#include "util/files.hpp"
+#include "util/hash.hpp"
+#include "util/text.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+using publish::PlanAction;
+
+namespace {
+
+constexpr std::string_view k_stage = "publish";
+
+// "IMG_0001.JPG" -> "img-0001": the image's id in the gallery (anchors).
+std::string image_id_of(const std::string& path) {
+  std::string id;
+  for (char c : fs::path(path).stem().string()) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) id.push_back(c);
+    else if (c >= 'A' && c <= 'Z') id.push_back(static_cast<char>(c - 'A' + 'a'));
+    else if (!id.empty() && id.back() != '-') id.push_back('-');
+  }
+  while (!id.empty() && id.back() == '-') id.pop_back();
+  return id.empty() ? "photo" : id;
+}
+
+std::string capitalised(std::string text) {
+  if (!text.empty() && text.front() >= 'a' && text.front() <= 'z') text.front() = static_cast<char>(text.front() - 32);
+  return text;
+}
+
+// "13 June 2026": the day of `utc_ms` in the project's time zone.
+std::string date_of(std::int64_t utc_ms, const std::string& timezone) {
+  static constexpr const char* k_months[] = {"January", "February", "March",     "April",   "May",      "June",
+                                             "July",    "August",   "September", "October", "November", "December"};
+  auto zone = tagging::TimeZone::load(timezone).value_or(tagging::TimeZone::utc());
+  const std::int64_t utc_seconds = utc_ms / 1000;
+  const std::time_t local = static_cast<std::time_t>(utc_seconds + zone.offset_at_utc(utc_seconds));
+  std::tm day{};
+  if (!::gmtime_r(&local, &day)) return "";
+  return fmt::format("{} {} {}", day.tm_mday, k_months[day.tm_mon], day.tm_year + 1900);
+}
+
+// The sections in the order of the day: scenes as the timeline first names
+// them, then the rest of tagging.scenes.
+std::vector<publish::SceneLabel> scene_order(const config::Config& config) {
+  std::vector<publish::SceneLabel> scenes;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& scene) {
+    if (seen.insert(scene).second) scenes.push_back({scene, capitalised(tagging::word(config, scene))});
+  };
+  for (const auto& entry : config.timeline) add(entry.scene);
+  for (const auto& scene : config.tagging.scenes) add(scene);
+  return scenes;
+}
+
+publish::GalleryTemplate gallery_template(const config::Config& config) {
+  if (config.publish.gallery_template == "default") return publish::default_gallery_template();
+  fs::path folder = config.publish.gallery_template;
+  if (folder.is_relative()) folder = config.project_dir / folder;
+  auto loaded = publish::load_gallery_template(folder);
+  if (!loaded) throw config::ConfigError(fmt::format("publish.gallery.template: {}", loaded.message()));
+  return std::move(*loaded);
+}
+
+// Only one process publishes a project at a time: the plan of the second must
+// see what the first landed. The kernel releases the lock if its holder dies.
+class PublishLock {
+public:
+  explicit PublishLock(const fs::path& file) {
+    m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0)
+      throw std::runtime_error(fmt::format("{}: cannot open the publish lock: {}", file.string(), util::last_os_error()));
+    while (::flock(m_fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~PublishLock() { ::close(m_fd); }
+  PublishLock(const PublishLock&) = delete;
+  PublishLock& operator=(const PublishLock&) = delete;
+
+private:
+  int m_fd = -1;
+};
+
+class TargetPublisher {
+public:
+  TargetPublisher(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
+                  Observer& observer, const Portfolio& portfolio)
+      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer), m_portfolio(portfolio) {
+    for (const auto& file : portfolio.files) m_by_path.emplace(file.file.path, &file);
+  }
+
+  TargetOutcome run(const config::PublishTarget& target, const std::function<void(const TargetOutcome&)>& on_plan) {
+    TargetOutcome outcome;
+    outcome.name = target.name;
+    outcome.type = target.type;
+    if (target.type != "local") {
+      outcome.error = fmt::format("target '{}': {} targets are not supported in this version yet; it was not published",
+                                  target.name, target.type);
+      return outcome;
+    }
+    fs::path root = target.path;
+    if (root.is_relative()) root = m_config.project_dir / root;
+    outcome.index = root / "index.html";
+
+    std::vector<publish::PublishFile> wanted, published;
+    for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
+    for (const auto& file : m_catalog.published(target.name)) published.push_back({file.path, file.sha256, file.size});
+    auto plan = publish::make_plan(wanted, published, m_request.prune);
+    if (!plan) {
+      outcome.error = fmt::format("target '{}': {}", target.name, plan.message());
+      return outcome;
+    }
+    outcome.plan = std::move(*plan);
+    if (on_plan) on_plan(outcome);
+    if (m_request.dry_run) return outcome;
+
+    auto opened = publish::open_local_target(target.name, root);
+    if (!opened) {
+      outcome.error = fmt::format("target '{}': {}", target.name, opened.message());
+      return outcome;
+    }
+    apply(**opened, outcome);
+    m_catalog.write([&] {
+      m_catalog.add_event({"publish.completed", std::nullopt,
+                           fmt::format(R"({{"target":"{}","put":{},"replaced":{},"deleted":{},"unchanged":{},)"
+                                       R"("stale":{},"failed":{},"skipped":{},"bytes":{},"interrupted":{}}})",
+                                       util::json_escape(target.name), outcome.put, outcome.replaced, outcome.deleted,
+                                       outcome.unchanged, outcome.stale, outcome.failed, outcome.skipped,
+                                       outcome.bytes, outcome.interrupted)},
+                          m_request.run_id);
+    });
+    return outcome;
+  }
+
+private:
+  bool stopping() const { return m_request.stop && m_request.stop->load(); }
+
+  // The steps in plan order. After a failure, pages and deletes are held back:
+  // a page must never point at a file that did not land, and what the old pages
+  // still show must stay.
+  void apply(publish::PublishTarget& target, TargetOutcome& outcome) {
+    const auto& plan = *outcome.plan;
+    m_done = 0;
+    std::int64_t total = 0;
+    for (const auto& step : plan.steps)
+      if (step.action != PlanAction::Unchanged && step.action != PlanAction::Stale) ++total;
+    m_observer.stage_started(k_stage, static_cast<std::size_t>(total));
+    LeaseKeeper heartbeat(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, total);
+    bool held_back = false;
+    for (const auto& step : plan.steps) {
+      if (step.action == PlanAction::Unchanged) {
+        ++outcome.unchanged;
+        continue;
+      }
+      if (step.action == PlanAction::Stale) {
+        ++outcome.stale;
+        continue;
+      }
+      if (stopping()) {
+        outcome.interrupted = true;
+        break;
+      }
+      const bool page = step.path.ends_with(".html") || step.path.ends_with(".htm");
+      if (held_back && (page || step.action == PlanAction::Delete)) {
+        ++outcome.skipped;
+        continue;
+      }
+      auto done = step.action == PlanAction::Delete ? remove(target, step) : put(target, step);
+      ++m_done;
+      if (!done) {
+        ++outcome.failed;
+        held_back = true;
+        m_observer.item_problem(k_stage, step.path, done.message());
+        continue;
+      }
+      switch (step.action) {
+        case PlanAction::Put: ++outcome.put; break;
+        case PlanAction::Replace: ++outcome.replaced; break;
+        default: ++outcome.deleted; break;
+      }
+      if (step.action != PlanAction::Delete) outcome.bytes += step.size;
+      m_observer.item_done(k_stage, step.path, to_string(step.action),
+                           step.action == PlanAction::Delete ? 0 : step.size);
+    }
+  }
+
+  util::Status put(publish::PublishTarget& target, const publish::PlanStep& step) {
+    const PortfolioFile& file = *m_by_path.at(step.path);
+    util::Status written;
+    if (file.source.empty()) {
+      written = target.put(step.path, file.bytes);
+    } else {
+      auto mapped = util::MappedFile::open(file.source);
+      if (!mapped) return util::Error{fmt::format("{}: cannot read: {}", file.source.string(), mapped.message())};
+      // A render damaged or replaced on disk is never published under the hash the catalog promises.
+      if (util::sha256_hex(mapped->bytes()) != step.sha256)
+        return util::Error{fmt::format("{}: the file no longer matches its render record; run `wsportfolio render`",
+                                       file.source.string())};
+      const auto bytes = mapped->bytes();
+      written = target.put(step.path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+    }
+    if (!written) return written;
+    m_catalog.record_published(target.name(), {step.path, step.sha256, step.size, 0});
+    return util::Status::success();
+  }
+
+  util::Status remove(publish::PublishTarget& target, const publish::PlanStep& step) {
+    if (auto removed = target.remove(step.path); !removed) return removed;
+    m_catalog.forget_published(target.name(), step.path);
+    return util::Status::success();
+  }
+
+  const config::Config& m_config;
+  catalog::Catalog& m_catalog;
+  const PublishRequest& m_request;
+  Observer& m_observer;
+  const Portfolio& m_portfolio;
+  std::map<std::string, const PortfolioFile*, std::less<>> m_by_path;
+  std::atomic<std::int64_t> m_done{0};
+};
+
+}  // namespace
+
+Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
+  imaging::start_imaging();
+  std::map<std::int64_t, EffectiveTags> tags;
+  for (auto& t : effective_tags(config, catalog)) tags.emplace(t.image_id, std::move(t));
+  std::map<std::int64_t, std::optional<std::int64_t>> captured;
+  for (const auto& t : catalog.tags()) captured[t.image_id] = t.capture_utc_ms;
+
+  auto renders = catalog.renders();
+  // By capture time, frames without one after, then by path: the order of the day.
+  std::stable_sort(renders.begin(), renders.end(), [&](const auto& a, const auto& b) {
+    auto ta = captured[a.image_id], tb = captured[b.image_id];
+    if (ta.has_value() != tb.has_value()) return ta.has_value();
+    if (ta && *ta != *tb) return *ta < *tb;
+    return a.source_path < b.source_path;
+  });
+
+  Portfolio portfolio;
+  std::vector<publish::GalleryImage> images;
+  std::set<std::string> ids, variant_paths;
+  std::optional<std::int64_t> earliest;
+  for (const auto& render : renders) {
+    if (render.variants.empty()) continue;
+    publish::GalleryImage image;
+    image.id = image_id_of(render.source_path);
+    for (int n = 2; ids.contains(image.id); ++n) image.id = fmt::format("{}-{}", image_id_of(render.source_path), n);
+    ids.insert(image.id);
+    image.width = render.width;
+    image.height = render.height;
+    if (auto t = tags.find(render.image_id); t != tags.end()) {
+      image.scene = t->second.scene;
+      image.alt = t->second.alt_text;
+      image.best_pick = t->second.best_pick;
+    }
+    if (image.alt.empty()) image.alt = "Photograph";
+    if (render.placeholder.starts_with("data:")) {
+      image.placeholder = render.placeholder;
+    } else if (!render.placeholder.empty()) {
+      image.placeholder = imaging::blurhash_data_uri(render.placeholder, render.width, render.height);
+      image.average_colour = imaging::blurhash_average_colour(render.placeholder);
+    }
+    for (const auto& variant : render.variants) {
+      image.variants.push_back({variant.width, variant.height, variant.format, variant.path});
+      if (variant_paths.insert(variant.path).second)
+        portfolio.files.push_back(
+            {{variant.path, variant.sha256, variant.bytes}, {}, config.state_dir() / variant.path});
+    }
+    if (auto when = captured[render.image_id]; when && (!earliest || *when < *earliest)) earliest = when;
+    images.push_back(std::move(image));
+  }
+  portfolio.images = images.size();
+
+  publish::GalleryInfo info;
+  info.title = config.project.title;
+  info.credit = config.project.credit;
+  if (earliest) info.date = date_of(*earliest, config.project.timezone);
+  info.scenes = scene_order(config);
+  auto gallery = publish::build_gallery(info, images, gallery_template(config));
+  if (!gallery) throw config::ConfigError(fmt::format("publish.gallery.template: {}", gallery.message()));
+  for (auto& file : *gallery) {
+    auto sha = util::sha256_hex(file.bytes);
+    auto size = static_cast<std::int64_t>(file.bytes.size());
+    portfolio.files.push_back({{file.path, std::move(sha), size}, std::move(file.bytes), {}});
+  }
+  auto manifest = manifest_json(catalog);
+  portfolio.files.push_back(
+      {{"manifest.json", util::sha256_hex(manifest), static_cast<std::int64_t>(manifest.size())}, manifest, {}});
+  std::sort(portfolio.files.begin(), portfolio.files.end(),
+            [](const auto& a, const auto& b) { return a.file.path < b.file.path; });
+  return portfolio;
+}
+
+PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
+                       Observer& observer, const std::function<void(const TargetOutcome&)>& on_plan) {
+  std::optional<PublishLock> lock;
+  if (!request.dry_run) lock.emplace(config.state_dir() / "publish.lock");
+  auto portfolio = build_portfolio(config, catalog);
+  PublishSummary summary;
+  summary.images = portfolio.images;
+  TargetPublisher publisher(config, catalog, request, observer, portfolio);
+  for (const auto& target : config.publish.targets) {
+    if (!request.only_target.empty() && target.name != request.only_target) continue;
+    if (request.stop && *request.stop) break;
+    summary.targets.push_back(publisher.run(target, on_plan));
+  }
+  return summary;
+}
+
+}  // namespace wsp::pipeline

@@ -1,0 +1,82 @@
+#pragma once
+// The publish stage: the portfolio as it is now (the gallery's pages and
+// assets, every rendered variant they show, manifest.json) compared with what
+// the catalog says each target holds, and only the difference applied. Each
+// file is recorded in the catalog right after it is in place (and forgotten
+// right after it is removed), so a publish killed at any moment resumes from
+// what actually landed, and a publish with nothing changed writes nothing.
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "pipeline/observer.hpp"
+#include "publish/plan.hpp"
+
+namespace wsp::pipeline {
+
+struct PublishRequest {
+  std::string run_id;
+  const std::atomic<bool>* stop = nullptr;
+  bool dry_run = false;     // plan only: nothing is written anywhere
+  bool prune = false;       // delete what the tool published that is no longer in the portfolio
+  std::string only_target;  // a target's name; empty: every configured target
+  std::int64_t lease_ms = 30'000;
+};
+
+// One file of the portfolio: its content is `bytes`, or the file `source`
+// (a render, whose content must still hash to file.sha256).
+struct PortfolioFile {
+  publish::PublishFile file;
+  std::string bytes;
+  std::filesystem::path source;
+};
+
+struct Portfolio {
+  std::vector<PortfolioFile> files;  // sorted by path
+  std::size_t images = 0;
+};
+
+// Builds the portfolio from the catalog: images with a render, in sections per
+// scene (the timeline's order, then tagging.scenes), by capture time, with the
+// alt text and best picks of tagging and the render's placeholder. Throws
+// config::ConfigError when the gallery template cannot be read or does not parse.
+Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog);
+
+struct TargetOutcome {
+  std::string name;
+  std::string type;
+  std::filesystem::path index;  // the gallery's first page, for a local target
+  std::optional<publish::Plan> plan;
+  std::size_t put = 0;
+  std::size_t replaced = 0;
+  std::size_t deleted = 0;
+  std::size_t unchanged = 0;
+  std::size_t stale = 0;
+  std::size_t failed = 0;
+  std::size_t skipped = 0;    // held back after a failure, so no page points at a missing file
+  std::int64_t bytes = 0;     // written
+  std::string error;          // the target was not published at all, and why
+  bool interrupted = false;
+};
+
+struct PublishSummary {
+  std::size_t images = 0;
+  std::vector<TargetOutcome> targets;
+};
+
+// Publishes to every configured target (or `request.only_target`), one after
+// the other; two processes never publish the same project at once (the second
+// waits). `on_plan` sees each target's plan before it is applied. A target of a
+// type this version cannot publish to gets an error of its own; the others are
+// still published.
+PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
+                       Observer& observer, const std::function<void(const TargetOutcome&)>& on_plan = {});
+
+}  // namespace wsp::pipeline

@@ -1,0 +1,57 @@
+# kill -9 at random moments of publish, then a publish that finishes: every
+# file the catalog records as published is in the target with its hash, no
+# temporary file is left, and the next publish writes nothing.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+command -v jq >/dev/null || skip "jq is needed to read the events"
+
+sample --out shoot --count 8 --megapixels 1
+wsp ingest shoot 2>/dev/null
+(cd shoot && wsp render && wsp tag) 2>/dev/null
+public=shoot/.wsportfolio/public
+
+landed=0 rounds=${WSP_PUBLISH_KILL_ROUNDS:-8}
+for round in $(seq "$rounds"); do
+  rm -rf "$public"
+  sql shoot "delete from published"
+  (cd shoot && exec "$WSP_BIN" --no-progress publish) >/dev/null 2>"kill-$round.err" & pid=$!
+  sleep "$(printf '0.%03d' $((RANDOM % 600)))"
+  if kill -9 "$pid" 2>/dev/null; then landed=$((landed + 1)); fi
+  wait "$pid" 2>/dev/null || true
+  # What the catalog says landed did land, byte for byte.
+  while read -r path sha; do
+    [ -f "$public/$path" ] || fail "round $round: recorded $path is not in the target"
+    expect_eq "$(sha256sum "$public/$path" | cut -d' ' -f1)" "$sha" "round $round: sha256 of $path"
+  done < <(sql shoot "select path || ' ' || sha256 from published")
+done
+# And once while a file is being written: as soon as a temporary file of this
+# process shows up in the target.
+rm -rf "$public"
+sql shoot "delete from published"
+(cd shoot && exec "$WSP_BIN" --no-progress publish) >/dev/null 2>kill-writing.err & pid=$!
+SECONDS=0
+while [ "$SECONDS" -lt 30 ] && kill -0 "$pid" 2>/dev/null; do
+  if compgen -G "$public/.*.tmp-$pid" >/dev/null || compgen -G "$public/renders/.*.tmp-$pid" >/dev/null; then
+    kill -9 "$pid" 2>/dev/null && landed=$((landed + 1))
+    break
+  fi
+done
+wait "$pid" 2>/dev/null || true
+rounds=$((rounds + 1))
+echo "kill -9 landed in $landed of $rounds publishes; $(sql shoot "select count(*) from published") files recorded" \
+  "before the last publish" >&2
+
+(cd shoot && wsp --json publish) >final.jsonl 2>final.err || { cat final.err >&2; fail "the publish after the kills failed"; }
+expect_eq "$(sql shoot "pragma integrity_check")" ok "catalog integrity"
+while read -r path sha; do
+  expect_eq "$(sha256sum "$public/$path" | cut -d' ' -f1)" "$sha" "sha256 of $path"
+done < <(sql shoot "select path || ' ' || sha256 from published")
+(cd "$public" && find . -type f | sed 's|^\./||' | sort) >on-disk.txt
+sql shoot "select path from published order by path" | sort >recorded.txt
+diff recorded.txt on-disk.txt >&2 || fail "the target and the record differ"
+leftovers=$(find "$public" -name '.*.tmp-*')
+[ -z "$leftovers" ] || fail "temporary files left behind: $leftovers"
+(cd shoot && wsp --json publish) >again.jsonl 2>/dev/null
+expect_eq "$(jq -r 'select(.event == "publish.completed") | "\(.put) \(.replaced) \(.deleted)"' again.jsonl)" "0 0 0" \
+  "the publish after that writes nothing"
+echo ok
