@@ -43,6 +43,7 @@ Runner define_config(CLI::App& command);
 Runner define_ingest(CLI::App& command);
 Runner define_render(CLI::App& command);
 Runner define_tag(CLI::App& command);
+Runner define_verify(CLI::App& command);
 Runner define_run(CLI::App& command);
 Runner define_retry(CLI::App& command);
 Runner define_status(CLI::App& command);

@@ -23,6 +23,7 @@ const CommandSpec k_commands[] = {
     {"tag", "Categorise images: scenes, keywords, alt text, scores, bursts; overrides and review", define_tag},
     {"publish", "Publish the gallery to the configured targets, only what changed (--dry-run, --prune)",
      define_publish},
+    {"verify", "Check sources, renders, manifest and published files against their hashes; links; privacy", define_verify},
     {"run", "Ingest, render, tag and publish a shoot folder in one go, resumably", define_run},
     {"retry", "Put failed work back in the queue (all, by stage, or by file)", define_retry},
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},

@@ -1,0 +1,250 @@
+#include "pipeline/verify.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+#include <tbb/parallel_for.h>
+
+#include "imaging/probe.hpp"
+#include "pipeline/render.hpp"
+#include "util/files.hpp"
+#include "util/hash.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> k_kinds{"source.missing",    "source.modified",   "source.bit_rot",
+                                       "render.missing",    "render.corrupt",    "manifest.stale",
+                                       "published.missing", "published.corrupt", "page.broken_link",
+                                       "published.privacy"};
+
+// The SHA-256 of a file, or nullopt when it cannot be read.
+std::optional<std::string> hash_of(const fs::path& path) {
+  auto mapped = util::MappedFile::open(path);
+  if (!mapped.ok()) return std::nullopt;
+  return util::sha256_hex(mapped->bytes());
+}
+
+// "a%20b.jpg" -> "a b.jpg": the gallery percent-encodes what it links to.
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// Every URL a page loads or links to: src, href, and each candidate of srcset.
+std::vector<std::string> links_of(const std::string& html) {
+  static const std::regex k_attribute(R"re(\s(src|href|srcset)\s*=\s*"([^"]*)")re", std::regex::icase);
+  std::vector<std::string> urls;
+  for (std::sregex_iterator it(html.begin(), html.end(), k_attribute), end; it != end; ++it) {
+    const std::string name = (*it)[1], value = (*it)[2];
+    if (name != "srcset") {
+      urls.push_back(value);
+      continue;
+    }
+    std::size_t start = 0;
+    while (start < value.size()) {
+      auto comma = value.find(',', start);
+      std::string candidate = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      candidate.erase(0, candidate.find_first_not_of(' '));
+      urls.push_back(candidate.substr(0, candidate.find(' ')));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return urls;
+}
+
+class Verifier {
+public:
+  Verifier(const config::Config& config, catalog::Catalog& catalog, const VerifyRequest& request)
+      : m_config(config), m_catalog(catalog), m_request(request) {}
+
+  std::vector<Finding> run() {
+    check_sources();
+    check_renders();
+    check_manifest();
+    for (const auto& target : m_config.publish.targets)
+      if (target.type == "local") check_target(target);
+    std::stable_sort(m_findings.begin(), m_findings.end(), [](const Finding& a, const Finding& b) {
+      auto rank = [](const Finding& f) { return std::find(k_kinds.begin(), k_kinds.end(), f.kind) - k_kinds.begin(); };
+      return rank(a) != rank(b) ? rank(a) < rank(b) : a.file < b.file;
+    });
+    return m_findings;
+  }
+
+private:
+  void add(std::string kind, std::string file, std::string detail, std::string repair = {}) {
+    m_findings.push_back({std::move(kind), std::move(file), std::move(detail), std::move(repair)});
+  }
+
+  fs::path in_project(const std::string& path) const {
+    return fs::path(path).is_absolute() ? fs::path(path) : m_config.project_dir / path;
+  }
+
+  // Sources are re-hashed in parallel: this is the one check that reads every byte.
+  void check_sources() {
+    std::vector<catalog::ImageRecord> active;
+    for (auto& image : m_catalog.images())
+      if (image.status == catalog::ImageStatus::Active) active.push_back(std::move(image));
+    std::vector<std::optional<Finding>> found(active.size());
+    tbb::parallel_for(std::size_t(0), active.size(), [&](std::size_t i) {
+      const auto& image = active[i];
+      const fs::path file = in_project(image.path);
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0) {
+        found[i] = Finding{"source.missing", image.path, "the source is gone; `wsportfolio ingest` marks it missing", {}};
+        return;
+      }
+      const std::int64_t mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      const bool same_stat = st.st_size == image.size && mtime_ns == image.mtime_ns;
+      if (m_request.fast) {
+        if (!same_stat)
+          found[i] = Finding{"source.modified", image.path,
+                             "size or modification time changed since ingest; `wsportfolio run` takes the new content", {}};
+        return;
+      }
+      auto hash = hash_of(file);
+      if (!hash) {
+        found[i] = Finding{"source.missing", image.path, "the source cannot be read", {}};
+      } else if (*hash != image.sha256) {
+        found[i] = same_stat ? Finding{"source.bit_rot", image.path,
+                                       "the content changed but its size and modification time did not: bit rot or "
+                                       "a silent edit; restore the file from a backup",
+                                       {}}
+                             : Finding{"source.modified", image.path,
+                                       "the content changed since ingest; `wsportfolio run` takes the new content", {}};
+      }
+    });
+    for (auto& finding : found)
+      if (finding) m_findings.push_back(std::move(*finding));
+  }
+
+  void requeue_render(std::int64_t image_id) {
+    if (!m_request.repair) return;
+    m_catalog.write([&] {
+      if (auto job = m_catalog.job(image_id, "render")) {
+        job->state = catalog::JobState::Pending;
+        m_catalog.put_job(*job);
+      }
+    });
+  }
+
+  void check_renders() {
+    const std::string requeued = m_request.repair ? "render queued again" : "";
+    for (const auto& render : m_catalog.renders()) {
+      bool bad = false;
+      for (const auto& variant : render.variants) {
+        auto hash = hash_of(m_config.state_dir() / variant.path);
+        if (!hash) add("render.missing", variant.path, fmt::format("a render of {} is gone", render.source_path), requeued);
+        else if (*hash != variant.sha256)
+          add("render.corrupt", variant.path, fmt::format("a render of {} no longer matches its hash", render.source_path),
+              requeued);
+        bad = bad || !hash || *hash != variant.sha256;
+      }
+      if (!render.analysis_path.empty() && !fs::exists(m_config.state_dir() / render.analysis_path)) {
+        add("render.missing", render.analysis_path, fmt::format("the analysis image of {} is gone", render.source_path),
+            requeued);
+        bad = true;
+      }
+      if (bad) requeue_render(render.image_id);
+    }
+  }
+
+  void check_manifest() {
+    const fs::path file = m_config.state_dir() / "manifest.json";
+    auto written = util::read_text_file(file);
+    if (written.ok() && *written == manifest_json(m_catalog)) return;
+    if (m_request.repair) write_manifest(m_config, m_catalog);
+    add("manifest.stale", "manifest.json",
+        written.ok() ? "does not list what the catalog holds" : "is missing or unreadable",
+        m_request.repair ? "rewritten from the catalog" : "");
+  }
+
+  void check_target(const config::PublishTarget& target) {
+    fs::path root = target.path;
+    if (root.is_relative()) root = m_config.project_dir / root;
+    // Forgetting a record makes the next publish put the file again.
+    auto forget = [&](const std::string& path) {
+      if (m_request.repair) m_catalog.write([&] { m_catalog.forget_published(target.name, path); });
+      return m_request.repair ? std::string("published again by the next `wsportfolio publish`") : std::string();
+    };
+    for (const auto& file : m_catalog.published(target.name)) {
+      const std::string label = fmt::format("{}: {}", target.name, file.path);
+      auto hash = hash_of(root / file.path);
+      if (!hash) {
+        add("published.missing", label, "recorded as published but not at the target", forget(file.path));
+        continue;
+      }
+      if (*hash != file.sha256) add("published.corrupt", label, "differs from what was published", forget(file.path));
+      // Also a changed file: what matters most is what a visitor can download now.
+      if (file.path.ends_with(".html")) check_page(root, target.name, file.path, forget);
+      else check_privacy(root, label, file.path, forget);
+    }
+  }
+
+  template <typename Forget>
+  void check_page(const fs::path& root, const std::string& target, const std::string& page, Forget& forget) {
+    auto html = util::read_text_file(root / page);
+    if (!html.ok()) return;
+    const fs::path folder = fs::path(page).parent_path();
+    std::vector<std::string> broken;
+    for (auto url : links_of(*html)) {
+      if (url.empty() || url.starts_with('#') || url.starts_with("data:") || url.starts_with("mailto:")) continue;
+      url = url.substr(0, url.find_first_of("?#"));
+      const fs::path resolved = (folder / percent_decoded(url)).lexically_normal();
+      const bool outside = url.find("://") != std::string::npos || url.starts_with('/') || resolved.empty() ||
+                           *resolved.begin() == "..";
+      if (outside || !fs::is_regular_file(root / resolved)) broken.push_back(url);
+    }
+    if (broken.empty()) return;
+    add("page.broken_link", fmt::format("{}: {}", target, page),
+        fmt::format("{} link(s) lead nowhere in the gallery: {}", broken.size(), fmt::join(broken, ", ")),
+        forget(page));
+  }
+
+  template <typename Forget>
+  void check_privacy(const fs::path& root, const std::string& label, const std::string& path, Forget& forget) {
+    if (!path.ends_with(".jpg") && !path.ends_with(".webp") && !path.ends_with(".avif")) return;
+    auto mapped = util::MappedFile::open(root / path);
+    if (!mapped.ok()) return;
+    auto header = imaging::probe_header(mapped->bytes(), m_config.limits.max_pixels);
+    if (!header.ok()) return;
+    const auto& camera = header->camera;
+    std::vector<std::string> leaks;
+    if (camera.has_gps) leaks.push_back("a GPS position");
+    if (!camera.serial.empty()) leaks.push_back("a camera serial number");
+    if (!camera.owner.empty()) leaks.push_back("an owner name");
+    if (!leaks.empty())
+      add("published.privacy", label, fmt::format("carries {}", fmt::join(leaks, " and ")), forget(path));
+  }
+
+  const config::Config& m_config;
+  catalog::Catalog& m_catalog;
+  const VerifyRequest& m_request;
+  std::vector<Finding> m_findings;
+};
+
+}  // namespace
+
+std::vector<Finding> verify(const config::Config& config, catalog::Catalog& catalog, const VerifyRequest& request,
+                            Observer& observer) {
+  imaging::start_imaging();
+  observer.stage_started("verify", 0);
+  return Verifier(config, catalog, request).run();
+}
+
+}  // namespace wsp::pipeline
