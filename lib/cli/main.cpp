@@ -22,6 +22,7 @@ const CommandSpec k_commands[] = {
     {"render", "Render web variants of every image whose render is missing or out of date", define_render},
     {"tag", "Categorise images: scenes, keywords, alt text, scores, bursts; overrides and review", define_tag},
     {"run", "Ingest, render and tag a shoot folder in one go, resumably", define_run},
+    {"watch", "Hot folder: process photos as they arrive, once completely written, until stopped", define_watch},
     {"retry", "Put failed work back in the queue (all, by stage, or by file)", define_retry},
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},
     {"config", "Show the effective configuration or check it", define_config},
