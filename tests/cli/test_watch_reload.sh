@@ -8,7 +8,7 @@ start_watch w watch proj
 wait_for w.jsonl '.event == "watch.started"'
 
 cp proj/wsportfolio.yaml good.yaml
-printf 'watch:\n  stable_msec: 100\n' >>proj/wsportfolio.yaml
+sed 's/stable_ms:/stable_msec:/' good.yaml >proj/wsportfolio.yaml
 kill -HUP "$watcher"
 wait_for w.jsonl '.event == "watch.reload_failed"'
 expect_grep "wsportfolio.yaml:[0-9]" w.err "file:line of the error"
