@@ -91,6 +91,9 @@ std::string json_paths(const std::vector<fs::path>& paths) {
   return json + "]";
 }
 
+// "shoot/" as "shoot": the watches report a root by this name.
+fs::path without_slash(const fs::path& path) { return path.has_filename() ? path : path.parent_path(); }
+
 // Sleeps up to `timeout`; a signal ends it early.
 void nap(std::chrono::milliseconds timeout) { ::poll(nullptr, 0, static_cast<int>(timeout.count())); }
 
@@ -127,14 +130,14 @@ private:
       for (const auto& source : m_config.sources) {
         fs::path path = source.path;
         WatchedRoot root;
-        root.path = (path.is_absolute() ? path : m_config.project_dir / path).lexically_normal();
+        root.path = without_slash((path.is_absolute() ? path : m_config.project_dir / path).lexically_normal());
         root.recursive = source.recursive;
         m_roots.push_back(root);
       }
     } else {
       for (const auto& path : m_narrowed) {
         WatchedRoot root;
-        root.path = fs::absolute(path).lexically_normal();
+        root.path = without_slash(fs::absolute(path).lexically_normal());
         m_roots.push_back(root);
       }
     }

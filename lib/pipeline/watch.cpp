@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "pipeline/scan.hpp"
 #include "util/files.hpp"
 
 namespace wsp::pipeline {
@@ -107,7 +108,9 @@ FolderWatcher::~FolderWatcher() {
   if (m_fd >= 0) ::close(m_fd);
 }
 
-bool FolderWatcher::add_root(const fs::path& root, bool recursive, std::string& error) {
+bool FolderWatcher::add_root(const fs::path& given, bool recursive, std::string& error) {
+  // "shoot/" and "shoot" are one root.
+  const fs::path root = given.has_filename() ? given : given.parent_path();
   int wd = ::inotify_add_watch(m_fd, root.c_str(), k_folder_mask);
   if (wd < 0) {
     error = util::last_os_error();
@@ -172,7 +175,7 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
         if (is_root) {
           // Everything below goes with it; the caller waits for the root to return.
           for (auto it = m_folders.begin(); it != m_folders.end();) {
-            if (it->second == folder || it->second.native().starts_with(folder.native() + "/")) {
+            if (is_inside(it->second, folder)) {
               ::inotify_rm_watch(m_fd, it->first);
               it = m_folders.erase(it);
             } else {
@@ -190,9 +193,8 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
       const fs::path path = folder / event->name;
       if (event->mask & IN_ISDIR) {
         if (event->mask & (IN_CREATE | IN_MOVED_TO)) {
-          auto root = std::find_if(m_roots.begin(), m_roots.end(), [&](const auto& entry) {
-            return path.native().starts_with(entry.first.native() + "/");
-          });
+          auto root = std::find_if(m_roots.begin(), m_roots.end(),
+                                   [&](const auto& entry) { return is_inside(path, entry.first); });
           if (root != m_roots.end() && root->second && m_enter(path)) add_tree(path, true, &events);
         }
         continue;
