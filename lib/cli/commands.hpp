@@ -48,6 +48,7 @@ Runner define_run(CLI::App& command);
 Runner define_retry(CLI::App& command);
 Runner define_status(CLI::App& command);
 Runner define_publish(CLI::App& command);
+Runner define_watch(CLI::App& command);
 
 // The stages as commands run them (`run` chains them): each reports to the
 // terminal and returns its exit code.
@@ -66,6 +67,12 @@ struct PublishStageOptions {
 // Publishes to the configured targets and tells where the gallery is; returns the exit code.
 int publish_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                   const std::string& run_id, const PublishStageOptions& options);
+// The pipeline as `run` and `watch` chain it, in the order that reads and
+// decodes each source once: ingest of `paths` (empty: every source), then
+// every stage after it on whatever the catalog has pending. Stops between
+// stages once context.stop is set (exit code 130 then).
+int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+               const std::string& run_id, const std::vector<std::filesystem::path>& paths);
 
 // Writes or merges an XMP sidecar beside every tagged source; returns the exit code.
 int write_xmp_sidecars(const Context& context, const config::Config& config, catalog::Catalog& catalog);

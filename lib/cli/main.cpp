@@ -25,6 +25,7 @@ const CommandSpec k_commands[] = {
      define_publish},
     {"verify", "Check sources, renders, manifest and published files against their hashes; links; privacy", define_verify},
     {"run", "Ingest, render, tag and publish a shoot folder in one go, resumably", define_run},
+    {"watch", "Hot folder: process photos as they arrive, once completely written, until stopped", define_watch},
     {"retry", "Put failed work back in the queue (all, by stage, or by file)", define_retry},
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},
     {"config", "Show the effective configuration or check it", define_config},

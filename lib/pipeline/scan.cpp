@@ -147,6 +147,37 @@ bool is_inside(const fs::path& path, const fs::path& folder) {
   return p == f || (p.size() > f.size() && p.starts_with(f) && p[f.size()] == '/');
 }
 
+bool is_scanned_folder(const config::Config& config, const fs::path& folder) {
+  auto absolute = fs::absolute(folder).lexically_normal();
+  auto name = absolute.filename().string();
+  if (!name.empty() && name.front() == '.') return false;
+  if (is_inside(absolute, config.state_dir())) return false;
+  for (const auto& target : config.publish.targets)
+    if (target.type == "local" && !target.path.empty() && is_inside(absolute, absolute_in(config, target.path)))
+      return false;
+  return true;
+}
+
+bool is_source_file(const config::Config& config, const fs::path& file) {
+  auto absolute = fs::absolute(file).lexically_normal();
+  auto name = absolute.filename().string();
+  if (name.empty() || name.front() == '.' || !is_scanned_folder(config, absolute.parent_path())) return false;
+  for (const auto& source : config.sources) {
+    auto root = absolute_in(config, source.path);
+    if (absolute == root) return true;  // a source that is one file
+    if (!is_inside(absolute, root)) continue;
+    auto relative = absolute.lexically_relative(root).generic_string();
+    if (!source.recursive && relative.find('/') != std::string::npos) continue;
+    // Hidden folders between the source and the file are never entered.
+    bool hidden = false;
+    for (const auto& part : absolute.parent_path().lexically_relative(root))
+      if (part != "." && part.string().front() == '.') hidden = true;
+    if (hidden) continue;
+    if (matches_any(source.include, relative) && !matches_any(source.exclude, relative)) return true;
+  }
+  return false;
+}
+
 std::string catalog_key(const config::Config& config, const fs::path& absolute) {
   if (is_inside(absolute, config.project_dir)) return absolute.lexically_relative(config.project_dir).generic_string();
   return absolute.lexically_normal().generic_string();

@@ -37,6 +37,14 @@ std::vector<std::filesystem::path> outside_sources(const config::Config& config,
 
 bool is_inside(const std::filesystem::path& path, const std::filesystem::path& folder);
 
+// Whether a scan would enter `folder`: not hidden, not the state folder or a
+// local target. The watcher uses it so as never to watch its own outputs.
+bool is_scanned_folder(const config::Config& config, const std::filesystem::path& folder);
+
+// Whether a scan would take `file` (absolute): inside a source, matching its
+// patterns, not hidden, not under the state folder or a local target.
+bool is_source_file(const config::Config& config, const std::filesystem::path& file);
+
 // The catalog key of a path: relative to the project folder when inside it.
 std::string catalog_key(const config::Config& config, const std::filesystem::path& absolute);
 

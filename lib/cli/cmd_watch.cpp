@@ -1,0 +1,475 @@
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "pipeline/scan.hpp"
+#include "pipeline/watch.hpp"
+#include "util/files.hpp"
+#include "util/text.hpp"
+
+namespace wsp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::atomic<bool> g_reload{false};
+
+void on_hangup(int) { g_reload = true; }
+
+// How long the hot folder waits, once a burst is over, before processing it;
+// and how long a steady stream may keep a batch open.
+constexpr auto k_quiet = 300ms;
+constexpr auto k_longest_batch = 5s;
+// How often pending files are stat'ed again.
+constexpr auto k_tick = 100ms;
+// A vanished root is looked for again after 1 s, then 2, 4... up to this.
+constexpr auto k_longest_retry = 30s;
+
+struct WatchOptions {
+  std::vector<std::string> paths;
+  int poll_seconds = -1;  // -1: watch.poll_seconds
+  bool once = false;
+};
+
+// One watcher per project: an flock on .wsportfolio/watch.lock, which holds the
+// pid and host of its holder so that a second watcher can name it. The kernel
+// releases the lock when the process dies, however it dies.
+class WatchLock {
+public:
+  explicit WatchLock(const fs::path& file) {
+    m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0) throw std::runtime_error(fmt::format("{}: cannot open: {}", file.string(), util::last_os_error()));
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+      char holder[256] = {};
+      ssize_t length = ::pread(m_fd, holder, sizeof(holder) - 1, 0);
+      ::close(m_fd);
+      std::string who = length > 0 ? std::string(holder, static_cast<std::size_t>(length)) : std::string();
+      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+      throw UsageError(fmt::format("{}: another `wsportfolio watch` is watching this project ({})", file.string(),
+                                   who.empty() ? "holder unknown" : who));
+    }
+    auto text = fmt::format("pid {} on {}\n", ::getpid(), host_name());
+    if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, text.data(), text.size(), 0) < 0) {
+      // The lock holds without the note; a second watcher just cannot name us.
+    }
+  }
+  ~WatchLock() {
+    if (::ftruncate(m_fd, 0) != 0) {
+      // Closing releases the lock all the same.
+    }
+    ::close(m_fd);
+  }
+  WatchLock(const WatchLock&) = delete;
+  WatchLock& operator=(const WatchLock&) = delete;
+
+private:
+  int m_fd = -1;
+};
+
+struct WatchedRoot {
+  fs::path path;
+  bool recursive = true;
+  bool lost = false;
+  pipeline::WatchClock::time_point retry_at;
+  std::chrono::seconds retry_after{1};
+};
+
+std::string json_paths(const std::vector<fs::path>& paths) {
+  std::string json = "[";
+  for (const auto& path : paths) {
+    if (json.size() > 1) json += ',';
+    json += '"' + util::json_escape(path.string()) + '"';
+  }
+  return json + "]";
+}
+
+// "shoot/" as "shoot": the watches report a root by this name.
+fs::path without_slash(const fs::path& path) { return path.has_filename() ? path : path.parent_path(); }
+
+// Sleeps up to `timeout`; a signal ends it early.
+void nap(std::chrono::milliseconds timeout) { ::poll(nullptr, 0, static_cast<int>(timeout.count())); }
+
+class HotFolder {
+public:
+  HotFolder(const WatchOptions& options, const Context& context, fs::path folder, std::vector<fs::path> narrowed,
+            config::Config config)
+      : m_options(options),
+        m_context(context),
+        m_stage_context{context.global, context.terminal, m_stage_stop},
+        m_folder(std::move(folder)),
+        m_narrowed(std::move(narrowed)),
+        m_config(std::move(config)),
+        m_tracker(std::chrono::milliseconds(m_config.watch.stable_ms)),
+        m_batch(k_quiet, k_longest_batch) {}
+
+  int run() {
+    m_threads = limit_threads(m_config);
+    m_catalog = open_catalog(m_config);
+    WatchLock lock(m_config.state_dir() / "watch.lock");
+    RunRegistration registration(*m_catalog, m_options.once ? "watch --once" : "watch");
+    m_run_id = registration.id();
+    int code = m_options.once ? run_once() : run_until_stopped();
+    registration.set_exit_code(code);
+    return code;
+  }
+
+private:
+  int poll_seconds() const { return m_options.poll_seconds >= 0 ? m_options.poll_seconds : m_config.watch.poll_seconds; }
+
+  void set_roots() {
+    m_roots.clear();
+    if (m_narrowed.empty()) {
+      for (const auto& source : m_config.sources) {
+        fs::path path = source.path;
+        WatchedRoot root;
+        root.path = without_slash((path.is_absolute() ? path : m_config.project_dir / path).lexically_normal());
+        root.recursive = source.recursive;
+        m_roots.push_back(root);
+      }
+    } else {
+      for (const auto& path : m_narrowed) {
+        WatchedRoot root;
+        root.path = without_slash(fs::absolute(path).lexically_normal());
+        m_roots.push_back(root);
+      }
+    }
+  }
+
+  bool wanted(const fs::path& file) const {
+    return !pipeline::is_temporary_name(file) && pipeline::is_source_file(m_config, file);
+  }
+
+  // Every file under `root` joins the tracker: whatever is there when the
+  // watch starts, when a root comes back, or after lost events.
+  void rescan(const fs::path& root, pipeline::WatchClock::time_point now) {
+    auto scan = pipeline::scan_sources(m_config, {root});
+    for (const auto& file : scan.files) {
+      if (!file.problem.empty() || !wanted(file.absolute)) continue;
+      pipeline::FileState state{file.size, file.mtime_ns};
+      auto seen = m_seen.find(file.absolute);
+      // Polling: only what changed since the last look needs watching again.
+      if (!m_watcher && seen != m_seen.end() && seen->second == state) continue;
+      m_seen[file.absolute] = state;
+      m_tracker.observe(file.absolute, state, now);
+    }
+  }
+
+  void start_watching(pipeline::WatchClock::time_point now) {
+    set_roots();
+    if (poll_seconds() == 0)
+      m_watcher = std::make_unique<pipeline::FolderWatcher>(
+          [this](const fs::path& folder) { return pipeline::is_scanned_folder(m_config, folder); });
+    for (auto& root : m_roots) {
+      root.lost = !attach(root);
+      if (root.lost) {
+        lose(root, now);
+      } else {
+        rescan(root.path, now);
+      }
+    }
+    m_next_poll = now + std::chrono::seconds(std::max(1, poll_seconds()));
+  }
+
+  bool attach(WatchedRoot& root) {
+    std::error_code error;
+    if (!fs::is_directory(root.path, error)) return false;
+    if (!m_watcher) return true;
+    std::string problem;
+    return m_watcher->add_root(root.path, root.recursive, problem);
+  }
+
+  void lose(WatchedRoot& root, pipeline::WatchClock::time_point now) {
+    root.lost = true;
+    root.retry_after = 1s;
+    root.retry_at = now + root.retry_after;
+    m_context.terminal.warn(fmt::format(
+        "watch: {}: gone (deleted or unmounted); waiting for it to come back, looking again every {} s at most",
+        root.path.string(), k_longest_retry.count()));
+    m_context.terminal.emit(JsonLine().add("event", "watch.waiting").add("path", root.path.string()));
+  }
+
+  void look_for_lost_roots(pipeline::WatchClock::time_point now) {
+    for (auto& root : m_roots) {
+      if (!root.lost || now < root.retry_at) continue;
+      if (attach(root)) {
+        root.lost = false;
+        m_context.terminal.info(fmt::format("watch: {}: back; looking for what arrived meanwhile", root.path.string()));
+        m_context.terminal.emit(JsonLine().add("event", "watch.recovered").add("path", root.path.string()));
+        rescan(root.path, now);
+      } else {
+        root.retry_after = std::min<std::chrono::seconds>(root.retry_after * 2, k_longest_retry);
+        root.retry_at = now + root.retry_after;
+      }
+    }
+  }
+
+  void handle(const pipeline::FolderEvent& event, pipeline::WatchClock::time_point now) {
+    using Kind = pipeline::FolderEvent::Kind;
+    switch (event.kind) {
+      case Kind::Overflow:
+        m_context.terminal.warn("watch: the kernel dropped file events; rescanning the sources");
+        for (const auto& root : m_roots)
+          if (!root.lost) rescan(root.path, now);
+        return;
+      case Kind::RootLost:
+        for (auto& root : m_roots)
+          if (root.path == event.path && !root.lost) lose(root, now);
+        return;
+      case Kind::Removed:
+        m_tracker.forget(event.path);
+        m_batch.remove(event.path);
+        return;
+      case Kind::Changed:
+      case Kind::Completed: {
+        if (!wanted(event.path)) return;
+        pipeline::FileState state;
+        if (!pipeline::stat_file(event.path, state)) {
+          m_tracker.forget(event.path);
+          return;
+        }
+        m_batch.remove(event.path);  // written again: it waits for completeness again
+        m_tracker.observe(event.path, state, now);
+        if (event.kind == Kind::Completed) m_tracker.completed(event.path, now);
+        return;
+      }
+    }
+  }
+
+  // Pending files are stat'ed again: a change restarts their wait, a vanished
+  // one is forgotten.
+  void check_pending(pipeline::WatchClock::time_point now) {
+    for (const auto& file : m_tracker.pending()) {
+      pipeline::FileState state;
+      if (pipeline::stat_file(file, state)) {
+        m_tracker.observe(file, state, now);
+      } else {
+        m_tracker.forget(file);
+        m_context.terminal.detail(fmt::format("watch: {}: gone before it was complete", file.string()));
+      }
+    }
+    for (const auto& file : m_tracker.take_complete(now)) m_batch.add(file, now);
+  }
+
+  void process(const std::vector<fs::path>& files) {
+    std::vector<fs::path> present;
+    for (const auto& file : files) {
+      std::error_code error;
+      if (fs::exists(file, error)) {
+        present.push_back(file);
+      } else {
+        m_context.terminal.detail(fmt::format("watch: {}: deleted before it was processed; dropped", file.string()));
+        m_context.terminal.emit(JsonLine()
+                                    .add("event", "watch.dropped")
+                                    .add("file", file.string())
+                                    .add("reason", "deleted before it was processed"));
+      }
+    }
+    if (present.empty()) return;
+    m_context.terminal.info(fmt::format("watch: {} file(s) complete; processing", present.size()));
+    m_context.terminal.emit(
+        JsonLine().add("event", "watch.batch").add("files", present.size()).add_raw("paths", json_paths(present)));
+    // The stages get a stop flag of their own: the first SIGINT/SIGTERM lets
+    // the batch finish (the second one exits at once, which the catalog's
+    // transactions and leases make safe).
+    int code = run_stages(m_stage_context, m_config, *m_catalog, m_run_id, present);
+    m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", code));
+  }
+
+  void reload(pipeline::WatchClock::time_point now) {
+    try {
+      auto fresh = load_project(m_context, m_folder);
+      m_config = std::move(fresh);
+      m_threads.reset();
+      m_threads = limit_threads(m_config);
+      m_tracker = pipeline::StabilityTracker(std::chrono::milliseconds(m_config.watch.stable_ms));
+      m_seen.clear();
+      m_watcher.reset();
+      start_watching(now);
+      m_context.terminal.info(fmt::format("watch: configuration reloaded from {}",
+                                          m_config.config_file.empty() ? std::string("the built-in defaults")
+                                                                       : m_config.config_file.string()));
+      m_context.terminal.emit(JsonLine().add("event", "watch.reloaded").add("config", m_config.config_file.string()));
+    } catch (const config::ConfigError& e) {
+      m_context.terminal.error(fmt::format("{} (configuration not reloaded; the previous one stays in use)", e.what()));
+      m_context.terminal.emit(JsonLine().add("event", "watch.reload_failed").add("message", e.what()));
+    }
+  }
+
+  int run_until_stopped() {
+    std::signal(SIGHUP, on_hangup);
+    auto now = pipeline::WatchClock::now();
+    start_watching(now);
+    std::vector<fs::path> roots;
+    std::vector<std::string> names;
+    for (const auto& root : m_roots) {
+      roots.push_back(root.path);
+      names.push_back(root.path.string());
+    }
+    m_context.terminal.info(fmt::format("watch: watching {} ({}); stop with Ctrl-C", fmt::join(names, ", "),
+                                        m_watcher ? std::string("inotify")
+                                                  : fmt::format("polling every {} s", poll_seconds())));
+    m_context.terminal.emit(JsonLine()
+                                .add("event", "watch.started")
+                                .add_raw("paths", json_paths(roots))
+                                .add("mode", m_watcher ? "inotify" : "poll")
+                                .add("stable_ms", m_config.watch.stable_ms)
+                                .add("poll_seconds", poll_seconds()));
+    auto last_heartbeat = now;
+    while (!m_context.stop) {
+      if (g_reload.exchange(false)) reload(pipeline::WatchClock::now());
+      if (m_watcher) {
+        for (const auto& event : m_watcher->wait(k_tick)) handle(event, pipeline::WatchClock::now());
+      } else {
+        nap(k_tick);
+      }
+      now = pipeline::WatchClock::now();
+      if (!m_watcher && now >= m_next_poll) {
+        for (auto& root : m_roots) {
+          std::error_code error;
+          if (root.lost) continue;
+          if (!fs::is_directory(root.path, error)) lose(root, now);
+          else rescan(root.path, now);
+        }
+        m_next_poll = now + std::chrono::seconds(poll_seconds());
+      }
+      look_for_lost_roots(now);
+      check_pending(now);
+      if (m_batch.due(now) && !m_context.stop) process(m_batch.take());
+      if (now - last_heartbeat >= 10s) {
+        m_catalog->heartbeat(m_run_id);
+        last_heartbeat = now;
+      }
+    }
+    return drain();
+  }
+
+  // After SIGINT/SIGTERM: what is complete is processed (events already
+  // queued included); what is still being written is left for the next run.
+  int drain() {
+    auto now = pipeline::WatchClock::now();
+    if (m_watcher)
+      for (const auto& event : m_watcher->wait(0ms)) handle(event, now);
+    for (const auto& file : m_tracker.take_complete(now)) m_batch.add(file, now);
+    const auto left = m_tracker.pending().size();
+    if (!m_batch.empty()) {
+      m_context.terminal.info(fmt::format("watch: stopping; finishing the {} complete file(s) first", m_batch.size()));
+      process(m_batch.take());
+    }
+    if (left > 0)
+      m_context.terminal.info(fmt::format("watch: {} file(s) still being written were left for the next run", left));
+    m_context.terminal.emit(JsonLine().add("event", "watch.stopped").add("left", left));
+    return k_exit_interrupted;
+  }
+
+  // For cron: what is complete now is processed, then the command exits. A
+  // file is complete when two looks `watch.stable_ms` apart see the same size
+  // and mtime; one still growing is left for the next run.
+  int run_once() {
+    set_roots();
+    std::map<fs::path, pipeline::FileState> first;
+    auto look = [&](std::map<fs::path, pipeline::FileState>& into) {
+      for (const auto& root : m_roots) {
+        std::error_code error;
+        if (!fs::is_directory(root.path, error)) continue;
+        for (const auto& file : pipeline::scan_sources(m_config, {root.path}).files)
+          if (file.problem.empty() && wanted(file.absolute)) into[file.absolute] = {file.size, file.mtime_ns};
+      }
+    };
+    for (const auto& root : m_roots) {
+      std::error_code error;
+      if (!fs::is_directory(root.path, error))
+        m_context.terminal.warn(fmt::format("watch: {}: not there (deleted or unmounted); skipped", root.path.string()));
+    }
+    look(first);
+    const auto until = pipeline::WatchClock::now() + std::chrono::milliseconds(m_config.watch.stable_ms);
+    while (!m_context.stop && pipeline::WatchClock::now() < until) nap(k_tick);
+    if (m_context.stop) return k_exit_interrupted;
+    std::map<fs::path, pipeline::FileState> second;
+    look(second);
+    std::vector<fs::path> complete;
+    std::size_t growing = 0;
+    for (const auto& [file, state] : second) {
+      auto before = first.find(file);
+      if (before != first.end() && before->second == state) complete.push_back(file);
+      else ++growing;
+    }
+    if (growing > 0)
+      m_context.terminal.info(fmt::format("watch: {} file(s) still being written; left for the next run", growing));
+    m_context.terminal.emit(JsonLine()
+                                .add("event", "watch.batch")
+                                .add("files", complete.size())
+                                .add_raw("paths", json_paths(complete)));
+    int code = k_exit_ok;
+    // With nothing in the way, the whole sources are ingested, so that deleted
+    // files are marked missing as `run` would.
+    if (growing == 0) {
+      std::vector<fs::path> roots;
+      if (!m_narrowed.empty()) roots = m_narrowed;
+      code = run_stages(m_context, m_config, *m_catalog, m_run_id, roots);
+    } else if (!complete.empty()) {
+      code = run_stages(m_context, m_config, *m_catalog, m_run_id, complete);
+    }
+    m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", code));
+    return code;
+  }
+
+  const WatchOptions& m_options;
+  const Context& m_context;
+  std::atomic<bool> m_stage_stop{false};
+  Context m_stage_context;
+  fs::path m_folder;
+  std::vector<fs::path> m_narrowed;
+  config::Config m_config;
+  std::unique_ptr<tbb::global_control> m_threads;
+  std::unique_ptr<catalog::Catalog> m_catalog;
+  std::string m_run_id;
+  std::vector<WatchedRoot> m_roots;
+  std::unique_ptr<pipeline::FolderWatcher> m_watcher;
+  std::map<fs::path, pipeline::FileState> m_seen;  // polling: what the last look saw
+  pipeline::StabilityTracker m_tracker;
+  pipeline::BatchDebouncer m_batch;
+  pipeline::WatchClock::time_point m_next_poll;
+};
+
+int run_watch(const WatchOptions& options, const Context& context) {
+  for (const auto& path : options.paths)
+    if (!fs::is_directory(path)) throw UsageError(fmt::format("{}: no such folder", path));
+  fs::path folder = options.paths.size() == 1 ? fs::path(options.paths[0]) : fs::path();
+  auto config = load_project(context, folder);
+  std::vector<fs::path> narrowed;
+  for (const auto& path : options.paths) {
+    fs::path absolute = fs::absolute(path).lexically_normal();
+    std::error_code error;
+    if (!fs::equivalent(absolute, config.project_dir, error)) narrowed.push_back(absolute);
+  }
+  if (auto outside = pipeline::outside_sources(config, narrowed); !outside.empty())
+    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
+                                 outside.front().string(), config.project_dir.string()));
+  HotFolder hot_folder(options, context, folder, std::move(narrowed), std::move(config));
+  return hot_folder.run();
+}
+
+}  // namespace
+
+Runner define_watch(CLI::App& command) {
+  auto options = std::make_shared<WatchOptions>();
+  command.add_option("paths", options->paths,
+                     "Folders to watch (default: the configured sources); one folder without a config is a "
+                     "project of its own");
+  command.add_option("--poll", options->poll_seconds,
+                     "Look for new files every SECONDS instead of using inotify (network shares; default: "
+                     "watch.poll_seconds)")
+      ->check(CLI::Range(1, 86400));
+  command.add_flag("--once", options->once, "Process the files that are complete now, then exit (for cron)");
+  return [options](const Context& context) { return run_watch(*options, context); };
+}
+
+}  // namespace wsp::cli

@@ -1,0 +1,214 @@
+#include "pipeline/watch.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "pipeline/scan.hpp"
+#include "util/files.hpp"
+
+namespace wsp::pipeline {
+namespace fs = std::filesystem;
+
+bool is_temporary_name(const fs::path& file) {
+  const auto name = file.filename().string();
+  if (name.empty() || name.front() == '.' || name.back() == '~') return true;
+  auto ends_with = [&](std::string_view suffix) {
+    if (name.size() < suffix.size()) return false;
+    auto tail = name.substr(name.size() - suffix.size());
+    return std::equal(tail.begin(), tail.end(), suffix.begin(), suffix.end(),
+                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  };
+  return ends_with(".part") || ends_with(".tmp") || ends_with(".crdownload");
+}
+
+bool stat_file(const fs::path& file, FileState& state) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  state.size = st.st_size;
+  state.mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return true;
+}
+
+void StabilityTracker::observe(const fs::path& file, const FileState& state, WatchClock::time_point now) {
+  auto [it, inserted] = m_files.try_emplace(file, Tracked{state, now, false});
+  if (!inserted && !(it->second.state == state)) {
+    // Written to again: whatever completeness was known no longer holds.
+    it->second = Tracked{state, now, false};
+  }
+}
+
+void StabilityTracker::completed(const fs::path& file, WatchClock::time_point now) {
+  auto& tracked = m_files[file];
+  tracked.changed = now;
+  tracked.complete = true;
+}
+
+void StabilityTracker::forget(const fs::path& file) { m_files.erase(file); }
+
+std::vector<fs::path> StabilityTracker::take_complete(WatchClock::time_point now) {
+  std::vector<fs::path> complete;
+  for (auto it = m_files.begin(); it != m_files.end();) {
+    if (it->second.complete || now - it->second.changed >= m_stable_for) {
+      complete.push_back(it->first);
+      it = m_files.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return complete;
+}
+
+std::vector<fs::path> StabilityTracker::pending() const {
+  std::vector<fs::path> files;
+  for (const auto& [file, tracked] : m_files)
+    if (!tracked.complete) files.push_back(file);
+  return files;
+}
+
+void BatchDebouncer::add(const fs::path& file, WatchClock::time_point now) {
+  if (m_files.empty()) m_first = now;
+  m_last = now;
+  if (std::find(m_files.begin(), m_files.end(), file) == m_files.end()) m_files.push_back(file);
+}
+
+void BatchDebouncer::remove(const fs::path& file) { std::erase(m_files, file); }
+
+bool BatchDebouncer::due(WatchClock::time_point now) const {
+  return !m_files.empty() && (now - m_last >= m_quiet || now - m_first >= m_longest);
+}
+
+std::vector<fs::path> BatchDebouncer::take() {
+  auto files = std::move(m_files);
+  m_files.clear();
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+namespace {
+
+constexpr std::uint32_t k_folder_mask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+                                        IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+
+}  // namespace
+
+FolderWatcher::FolderWatcher(std::function<bool(const fs::path&)> enter) : m_enter(std::move(enter)) {
+  m_fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (m_fd < 0) throw std::runtime_error(fmt::format("cannot start inotify: {}", util::last_os_error()));
+}
+
+FolderWatcher::~FolderWatcher() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
+bool FolderWatcher::add_root(const fs::path& given, bool recursive, std::string& error) {
+  // "shoot/" and "shoot" are one root.
+  const fs::path root = given.has_filename() ? given : given.parent_path();
+  int wd = ::inotify_add_watch(m_fd, root.c_str(), k_folder_mask);
+  if (wd < 0) {
+    error = util::last_os_error();
+    return false;
+  }
+  m_roots[root] = recursive;
+  m_folders[wd] = root;
+  if (recursive) {
+    std::error_code ec;
+    for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec) && !it->is_symlink(ec) && m_enter(it->path())) add_tree(it->path(), true, nullptr);
+  }
+  return true;
+}
+
+bool FolderWatcher::watching(const fs::path& root) const {
+  if (!m_roots.count(root)) return false;
+  return std::any_of(m_folders.begin(), m_folders.end(), [&](const auto& entry) { return entry.second == root; });
+}
+
+void FolderWatcher::add_tree(const fs::path& folder, bool recursive, std::vector<FolderEvent>* found) {
+  int wd = ::inotify_add_watch(m_fd, folder.c_str(), k_folder_mask);
+  if (wd < 0) return;  // gone again, or the watch limit: the next rescan sees its files
+  m_folders[wd] = folder;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_symlink(ec)) {
+      if (found && it->is_regular_file(ec)) found->push_back({FolderEvent::Kind::Changed, it->path()});
+    } else if (it->is_directory(ec)) {
+      if (recursive && m_enter(it->path())) add_tree(it->path(), true, found);
+    } else if (found && it->is_regular_file(ec)) {
+      found->push_back({FolderEvent::Kind::Changed, it->path()});
+    }
+  }
+}
+
+void FolderWatcher::drop_watch(int wd) {
+  ::inotify_rm_watch(m_fd, wd);
+  m_folders.erase(wd);
+}
+
+std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) {
+  std::vector<FolderEvent> events;
+  pollfd pfd{m_fd, POLLIN, 0};
+  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return events;
+  alignas(inotify_event) char buffer[64 * 1024];
+  for (;;) {
+    ssize_t length = ::read(m_fd, buffer, sizeof(buffer));
+    if (length <= 0) break;
+    for (char* at = buffer; at < buffer + length;) {
+      auto* event = reinterpret_cast<inotify_event*>(at);
+      at += sizeof(inotify_event) + event->len;
+      if (event->mask & IN_Q_OVERFLOW) {
+        events.push_back({FolderEvent::Kind::Overflow, {}});
+        continue;
+      }
+      auto folder_it = m_folders.find(event->wd);
+      if (folder_it == m_folders.end()) continue;
+      const fs::path folder = folder_it->second;
+      const bool is_root = m_roots.count(folder) > 0;
+      if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)) {
+        if (is_root) {
+          // Everything below goes with it; the caller waits for the root to return.
+          for (auto it = m_folders.begin(); it != m_folders.end();) {
+            if (is_inside(it->second, folder)) {
+              ::inotify_rm_watch(m_fd, it->first);
+              it = m_folders.erase(it);
+            } else {
+              ++it;
+            }
+          }
+          m_roots.erase(folder);
+          events.push_back({FolderEvent::Kind::RootLost, folder});
+        } else if (event->mask & (IN_IGNORED | IN_MOVE_SELF)) {
+          drop_watch(event->wd);
+        }
+        continue;
+      }
+      if (event->len == 0) continue;
+      const fs::path path = folder / event->name;
+      if (event->mask & IN_ISDIR) {
+        if (event->mask & (IN_CREATE | IN_MOVED_TO)) {
+          auto root = std::find_if(m_roots.begin(), m_roots.end(),
+                                   [&](const auto& entry) { return is_inside(path, entry.first); });
+          if (root != m_roots.end() && root->second && m_enter(path)) add_tree(path, true, &events);
+        }
+        continue;
+      }
+      if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+        events.push_back({FolderEvent::Kind::Completed, path});
+      } else if (event->mask & (IN_DELETE | IN_MOVED_FROM)) {
+        events.push_back({FolderEvent::Kind::Removed, path});
+      } else if (event->mask & (IN_CREATE | IN_MODIFY)) {
+        events.push_back({FolderEvent::Kind::Changed, path});
+      }
+    }
+  }
+  return events;
+}
+
+}  // namespace wsp::pipeline

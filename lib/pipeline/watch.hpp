@@ -1,0 +1,127 @@
+#pragma once
+// The hot folder's senses: which names are still being written (temporary
+// names), when a file is complete (closed, renamed into place, or unchanged for
+// a while), how bursts become batches, and the inotify watches that see new
+// files and new subfolders. Time is always passed in, so that tests can use a
+// fake clock; nothing here runs a stage.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wsp::pipeline {
+
+using WatchClock = std::chrono::steady_clock;
+
+// Names that writers use while a file is incomplete: dotfiles, `.part`, `.tmp`,
+// `.crdownload`, a `~` suffix. They are taken only once renamed.
+bool is_temporary_name(const std::filesystem::path& file);
+
+// What a stat says about a file that is being written.
+struct FileState {
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileState&) const = default;
+};
+
+// The stat of `file`; false when it is gone or not a regular file.
+bool stat_file(const std::filesystem::path& file, FileState& state);
+
+// Decides when a file is completely written. A file closed after writing or
+// renamed into place is complete at once; any other is complete when its size
+// and mtime have not changed for `stable_for` (writers over SMB/NFS, or that
+// never close).
+class StabilityTracker {
+public:
+  explicit StabilityTracker(std::chrono::milliseconds stable_for) : m_stable_for(stable_for) {}
+
+  // The file was seen (created, modified, found by a scan) in this state.
+  void observe(const std::filesystem::path& file, const FileState& state, WatchClock::time_point now);
+  // Its writer closed it or renamed it into place.
+  void completed(const std::filesystem::path& file, WatchClock::time_point now);
+  void forget(const std::filesystem::path& file);
+  // Removes and returns the files now complete, in name order.
+  std::vector<std::filesystem::path> take_complete(WatchClock::time_point now);
+  // The files still being watched for stability (to be stat'ed again).
+  std::vector<std::filesystem::path> pending() const;
+  bool empty() const { return m_files.empty(); }
+
+private:
+  struct Tracked {
+    FileState state;
+    WatchClock::time_point changed;
+    bool complete = false;
+  };
+  std::chrono::milliseconds m_stable_for;
+  std::map<std::filesystem::path, Tracked> m_files;
+};
+
+// Collects complete files into one batch: the batch is due once no file has
+// joined it for `quiet` (a burst is over), or once it is `longest` old (a
+// steady stream still gets processed).
+class BatchDebouncer {
+public:
+  BatchDebouncer(std::chrono::milliseconds quiet, std::chrono::milliseconds longest)
+      : m_quiet(quiet), m_longest(longest) {}
+  void add(const std::filesystem::path& file, WatchClock::time_point now);
+  void remove(const std::filesystem::path& file);
+  bool due(WatchClock::time_point now) const;
+  // Removes and returns the batch, in name order.
+  std::vector<std::filesystem::path> take();
+  bool empty() const { return m_files.empty(); }
+  std::size_t size() const { return m_files.size(); }
+
+private:
+  std::chrono::milliseconds m_quiet;
+  std::chrono::milliseconds m_longest;
+  std::vector<std::filesystem::path> m_files;
+  WatchClock::time_point m_first;
+  WatchClock::time_point m_last;
+};
+
+// What the watches saw.
+struct FolderEvent {
+  enum class Kind {
+    Changed,    // created or written to: may still be incomplete
+    Completed,  // closed after writing, or renamed into place
+    Removed,    // deleted or renamed away
+    RootLost,   // a watched root disappeared (deleted, unmounted)
+    Overflow,   // the kernel dropped events: rescan
+  };
+  Kind kind;
+  std::filesystem::path path;
+};
+
+// Recursive inotify watches. Folders created (or moved in) below a watched
+// folder are watched at once, and the files already inside them are reported
+// as Changed, since they may have been written before the watch existed.
+class FolderWatcher {
+public:
+  // `enter` says whether a folder below a root is to be watched.
+  explicit FolderWatcher(std::function<bool(const std::filesystem::path&)> enter);
+  ~FolderWatcher();
+  FolderWatcher(const FolderWatcher&) = delete;
+  FolderWatcher& operator=(const FolderWatcher&) = delete;
+
+  // Watches `root` (and its subfolders when `recursive`); false with `error`
+  // set when the root cannot be watched.
+  bool add_root(const std::filesystem::path& root, bool recursive, std::string& error);
+  bool watching(const std::filesystem::path& root) const;
+  // Waits up to `timeout` for events (returns early on a signal).
+  std::vector<FolderEvent> wait(std::chrono::milliseconds timeout);
+
+private:
+  void add_tree(const std::filesystem::path& folder, bool recursive, std::vector<FolderEvent>* found);
+  void drop_watch(int wd);
+
+  int m_fd = -1;
+  std::function<bool(const std::filesystem::path&)> m_enter;
+  std::map<int, std::filesystem::path> m_folders;       // watch descriptor -> folder
+  std::map<std::filesystem::path, bool> m_roots;        // root -> recursive
+};
+
+}  // namespace wsp::pipeline

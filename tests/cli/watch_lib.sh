@@ -1,0 +1,68 @@
+# Shared by the `watch` scenario tests: a project with a short stability wait,
+# a watcher in the background with --json, and waiting for its events.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+command -v jq >/dev/null || skip "jq is needed to read the events"
+
+watcher=""
+trap '[ -z "$watcher" ] || kill -KILL "$watcher" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# make_project STABLE_MS [SOURCE]: proj/ with a config; photos are dropped in
+# proj/ itself, or in proj/SOURCE when given.
+make_project() {
+  mkdir -p proj
+  {
+    echo "version: 1"
+    if [ -n "${2:-}" ]; then printf 'sources:\n  - path: ./%s\n' "$2"; mkdir -p "proj/$2"; fi
+    printf 'watch:\n  stable_ms: %s\n' "$1"
+  } >proj/wsportfolio.yaml
+}
+
+# start_watch NAME ARGS...: events go to NAME.jsonl, messages to NAME.err.
+start_watch() {
+  local name=$1
+  shift
+  "$WSP_BIN" --no-progress --json "$@" >"$name.jsonl" 2>"$name.err" &
+  watcher=$!
+}
+
+# events FILE FILTER: the events that the jq FILTER selects, one per line.
+events() { jq -c "select($2)" "$1" 2>/dev/null || true; }
+count() { events "$1" "$2" | wc -l; }
+
+# wait_for FILE FILTER [SECONDS]: until an event matches; fails on timeout or
+# when the watcher died.
+wait_for() {
+  local file=$1 filter=$2 seconds=${3:-30}
+  for _ in $(seq $((seconds * 10))); do
+    [ "$(count "$file" "$filter")" -gt 0 ] && return 0
+    if ! kill -0 "$watcher" 2>/dev/null; then
+      cat "${file%.jsonl}.err" >&2
+      fail "the watcher exited while waiting for $filter"
+    fi
+    sleep 0.1
+  done
+  cat "${file%.jsonl}.err" >&2
+  fail "no event $filter within $seconds s"
+}
+
+# wait_idle FILE N: until N batches have been processed.
+wait_idle() {
+  local file=$1 n=$2
+  for _ in $(seq 300); do
+    [ "$(count "$file" '.event == "watch.idle"')" -ge "$n" ] && return 0
+    kill -0 "$watcher" 2>/dev/null || { cat "${file%.jsonl}.err" >&2; fail "the watcher exited"; }
+    sleep 0.1
+  done
+  cat "${file%.jsonl}.err" >&2
+  fail "fewer than $n batches processed within 30 s"
+}
+
+# stop_watch: SIGTERM, and the exit code in $code.
+stop_watch() {
+  kill -TERM "$watcher"
+  set +e
+  wait "$watcher"
+  code=$?
+  set -e
+  watcher=""
+}
