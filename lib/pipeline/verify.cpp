@@ -46,12 +46,19 @@ std::string percent_decoded(std::string_view text) {
 }
 
 // Every URL a page loads or links to: src, href, and each candidate of srcset.
+// A link (href) to another site or an address is the page's business; only
+// what the page loads must come from the gallery itself.
 std::vector<std::string> links_of(const std::string& html) {
   static const std::regex k_attribute(R"re(\s(src|href|srcset)\s*=\s*"([^"]*)")re", std::regex::icase);
   std::vector<std::string> urls;
   for (std::sregex_iterator it(html.begin(), html.end(), k_attribute), end; it != end; ++it) {
     const std::string name = (*it)[1], value = (*it)[2];
-    if (name != "srcset") {
+    if (name == "href") {
+      static const std::regex k_elsewhere(R"re(^(https?:|mailto:|tel:))re", std::regex::icase);
+      if (!std::regex_search(value, k_elsewhere)) urls.push_back(value);
+      continue;
+    }
+    if (name == "src") {
       urls.push_back(value);
       continue;
     }
@@ -218,7 +225,9 @@ private:
 
   template <typename Forget>
   void check_privacy(const fs::path& root, const std::string& label, const std::string& path, Forget& forget) {
-    if (!path.ends_with(".jpg") && !path.ends_with(".webp") && !path.ends_with(".avif")) return;
+    std::string extension = fs::path(path).extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (extension != ".jpg" && extension != ".jpeg" && extension != ".webp" && extension != ".avif") return;
     auto mapped = util::MappedFile::open(root / path);
     if (!mapped.ok()) return;
     auto header = imaging::probe_header(mapped->bytes(), m_config.limits.max_pixels);
