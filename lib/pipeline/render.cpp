@@ -39,7 +39,8 @@ struct Rendered {
   std::int64_t bytes_written = 0;
 };
 
-// "Première danse 01.JPG" -> "premiere-danse-01": names that survive any web server.
+}  // namespace
+
 std::string web_stem(const std::string& path) {
   // Latin-1 letters U+00C0..U+00FF as their plain letter ('?' for the few with none).
   static constexpr std::string_view k_latin1 = "AAAAAAACEEEEIIIIDNOOOOO?OUUUUYTsaaaaaaaceeeeiiiidnooooo?ouuuuyty";
@@ -61,6 +62,8 @@ std::string web_stem(const std::string& path) {
   while (!stem.empty() && stem.back() == '-') stem.pop_back();
   return stem.empty() ? "photo" : stem;
 }
+
+namespace {
 
 std::string extension_of(const std::string& format) { return format == "jpeg" ? "jpg" : format; }
 

@@ -32,6 +32,10 @@ struct RenderRequest {
 RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
                      Observer& observer);
 
+// "Première danse 01.JPG" -> "premiere-danse-01": a source's name as render
+// files and gallery anchors spell it, one that survives any web server.
+std::string web_stem(const std::string& path);
+
 // The settings part of the render fingerprint: a short hash of the recipe.
 std::string render_settings(const config::RenderRecipe& recipe);
 

@@ -297,6 +297,7 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     e.sharpness = t.sharpness;
     e.overexposed = t.overexposed;
     e.underexposed = t.underexposed;
+    e.capture_utc_ms = t.capture_utc_ms;
     if (auto it = overrides.find(t.image_id); it != overrides.end()) {
       const auto& o = it->second;
       e.overridden = true;

@@ -61,6 +61,7 @@ struct EffectiveTags {
   double sharpness = 0;
   bool overexposed = false;
   bool underexposed = false;
+  std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
 };
 
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog);

@@ -60,12 +60,6 @@ std::optional<SceneGuess> scene_by_heuristics(const PhotoContext& photo, const O
   return std::nullopt;
 }
 
-std::string capitalised(std::string text) {
-  if (!text.empty() && static_cast<unsigned char>(text[0]) < 0x80)
-    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
-  return text;
-}
-
 }  // namespace
 
 std::string word(const config::Config& config, const std::string& key) {
@@ -193,7 +187,7 @@ std::string alt_text(const config::Config& config, const std::string& scene, con
   }
   // An empty placeholder at the start ("{scene} photo" without a scene) leaves a space.
   text.erase(0, text.find_first_not_of(' '));
-  return capitalised(text);
+  return util::capitalised(text);
 }
 
 Conclusion conclude(const Observation& seen, const PhotoContext& photo, const config::Config& config) {

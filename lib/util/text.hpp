@@ -20,4 +20,7 @@ bool glob_match(std::string_view pattern, std::string_view path);
 
 std::string json_escape(std::string_view text);
 
+// `text` with its first letter in upper case (ASCII only: other scripts are left as written).
+std::string capitalised(std::string text);
+
 }  // namespace wsp::util
