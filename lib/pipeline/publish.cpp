@@ -32,23 +32,6 @@ namespace {
 
 constexpr std::string_view k_stage = "publish";
 
-// "IMG_0001.JPG" -> "img-0001": the image's id in the gallery (anchors).
-std::string image_id_of(const std::string& path) {
-  std::string id;
-  for (char c : fs::path(path).stem().string()) {
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) id.push_back(c);
-    else if (c >= 'A' && c <= 'Z') id.push_back(static_cast<char>(c - 'A' + 'a'));
-    else if (!id.empty() && id.back() != '-') id.push_back('-');
-  }
-  while (!id.empty() && id.back() == '-') id.pop_back();
-  return id.empty() ? "photo" : id;
-}
-
-std::string capitalised(std::string text) {
-  if (!text.empty() && text.front() >= 'a' && text.front() <= 'z') text.front() = static_cast<char>(text.front() - 32);
-  return text;
-}
-
 // "13 June 2026": the day of `utc_ms` in the project's time zone.
 std::string date_of(std::int64_t utc_ms, const std::string& timezone) {
   static constexpr const char* k_months[] = {"January", "February", "March",     "April",   "May",      "June",
@@ -67,7 +50,7 @@ std::vector<publish::SceneLabel> scene_order(const config::Config& config) {
   std::vector<publish::SceneLabel> scenes;
   std::set<std::string> seen;
   auto add = [&](const std::string& scene) {
-    if (seen.insert(scene).second) scenes.push_back({scene, capitalised(tagging::word(config, scene))});
+    if (seen.insert(scene).second) scenes.push_back({scene, util::capitalised(tagging::word(config, scene))});
   };
   for (const auto& entry : config.timeline) add(entry.scene);
   for (const auto& scene : config.tagging.scenes) add(scene);
@@ -245,9 +228,11 @@ private:
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
   imaging::start_imaging();
   std::map<std::int64_t, EffectiveTags> tags;
-  for (auto& t : effective_tags(config, catalog)) tags.emplace(t.image_id, std::move(t));
   std::map<std::int64_t, std::optional<std::int64_t>> captured;
-  for (const auto& t : catalog.tags()) captured[t.image_id] = t.capture_utc_ms;
+  for (auto& t : effective_tags(config, catalog)) {
+    captured[t.image_id] = t.capture_utc_ms;
+    tags.emplace(t.image_id, std::move(t));
+  }
 
   auto renders = catalog.renders();
   // By capture time, frames without one after, then by path: the order of the day.
@@ -264,16 +249,21 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
   std::optional<std::int64_t> earliest;
   for (const auto& render : renders) {
     if (render.variants.empty()) continue;
+    auto tagged = tags.find(render.image_id);
+    // A photo the photographer rejected (rating -1) never reaches the gallery.
+    if (tagged != tags.end() && tagged->second.rating && *tagged->second.rating < 0) continue;
     publish::GalleryImage image;
-    image.id = image_id_of(render.source_path);
-    for (int n = 2; ids.contains(image.id); ++n) image.id = fmt::format("{}-{}", image_id_of(render.source_path), n);
+    // The gallery's anchors read like the render files' names: "IMG_0001.JPG" -> "img-0001".
+    const std::string stem = web_stem(render.source_path);
+    image.id = stem;
+    for (int n = 2; ids.contains(image.id); ++n) image.id = fmt::format("{}-{}", stem, n);
     ids.insert(image.id);
     image.width = render.width;
     image.height = render.height;
-    if (auto t = tags.find(render.image_id); t != tags.end()) {
-      image.scene = t->second.scene;
-      image.alt = t->second.alt_text;
-      image.best_pick = t->second.best_pick;
+    if (tagged != tags.end()) {
+      image.scene = tagged->second.scene;
+      image.alt = tagged->second.alt_text;
+      image.best_pick = tagged->second.best_pick;
     }
     if (image.alt.empty()) image.alt = "Photograph";
     if (render.placeholder.starts_with("data:")) {
