@@ -602,6 +602,27 @@ TEST(RenderPhoto, ALargeSourceGetsExactlyTheConfiguredWidthsWidestFirst) {
   EXPECT_EQ(capped.width, 2000);
 }
 
+// A vertical edge between two greys: sharpening must steepen it (darker on the
+// dark side, lighter on the light side) and leave flat areas as they are.
+TEST(RenderPhoto, SharpeningSteepensEdgesAndLeavesFlatAreasAlone) {
+  wsp::imaging::start_imaging();
+  VImage left = solid(200, 100, {80, 80, 80});
+  VImage right = solid(200, 100, {180, 180, 180});
+  VImage edge = left.join(right, VIPS_DIRECTION_HORIZONTAL);
+  const std::string source = take_blob(edge.jpegsave_buffer(VImage::option()->set("Q", 100)));
+  RenderRecipe recipe = recipe_with({400});
+  recipe.jpeg.quality = 100;
+  VImage soft = decode(largest(render_ok(source, recipe), "jpeg")->bytes);
+  recipe.sharpen = true;
+  VImage sharp = decode(largest(render_ok(source, recipe), "jpeg")->bytes);
+  ASSERT_EQ(sharp.width(), 400);
+  const auto at = [](const VImage& image, int x) { return image.getpoint(x, 50)[0]; };
+  EXPECT_LT(at(sharp, 199), at(soft, 199) - 5) << "dark side of the edge";
+  EXPECT_GT(at(sharp, 200), at(soft, 200) + 5) << "light side of the edge";
+  EXPECT_NEAR(at(sharp, 50), at(soft, 50), 2) << "flat area";
+  EXPECT_NEAR(at(sharp, 350), at(soft, 350), 2) << "flat area";
+}
+
 TEST(RenderPhoto, AvifVariantsWhenEnabled) {
   auto rendition = render_ok(gradient_jpeg(600, 400), every_format({480, 960}));
   EXPECT_EQ(widths_of(rendition, "avif"), (std::vector<int>{600, 480}));
