@@ -25,8 +25,11 @@ std::atomic<bool> g_reload{false};
 void on_hangup(int) { g_reload = true; }
 
 // How long the hot folder waits, once a burst is over, before processing it;
-// and how long a steady stream may keep a batch open.
-constexpr auto k_quiet = 300ms;
+// and how long a steady stream may keep a batch open. The quiet time is short:
+// it adds to every lone photo's latency, and files that complete while a batch
+// is processed make up the next batch anyway, so a burst of copies is still
+// processed in a few batches, not one per file.
+constexpr auto k_quiet = 100ms;
 constexpr auto k_longest_batch = 5s;
 // How often pending files are stat'ed again.
 constexpr auto k_tick = 100ms;
@@ -326,7 +329,8 @@ private:
     while (!m_context.stop) {
       if (g_reload.exchange(false)) reload(pipeline::WatchClock::now());
       if (m_watcher) {
-        for (const auto& event : m_watcher->wait(k_tick)) handle(event, pipeline::WatchClock::now());
+        const auto timeout = std::min<std::chrono::milliseconds>(k_tick, m_batch.until_due(pipeline::WatchClock::now()));
+        for (const auto& event : m_watcher->wait(timeout)) handle(event, pipeline::WatchClock::now());
       } else {
         nap(k_tick);
       }

@@ -95,6 +95,11 @@ public:
     remove_abandoned_temporaries();
     m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "");
     m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
+    // Photos render side by side, one per worker, and libvips' own threads would
+    // only compete with them for the cores. A lone photo (the hot folder's usual
+    // batch) gets libvips' threads instead: its resize then runs beside the
+    // decode, which a single thread would do one after the other.
+    vips_concurrency_set(m_total > 1 ? 1 : m_request.jobs);
     LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
 
     // The graph, top to bottom: claim work from the catalog, hold at most
@@ -348,9 +353,6 @@ std::string render_settings(const config::RenderRecipe& recipe) {
 RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
                      Observer& observer) {
   imaging::start_imaging();
-  // Images are rendered side by side, one per worker: libvips' own threads
-  // would only compete with them for the same cores.
-  if (request.jobs > 1) vips_concurrency_set(1);
   return RenderStage(config, catalog, request, observer).run();
 }
 

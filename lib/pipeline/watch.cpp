@@ -85,6 +85,14 @@ bool BatchDebouncer::due(WatchClock::time_point now) const {
   return !m_files.empty() && (now - m_last >= m_quiet || now - m_first >= m_longest);
 }
 
+std::chrono::milliseconds BatchDebouncer::until_due(WatchClock::time_point now) const {
+  if (m_files.empty()) return m_longest;
+  const auto due_at = std::min(m_last + m_quiet, m_first + m_longest);
+  if (due_at <= now) return std::chrono::milliseconds(0);
+  // Rounded up: waking a moment early would find the batch not yet due.
+  return std::chrono::ceil<std::chrono::milliseconds>(due_at - now);
+}
+
 std::vector<fs::path> BatchDebouncer::take() {
   auto files = std::move(m_files);
   m_files.clear();

@@ -70,6 +70,9 @@ public:
   void add(const std::filesystem::path& file, WatchClock::time_point now);
   void remove(const std::filesystem::path& file);
   bool due(WatchClock::time_point now) const;
+  // How long from `now` until due() turns true (zero once it is; `longest`
+  // when the batch is empty), so that a waiting loop wakes up on time.
+  std::chrono::milliseconds until_due(WatchClock::time_point now) const;
   // Removes and returns the batch, in name order.
   std::vector<std::filesystem::path> take();
   bool empty() const { return m_files.empty(); }

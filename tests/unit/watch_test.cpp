@@ -111,6 +111,19 @@ TEST(BatchDebouncer, ASingleFileIsDueAfterTheQuietTime) {
   EXPECT_TRUE(batch.due(k_start + 300ms));
 }
 
+TEST(BatchDebouncer, SaysHowLongUntilTheBatchIsDue) {
+  BatchDebouncer batch(100ms, 1s);
+  EXPECT_EQ(batch.until_due(k_start), 1s) << "empty";
+  batch.add("/s/a.jpg", k_start);
+  EXPECT_EQ(batch.until_due(k_start + 30ms), 70ms);
+  EXPECT_FALSE(batch.due(k_start + 30ms + 69ms));
+  EXPECT_TRUE(batch.due(k_start + 30ms + 70ms));
+  EXPECT_EQ(batch.until_due(k_start + 250ms), 0ms);
+  // A stream: the longest wait bounds it even while files keep joining.
+  for (auto at = 50ms; at < 1s; at += 50ms) batch.add(fs::path("/s") / std::to_string(at.count()), k_start + at);
+  EXPECT_EQ(batch.until_due(k_start + 960ms), 40ms);
+}
+
 TEST(BatchDebouncer, ASteadyStreamIsCutAtTheLongestWait) {
   BatchDebouncer batch(300ms, 1s);
   auto now = k_start;
