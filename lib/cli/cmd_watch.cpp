@@ -3,7 +3,6 @@
 #include <csignal>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -40,41 +39,6 @@ struct WatchOptions {
   std::vector<std::string> paths;
   int poll_seconds = -1;  // -1: watch.poll_seconds
   bool once = false;
-};
-
-// One watcher per project: an flock on .wsportfolio/watch.lock, which holds the
-// pid and host of its holder so that a second watcher can name it. The kernel
-// releases the lock when the process dies, however it dies.
-class WatchLock {
-public:
-  explicit WatchLock(const fs::path& file) {
-    m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0) throw std::runtime_error(fmt::format("{}: cannot open: {}", file.string(), util::last_os_error()));
-    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
-      char holder[256] = {};
-      ssize_t length = ::pread(m_fd, holder, sizeof(holder) - 1, 0);
-      ::close(m_fd);
-      std::string who = length > 0 ? std::string(holder, static_cast<std::size_t>(length)) : std::string();
-      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-      throw UsageError(fmt::format("{}: another `wsportfolio watch` is watching this project ({})", file.string(),
-                                   who.empty() ? "holder unknown" : who));
-    }
-    auto text = fmt::format("pid {} on {}\n", ::getpid(), host_name());
-    if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, text.data(), text.size(), 0) < 0) {
-      // The lock holds without the note; a second watcher just cannot name us.
-    }
-  }
-  ~WatchLock() {
-    if (::ftruncate(m_fd, 0) != 0) {
-      // Closing releases the lock all the same.
-    }
-    ::close(m_fd);
-  }
-  WatchLock(const WatchLock&) = delete;
-  WatchLock& operator=(const WatchLock&) = delete;
-
-private:
-  int m_fd = -1;
 };
 
 struct WatchedRoot {
@@ -116,7 +80,12 @@ public:
   int run() {
     m_threads = limit_threads(m_config);
     m_catalog = open_catalog(m_config);
-    WatchLock lock(m_config.state_dir() / "watch.lock");
+    // One watcher per project; a second names the first (pid and host).
+    const auto lock_file = m_config.state_dir() / "watch.lock";
+    util::FileLock lock(lock_file, util::FileLock::Wait::no, fmt::format("pid {} on {}\n", ::getpid(), host_name()));
+    if (!lock.held())
+      throw UsageError(fmt::format("{}: another `wsportfolio watch` is watching this project ({})", lock_file.string(),
+                                   lock.holder().empty() ? "holder unknown" : lock.holder()));
     RunRegistration registration(*m_catalog, m_options.once ? "watch --once" : "watch");
     m_run_id = registration.id();
     int code = m_options.once ? run_once() : run_until_stopped();

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <map>
 #include <set>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -65,25 +64,6 @@ publish::GalleryTemplate gallery_template(const config::Config& config) {
   if (!loaded) throw config::ConfigError(fmt::format("publish.gallery.template: {}", loaded.message()));
   return std::move(*loaded);
 }
-
-// Only one process publishes a project at a time: the plan of the second must
-// see what the first landed. The kernel releases the lock if its holder dies.
-class PublishLock {
-public:
-  explicit PublishLock(const fs::path& file) {
-    m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0)
-      throw std::runtime_error(fmt::format("{}: cannot open the publish lock: {}", file.string(), util::last_os_error()));
-    while (::flock(m_fd, LOCK_EX) != 0 && errno == EINTR) {
-    }
-  }
-  ~PublishLock() { ::close(m_fd); }
-  PublishLock(const PublishLock&) = delete;
-  PublishLock& operator=(const PublishLock&) = delete;
-
-private:
-  int m_fd = -1;
-};
 
 class TargetPublisher {
 public:
@@ -305,8 +285,11 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
 PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
                        Observer& observer, const std::function<void(const TargetOutcome&)>& on_plan) {
-  std::optional<PublishLock> lock;
-  if (!request.dry_run) lock.emplace(config.state_dir() / "publish.lock");
+  // Only one process publishes a project at a time: the plan of the second must
+  // see what the first landed.
+  std::optional<util::FileLock> lock;
+  if (!request.dry_run)
+    lock.emplace(config.state_dir() / "publish.lock", util::FileLock::Wait::until_free, fmt::format("pid {}\n", ::getpid()));
   auto portfolio = build_portfolio(config, catalog);
   PublishSummary summary;
   summary.images = portfolio.images;

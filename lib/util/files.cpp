@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,6 +108,32 @@ Result<std::string> read_text_file(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+FileLock::FileLock(const std::filesystem::path& file, Wait wait, std::string_view note) {
+  m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (m_fd < 0) throw std::runtime_error(fmt::format("{}: cannot open the lock: {}", file.string(), last_os_error()));
+  int taken;
+  do {
+    taken = ::flock(m_fd, wait == Wait::until_free ? LOCK_EX : LOCK_EX | LOCK_NB);
+  } while (taken != 0 && errno == EINTR);
+  m_held = taken == 0;
+  if (!m_held) {
+    char text[256] = {};
+    const ssize_t length = ::pread(m_fd, text, sizeof(text) - 1, 0);
+    m_holder.assign(text, length > 0 ? static_cast<std::size_t>(length) : 0);
+    while (!m_holder.empty() && (m_holder.back() == '\n' || m_holder.back() == ' ')) m_holder.pop_back();
+    return;
+  }
+  // The lock holds without the note; a second process just cannot name us.
+  if (::ftruncate(m_fd, 0) == 0 && ::pwrite(m_fd, note.data(), note.size(), 0) < 0) m_holder.clear();
+}
+
+FileLock::~FileLock() {
+  // Closing releases the lock; the note goes first so that it never names a
+  // process that has finished.
+  if (m_held && ::ftruncate(m_fd, 0) != 0) m_holder.clear();
+  ::close(m_fd);
 }
 
 }  // namespace wsp::util

@@ -40,4 +40,27 @@ Result<std::string> read_text_file(const std::filesystem::path& path);
 // "strerror(errno)" for messages; a function so callers do not touch errno twice.
 std::string last_os_error();
 
+// An advisory lock on a file (flock), held while the object lives and released
+// by the kernel if the process dies. Its holder writes `note` into the file
+// ("pid 123 on studio-pc") so that a process finding it taken can say who has it.
+class FileLock {
+public:
+  enum class Wait { until_free, no };
+  // Opens (creating) `file` and takes the lock, waiting for it or not; throws
+  // std::runtime_error when the file cannot be opened.
+  FileLock(const std::filesystem::path& file, Wait wait, std::string_view note);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+  bool held() const { return m_held; }
+  // When not held: the holder's note, empty if it left none.
+  const std::string& holder() const { return m_holder; }
+
+private:
+  int m_fd = -1;
+  bool m_held = false;
+  std::string m_holder;
+};
+
 }  // namespace wsp::util

@@ -194,3 +194,29 @@ TEST(JsonEscape, EscapesQuotesBackslashesAndControls) {
 }
 
 }  // namespace
+
+// flock locks belong to an open file, so two FileLocks in one process conflict
+// as two processes would.
+TEST(FileLock, ASecondTakerIsToldWhoHoldsItUntilItIsReleased) {
+  TempDir dir;
+  const auto file = dir.path() / "watch.lock";
+  using wsp::util::FileLock;
+  {
+    FileLock first(file, FileLock::Wait::no, "pid 1 on studio\n");
+    ASSERT_TRUE(first.held());
+    FileLock second(file, FileLock::Wait::no, "pid 2 on laptop\n");
+    EXPECT_FALSE(second.held());
+    EXPECT_EQ(second.holder(), "pid 1 on studio");
+  }
+  FileLock again(file, FileLock::Wait::no, "pid 3 on laptop\n");
+  EXPECT_TRUE(again.held()) << "released when its holder went away";
+}
+
+TEST(FileLock, ReleasedLockLeavesNoNoteAndAnUnopenableFileThrows) {
+  TempDir dir;
+  const auto file = dir.path() / "publish.lock";
+  using wsp::util::FileLock;
+  { FileLock lock(file, FileLock::Wait::until_free, "pid 1\n"); }
+  EXPECT_EQ(slurp(file), "") << "a note must never name a process that has finished";
+  EXPECT_THROW(FileLock(dir.path() / "no-such-folder" / "x.lock", FileLock::Wait::no, ""), std::runtime_error);
+}
