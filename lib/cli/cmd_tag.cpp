@@ -210,14 +210,8 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
 
 // "2026-06-13 14:02:07" in the project's time zone.
 std::string local_time(std::int64_t utc_ms, const tagging::TimeZone& zone) {
-  using namespace std::chrono;
-  const std::int64_t seconds = utc_ms / 1000 + zone.offset_at_utc(utc_ms / 1000);
-  const sys_seconds local{std::chrono::seconds(seconds)};
-  const auto day = floor<days>(local);
-  const year_month_day date{day};
-  const hh_mm_ss time{local - day};
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", int(date.year()), unsigned(date.month()),
-                     unsigned(date.day()), time.hours().count(), time.minutes().count(), time.seconds().count());
+  const auto t = zone.civil_time(utc_ms);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second);
 }
 
 int run_align_clocks(const TagOptions& options, const Context& context) {

@@ -35,12 +35,8 @@ constexpr std::string_view k_stage = "publish";
 std::string date_of(std::int64_t utc_ms, const std::string& timezone) {
   static constexpr const char* k_months[] = {"January", "February", "March",     "April",   "May",      "June",
                                              "July",    "August",   "September", "October", "November", "December"};
-  auto zone = tagging::TimeZone::load(timezone).value_or(tagging::TimeZone::utc());
-  const std::int64_t utc_seconds = utc_ms / 1000;
-  const std::time_t local = static_cast<std::time_t>(utc_seconds + zone.offset_at_utc(utc_seconds));
-  std::tm day{};
-  if (!::gmtime_r(&local, &day)) return "";
-  return fmt::format("{} {} {}", day.tm_mday, k_months[day.tm_mon], day.tm_year + 1900);
+  const auto day = tagging::TimeZone::load(timezone).value_or(tagging::TimeZone::utc()).civil_time(utc_ms);
+  return fmt::format("{} {} {}", day.day, k_months[day.month - 1], day.year);
 }
 
 // The sections in the order of the day: scenes as the timeline first names

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -490,6 +491,17 @@ TimeZone TimeZone::utc() { return TimeZone(utc_rules()); }
 const std::string& TimeZone::name() const { return m_rules->name; }
 
 std::int64_t TimeZone::offset_at_utc(std::int64_t utc_seconds) const { return m_rules->offset_at(utc_seconds); }
+
+CivilTime TimeZone::civil_time(std::int64_t utc_ms) const {
+  using namespace std::chrono;
+  const std::int64_t utc_seconds = floor_div(utc_ms, 1000);
+  const sys_seconds local{seconds(utc_seconds + offset_at_utc(utc_seconds))};
+  const auto day = floor<days>(local);
+  const year_month_day date{day};
+  const hh_mm_ss time{local - day};
+  return {int(date.year()),         int(unsigned(date.month())),      int(unsigned(date.day())),
+          int(time.hours().count()), int(time.minutes().count()), int(time.seconds().count())};
+}
 
 std::optional<std::int64_t> TimeZone::utc_from_local(std::int64_t local_seconds) const {
   if (local_seconds < -k_max_abs_seconds || local_seconds > k_max_abs_seconds) return std::nullopt;

@@ -27,6 +27,16 @@ struct ZoneRules;  // the parsed TZif data, defined in timeline.cpp
 
 // An IANA time zone ("Europe/Paris"). Cheap to copy; immutable, so one zone can
 // be shared by every worker thread.
+// A wall-clock reading: what a clock in the zone showed at some instant.
+struct CivilTime {
+  int year = 1970;
+  int month = 1;  // 1-12
+  int day = 1;    // 1-31
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+};
+
 class TimeZone {
 public:
   // Loads /usr/share/zoneinfo/NAME (TZif versions 1 to 3; the 64-bit data of
@@ -45,6 +55,9 @@ public:
 
   // Seconds to add to UTC to get local wall time at this instant (+3600 for Paris in winter).
   std::int64_t offset_at_utc(std::int64_t utc_seconds) const;
+
+  // The local wall time at the instant `utc_ms` (milliseconds since the epoch).
+  CivilTime civil_time(std::int64_t utc_ms) const;
 
   // The UTC instant of a local wall time, given as seconds since 1970-01-01T00:00
   // as if the wall time were UTC. A wall time that happens twice (autumn fall-back)

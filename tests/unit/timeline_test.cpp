@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -90,6 +92,23 @@ TEST(TimeZoneTest, ParisChangesAtTheExact2026TransitionInstants) {
   EXPECT_EQ(zone.offset_at_utc(k_spring_2026), 2 * k_hour);
   EXPECT_EQ(zone.offset_at_utc(k_autumn_2026 - 1), 2 * k_hour);
   EXPECT_EQ(zone.offset_at_utc(k_autumn_2026), 1 * k_hour);
+}
+
+TEST(TimeZoneTest, CivilTimeIsTheWallClockOfTheZone) {
+  auto zone = paris();
+  // 2026-03-29T00:59:59.500Z is 01:59:59 in Paris, one second before the clocks jump.
+  auto before = zone.civil_time((k_spring_2026 - 1) * 1000 + 500);
+  EXPECT_EQ((std::array{before.year, before.month, before.day, before.hour, before.minute, before.second}),
+            (std::array{2026, 3, 29, 1, 59, 59}));
+  auto after = zone.civil_time(k_spring_2026 * 1000);
+  EXPECT_EQ((std::array{after.hour, after.minute, after.second}), (std::array{3, 0, 0}));
+  // Late on New Year's Eve in UTC is already the next year in Paris.
+  auto new_year = zone.civil_time(1'798'761'599'000);  // 2026-12-31T23:59:59Z
+  EXPECT_EQ((std::array{new_year.year, new_year.month, new_year.day, new_year.hour}), (std::array{2027, 1, 1, 0}));
+  // Before 1970 too.
+  auto old = wsp::tagging::TimeZone::utc().civil_time(-1'500);  // 1969-12-31T23:59:58.5Z
+  EXPECT_EQ((std::array{old.year, old.month, old.day, old.hour, old.minute, old.second}),
+            (std::array{1969, 12, 31, 23, 59, 58}));
 }
 
 TEST(TimeZoneTest, FarFutureInstantsFollowTheFooterRule) {
