@@ -221,6 +221,7 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
   Portfolio portfolio;
   std::vector<publish::GalleryImage> images;
+  std::vector<catalog::RenderRecord> shown;  // for the gallery's manifest
   std::set<std::string> ids, variant_paths;
   std::optional<std::int64_t> earliest;
   for (const auto& render : renders) {
@@ -256,6 +257,7 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
     }
     if (auto when = captured[render.image_id]; when && (!earliest || *when < *earliest)) earliest = when;
     images.push_back(std::move(image));
+    shown.push_back(render);
   }
   portfolio.images = images.size();
 
@@ -271,7 +273,7 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
     auto size = static_cast<std::int64_t>(file.bytes.size());
     portfolio.files.push_back({{file.path, std::move(sha), size}, std::move(file.bytes), {}});
   }
-  auto manifest = manifest_json(catalog);
+  auto manifest = manifest_json(shown, ManifestFor::gallery);
   portfolio.files.push_back(
       {{"manifest.json", util::sha256_hex(manifest), static_cast<std::int64_t>(manifest.size())}, manifest, {}});
   std::sort(portfolio.files.begin(), portfolio.files.end(),

@@ -356,17 +356,17 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
   return RenderStage(config, catalog, request, observer).run();
 }
 
-std::string manifest_json(catalog::Catalog& catalog) {
+std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use) {
   std::string json = "{\n  \"version\": 1,\n  \"images\": [";
   bool first_image = true;
-  for (const auto& render : catalog.renders()) {
+  for (const auto& render : renders) {
     json += first_image ? "\n" : ",\n";
     first_image = false;
-    json += fmt::format(
-        "    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", \"analysis\": \"{}\", "
-        "\"variants\": [",
-        util::json_escape(render.source_path), render.width, render.height, util::json_escape(render.placeholder),
-        util::json_escape(render.analysis_path));
+    json += fmt::format("    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", ",
+                        util::json_escape(render.source_path), render.width, render.height,
+                        util::json_escape(render.placeholder));
+    if (use == ManifestFor::state) json += fmt::format("\"analysis\": \"{}\", ", util::json_escape(render.analysis_path));
+    json += "\"variants\": [";
     bool first_variant = true;
     for (const auto& v : render.variants) {
       json += fmt::format("{}\n      {{\"width\": {}, \"height\": {}, \"format\": \"{}\", \"bytes\": {}, "
@@ -382,7 +382,7 @@ std::string manifest_json(catalog::Catalog& catalog) {
 }
 
 void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
-  if (auto written = util::write_file_atomically(config.state_dir() / "manifest.json", manifest_json(catalog));
+  if (auto written = util::write_file_atomically(config.state_dir() / "manifest.json", manifest_json(catalog.renders()));
       !written)
     throw std::runtime_error(written.message());
 }

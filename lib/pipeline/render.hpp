@@ -39,10 +39,13 @@ std::string web_stem(const std::string& path);
 // The settings part of the render fingerprint: a short hash of the recipe.
 std::string render_settings(const config::RenderRecipe& recipe);
 
-// The manifest: every active image and its variants (width, height, format,
+// A manifest: each of `renders` with its variants (width, height, format,
 // bytes, hash, path relative to the state folder, which is also the path in a
-// published gallery). The same catalog gives the same bytes.
-std::string manifest_json(catalog::Catalog& catalog);
+// published gallery). The same renders give the same bytes. The state folder's
+// copy lists every active image and its analysis image; a gallery's lists only
+// the photos it shows, and no analysis image (those are never published).
+enum class ManifestFor { state, gallery };
+std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use = ManifestFor::state);
 
 // Rewrites .wsportfolio/manifest.json from the catalog.
 void write_manifest(const config::Config& config, catalog::Catalog& catalog);

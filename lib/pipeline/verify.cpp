@@ -174,7 +174,7 @@ private:
   void check_manifest() {
     const fs::path file = m_config.state_dir() / "manifest.json";
     auto written = util::read_text_file(file);
-    if (written.ok() && *written == manifest_json(m_catalog)) return;
+    if (written.ok() && *written == manifest_json(m_catalog.renders())) return;
     if (m_request.repair) write_manifest(m_config, m_catalog);
     add("manifest.stale", "manifest.json",
         written.ok() ? "does not list what the catalog holds" : "is missing or unreadable",
