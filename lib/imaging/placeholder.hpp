@@ -24,8 +24,10 @@ std::string blurhash_average_colour(std::string_view hash);
 
 // The hash as a tiny PNG data: URI a page can show at once, with no request:
 // `width` pixels wide, as tall as the aspect ratio of `image_width` x
-// `image_height` gives. Empty when the hash is malformed. Needs start_imaging().
-std::string blurhash_data_uri(std::string_view hash, int image_width, int image_height, int width = 32);
+// `image_height` gives; the browser scales it up smoothly, and a hash of 4 x 3
+// components holds no detail that more pixels would show. Empty when the hash
+// is malformed.
+std::string blurhash_data_uri(std::string_view hash, int image_width, int image_height, int width = 16);
 
 std::string base64_encode(std::string_view bytes);
 

@@ -126,6 +126,7 @@ bool looks_complete(std::span<const std::uint8_t> bytes, const std::string& form
 }
 
 util::Result<PhotoHeader> probe_header(std::span<const std::uint8_t> bytes, std::int64_t max_pixels) {
+  start_imaging();
   if (bytes.empty()) return util::Error{"empty file (0 bytes)"};
   const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
   if (!loader) {

@@ -21,6 +21,9 @@ struct PhotoHeader {
 
 // Starts libvips once per process: untrusted loaders blocked, the operation cache
 // kept small (every image is seen once, caching only costs memory). Thread-safe.
+// The functions here that use libvips call it themselves, and nothing else
+// does: starting libvips loads its modules (tens of milliseconds), which a run
+// that finds nothing to decode should not pay.
 void start_imaging();
 
 // Header-only probe. Rejections carry a reason a photographer can act on:

@@ -264,7 +264,6 @@ bool under_any(const fs::path& path, const std::vector<fs::path>& folders) {
 
 IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
                      Observer& observer) {
-  imaging::start_imaging();
   IngestSummary summary;
   auto scan = scan_sources(config, request.paths);
   for (const auto& warning : scan.warnings) observer.warning(warning);

@@ -202,7 +202,6 @@ private:
 }  // namespace
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
-  imaging::start_imaging();
   std::map<std::int64_t, EffectiveTags> tags;
   std::map<std::int64_t, std::optional<std::int64_t>> captured;
   for (auto& t : effective_tags(config, catalog)) {

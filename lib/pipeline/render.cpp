@@ -99,7 +99,10 @@ public:
     // only compete with them for the cores. A lone photo (the hot folder's usual
     // batch) gets libvips' threads instead: its resize then runs beside the
     // decode, which a single thread would do one after the other.
-    vips_concurrency_set(m_total > 1 ? 1 : m_request.jobs);
+    if (m_total > 0) {
+      imaging::start_imaging();
+      vips_concurrency_set(m_total > 1 ? 1 : m_request.jobs);
+    }
     LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
 
     // The graph, top to bottom: claim work from the catalog, hold at most
@@ -352,7 +355,6 @@ std::string render_settings(const config::RenderRecipe& recipe) {
 
 RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
                      Observer& observer) {
-  imaging::start_imaging();
   return RenderStage(config, catalog, request, observer).run();
 }
 
@@ -382,9 +384,12 @@ std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, Man
 }
 
 void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
-  if (auto written = util::write_file_atomically(config.state_dir() / "manifest.json", manifest_json(catalog.renders()));
-      !written)
-    throw std::runtime_error(written.message());
+  const auto file = config.state_dir() / "manifest.json";
+  const auto manifest = manifest_json(catalog.renders());
+  // An unchanged manifest is left alone: the atomic write's fsyncs would cost
+  // an unchanged re-run more than everything else it does.
+  if (auto current = util::read_text_file(file); current.ok() && *current == manifest) return;
+  if (auto written = util::write_file_atomically(file, manifest); !written) throw std::runtime_error(written.message());
 }
 
 }  // namespace wsp::pipeline

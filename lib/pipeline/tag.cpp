@@ -262,7 +262,6 @@ std::string tag_settings(const config::Config& config) {
 
 TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,
                Observer& observer) {
-  imaging::start_imaging();
   return TagStage(config, catalog, request, observer).run();
 }
 

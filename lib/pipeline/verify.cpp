@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
 #include <regex>
 
 #include <fmt/format.h>
@@ -77,8 +79,8 @@ std::vector<std::string> links_of(const std::string& html) {
 
 class Verifier {
 public:
-  Verifier(const config::Config& config, catalog::Catalog& catalog, const VerifyRequest& request)
-      : m_config(config), m_catalog(catalog), m_request(request) {}
+  Verifier(const config::Config& config, catalog::Catalog& catalog, const VerifyRequest& request, Observer& observer)
+      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer) {}
 
   std::vector<Finding> run() {
     check_sources();
@@ -102,39 +104,43 @@ private:
     return fs::path(path).is_absolute() ? fs::path(path) : m_config.project_dir / path;
   }
 
+  std::optional<Finding> check_source(const catalog::ImageRecord& image) const {
+    const fs::path file = in_project(image.path);
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0)
+      return Finding{"source.missing", image.path, "the source is gone; `wsportfolio ingest` marks it missing", {}};
+    const std::int64_t mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    const bool same_stat = st.st_size == image.size && mtime_ns == image.mtime_ns;
+    if (m_request.fast) {
+      if (same_stat) return std::nullopt;
+      return Finding{"source.modified", image.path,
+                     "size or modification time changed since ingest; `wsportfolio run` takes the new content", {}};
+    }
+    auto hash = hash_of(file);
+    if (!hash) return Finding{"source.missing", image.path, "the source cannot be read", {}};
+    if (*hash == image.sha256) return std::nullopt;
+    if (same_stat)
+      return Finding{"source.bit_rot", image.path,
+                     "the content changed but its size and modification time did not: bit rot or a silent edit; "
+                     "restore the file from a backup",
+                     {}};
+    return Finding{"source.modified", image.path,
+                   "the content changed since ingest; `wsportfolio run` takes the new content", {}};
+  }
+
   // Sources are re-hashed in parallel: this is the one check that reads every byte.
   void check_sources() {
     std::vector<catalog::ImageRecord> active;
     for (auto& image : m_catalog.images())
       if (image.status == catalog::ImageStatus::Active) active.push_back(std::move(image));
     std::vector<std::optional<Finding>> found(active.size());
+    // The progress counts sources, the one check whose time grows with the shoot.
+    m_observer.stage_started("verify", active.size());
+    std::mutex reporting;
     tbb::parallel_for(std::size_t(0), active.size(), [&](std::size_t i) {
-      const auto& image = active[i];
-      const fs::path file = in_project(image.path);
-      struct stat st {};
-      if (::stat(file.c_str(), &st) != 0) {
-        found[i] = Finding{"source.missing", image.path, "the source is gone; `wsportfolio ingest` marks it missing", {}};
-        return;
-      }
-      const std::int64_t mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-      const bool same_stat = st.st_size == image.size && mtime_ns == image.mtime_ns;
-      if (m_request.fast) {
-        if (!same_stat)
-          found[i] = Finding{"source.modified", image.path,
-                             "size or modification time changed since ingest; `wsportfolio run` takes the new content", {}};
-        return;
-      }
-      auto hash = hash_of(file);
-      if (!hash) {
-        found[i] = Finding{"source.missing", image.path, "the source cannot be read", {}};
-      } else if (*hash != image.sha256) {
-        found[i] = same_stat ? Finding{"source.bit_rot", image.path,
-                                       "the content changed but its size and modification time did not: bit rot or "
-                                       "a silent edit; restore the file from a backup",
-                                       {}}
-                             : Finding{"source.modified", image.path,
-                                       "the content changed since ingest; `wsportfolio run` takes the new content", {}};
-      }
+      found[i] = check_source(active[i]);
+      std::lock_guard lock(reporting);
+      m_observer.item_done("verify", active[i].path, found[i] ? std::string_view(found[i]->kind) : "ok", active[i].size);
     });
     for (auto& finding : found)
       if (finding) m_findings.push_back(std::move(*finding));
@@ -244,6 +250,7 @@ private:
   const config::Config& m_config;
   catalog::Catalog& m_catalog;
   const VerifyRequest& m_request;
+  Observer& m_observer;
   std::vector<Finding> m_findings;
 };
 
@@ -251,9 +258,7 @@ private:
 
 std::vector<Finding> verify(const config::Config& config, catalog::Catalog& catalog, const VerifyRequest& request,
                             Observer& observer) {
-  imaging::start_imaging();
-  observer.stage_started("verify", 0);
-  return Verifier(config, catalog, request).run();
+  return Verifier(config, catalog, request, observer).run();
 }
 
 }  // namespace wsp::pipeline

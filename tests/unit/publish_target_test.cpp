@@ -229,21 +229,12 @@ TEST(BlurHashPlaceholder, AverageColourIsTheDcComponent) {
   EXPECT_FALSE(wsp::imaging::blurhash_decode("LKO2?U%2Tw=w", 32, 32));  // wrong length for its size flag
 }
 
-TEST(BlurHashPlaceholder, DataUriIsASmallPngOfTheImagesShape) {
-  wsp::imaging::start_imaging();
-  auto hash = wsp::imaging::blurhash_encode(two_halves(32, 24), 32, 24, 4, 3);
-  auto uri = wsp::imaging::blurhash_data_uri(hash, 4000, 3000);
-  const std::string prefix = "data:image/png;base64,";
-  ASSERT_EQ(uri.rfind(prefix, 0), 0u) << uri.substr(0, 40);
-  EXPECT_LT(uri.size(), 3000u);  // inline in the page: it must stay tiny
-  // Decode the PNG back: 32 wide, 24 high (4000 x 3000 scaled), left half red.
-  TempDir dir;
-  const auto png = dir.path() / "p.png";
-  // Base64 back to bytes through libvips' own loader would need a file: decode here.
-  std::string data = uri.substr(prefix.size()), bytes;
+// Base64 back to bytes, for libvips' loader to read the PNG from a file.
+std::string base64_decode(std::string_view text) {
   const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes;
   int value = 0, bits = -8;
-  for (char c : data) {
+  for (char c : text) {
     if (c == '=') break;
     value = (value << 6) + static_cast<int>(alphabet.find(c));
     bits += 6;
@@ -252,11 +243,40 @@ TEST(BlurHashPlaceholder, DataUriIsASmallPngOfTheImagesShape) {
       bits -= 8;
     }
   }
-  write(png, bytes);
-  auto image = vips::VImage::new_from_file(png.c_str());
-  EXPECT_EQ(image.width(), 32);
-  EXPECT_EQ(image.height(), 24);
-  EXPECT_GT(image.getpoint(4, 12)[0], image.getpoint(27, 12)[0] + 80);
+  return bytes;
+}
+
+TEST(BlurHashPlaceholder, DataUriIsASmallPngOfTheImagesShape) {
+  wsp::imaging::start_imaging();
+  auto hash = wsp::imaging::blurhash_encode(two_halves(32, 24), 32, 24, 4, 3);
+  auto uri = wsp::imaging::blurhash_data_uri(hash, 4000, 3000);
+  const std::string prefix = "data:image/png;base64,";
+  ASSERT_EQ(uri.rfind(prefix, 0), 0u) << uri.substr(0, 40);
+  EXPECT_LT(uri.size(), 1200u);  // inline in the page: it must stay tiny
+  // Decode the PNG back with libvips' loader: 16 wide, 12 high (4000 x 3000
+  // scaled), left half red, and the same pixels as the hash decodes to.
+  TempDir dir;
+  const auto png = dir.path() / "p.png";
+  write(png, base64_decode(uri.substr(prefix.size())));
+  auto image = vips::VImage::new_from_file(png.c_str(), vips::VImage::option()->set("fail_on", VIPS_FAIL_ON_WARNING));
+  ASSERT_EQ(image.width(), 16);
+  ASSERT_EQ(image.height(), 12);
+  ASSERT_EQ(image.bands(), 3);
+  EXPECT_GT(image.getpoint(2, 6)[0], image.getpoint(13, 6)[0] + 80);
+  auto expected = wsp::imaging::blurhash_decode(hash, 16, 12);
+  ASSERT_TRUE(expected);
+  std::size_t length = 0;
+  auto* memory = static_cast<std::uint8_t*>(image.write_to_memory(&length));
+  EXPECT_TRUE(std::equal(expected->begin(), expected->end(), memory, memory + length)) << "pixels changed on the way";
+  g_free(memory);
+  // A larger placeholder spans more than one stored deflate block (65,535 bytes each).
+  const std::string big = wsp::imaging::blurhash_data_uri(hash, 1, 1, 256);
+  ASSERT_FALSE(big.empty());
+  write(png, base64_decode(big.substr(prefix.size())));
+  auto big_image = vips::VImage::new_from_file(png.c_str(), vips::VImage::option()->set("fail_on", VIPS_FAIL_ON_WARNING));
+  EXPECT_EQ(big_image.width(), 256);
+  EXPECT_EQ(big_image.height(), 256);
+  EXPECT_GT(big_image.getpoint(20, 128)[0], big_image.getpoint(235, 128)[0] + 80);
   EXPECT_EQ(wsp::imaging::blurhash_data_uri("bad", 10, 10), "");
 }
 
