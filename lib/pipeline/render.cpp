@@ -95,14 +95,23 @@ public:
     remove_abandoned_temporaries();
     m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "");
     m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
+    // With nothing claimable there is no graph and no lease keeper (which opens
+    // a catalog connection of its own): work queued after this count is the
+    // next run's.
+    if (m_total > 0) render_claimable();
+    remove_unreferenced_files();
+    m_summary.decodes = imaging::decode_count() - decodes_before;
+    return m_summary;
+  }
+
+private:
+  void render_claimable() {
     // Photos render side by side, one per worker, and libvips' own threads would
     // only compete with them for the cores. A lone photo (the hot folder's usual
     // batch) gets libvips' threads instead: its resize then runs beside the
     // decode, which a single thread would do one after the other.
-    if (m_total > 0) {
-      imaging::start_imaging();
-      vips_concurrency_set(m_total > 1 ? 1 : m_request.jobs);
-    }
+    imaging::start_imaging();
+    vips_concurrency_set(m_total > 1 ? 1 : m_request.jobs);
     LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
 
     // The graph, top to bottom: claim work from the catalog, hold at most
@@ -133,12 +142,8 @@ public:
     // Whatever was claimed but not rendered (a stop) goes back to the queue now
     // instead of waiting for its lease to expire.
     locked([&] { m_catalog.release_leases(m_request.run_id); });
-    remove_unreferenced_files();
-    m_summary.decodes = imaging::decode_count() - decodes_before;
-    return m_summary;
   }
 
-private:
   // The claiming node and the writer node share one catalog connection.
   template <typename F>
   std::invoke_result_t<F> locked(F&& work) {

@@ -53,7 +53,7 @@ public:
   TagSummary run() {
     m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "render");
     m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
-    {
+    if (m_total > 0) {  // as in render: work queued after the count is the next run's
       LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
       // Small batches: each is claimed, tagged in parallel and committed in one
       // transaction, so a kill loses at most one batch of cheap work.
