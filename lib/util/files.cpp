@@ -125,14 +125,15 @@ FileLock::FileLock(const std::filesystem::path& file, Wait wait, std::string_vie
     while (!m_holder.empty() && (m_holder.back() == '\n' || m_holder.back() == ' ')) m_holder.pop_back();
     return;
   }
-  // The lock holds without the note; a second process just cannot name us.
-  if (::ftruncate(m_fd, 0) == 0 && ::pwrite(m_fd, note.data(), note.size(), 0) < 0) m_holder.clear();
+  const bool noted = ::ftruncate(m_fd, 0) == 0 && ::pwrite(m_fd, note.data(), note.size(), 0) >= 0;
+  (void)noted;  // without the note the lock holds all the same; a second process just cannot name us
 }
 
 FileLock::~FileLock() {
-  // Closing releases the lock; the note goes first so that it never names a
-  // process that has finished.
-  if (m_held && ::ftruncate(m_fd, 0) != 0) m_holder.clear();
+  // The note goes first, so that it never names a process that has finished;
+  // closing releases the lock.
+  const bool cleared = m_held && ::ftruncate(m_fd, 0) == 0;
+  (void)cleared;
   ::close(m_fd);
 }
 
