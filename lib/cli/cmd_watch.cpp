@@ -28,7 +28,7 @@ void on_hangup(int) { g_reload = true; }
 // it adds to every lone photo's latency, and files that complete while a batch
 // is processed make up the next batch anyway, so a burst of copies is still
 // processed in a few batches, not one per file.
-constexpr auto k_quiet = 100ms;
+constexpr auto k_quiet = 50ms;
 constexpr auto k_longest_batch = 5s;
 // How often pending files are stat'ed again.
 constexpr auto k_tick = 100ms;

@@ -308,6 +308,7 @@ const std::vector<KeySpec>& key_table() {
       {"render.formats.webp", Kind::Map, nullptr},
       {"render.formats.webp.enabled", Kind::Value, flag(FIELD(c.render.webp.enabled))},
       {"render.formats.webp.quality", Kind::Value, whole(FIELD(c.render.webp.quality), 1, 100)},
+      {"render.formats.webp.effort", Kind::Value, whole(FIELD(c.render.webp.effort), 0, 6)},
       {"render.formats.avif", Kind::Map, nullptr},
       {"render.formats.avif.enabled", Kind::Value, flag(FIELD(c.render.avif.enabled))},
       {"render.formats.avif.quality", Kind::Value, whole(FIELD(c.render.avif.quality), 1, 100)},

@@ -82,7 +82,7 @@ struct TaggingSettings {
 struct EncoderSettings {
   bool enabled = true;
   int quality = 82;
-  int effort = 4;  // AVIF only
+  int effort = 4;  // WebP (0-6) and AVIF (0-9)
 };
 
 struct Watermark {

@@ -194,7 +194,10 @@ std::string encode(VImage image, const std::string& format, const config::Render
                               ->set("strip", strip));
   } else if (format == "webp") {
     image.write_to_buffer(".webp", &buffer, &length,
-                          VImage::option()->set("Q", recipe.webp.quality)->set("strip", strip));
+                          VImage::option()
+                              ->set("Q", recipe.webp.quality)
+                              ->set("effort", recipe.webp.effort)
+                              ->set("strip", strip));
   } else {
     // AVIF is slow and memory hungry (libaom threads of its own): one encode at
     // a time in the whole process, whatever else runs beside it.
@@ -250,7 +253,7 @@ std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
     return with_effort ? fmt::format("{}/{}", encoder.quality, encoder.effort) : std::to_string(encoder.quality);
   };
   std::string text = fmt::format("v2 widths={} jpeg={} webp={} avif={} sharpen={} keep={} placeholder={} analysis={}",
-                                 fmt::join(widths, ","), format(recipe.jpeg, false), format(recipe.webp, false),
+                                 fmt::join(widths, ","), format(recipe.jpeg, false), format(recipe.webp, true),
                                  format(recipe.avif, true), recipe.sharpen, fmt::join(keep, ","), recipe.placeholder,
                                  recipe.analysis_size);
   if (const auto& mark = recipe.watermark) {

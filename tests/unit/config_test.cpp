@@ -183,6 +183,7 @@ TEST(DefaultConfig, DefaultsAreTheSpecifiedValues) {
   EXPECT_EQ(c.render.jpeg.quality, 82);
   EXPECT_TRUE(c.render.webp.enabled);
   EXPECT_EQ(c.render.webp.quality, 80);
+  EXPECT_EQ(c.render.webp.effort, 4);
   EXPECT_FALSE(c.render.avif.enabled);
   EXPECT_EQ(c.render.avif.quality, 55);
   EXPECT_EQ(c.render.avif.effort, 4);
@@ -294,6 +295,7 @@ TEST(ConfigErrors, OutOfRangeValues) {
       {"limits:\n  max_pixels: 0\n", "test.yaml:2: limits.max_pixels: "},
       {"version: 2\n", "test.yaml:1: version: "},
       {"render:\n  formats:\n    avif:\n      effort: 10\n", "test.yaml:4: render.formats.avif.effort: "},
+      {"render:\n  formats:\n    webp:\n      effort: 7\n", "test.yaml:4: render.formats.webp.effort: "},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.yaml);

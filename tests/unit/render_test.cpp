@@ -623,6 +623,20 @@ TEST(RenderPhoto, SharpeningSteepensEdgesAndLeavesFlatAreasAlone) {
   EXPECT_NEAR(at(sharp, 350), at(soft, 350), 2) << "flat area";
 }
 
+TEST(RenderPhoto, WebpEffortReachesTheEncoder) {
+  const std::string source = gradient_jpeg(800, 600);
+  RenderRecipe recipe = recipe_with({400});
+  recipe.jpeg.enabled = false;
+  recipe.webp.enabled = true;
+  recipe.webp.effort = 0;
+  const std::string fastest = largest(render_ok(source, recipe), "webp")->bytes;
+  recipe.webp.effort = 6;
+  const std::string slowest = largest(render_ok(source, recipe), "webp")->bytes;
+  EXPECT_NE(fastest, slowest);
+  EXPECT_EQ(decode(fastest).width(), 400);
+  EXPECT_EQ(decode(slowest).width(), 400);
+}
+
 TEST(RenderPhoto, AvifVariantsWhenEnabled) {
   auto rendition = render_ok(gradient_jpeg(600, 400), every_format({480, 960}));
   EXPECT_EQ(widths_of(rendition, "avif"), (std::vector<int>{600, 480}));
@@ -804,6 +818,7 @@ TEST(RecipeFingerprint, ChangesWithEverySettingThatChangesTheOutput) {
   differs([](RenderRecipe& r) { r.widths.push_back(3200); }, "a width added");
   differs([](RenderRecipe& r) { r.jpeg.quality = 90; }, "jpeg quality");
   differs([](RenderRecipe& r) { r.webp.quality = 70; }, "webp quality");
+  differs([](RenderRecipe& r) { r.webp.effort = 2; }, "webp effort");
   differs([](RenderRecipe& r) { r.webp.enabled = false; }, "webp disabled");
   differs([](RenderRecipe& r) { r.avif.enabled = true; }, "avif enabled");
   differs([](RenderRecipe& r) { r.sharpen = false; }, "sharpen");
