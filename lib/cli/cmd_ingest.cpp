@@ -4,7 +4,6 @@
 
 #include "cli/commands.hpp"
 #include "pipeline/ingest.hpp"
-#include "pipeline/scan.hpp"
 
 namespace wsp::cli {
 
@@ -72,9 +71,7 @@ int run_ingest(const IngestOptions& options, const Context& context) {
   fs::path folder = options.paths.size() == 1 && fs::is_directory(options.paths[0]) ? fs::path(options.paths[0]) : fs::path();
   auto config = load_project(context, folder);
   std::vector<fs::path> requested(options.paths.begin(), options.paths.end());
-  if (auto outside = pipeline::outside_sources(config, requested); !outside.empty())
-    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
-                                 outside.front().string(), config.project_dir.string()));
+  require_inside_sources(config, requested);
   auto threads = limit_threads(config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "ingest");

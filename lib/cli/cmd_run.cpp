@@ -1,8 +1,6 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
-#include "pipeline/ingest.hpp"
-#include "pipeline/scan.hpp"
 
 namespace wsp::cli {
 
@@ -32,9 +30,7 @@ int run_pipeline(const RunOptions& options, const Context& context) {
   auto config = load_project(context, existing_folder(options.path));
   // A folder of another project's config must lie inside that project's sources.
   const bool own_project = options.path.empty() || fs::equivalent(options.path, config.project_dir);
-  if (!own_project && !pipeline::outside_sources(config, {fs::path(options.path)}).empty())
-    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
-                                 options.path, config.project_dir.string()));
+  if (!own_project) require_inside_sources(config, {fs::path(options.path)});
   auto threads = limit_threads(config);
   auto catalog = open_catalog(config);
   RunRegistration run(*catalog, "run");

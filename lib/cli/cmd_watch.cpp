@@ -423,9 +423,7 @@ int run_watch(const WatchOptions& options, const Context& context) {
     std::error_code error;
     if (!fs::equivalent(absolute, config.project_dir, error)) narrowed.push_back(absolute);
   }
-  if (auto outside = pipeline::outside_sources(config, narrowed); !outside.empty())
-    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
-                                 outside.front().string(), config.project_dir.string()));
+  require_inside_sources(config, narrowed);
   HotFolder hot_folder(options, context, folder, std::move(narrowed), std::move(config));
   return hot_folder.run();
 }

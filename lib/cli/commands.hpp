@@ -101,6 +101,10 @@ std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& co
 // `folder` as given on the command line, which must be an existing folder; empty stays empty.
 std::filesystem::path existing_folder(const std::string& folder);
 
+// A UsageError naming the first of `paths` that lies outside every source of
+// the project: a command narrowed to a folder works only inside its project.
+void require_inside_sources(const config::Config& config, const std::vector<std::filesystem::path>& paths);
+
 // Registers this process as a run in the catalog and unregisters it on scope exit.
 class RunRegistration {
 public:

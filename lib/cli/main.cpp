@@ -11,6 +11,7 @@
 #include <tbb/global_control.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/scan.hpp"
 
 namespace wsp::cli {
 namespace {
@@ -71,6 +72,12 @@ std::filesystem::path existing_folder(const std::string& folder) {
   if (!folder.empty() && !std::filesystem::is_directory(folder))
     throw UsageError(fmt::format("{}: no such folder", folder));
   return folder;
+}
+
+void require_inside_sources(const config::Config& config, const std::vector<std::filesystem::path>& paths) {
+  if (auto outside = pipeline::outside_sources(config, paths); !outside.empty())
+    throw UsageError(fmt::format("{}: not inside any source of the project in {} (see `wsportfolio config show`)",
+                                 outside.front().string(), config.project_dir.string()));
 }
 
 std::unique_ptr<tbb::global_control> limit_threads(const config::Config& config) {
