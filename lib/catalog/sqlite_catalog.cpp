@@ -181,7 +181,6 @@ CREATE TABLE tags (
   capture_utc_ms INTEGER,
   camera TEXT NOT NULL DEFAULT '',
   burst_group INTEGER,
-  sidecar_keywords TEXT NOT NULL DEFAULT '',
   updated_ms INTEGER NOT NULL
 );
 CREATE TABLE tag_overrides (
@@ -211,6 +210,10 @@ CREATE TABLE published (
   published_ms INTEGER NOT NULL,
   PRIMARY KEY (target, path)
 );
+)sql",
+    // The keywords the last XMP merge wrote, so that the next one takes out only its own.
+    R"sql(
+ALTER TABLE tags ADD COLUMN sidecar_keywords TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

@@ -182,6 +182,21 @@ TEST_F(CatalogTest, ReopeningKeepsDataAndDoesNotMigrateAgain) {
   EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
 }
 
+// A catalog written by a release whose schema ended at version 4 (before the
+// sidecar keywords) is brought up to date on opening, and its tags read.
+TEST_F(CatalogTest, AVersion4CatalogIsMigratedOnOpening) {
+  m_catalog.reset();
+  {
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec("ALTER TABLE tags DROP COLUMN sidecar_keywords; PRAGMA user_version = 4"), SQLITE_OK);
+  }
+  auto again = open_sqlite_catalog(file());
+  EXPECT_EQ(again->schema_version(), latest_schema_version());
+  EXPECT_NO_THROW(again->tags());
+  RawDb raw(file());
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'sidecar_keywords'"), "1");
+}
+
 TEST_F(CatalogTest, ImagesRoundTripEveryField) {
   ImageRecord original = sample_image("day1/IMG_0001.jpg");
   original.id = add(original);
