@@ -369,9 +369,12 @@ std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, Man
   for (const auto& render : renders) {
     json += first_image ? "\n" : ",\n";
     first_image = false;
+    // A gallery names a source by its file name alone: the catalog's path may
+    // be absolute, and the folders of a photographer's disk are nobody's business.
+    const std::string source =
+        use == ManifestFor::state ? render.source_path : fs::path(render.source_path).filename().string();
     json += fmt::format("    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", ",
-                        util::json_escape(render.source_path), render.width, render.height,
-                        util::json_escape(render.placeholder));
+                        util::json_escape(source), render.width, render.height, util::json_escape(render.placeholder));
     if (use == ManifestFor::state) json += fmt::format("\"analysis\": \"{}\", ", util::json_escape(render.analysis_path));
     json += "\"variants\": [";
     bool first_variant = true;

@@ -43,7 +43,8 @@ std::string render_settings(const config::RenderRecipe& recipe);
 // bytes, hash, path relative to the state folder, which is also the path in a
 // published gallery). The same renders give the same bytes. The state folder's
 // copy lists every active image and its analysis image; a gallery's lists only
-// the photos it shows, and no analysis image (those are never published).
+// the photos it shows, by file name without folders, and no analysis image
+// (those are never published).
 enum class ManifestFor { state, gallery };
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use = ManifestFor::state);
 
