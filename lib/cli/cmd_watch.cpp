@@ -251,7 +251,16 @@ private:
     // The stages get a stop flag of their own: the first SIGINT/SIGTERM lets
     // the batch finish (the second one exits at once, which the catalog's
     // transactions and leases make safe).
-    int code = run_stages(m_stage_context, m_config, *m_catalog, m_run_id, present);
+    int code = k_exit_items_failed;
+    try {
+      code = run_stages(m_stage_context, m_config, *m_catalog, m_run_id, present);
+    } catch (const std::exception& e) {
+      // A batch that fails as a whole (a disk full, a broken gallery template)
+      // is reported and its work stays queued in the catalog: an unattended
+      // watcher goes on, and the next batch takes that work up again.
+      m_context.terminal.error(fmt::format("watch: the batch failed: {}", e.what()));
+      m_context.terminal.emit(JsonLine().add("event", "watch.batch_failed").add("reason", e.what()));
+    }
     m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", code));
   }
 
