@@ -323,7 +323,29 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     }
     e.needs_review = e.confidence < config.tagging.min_confidence;
     all.push_back(std::move(e));
+    overrides.erase(t.image_id);
   }
+  // A photo with overrides but no automatic tags yet (its tagging failed, or
+  // has not run): what the photographer said still holds, a rejection above all.
+  for (const auto& [image_id, o] : overrides) {
+    EffectiveTags e;
+    e.image_id = image_id;
+    e.path = o.source_path;
+    e.overridden = true;
+    if (o.scene) {
+      e.scene = *o.scene;
+      e.scene_basis = "override";
+      e.confidence = 1.0;
+      e.keywords.push_back(tagging::word(config, *o.scene));
+    }
+    for (const auto& tag : o.add_tags)
+      if (!contains(e.keywords, tag)) e.keywords.push_back(tag);
+    e.alt_text = o.alt_text.value_or("");
+    e.rating = o.rating;
+    e.needs_review = e.confidence < config.tagging.min_confidence;
+    all.push_back(std::move(e));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return all;
 }
 

@@ -107,6 +107,30 @@ TEST_F(TagCatalogTest, OverridesWinAndSurviveRetagging) {
   EXPECT_FALSE(tags[0].needs_review);
 }
 
+// A photo the photographer rejected before (or without) automatic tagging:
+// the override is effective all the same, in path order with the others.
+TEST_F(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
+  auto tagged = add("b.jpg", std::string(64, 'b'));
+  m_catalog->write([&] { m_catalog->put_tags(automatic(tagged, "ceremony", 0.95)); });
+  auto untagged = add("a.jpg", std::string(64, 'a'));
+  TagOverride o;
+  o.image_id = untagged;
+  o.rating = -1;
+  o.scene = "detail";
+  o.add_tags = {"rings"};
+  m_catalog->write([&] { m_catalog->put_override(o); });
+  auto tags = effective();
+  ASSERT_EQ(tags.size(), 2u);
+  EXPECT_EQ(tags[0].image_id, untagged);
+  EXPECT_EQ(tags[0].path, "a.jpg");
+  EXPECT_EQ(tags[0].rating, -1);
+  EXPECT_EQ(tags[0].scene, "detail");
+  EXPECT_EQ(tags[0].scene_basis, "override");
+  EXPECT_TRUE(tags[0].overridden);
+  EXPECT_TRUE(std::count(tags[0].keywords.begin(), tags[0].keywords.end(), "rings"));
+  EXPECT_EQ(tags[1].image_id, tagged);
+}
+
 TEST_F(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
