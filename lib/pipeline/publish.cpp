@@ -115,9 +115,10 @@ public:
 private:
   bool stopping() const { return m_request.stop && m_request.stop->load(); }
 
-  // The steps in plan order. After a failure, pages and deletes are held back:
-  // a page must never point at a file that did not land, and what the old pages
-  // still show must stay.
+  // The steps in plan order. After a failure every mutable file (pages, the
+  // manifest, styles) and every delete is held back: nothing the site reads
+  // first may point at a file that did not land, and what the old pages still
+  // show must stay. New immutable files go on landing; nothing refers to them yet.
   void apply(publish::PublishTarget& target, TargetOutcome& outcome) {
     const auto& plan = *outcome.plan;
     m_done = 0;
@@ -140,8 +141,7 @@ private:
         outcome.interrupted = true;
         break;
       }
-      const bool page = step.path.ends_with(".html") || step.path.ends_with(".htm");
-      if (held_back && (page || step.action == PlanAction::Delete)) {
+      if (held_back && (!step.immutable || step.action == PlanAction::Delete)) {
         ++outcome.skipped;
         continue;
       }
