@@ -91,8 +91,12 @@ public:
       return outcome;
     }
     outcome.plan = std::move(*plan);
+    outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
+    outcome.stale = outcome.plan->count(PlanAction::Stale);
     if (on_plan) on_plan(outcome);
-    if (m_request.dry_run) return outcome;
+    // With nothing to write the target is not even opened (opening walks it for
+    // a killed publish's temporaries), and no event is recorded.
+    if (m_request.dry_run || outcome.unchanged + outcome.stale == outcome.plan->steps.size()) return outcome;
 
     auto opened = publish::open_local_target(target.name, root);
     if (!opened) {
@@ -129,14 +133,7 @@ private:
     LeaseKeeper heartbeat(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, total);
     bool held_back = false;
     for (const auto& step : plan.steps) {
-      if (step.action == PlanAction::Unchanged) {
-        ++outcome.unchanged;
-        continue;
-      }
-      if (step.action == PlanAction::Stale) {
-        ++outcome.stale;
-        continue;
-      }
+      if (step.action == PlanAction::Unchanged || step.action == PlanAction::Stale) continue;
       if (stopping()) {
         outcome.interrupted = true;
         break;
