@@ -155,9 +155,15 @@ void FolderWatcher::add_tree(const fs::path& folder, bool recursive, std::vector
   }
 }
 
-void FolderWatcher::drop_watch(int wd) {
-  ::inotify_rm_watch(m_fd, wd);
-  m_folders.erase(wd);
+void FolderWatcher::drop_tree(const fs::path& folder) {
+  for (auto it = m_folders.begin(); it != m_folders.end();) {
+    if (is_inside(it->second, folder)) {
+      ::inotify_rm_watch(m_fd, it->first);
+      it = m_folders.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) {
@@ -182,24 +188,22 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
       if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)) {
         if (is_root) {
           // Everything below goes with it; the caller waits for the root to return.
-          for (auto it = m_folders.begin(); it != m_folders.end();) {
-            if (is_inside(it->second, folder)) {
-              ::inotify_rm_watch(m_fd, it->first);
-              it = m_folders.erase(it);
-            } else {
-              ++it;
-            }
-          }
+          drop_tree(folder);
           m_roots.erase(folder);
           events.push_back({FolderEvent::Kind::RootLost, folder});
-        } else if (event->mask & (IN_IGNORED | IN_MOVE_SELF)) {
-          drop_watch(event->wd);
+        } else if (event->mask & IN_IGNORED) {
+          m_folders.erase(event->wd);  // deleted: the kernel has dropped the watch
         }
+        // A subfolder's own move is handled where its parent reports it
+        // (IN_MOVED_FROM, then IN_MOVED_TO for a rename inside the root).
         continue;
       }
       if (event->len == 0) continue;
       const fs::path path = folder / event->name;
       if (event->mask & IN_ISDIR) {
+        // Moved away or renamed: its watches named the old paths. A rename
+        // inside the root is watched again, under the new names, just below.
+        if (event->mask & IN_MOVED_FROM) drop_tree(path);
         if (event->mask & (IN_CREATE | IN_MOVED_TO)) {
           auto root = std::find_if(m_roots.begin(), m_roots.end(),
                                    [&](const auto& entry) { return is_inside(path, entry.first); });

@@ -119,7 +119,8 @@ public:
 
 private:
   void add_tree(const std::filesystem::path& folder, bool recursive, std::vector<FolderEvent>* found);
-  void drop_watch(int wd);
+  // Stops watching `folder` and every folder below it.
+  void drop_tree(const std::filesystem::path& folder);
 
   int m_fd = -1;
   std::function<bool(const std::filesystem::path&)> m_enter;

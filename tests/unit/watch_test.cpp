@@ -180,6 +180,30 @@ TEST(FolderWatcher, NewSubfoldersAreWatchedAndTheirFilesReported) {
   EXPECT_TRUE(saw(watcher, FolderEvent::Kind::Removed, temp.path() / "ceremony" / "moved.jpg"));
 }
 
+// "New Folder" renamed to "ceremony" inside the root: the renamed folder (and
+// the one inside it) are still watched under their new names; a folder moved
+// out of the root is no longer reported.
+TEST(FolderWatcher, ARenamedSubfolderStaysWatchedUnderItsNewName) {
+  testing::TempDir temp;
+  testing::TempDir elsewhere;
+  fs::create_directories(temp.path() / "New Folder" / "cam1");
+  FolderWatcher watcher([](const fs::path&) { return true; });
+  std::string error;
+  ASSERT_TRUE(watcher.add_root(temp.path(), true, error)) << error;
+  fs::rename(temp.path() / "New Folder", temp.path() / "ceremony");
+  watcher.wait(std::chrono::milliseconds(200));
+  write_file(temp.path() / "ceremony" / "a.jpg", "x");
+  EXPECT_TRUE(saw(watcher, FolderEvent::Kind::Completed, temp.path() / "ceremony" / "a.jpg"));
+  write_file(temp.path() / "ceremony" / "cam1" / "b.jpg", "y");
+  EXPECT_TRUE(saw(watcher, FolderEvent::Kind::Completed, temp.path() / "ceremony" / "cam1" / "b.jpg"));
+
+  fs::rename(temp.path() / "ceremony" / "cam1", elsewhere.path() / "cam1");
+  watcher.wait(std::chrono::milliseconds(200));
+  write_file(elsewhere.path() / "cam1" / "c.jpg", "z");
+  EXPECT_FALSE(saw(watcher, FolderEvent::Kind::Completed, temp.path() / "ceremony" / "cam1" / "c.jpg"))
+      << "a folder moved away is reported under its old name";
+}
+
 TEST(FolderWatcher, ExcludedFoldersAreNotEntered) {
   testing::TempDir temp;
   FolderWatcher watcher([](const fs::path& folder) { return folder.filename() != ".wsportfolio"; });
