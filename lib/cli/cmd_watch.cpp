@@ -187,9 +187,10 @@ private:
     using Kind = pipeline::FolderEvent::Kind;
     switch (event.kind) {
       case Kind::Overflow:
-        m_context.terminal.warn("watch: the kernel dropped file events; rescanning the sources");
-        for (const auto& root : m_roots)
-          if (!root.lost) rescan(root.path, now);
+        // A dropped event may have been a new folder's: the watches are taken
+        // again from scratch, and the sources scanned.
+        m_context.terminal.warn("watch: the kernel dropped file events; watching and scanning the sources again");
+        start_watching(now);
         return;
       case Kind::RootLost:
         for (auto& root : m_roots)
