@@ -190,27 +190,32 @@ private:
   void check_target(const config::PublishTarget& target) {
     fs::path root = target.path;
     if (root.is_relative()) root = m_config.project_dir / root;
-    // Forgetting a record makes the next publish put the file again.
-    auto forget = [&](const std::string& path) {
-      if (m_request.repair) m_catalog.write([&] { m_catalog.forget_published(target.name, path); });
-      return m_request.repair ? std::string("published again by the next `wsportfolio publish`") : std::string();
+    // A record with no hash matches nothing: the next publish replaces the file
+    // if the portfolio still has it, and lists it stale (for --prune) if not.
+    // Forgetting the record instead would lose a stale file for good.
+    auto invalidate = [&](const catalog::PublishedFile& file) {
+      if (m_request.repair) m_catalog.record_published(target.name, {file.path, "", file.size, file.published_ms});
+      return m_request.repair ? std::string("published again by the next `wsportfolio publish` (or pruned)")
+                              : std::string();
     };
     for (const auto& file : m_catalog.published(target.name)) {
       const std::string label = fmt::format("{}: {}", target.name, file.path);
       auto hash = hash_of(root / file.path);
       if (!hash) {
-        add("published.missing", label, "recorded as published but not at the target", forget(file.path));
+        add("published.missing", label, "recorded as published but not at the target", invalidate(file));
         continue;
       }
-      if (*hash != file.sha256) add("published.corrupt", label, "differs from what was published", forget(file.path));
+      if (*hash != file.sha256) add("published.corrupt", label, "differs from what was published", invalidate(file));
       // Also a changed file: what matters most is what a visitor can download now.
-      if (file.path.ends_with(".html")) check_page(root, target.name, file.path, forget);
-      else check_privacy(root, label, file.path, forget);
+      if (file.path.ends_with(".html")) check_page(root, target.name, file, invalidate);
+      else check_privacy(root, label, file, invalidate);
     }
   }
 
-  template <typename Forget>
-  void check_page(const fs::path& root, const std::string& target, const std::string& page, Forget& forget) {
+  template <typename Invalidate>
+  void check_page(const fs::path& root, const std::string& target, const catalog::PublishedFile& file,
+                  Invalidate& invalidate) {
+    const std::string& page = file.path;
     auto html = util::read_text_file(root / page);
     if (!html.ok()) return;
     const fs::path folder = fs::path(page).parent_path();
@@ -226,11 +231,13 @@ private:
     if (broken.empty()) return;
     add("page.broken_link", fmt::format("{}: {}", target, page),
         fmt::format("{} link(s) lead nowhere in the gallery: {}", broken.size(), fmt::join(broken, ", ")),
-        forget(page));
+        invalidate(file));
   }
 
-  template <typename Forget>
-  void check_privacy(const fs::path& root, const std::string& label, const std::string& path, Forget& forget) {
+  template <typename Invalidate>
+  void check_privacy(const fs::path& root, const std::string& label, const catalog::PublishedFile& file,
+                     Invalidate& invalidate) {
+    const std::string& path = file.path;
     std::string extension = fs::path(path).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
     if (extension != ".jpg" && extension != ".jpeg" && extension != ".webp" && extension != ".avif") return;
@@ -244,7 +251,7 @@ private:
     if (!camera.serial.empty()) leaks.push_back("a camera serial number");
     if (!camera.owner.empty()) leaks.push_back("an owner name");
     if (!leaks.empty())
-      add("published.privacy", label, fmt::format("carries {}", fmt::join(leaks, " and ")), forget(path));
+      add("published.privacy", label, fmt::format("carries {}", fmt::join(leaks, " and ")), invalidate(file));
   }
 
   const config::Config& m_config;
