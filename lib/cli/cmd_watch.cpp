@@ -122,15 +122,20 @@ private:
   // Every file under `root` joins the tracker: whatever is there when the
   // watch starts, when a root comes back, or after lost events.
   void rescan(const fs::path& root, pipeline::WatchClock::time_point now) {
-    auto scan = pipeline::scan_sources(m_config, {root});
-    for (const auto& file : scan.files) {
-      if (!file.problem.empty() || !wanted(file.absolute)) continue;
-      pipeline::FileState state{file.size, file.mtime_ns};
-      auto seen = m_seen.find(file.absolute);
+    std::map<fs::path, pipeline::FileState> found;
+    for (const auto& file : pipeline::scan_sources(m_config, {root}).files)
+      if (file.problem.empty() && wanted(file.absolute)) found[file.absolute] = {file.size, file.mtime_ns};
+    // What vanished since the last look is forgotten, so that a file put back
+    // as it was is seen again.
+    std::erase_if(m_seen, [&](const auto& entry) {
+      const auto& [file, state] = entry;
+      return !found.count(file) && std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first == root.end();
+    });
+    for (const auto& [file, state] : found) {
       // Polling: only what changed since the last look needs watching again.
-      if (!m_watcher && seen != m_seen.end() && seen->second == state) continue;
-      m_seen[file.absolute] = state;
-      m_tracker.observe(file.absolute, state, now);
+      if (auto seen = m_seen.find(file); !m_watcher && seen != m_seen.end() && seen->second == state) continue;
+      m_seen[file] = state;
+      m_tracker.observe(file, state, now);
     }
   }
 
@@ -223,6 +228,7 @@ private:
       pipeline::FileState state;
       if (pipeline::stat_file(file, state)) {
         m_tracker.observe(file, state, now);
+        m_seen[file] = state;  // a poll must compare with the file as it was taken, not as first seen
       } else {
         m_tracker.forget(file);
         m_context.terminal.detail(fmt::format("watch: {}: gone before it was complete", file.string()));
@@ -416,7 +422,7 @@ private:
   std::string m_run_id;
   std::vector<WatchedRoot> m_roots;
   std::unique_ptr<pipeline::FolderWatcher> m_watcher;
-  std::map<fs::path, pipeline::FileState> m_seen;  // polling: what the last look saw
+  std::map<fs::path, pipeline::FileState> m_seen;  // polling: each file as last seen
   pipeline::StabilityTracker m_tracker;
   pipeline::BatchDebouncer m_batch;
   pipeline::WatchClock::time_point m_next_poll;

@@ -1,5 +1,6 @@
 # --poll (network shares, where inotify misses other machines' writes) finds
-# new files by looking every SECONDS, takes each once stable, exactly once.
+# new files by looking every SECONDS, takes each once stable, exactly once,
+# and sees a file again that was taken away and put back.
 source "$(dirname "$0")/watch_lib.sh"
 
 make_project 300
@@ -13,6 +14,12 @@ wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0002
 sleep 2.5  # two more looks: an unchanged file is not taken again
 expect_eq "$(count w.jsonl '.event == "item" and .stage == "ingest"')" 2 "ingest items"
 expect_eq "$(count w.jsonl '.event == "watch.batch"')" 2 "batches"
+# A file taken away and put back as it was (same size and date) is new again.
+mv proj/IMG_0001.JPG stock/away.jpg
+sleep 2.5
+mv stock/away.jpg proj/IMG_0001.JPG
+for _ in $(seq 50); do [ "$(count w.jsonl '.event == "watch.batch"')" -ge 3 ] && break; sleep 0.1; done
+expect_eq "$(count w.jsonl '.event == "watch.batch"')" 3 "batches once the file is back"
 stop_watch
 expect_eq "$code" 130 "exit code"
 echo ok
