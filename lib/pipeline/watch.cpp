@@ -102,8 +102,11 @@ std::vector<fs::path> BatchDebouncer::take() {
 
 namespace {
 
-constexpr std::uint32_t k_folder_mask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-                                        IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+// No IN_MODIFY: it comes once per write() of every copy in progress, floods the
+// queue while a batch is processed, and adds nothing: a file seen created is
+// stat'ed on every tick until it is closed or stable.
+constexpr std::uint32_t k_folder_mask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                        IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
 }  // namespace
 
@@ -215,7 +218,7 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
         events.push_back({FolderEvent::Kind::Completed, path});
       } else if (event->mask & (IN_DELETE | IN_MOVED_FROM)) {
         events.push_back({FolderEvent::Kind::Removed, path});
-      } else if (event->mask & (IN_CREATE | IN_MODIFY)) {
+      } else if (event->mask & IN_CREATE) {
         events.push_back({FolderEvent::Kind::Changed, path});
       }
     }

@@ -89,7 +89,7 @@ private:
 // What the watches saw.
 struct FolderEvent {
   enum class Kind {
-    Changed,    // created or written to: may still be incomplete
+    Changed,    // created, or found in a new folder: may still be incomplete
     Completed,  // closed after writing, or renamed into place
     Removed,    // deleted or renamed away
     RootLost,   // a watched root disappeared (deleted, unmounted)

@@ -204,6 +204,27 @@ TEST(FolderWatcher, ARenamedSubfolderStaysWatchedUnderItsNewName) {
       << "a folder moved away is reported under its old name";
 }
 
+// Two copies in progress, their writes interleaved: a handful of events each
+// (created, then closed), not one per write, which would flood the kernel's
+// queue while a batch is being processed.
+TEST(FolderWatcher, WritesInProgressAreNotAnEventEach) {
+  testing::TempDir temp;
+  FolderWatcher watcher([](const fs::path&) { return true; });
+  std::string error;
+  ASSERT_TRUE(watcher.add_root(temp.path(), true, error)) << error;
+  {
+    std::ofstream a(temp.path() / "a.jpg", std::ios::binary), b(temp.path() / "b.jpg", std::ios::binary);
+    for (int i = 0; i < 500; ++i) {
+      a << 'x' << std::flush;
+      b << 'y' << std::flush;
+    }
+  }
+  std::size_t events = 0;
+  for (int i = 0; i < 5; ++i) events += watcher.wait(std::chrono::milliseconds(50)).size();
+  EXPECT_LE(events, 6u);
+  EXPECT_GE(events, 4u) << "each file's creation and close";
+}
+
 TEST(FolderWatcher, ExcludedFoldersAreNotEntered) {
   testing::TempDir temp;
   FolderWatcher watcher([](const fs::path& folder) { return folder.filename() != ".wsportfolio"; });
