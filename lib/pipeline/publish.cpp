@@ -1,9 +1,6 @@
 #include "pipeline/publish.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <ctime>
-#include <fcntl.h>
 #include <map>
 #include <set>
 #include <unistd.h>
@@ -11,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "imaging/placeholder.hpp"
-#include "imaging/probe.hpp"
 #include "pipeline/leases.hpp"
 #include "pipeline/render.hpp"
 #include "pipeline/tag.hpp"
@@ -72,7 +68,6 @@ public:
   TargetOutcome run(const config::PublishTarget& target, const std::function<void(const TargetOutcome&)>& on_plan) {
     TargetOutcome outcome;
     outcome.name = target.name;
-    outcome.type = target.type;
     if (target.type != "local") {
       outcome.error = fmt::format("target '{}': {} targets are not supported in this version yet; it was not published",
                                   target.name, target.type);
@@ -200,16 +195,16 @@ private:
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
   std::map<std::int64_t, EffectiveTags> tags;
-  std::map<std::int64_t, std::optional<std::int64_t>> captured;
-  for (auto& t : effective_tags(config, catalog)) {
-    captured[t.image_id] = t.capture_utc_ms;
-    tags.emplace(t.image_id, std::move(t));
-  }
+  for (auto& t : effective_tags(config, catalog)) tags.emplace(t.image_id, std::move(t));
+  auto captured = [&](std::int64_t image_id) {
+    auto found = tags.find(image_id);
+    return found == tags.end() ? std::nullopt : found->second.capture_utc_ms;
+  };
 
   auto renders = catalog.renders();
   // By capture time, frames without one after, then by path: the order of the day.
   std::stable_sort(renders.begin(), renders.end(), [&](const auto& a, const auto& b) {
-    auto ta = captured[a.image_id], tb = captured[b.image_id];
+    auto ta = captured(a.image_id), tb = captured(b.image_id);
     if (ta.has_value() != tb.has_value()) return ta.has_value();
     if (ta && *ta != *tb) return *ta < *tb;
     return a.source_path < b.source_path;
@@ -251,7 +246,7 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
         portfolio.files.push_back(
             {{variant.path, variant.sha256, variant.bytes}, {}, config.state_dir() / variant.path});
     }
-    if (auto when = captured[render.image_id]; when && (!earliest || *when < *earliest)) earliest = when;
+    if (auto when = captured(render.image_id); when && (!earliest || *when < *earliest)) earliest = when;
     images.push_back(std::move(image));
     shown.push_back(render);
   }

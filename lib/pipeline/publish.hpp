@@ -51,7 +51,6 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
 struct TargetOutcome {
   std::string name;
-  std::string type;
   std::filesystem::path index;  // the gallery's first page, for a local target
   std::optional<publish::Plan> plan;
   std::size_t put = 0;
