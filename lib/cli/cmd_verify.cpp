@@ -1,5 +1,3 @@
-#include <map>
-
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -14,19 +12,11 @@ struct VerifyOptions {
   bool repair = false;
 };
 
-// What each kind of finding means, as a heading of the report.
-const std::map<std::string, std::string> k_headings{
-    {"source.missing", "sources missing"},
-    {"source.modified", "sources changed since ingest"},
-    {"source.bit_rot", "sources whose content changed behind an unchanged size and date (bit rot?)"},
-    {"render.missing", "renders missing"},
-    {"render.corrupt", "renders that no longer match their hash"},
-    {"manifest.stale", "manifest out of step with the catalog"},
-    {"published.missing", "published files missing at their target"},
-    {"published.corrupt", "published files changed at their target"},
-    {"page.broken_link", "gallery pages with links that lead nowhere"},
-    {"published.privacy", "published files carrying what the metadata policy strips"},
-};
+std::string_view heading_of(std::string_view kind) {
+  for (const auto& known : pipeline::k_finding_kinds)
+    if (known.kind == kind) return known.heading;
+  return kind;
+}
 
 int run_verify(const VerifyOptions& options, const Context& context) {
   auto config = load_project(context, existing_folder(options.folder));
@@ -42,7 +32,7 @@ int run_verify(const VerifyOptions& options, const Context& context) {
     if (finding.kind != kind) {
       kind = finding.kind;
       auto count = std::count_if(findings.begin(), findings.end(), [&](const auto& f) { return f.kind == kind; });
-      say(fmt::format("{}{} ({})\n", &finding == &findings.front() ? "" : "\n", k_headings.at(kind), count));
+      say(fmt::format("{}{} ({})\n", &finding == &findings.front() ? "" : "\n", heading_of(kind), count));
     }
     say(fmt::format("  {}: {}{}\n", finding.file, finding.detail,
                     finding.repair.empty() ? "" : fmt::format(" [{}]", finding.repair)));

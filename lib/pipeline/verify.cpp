@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> k_kinds{"source.missing",    "source.modified",   "source.bit_rot",
-                                       "render.missing",    "render.corrupt",    "manifest.stale",
-                                       "published.missing", "published.corrupt", "page.broken_link",
-                                       "published.privacy"};
-
 // The SHA-256 of a file, or nullopt when it cannot be read.
 std::optional<std::string> hash_of(const fs::path& path) {
   auto mapped = util::MappedFile::open(path);
@@ -89,7 +84,11 @@ public:
     for (const auto& target : m_config.publish.targets)
       if (target.type == "local") check_target(target);
     std::stable_sort(m_findings.begin(), m_findings.end(), [](const Finding& a, const Finding& b) {
-      auto rank = [](const Finding& f) { return std::find(k_kinds.begin(), k_kinds.end(), f.kind) - k_kinds.begin(); };
+      auto rank = [](const Finding& f) {
+        return std::find_if(std::begin(k_finding_kinds), std::end(k_finding_kinds),
+                            [&](const FindingKind& k) { return k.kind == f.kind; }) -
+               std::begin(k_finding_kinds);
+      };
       return rank(a) != rank(b) ? rank(a) < rank(b) : a.file < b.file;
     });
     return m_findings;

@@ -7,6 +7,7 @@
 // numbers, owner names). Nothing is changed unless repair is asked for.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.hpp"
@@ -15,10 +16,27 @@
 
 namespace wsp::pipeline {
 
+// Every kind of finding, in the order of the report, with what it means as
+// the report's heading for it.
+struct FindingKind {
+  std::string_view kind;
+  std::string_view heading;
+};
+inline constexpr FindingKind k_finding_kinds[] = {
+    {"source.missing", "sources missing"},
+    {"source.modified", "sources changed since ingest"},
+    {"source.bit_rot", "sources whose content changed behind an unchanged size and date (bit rot?)"},
+    {"render.missing", "renders missing"},
+    {"render.corrupt", "renders that no longer match their hash"},
+    {"manifest.stale", "manifest out of step with the catalog"},
+    {"published.missing", "published files missing at their target"},
+    {"published.corrupt", "published files changed at their target"},
+    {"page.broken_link", "gallery pages with links that lead nowhere"},
+    {"published.privacy", "published files carrying what the metadata policy strips"},
+};
+
 struct Finding {
-  std::string kind;    // "source.modified", "source.bit_rot", "source.missing", "render.missing",
-                       // "render.corrupt", "manifest.stale", "published.missing", "published.corrupt",
-                       // "page.broken_link", "published.privacy"
+  std::string kind;    // one of k_finding_kinds
   std::string file;    // the file it is about
   std::string detail;  // what is wrong, for a person
   std::string repair;  // what --repair did about it; empty when it cannot help
