@@ -8,10 +8,12 @@
 namespace wsp::cli {
 
 int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                     const std::string& run_id, const std::vector<std::filesystem::path>& paths) {
+                     const std::string& run_id, const std::vector<std::filesystem::path>& paths,
+                     const std::vector<std::filesystem::path>& gone) {
   namespace fs = std::filesystem;
   pipeline::IngestRequest request;
   for (const auto& path : paths) request.paths.push_back(fs::absolute(path).lexically_normal());
+  for (const auto& path : gone) request.gone.push_back(fs::absolute(path).lexically_normal());
   request.run_id = run_id;
   request.stop = &context.stop;
   const auto started = std::chrono::steady_clock::now();

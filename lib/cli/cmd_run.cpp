@@ -9,8 +9,9 @@ namespace wsp::cli {
 // only that; publish then puts what changed on every target (never pruning).
 // A new stage is chained here, and `run` and `watch` both get it.
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-               const std::string& run_id, const std::vector<std::filesystem::path>& paths) {
-  int code = run_ingest_stage(context, config, catalog, run_id, paths);
+               const std::string& run_id, const std::vector<std::filesystem::path>& paths,
+               const std::vector<std::filesystem::path>& gone) {
+  int code = run_ingest_stage(context, config, catalog, run_id, paths, gone);
   if (!context.stop) code = std::max(code, render_stage(context, config, catalog, run_id));
   if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id));
   if (!context.stop) code = std::max(code, publish_stage(context, config, catalog, run_id, {}));

@@ -3,11 +3,13 @@
 #include <csignal>
 #include <fcntl.h>
 #include <poll.h>
+#include <set>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/ingest.hpp"
 #include "pipeline/scan.hpp"
 #include "pipeline/watch.hpp"
 #include "util/files.hpp"
@@ -32,6 +34,9 @@ constexpr auto k_quiet = 50ms;
 constexpr auto k_longest_batch = 5s;
 // How often pending files are stat'ed again.
 constexpr auto k_tick = 100ms;
+// How often a root that inotify refused to watch (the kernel's limit of
+// watches reached) is scanned instead.
+constexpr auto k_fallback_poll = 2s;
 // A vanished root is looked for again after 1 s, then 2, 4... up to this.
 constexpr auto k_longest_retry = 30s;
 
@@ -45,6 +50,7 @@ struct WatchedRoot {
   fs::path path;
   bool recursive = true;
   bool lost = false;
+  bool polled = false;  // inotify refused a folder of it: scanned every k_fallback_poll
   pipeline::WatchClock::time_point retry_at;
   std::chrono::seconds retry_after{1};
 };
@@ -102,7 +108,7 @@ private:
       for (const auto& source : m_config.sources) {
         fs::path path = source.path;
         WatchedRoot root;
-        root.path = without_slash((path.is_absolute() ? path : m_config.project_dir / path).lexically_normal());
+        root.path = without_slash(m_config.in_project(path));
         root.recursive = source.recursive;
         m_roots.push_back(root);
       }
@@ -119,26 +125,63 @@ private:
     return !pipeline::is_temporary_name(file) && pipeline::is_source_file(m_config, file);
   }
 
-  // Every file under `root` joins the tracker: whatever is there when the
-  // watch starts, when a root comes back, or after lost events.
-  void rescan(const fs::path& root, pipeline::WatchClock::time_point now) {
-    std::map<fs::path, pipeline::FileState> found;
-    for (const auto& file : pipeline::scan_sources(m_config, {root}).files)
-      if (file.problem.empty() && wanted(file.absolute)) found[file.absolute] = {file.size, file.mtime_ns};
+  bool polled(const WatchedRoot& root) const { return !m_watcher || root.polled; }
+
+  // A look at every file under `root`: when the watch starts, when a root
+  // comes back, after lost events, and at every poll. What the catalog has as
+  // it is stays out of the tracker, so that a restart is not one batch of the
+  // whole tree; what a poll took already as it is, too.
+  void rescan(const WatchedRoot& root, pipeline::WatchClock::time_point now) {
+    std::map<std::string, catalog::ImageRecord> known;
+    for (auto& image : m_catalog->images()) known.emplace(image.path, std::move(image));
+    const auto scan = pipeline::scan_sources(m_config, {root.path});
+    std::set<fs::path> found;
+    for (const auto& file : scan.files) {
+      if (!file.problem.empty() || !wanted(file.absolute)) continue;
+      found.insert(file.absolute);
+      const pipeline::FileState state{file.size, file.mtime_ns};
+      if (auto seen = m_seen.find(file.absolute); polled(root) && seen != m_seen.end() && seen->second == state) continue;
+      m_seen[file.absolute] = state;
+      auto image = known.find(file.key);
+      if (image != known.end() && pipeline::unchanged_since_ingest(m_config, *m_catalog, image->second, file)) continue;
+      m_tracker.observe(file.absolute, state, now);
+    }
     // What vanished since the last look is forgotten, so that a file put back
-    // as it was is seen again.
-    std::erase_if(m_seen, [&](const auto& entry) {
-      const auto& [file, state] = entry;
-      return !found.count(file) && std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first == root.end();
-    });
-    for (const auto& [file, state] : found) {
-      // Polling: only what changed since the last look needs watching again.
-      if (auto seen = m_seen.find(file); !m_watcher && seen != m_seen.end() && seen->second == state) continue;
-      m_seen[file] = state;
-      m_tracker.observe(file, state, now);
+    // as it was is seen again; a poll has no other way to see deletions.
+    auto unseen = [&](const fs::path& file) {
+      auto under = [&](const fs::path& folder) { return pipeline::is_inside(file, folder); };
+      return under(root.path) && !found.count(file) && std::none_of(scan.unreachable.begin(), scan.unreachable.end(), under);
+    };
+    for (auto it = m_seen.begin(); it != m_seen.end();) {
+      if (!unseen(it->first)) {
+        ++it;
+        continue;
+      }
+      if (polled(root)) removed(it->first, false, now);
+      it = m_seen.erase(it);
     }
   }
 
+  // Whether the catalog has a photo, not yet missing, at or under `path`.
+  bool catalogued(const fs::path& path) {
+    if (auto image = m_catalog->image_at(pipeline::catalog_key(m_config, path)))
+      return image->status != catalog::ImageStatus::Missing;
+    const auto images = m_catalog->images();
+    return std::any_of(images.begin(), images.end(), [&](const catalog::ImageRecord& image) {
+      return image.status != catalog::ImageStatus::Missing && pipeline::is_inside(m_config.in_project(image.path), path);
+    });
+  }
+
+  // A photo (or a folder of them) deleted or renamed away: one the catalog
+  // has joins the batch, which marks it missing and takes it out of the gallery.
+  void removed(const fs::path& path, bool folder, pipeline::WatchClock::time_point now) {
+    m_tracker.forget(path);
+    m_batch.remove(path);
+    if ((folder || wanted(path)) && catalogued(path)) m_batch.add(path, now);
+  }
+
+  // From scratch: at start, on reload, after lost events. A catch-up run
+  // follows, for what changed while nobody watched.
   void start_watching(pipeline::WatchClock::time_point now) {
     set_roots();
     if (poll_seconds() == 0)
@@ -149,18 +192,37 @@ private:
       if (root.lost) {
         lose(root, now);
       } else {
-        rescan(root.path, now);
+        rescan(root, now);
       }
     }
-    m_next_poll = now + std::chrono::seconds(std::max(1, poll_seconds()));
+    m_next_poll = now + poll_interval();
+    m_catch_up = true;
+  }
+
+  std::chrono::milliseconds poll_interval() const {
+    return m_watcher ? std::chrono::milliseconds(k_fallback_poll) : std::chrono::seconds(poll_seconds());
   }
 
   bool attach(WatchedRoot& root) {
     std::error_code error;
     if (!fs::is_directory(root.path, error)) return false;
-    if (!m_watcher) return true;
+    root.polled = false;
     std::string problem;
-    return m_watcher->add_root(root.path, root.recursive, problem);
+    if (m_watcher && !m_watcher->add_root(root.path, root.recursive, problem)) poll_instead(root, root.path, problem);
+    return true;
+  }
+
+  // inotify refused `folder` of `root`: the root is scanned every
+  // k_fallback_poll instead, which sees everything, only later.
+  void poll_instead(WatchedRoot& root, const fs::path& folder, const std::string& reason) {
+    root.polled = true;
+    m_context.terminal.warn(fmt::format("watch: {}: cannot be watched: {}; scanning {} every {} s instead",
+                                        folder.string(), reason, root.path.string(), k_fallback_poll.count()));
+    m_context.terminal.emit(JsonLine()
+                                .add("event", "watch.polling")
+                                .add("path", root.path.string())
+                                .add("folder", folder.string())
+                                .add("reason", reason));
   }
 
   void lose(WatchedRoot& root, pipeline::WatchClock::time_point now) {
@@ -180,7 +242,8 @@ private:
         root.lost = false;
         m_context.terminal.info(fmt::format("watch: {}: back; looking for what arrived meanwhile", root.path.string()));
         m_context.terminal.emit(JsonLine().add("event", "watch.recovered").add("path", root.path.string()));
-        rescan(root.path, now);
+        rescan(root, now);
+        m_catch_up = true;
       } else {
         root.retry_after = std::min<std::chrono::seconds>(root.retry_after * 2, k_longest_retry);
         root.retry_at = now + root.retry_after;
@@ -202,8 +265,14 @@ private:
           if (root.path == event.path && !root.lost) lose(root, now);
         return;
       case Kind::Removed:
-        m_tracker.forget(event.path);
-        m_batch.remove(event.path);
+        removed(event.path, event.folder, now);
+        return;
+      case Kind::Unwatched:
+        for (auto& root : m_roots) {
+          if (root.lost || root.polled || !pipeline::is_inside(event.path, root.path)) continue;
+          poll_instead(root, event.path, event.reason);
+          rescan(root, now);
+        }
         return;
       case Kind::Changed:
       case Kind::Completed: {
@@ -237,12 +306,16 @@ private:
     for (const auto& file : m_tracker.take_complete(now)) m_batch.add(file, now);
   }
 
+  // A batch: the files complete, and what the catalog has that was deleted.
   void process(const std::vector<fs::path>& files) {
     std::vector<fs::path> present;
+    std::vector<fs::path> gone;
     for (const auto& file : files) {
       std::error_code error;
       if (fs::exists(file, error)) {
         present.push_back(file);
+      } else if (catalogued(file)) {
+        gone.push_back(file);
       } else {
         m_context.terminal.detail(fmt::format("watch: {}: deleted before it was processed; dropped", file.string()));
         m_context.terminal.emit(JsonLine()
@@ -251,24 +324,47 @@ private:
                                     .add("reason", "deleted before it was processed"));
       }
     }
-    if (present.empty()) return;
-    m_context.terminal.info(fmt::format("watch: {} file(s) complete; processing", present.size()));
-    m_context.terminal.emit(
-        JsonLine().add("event", "watch.batch").add("files", present.size()).add_raw("paths", json_paths(present)));
+    if (present.empty() && gone.empty()) return;
+    m_context.terminal.info(gone.empty() ? fmt::format("watch: {} file(s) complete; processing", present.size())
+                                         : fmt::format("watch: {} file(s) complete, {} deleted; processing",
+                                                       present.size(), gone.size()));
+    m_context.terminal.emit(JsonLine()
+                                .add("event", "watch.batch")
+                                .add("files", present.size())
+                                .add_raw("paths", json_paths(present))
+                                .add_raw("gone", json_paths(gone)));
+    m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", run_batch(present, gone)));
+  }
+
+  // After a start, a reload, lost events or a root's return: what was deleted
+  // meanwhile is marked missing and the work an interrupted run left pending
+  // is done, without reading any file that may still be being written (those
+  // come in batches of their own once complete).
+  void catch_up() {
+    m_catch_up = false;
+    std::vector<fs::path> roots;
+    for (const auto& root : m_roots)
+      if (!root.lost) roots.push_back(root.path);
+    if (roots.empty() || m_catalog->images().empty()) return;
+    m_context.terminal.emit(JsonLine().add("event", "watch.catch_up").add_raw("paths", json_paths(roots)));
+    m_context.terminal.emit(JsonLine().add("event", "watch.caught_up").add("code", run_batch({}, roots)));
+  }
+
+  // The stages over `present` and `gone` (see IngestRequest); the exit code.
+  int run_batch(const std::vector<fs::path>& present, const std::vector<fs::path>& gone) {
     // The stages get a stop flag of their own: the first SIGINT/SIGTERM lets
     // the batch finish (the second one exits at once, which the catalog's
     // transactions and leases make safe).
-    int code = k_exit_items_failed;
     try {
-      code = run_stages(m_stage_context, m_config, *m_catalog, m_run_id, present);
+      return run_stages(m_stage_context, m_config, *m_catalog, m_run_id, present, gone);
     } catch (const std::exception& e) {
       // A batch that fails as a whole (a disk full, a broken gallery template)
       // is reported and its work stays queued in the catalog: an unattended
       // watcher goes on, and the next batch takes that work up again.
       m_context.terminal.error(fmt::format("watch: the batch failed: {}", e.what()));
       m_context.terminal.emit(JsonLine().add("event", "watch.batch_failed").add("reason", e.what()));
+      return k_exit_items_failed;
     }
-    m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", code));
   }
 
   void reload(pipeline::WatchClock::time_point now) {
@@ -320,16 +416,17 @@ private:
         nap(k_tick);
       }
       now = pipeline::WatchClock::now();
-      if (!m_watcher && now >= m_next_poll) {
+      if (now >= m_next_poll) {
         for (auto& root : m_roots) {
           std::error_code error;
-          if (root.lost) continue;
+          if (root.lost || !polled(root)) continue;
           if (!fs::is_directory(root.path, error)) lose(root, now);
-          else rescan(root.path, now);
+          else rescan(root, now);
         }
-        m_next_poll = now + std::chrono::seconds(poll_seconds());
+        m_next_poll = now + poll_interval();
       }
       look_for_lost_roots(now);
+      if (m_catch_up && !m_context.stop) catch_up();
       check_pending(now);
       if (m_batch.due(now) && !m_context.stop) process(m_batch.take());
       if (now - last_heartbeat >= 10s) {
@@ -396,16 +493,14 @@ private:
                                 .add("event", "watch.batch")
                                 .add("files", complete.size())
                                 .add_raw("paths", json_paths(complete)));
+    // Only the files seen complete are read: one whose copy starts after the
+    // second look is left for the next run. What the catalog has under the
+    // roots and is no longer there is marked missing, as `run` would.
+    std::vector<fs::path> roots;
+    for (const auto& root : m_roots)
+      if (std::error_code error; fs::is_directory(root.path, error)) roots.push_back(root.path);
     int code = k_exit_ok;
-    // With nothing in the way, the whole sources are ingested, so that deleted
-    // files are marked missing as `run` would.
-    if (growing == 0) {
-      std::vector<fs::path> roots;
-      if (!m_narrowed.empty()) roots = m_narrowed;
-      code = run_stages(m_context, m_config, *m_catalog, m_run_id, roots);
-    } else if (!complete.empty()) {
-      code = run_stages(m_context, m_config, *m_catalog, m_run_id, complete);
-    }
+    if (!roots.empty()) code = run_stages(m_context, m_config, *m_catalog, m_run_id, complete, roots);
     m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", code));
     return code;
   }
@@ -422,7 +517,8 @@ private:
   std::string m_run_id;
   std::vector<WatchedRoot> m_roots;
   std::unique_ptr<pipeline::FolderWatcher> m_watcher;
-  std::map<fs::path, pipeline::FileState> m_seen;  // polling: each file as last seen
+  std::map<fs::path, pipeline::FileState> m_seen;  // each file as last seen by a scan or taken
+  bool m_catch_up = false;
   pipeline::StabilityTracker m_tracker;
   pipeline::BatchDebouncer m_batch;
   pipeline::WatchClock::time_point m_next_poll;

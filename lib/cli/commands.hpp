@@ -52,8 +52,10 @@ Runner define_watch(CLI::App& command);
 
 // The stages as commands run them (`run` chains them): each reports to the
 // terminal and returns its exit code.
+// `gone`: see IngestRequest.
 int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                     const std::string& run_id, const std::vector<std::filesystem::path>& paths);
+                     const std::string& run_id, const std::vector<std::filesystem::path>& paths,
+                     const std::vector<std::filesystem::path>& gone = {});
 int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                  const std::string& run_id);
 int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
@@ -68,11 +70,13 @@ struct PublishStageOptions {
 int publish_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                   const std::string& run_id, const PublishStageOptions& options);
 // The pipeline as `run` and `watch` chain it, in the order that reads and
-// decodes each source once: ingest of `paths` (empty: every source), then
-// every stage after it on whatever the catalog has pending. Stops between
-// stages once context.stop is set (exit code 130 then).
+// decodes each source once: ingest of `paths` and `gone` (see IngestRequest;
+// both empty: every source), then every stage after it on whatever the
+// catalog has pending. Stops between stages once context.stop is set (exit
+// code 130 then).
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-               const std::string& run_id, const std::vector<std::filesystem::path>& paths);
+               const std::string& run_id, const std::vector<std::filesystem::path>& paths,
+               const std::vector<std::filesystem::path>& gone = {});
 
 // Writes or merges an XMP sidecar beside every tagged source; returns the exit code.
 int write_xmp_sidecars(const Context& context, const config::Config& config, catalog::Catalog& catalog);

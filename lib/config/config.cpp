@@ -611,8 +611,7 @@ void apply_derived_defaults(Config& config) {
       throw ConfigError(fmt::format("{}: render.watermark: needs text or image", config.config_file.string()));
     if (!mark->image.empty()) {
       // A logo named relative to the project is found wherever the command runs.
-      std::filesystem::path logo = mark->image;
-      if (logo.is_relative()) mark->image = (config.project_dir / logo).lexically_normal().string();
+      mark->image = config.in_project(mark->image).string();
       if (!std::filesystem::is_regular_file(mark->image))
         throw ConfigError(fmt::format("{}: render.watermark.image: {}: no such file", config.config_file.string(),
                                       mark->image));

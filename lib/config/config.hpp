@@ -171,6 +171,11 @@ struct Config {
   std::vector<Origin> origins;        // every effective key, in schema order
 
   std::filesystem::path state_dir() const { return project_dir / ".wsportfolio"; }
+  // A path as the config or the catalog writes it (relative to the project
+  // folder, or absolute), made absolute.
+  std::filesystem::path in_project(const std::filesystem::path& path) const {
+    return (path.is_absolute() ? path : project_dir / path).lexically_normal();
+  }
 };
 
 // A config error: the message names the file, the line and the key.

@@ -102,7 +102,7 @@ public:
         auto image = m_catalog.image_at(key);
         if (!image || image->status == ImageStatus::Missing) continue;
         std::error_code error;
-        if (fs::exists(absolute_of(key), error) || error) continue;
+        if (fs::exists(m_config.in_project(key), error) || error) continue;
         auto former = image->status;
         image->status = ImageStatus::Missing;
         image->updated_ms = catalog::now_ms();
@@ -116,11 +116,6 @@ public:
   }
 
 private:
-  fs::path absolute_of(const std::string& key) const {
-    fs::path path(key);
-    return path.is_absolute() ? path : m_config.project_dir / path;
-  }
-
   void report(const Observation& seen, const std::string& outcome) {
     if (outcome == "rejected") m_observer.item_problem(k_stage, seen.file->key, seen.problem);
     m_observer.item_done(k_stage, seen.file->key, outcome, seen.file->size);
@@ -154,7 +149,7 @@ private:
     for (auto& twin : m_catalog.images_with_hash(sha256)) {
       bool gone = twin.status == ImageStatus::Missing || m_vanished.count(twin.path) != 0;
       std::error_code error;
-      if (gone && !fs::exists(absolute_of(twin.path), error) && !error) return twin;
+      if (gone && !fs::exists(m_config.in_project(twin.path), error) && !error) return twin;
     }
     return std::nullopt;
   }
@@ -262,10 +257,21 @@ bool under_any(const fs::path& path, const std::vector<fs::path>& folders) {
 
 }  // namespace
 
+bool unchanged_since_ingest(const config::Config& config, catalog::Catalog& catalog, const ImageRecord& known,
+                            const FoundFile& file) {
+  if (known.status == ImageStatus::Missing || known.size != file.size || known.mtime_ns != file.mtime_ns ||
+      known.inode != file.inode)
+    return false;
+  if (known.status != ImageStatus::Rejected) return true;
+  auto job = catalog.job(known.id, std::string(k_stage));
+  return job && job->fingerprint == ingest_fingerprint(known.sha256, config);
+}
+
 IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
                      Observer& observer) {
   IngestSummary summary;
-  auto scan = scan_sources(config, request.paths);
+  const bool scan_nothing = request.paths.empty() && !request.gone.empty();
+  auto scan = scan_nothing ? ScanResult{} : scan_sources(config, request.paths);
   for (const auto& warning : scan.warnings) observer.warning(warning);
   summary.seen = scan.files.size();
 
@@ -278,14 +284,7 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
   for (auto& file : scan.files) {
     present.insert(file.key);
     auto it = known.find(file.key);
-    bool unchanged = it != known.end() && it->second.status != ImageStatus::Missing &&
-                     it->second.size == file.size && it->second.mtime_ns == file.mtime_ns &&
-                     it->second.inode == file.inode;
-    if (unchanged && it->second.status == ImageStatus::Rejected) {
-      auto job = catalog.job(it->second.id, std::string(k_stage));
-      unchanged = job && job->fingerprint == ingest_fingerprint(it->second.sha256, config);
-    }
-    if (unchanged) {
+    if (it != known.end() && unchanged_since_ingest(config, catalog, it->second, file)) {
       ++summary.unchanged;
       if (it->second.status == ImageStatus::Rejected) ++summary.still_rejected;
     } else to_read.push_back(&file);
@@ -293,8 +292,9 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
   std::set<std::string> vanished;
   for (const auto& [key, image] : known) {
     if (image.status == ImageStatus::Missing || present.count(key)) continue;
-    fs::path absolute = fs::path(key).is_absolute() ? fs::path(key) : config.project_dir / key;
-    if (under_any(absolute, scan.roots) && !under_any(absolute, scan.unreachable)) vanished.insert(key);
+    const fs::path absolute = config.in_project(key);
+    if ((under_any(absolute, scan.roots) && !under_any(absolute, scan.unreachable)) || under_any(absolute, request.gone))
+      vanished.insert(key);
   }
 
   observer.stage_started(k_stage, to_read.size());

@@ -11,6 +11,7 @@
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "pipeline/observer.hpp"
+#include "pipeline/scan.hpp"
 
 namespace wsp::pipeline {
 
@@ -28,10 +29,22 @@ struct IngestSummary {
 };
 
 struct IngestRequest {
-  std::vector<std::filesystem::path> paths;  // empty: every source
+  // Files or folders to scan; with neither these nor `gone`, every source.
+  std::vector<std::filesystem::path> paths;
+  // Files or folders seen deleted or renamed away: what the catalog has at or
+  // under them and is no longer on disk is marked missing, as for a scanned
+  // folder. The hot folder names these instead of scanning, so that a copy
+  // still in progress is never read.
+  std::vector<std::filesystem::path> gone;
   std::string run_id;
   const std::atomic<bool>* stop = nullptr;   // set by a signal: stop taking new files
 };
+
+// Whether `file` is as the catalog last saw it (same size, mtime and inode,
+// and a rejection made under the current limits), so that ingest need not
+// read it again.
+bool unchanged_since_ingest(const config::Config& config, catalog::Catalog& catalog,
+                            const catalog::ImageRecord& known, const FoundFile& file);
 
 IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
                      Observer& observer);

@@ -50,9 +50,7 @@ std::vector<publish::SceneLabel> scene_order(const config::Config& config) {
 
 publish::GalleryTemplate gallery_template(const config::Config& config) {
   if (config.publish.gallery_template == "default") return publish::default_gallery_template();
-  fs::path folder = config.publish.gallery_template;
-  if (folder.is_relative()) folder = config.project_dir / folder;
-  auto loaded = publish::load_gallery_template(folder);
+  auto loaded = publish::load_gallery_template(config.in_project(config.publish.gallery_template));
   if (!loaded) throw config::ConfigError(fmt::format("publish.gallery.template: {}", loaded.message()));
   return std::move(*loaded);
 }
@@ -73,8 +71,7 @@ public:
                                   target.name, target.type);
       return outcome;
     }
-    fs::path root = target.path;
-    if (root.is_relative()) root = m_config.project_dir / root;
+    const fs::path root = m_config.in_project(target.path);
     outcome.index = root / "index.html";
 
     std::vector<publish::PublishFile> wanted, published;

@@ -206,7 +206,7 @@ private:
     Rendered out;
     out.image = image;
     if (stopping()) return out;  // not attempted: released with the run's leases
-    fs::path source = fs::path(image.path).is_absolute() ? fs::path(image.path) : m_config.project_dir / image.path;
+    const fs::path source = m_config.in_project(image.path);
     struct stat st {};
     if (::stat(source.c_str(), &st) != 0) {
       out.error = fmt::format("cannot read the source: {}", util::last_os_error());

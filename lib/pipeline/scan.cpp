@@ -29,10 +29,7 @@ public:
   Walker(const config::Config& config, ScanResult& result) : m_config(config), m_result(result) {
     m_fenced.push_back(config.state_dir());
     for (const auto& target : config.publish.targets)
-      if (target.type == "local" && !target.path.empty()) {
-        fs::path path = target.path;
-        m_fenced.push_back(path.is_absolute() ? path : config.project_dir / path);
-      }
+      if (target.type == "local" && !target.path.empty()) m_fenced.push_back(config.in_project(target.path));
   }
 
   // False when `start` cannot be reached (an unmounted share): then nothing
@@ -121,10 +118,6 @@ private:
   std::set<std::string> m_keys;
 };
 
-fs::path absolute_in(const config::Config& config, const fs::path& path) {
-  return (path.is_absolute() ? path : config.project_dir / path).lexically_normal();
-}
-
 }  // namespace
 
 std::vector<fs::path> outside_sources(const config::Config& config, const std::vector<fs::path>& paths) {
@@ -132,7 +125,7 @@ std::vector<fs::path> outside_sources(const config::Config& config, const std::v
   for (const auto& wanted : paths) {
     auto start = fs::absolute(wanted).lexically_normal();
     bool covered = std::any_of(config.sources.begin(), config.sources.end(), [&](const config::Source& source) {
-      auto root = absolute_in(config, source.path);
+      auto root = config.in_project(source.path);
       return is_inside(start, root) || is_inside(root, start);
     });
     if (!covered) outside.push_back(start);
@@ -153,7 +146,7 @@ bool is_scanned_folder(const config::Config& config, const fs::path& folder) {
   if (!name.empty() && name.front() == '.') return false;
   if (is_inside(absolute, config.state_dir())) return false;
   for (const auto& target : config.publish.targets)
-    if (target.type == "local" && !target.path.empty() && is_inside(absolute, absolute_in(config, target.path)))
+    if (target.type == "local" && !target.path.empty() && is_inside(absolute, config.in_project(target.path)))
       return false;
   return true;
 }
@@ -163,7 +156,7 @@ bool is_source_file(const config::Config& config, const fs::path& file) {
   auto name = absolute.filename().string();
   if (name.empty() || name.front() == '.' || !is_scanned_folder(config, absolute.parent_path())) return false;
   for (const auto& source : config.sources) {
-    auto root = absolute_in(config, source.path);
+    auto root = config.in_project(source.path);
     if (absolute == root) return true;  // a source that is one file
     if (!is_inside(absolute, root)) continue;
     auto relative = absolute.lexically_relative(root).generic_string();
@@ -187,7 +180,7 @@ ScanResult scan_sources(const config::Config& config, const std::vector<fs::path
   ScanResult result;
   Walker walker(config, result);
   for (const auto& source : config.sources) {
-    auto root = absolute_in(config, source.path);
+    auto root = config.in_project(source.path);
     if (paths.empty()) {
       if (walker.walk_source(source, root, root)) result.roots.push_back(root);
       continue;

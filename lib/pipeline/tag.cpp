@@ -357,7 +357,7 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
   // IMG_1.JPG and IMG_1.png would share IMG_1.xmp: neither may claim it.
   std::map<fs::path, int> users;
   auto source_of = [&](const EffectiveTags& t) {
-    return fs::path(t.path).is_absolute() ? fs::path(t.path) : config.project_dir / t.path;
+    return config.in_project(t.path);
   };
   for (const auto& t : all) ++users[tagging::sidecar_path(source_of(t))];
 

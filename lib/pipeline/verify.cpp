@@ -99,12 +99,9 @@ private:
     m_findings.push_back({std::move(kind), std::move(file), std::move(detail), std::move(repair)});
   }
 
-  fs::path in_project(const std::string& path) const {
-    return fs::path(path).is_absolute() ? fs::path(path) : m_config.project_dir / path;
-  }
 
   std::optional<Finding> check_source(const catalog::ImageRecord& image) const {
-    const fs::path file = in_project(image.path);
+    const fs::path file = m_config.in_project(image.path);
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0)
       return Finding{"source.missing", image.path, "the source is gone; `wsportfolio ingest` marks it missing", {}};
@@ -187,8 +184,7 @@ private:
   }
 
   void check_target(const config::PublishTarget& target) {
-    fs::path root = target.path;
-    if (root.is_relative()) root = m_config.project_dir / root;
+    const fs::path root = m_config.in_project(target.path);
     // A record with no hash matches nothing: the next publish replaces the file
     // if the portfolio still has it, and lists it stale (for --prune) if not.
     // Forgetting the record instead would lose a stale file for good.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
+#include <utility>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/inotify.h>
@@ -119,12 +121,22 @@ FolderWatcher::~FolderWatcher() {
   if (m_fd >= 0) ::close(m_fd);
 }
 
+namespace {
+
+// Why inotify_add_watch failed, in words that say what to do about it.
+std::string watch_refusal() {
+  if (errno == ENOSPC) return "the kernel's limit of inotify watches is reached (sysctl fs.inotify.max_user_watches)";
+  return util::last_os_error();
+}
+
+}  // namespace
+
 bool FolderWatcher::add_root(const fs::path& given, bool recursive, std::string& error) {
   // "shoot/" and "shoot" are one root.
   const fs::path root = given.has_filename() ? given : given.parent_path();
   int wd = ::inotify_add_watch(m_fd, root.c_str(), k_folder_mask);
   if (wd < 0) {
-    error = util::last_os_error();
+    error = watch_refusal();
     return false;
   }
   m_roots[root] = recursive;
@@ -144,16 +156,21 @@ bool FolderWatcher::watching(const fs::path& root) const {
 
 void FolderWatcher::add_tree(const fs::path& folder, bool recursive, std::vector<FolderEvent>* found) {
   int wd = ::inotify_add_watch(m_fd, folder.c_str(), k_folder_mask);
-  if (wd < 0) return;  // gone again, or the watch limit: the next rescan sees its files
+  if (wd < 0) {
+    // Gone again is nothing to report; anything else leaves the folder unseen.
+    if (errno != ENOENT && errno != ENOTDIR)
+      m_refused.push_back({.kind = FolderEvent::Kind::Unwatched, .path = folder, .reason = watch_refusal()});
+    return;
+  }
   m_folders[wd] = folder;
   std::error_code ec;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_symlink(ec)) {
-      if (found && it->is_regular_file(ec)) found->push_back({FolderEvent::Kind::Changed, it->path()});
+      if (found && it->is_regular_file(ec)) found->push_back({.kind = FolderEvent::Kind::Changed, .path = it->path()});
     } else if (it->is_directory(ec)) {
       if (recursive && m_enter(it->path())) add_tree(it->path(), true, found);
     } else if (found && it->is_regular_file(ec)) {
-      found->push_back({FolderEvent::Kind::Changed, it->path()});
+      found->push_back({.kind = FolderEvent::Kind::Changed, .path = it->path()});
     }
   }
 }
@@ -170,7 +187,9 @@ void FolderWatcher::drop_tree(const fs::path& folder) {
 }
 
 std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) {
-  std::vector<FolderEvent> events;
+  // Folders refused since the last call come first, and without waiting.
+  std::vector<FolderEvent> events = std::exchange(m_refused, {});
+  if (!events.empty()) timeout = std::chrono::milliseconds(0);
   pollfd pfd{m_fd, POLLIN, 0};
   if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return events;
   alignas(inotify_event) char buffer[64 * 1024];
@@ -181,7 +200,7 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
       auto* event = reinterpret_cast<inotify_event*>(at);
       at += sizeof(inotify_event) + event->len;
       if (event->mask & IN_Q_OVERFLOW) {
-        events.push_back({FolderEvent::Kind::Overflow, {}});
+        events.push_back({.kind = FolderEvent::Kind::Overflow});
         continue;
       }
       auto folder_it = m_folders.find(event->wd);
@@ -193,7 +212,7 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
           // Everything below goes with it; the caller waits for the root to return.
           drop_tree(folder);
           m_roots.erase(folder);
-          events.push_back({FolderEvent::Kind::RootLost, folder});
+          events.push_back({.kind = FolderEvent::Kind::RootLost, .path = folder});
         } else if (event->mask & IN_IGNORED) {
           m_folders.erase(event->wd);  // deleted: the kernel has dropped the watch
         }
@@ -207,6 +226,8 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
         // Moved away or renamed: its watches named the old paths. A rename
         // inside the root is watched again, under the new names, just below.
         if (event->mask & IN_MOVED_FROM) drop_tree(path);
+        if (event->mask & (IN_MOVED_FROM | IN_DELETE))
+          events.push_back({.kind = FolderEvent::Kind::Removed, .path = path, .folder = true});
         if (event->mask & (IN_CREATE | IN_MOVED_TO)) {
           auto root = std::find_if(m_roots.begin(), m_roots.end(),
                                    [&](const auto& entry) { return is_inside(path, entry.first); });
@@ -215,14 +236,16 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
         continue;
       }
       if (event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-        events.push_back({FolderEvent::Kind::Completed, path});
+        events.push_back({.kind = FolderEvent::Kind::Completed, .path = path});
       } else if (event->mask & (IN_DELETE | IN_MOVED_FROM)) {
-        events.push_back({FolderEvent::Kind::Removed, path});
+        events.push_back({.kind = FolderEvent::Kind::Removed, .path = path});
       } else if (event->mask & IN_CREATE) {
-        events.push_back({FolderEvent::Kind::Changed, path});
+        events.push_back({.kind = FolderEvent::Kind::Changed, .path = path});
       }
     }
   }
+  std::move(m_refused.begin(), m_refused.end(), std::back_inserter(events));
+  m_refused.clear();
   return events;
 }
 

@@ -94,9 +94,12 @@ struct FolderEvent {
     Removed,    // deleted or renamed away
     RootLost,   // a watched root disappeared (deleted, unmounted)
     Overflow,   // the kernel dropped events: rescan
+    Unwatched,  // a folder could not be watched (`reason`): look at it another way
   };
   Kind kind;
-  std::filesystem::path path;
+  std::filesystem::path path = {};
+  bool folder = false;     // Removed: the path was a folder
+  std::string reason = {}; // Unwatched: why
 };
 
 // Recursive inotify watches. Folders created (or moved in) below a watched
@@ -111,7 +114,8 @@ public:
   FolderWatcher& operator=(const FolderWatcher&) = delete;
 
   // Watches `root` (and its subfolders when `recursive`); false with `error`
-  // set when the root cannot be watched.
+  // set when the root cannot be watched. A subfolder that cannot be watched
+  // (the kernel's limit of watches reached) is reported by the next wait().
   bool add_root(const std::filesystem::path& root, bool recursive, std::string& error);
   bool watching(const std::filesystem::path& root) const;
   // Waits up to `timeout` for events (returns early on a signal).
@@ -126,6 +130,7 @@ private:
   std::function<bool(const std::filesystem::path&)> m_enter;
   std::map<int, std::filesystem::path> m_folders;       // watch descriptor -> folder
   std::map<std::filesystem::path, bool> m_roots;        // root -> recursive
+  std::vector<FolderEvent> m_refused;                   // Unwatched, for the next wait()
 };
 
 }  // namespace wsp::pipeline

@@ -14,4 +14,12 @@ expect_eq "$(sql proj "select count(*) from jobs where stage='tag' and state='do
 wsp_code --json watch --once proj >again.jsonl 2>again.err
 expect_eq "$code" 0 "second --once"
 expect_eq "$(events again.jsonl '.event == "render.completed"' | jq -r '.rendered')" 0 "rendered again"
+
+# A photo deleted since is marked missing and leaves the gallery, though
+# --once reads only the files it saw complete.
+rm proj/IMG_0001.JPG
+wsp_code --json watch --once proj >deleted.jsonl 2>deleted.err
+expect_eq "$code" 0 "--once after a deletion"
+expect_eq "$(sql proj "select status from images where path='IMG_0001.JPG'")" missing "the deleted photo"
+expect_eq "$(events deleted.jsonl '.event == "publish.completed"' | jq -r '.images')" 2 "photos in the gallery"
 echo ok

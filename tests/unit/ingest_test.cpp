@@ -135,6 +135,20 @@ protected:
     Recorder ignored;
     return run(ignored);
   }
+  // As the hot folder asks: the files it saw complete, and what it saw go.
+  IngestSummary run_gone(Recorder& recorder, std::vector<fs::path> paths, std::vector<fs::path> gone) {
+    IngestRequest request;
+    request.paths = std::move(paths);
+    request.gone = std::move(gone);
+    request.run_id = "run-" + std::to_string(++m_runs);
+    return wsp::pipeline::ingest(m_config, *m_catalog, request, recorder);
+  }
+  // The file as a scan finds it.
+  wsp::pipeline::FoundFile found(const std::string& relative) {
+    auto scan = wsp::pipeline::scan_sources(m_config, {at(relative)});
+    EXPECT_EQ(scan.files.size(), 1u) << relative;
+    return scan.files.empty() ? wsp::pipeline::FoundFile{} : scan.files.front();
+  }
 
   wsp::catalog::ImageRecord image(const std::string& key) {
     auto found = m_catalog->image_at(key);
@@ -319,6 +333,55 @@ TEST_F(IngestTest, DeletedFileIsMarkedMissingNotForgotten) {
   EXPECT_EQ(run(second).missing, 0u);
   EXPECT_EQ(second.outcome_of("b.jpg"), "");
   EXPECT_EQ(image("b.jpg").status, ImageStatus::Missing);
+}
+
+TEST_F(IngestTest, GoneFoldersAreNotScannedButWhatVanishedUnderThemIsMissing) {
+  put_jpeg("a.jpg");
+  put_jpeg("b.jpg");
+  put_jpeg("day1/c.jpg");
+  ASSERT_EQ(run().added, 3u);
+
+  fs::remove(at("b.jpg"));
+  fs::remove(at("day1/c.jpg"));
+  put("late.jpg", "a copy that has only just begun");  // never read: not named
+  Recorder recorder;
+  auto summary = run_gone(recorder, {}, {m_dir.path()});
+  EXPECT_EQ(summary.missing, 2u);
+  EXPECT_EQ(summary.seen, 0u);
+  EXPECT_EQ(recorder.files(), (std::vector<std::string>{"b.jpg", "day1/c.jpg"}));
+  EXPECT_EQ(image("b.jpg").status, ImageStatus::Missing);
+  EXPECT_EQ(image("day1/c.jpg").status, ImageStatus::Missing);
+  EXPECT_EQ(image("a.jpg").status, ImageStatus::Active);
+  EXPECT_FALSE(m_catalog->image_at("late.jpg"));
+}
+
+TEST_F(IngestTest, ARenameSeenAsGoneAndCompleteIsAMove) {
+  put_jpeg("a.jpg");
+  ASSERT_EQ(run().added, 1u);
+  const auto before = image("a.jpg");
+
+  fs::rename(at("a.jpg"), at("first-dance.jpg"));
+  Recorder recorder;
+  auto summary = run_gone(recorder, {at("first-dance.jpg")}, {at("a.jpg")});
+  EXPECT_EQ(summary.moved, 1u);
+  EXPECT_EQ(summary.missing, 0u);
+  EXPECT_EQ(recorder.outcome_of("first-dance.jpg"), "moved");
+  EXPECT_EQ(image("first-dance.jpg").id, before.id);
+  EXPECT_FALSE(m_catalog->image_at("a.jpg"));
+}
+
+TEST_F(IngestTest, UnchangedSinceIngestFollowsWhatIngestWouldRead) {
+  configure("limits:\n  max_pixels: 5000\n");
+  put_jpeg("small.jpg");
+  put_jpeg("big.jpg", 100, 100);
+  run();
+  EXPECT_TRUE(wsp::pipeline::unchanged_since_ingest(m_config, *m_catalog, image("small.jpg"), found("small.jpg")));
+  EXPECT_TRUE(wsp::pipeline::unchanged_since_ingest(m_config, *m_catalog, image("big.jpg"), found("big.jpg")));
+
+  put_jpeg("small.jpg");  // rewritten
+  EXPECT_FALSE(wsp::pipeline::unchanged_since_ingest(m_config, *m_catalog, image("small.jpg"), found("small.jpg")));
+  configure("limits:\n  max_pixels: 20000\n");  // the rejection no longer holds
+  EXPECT_FALSE(wsp::pipeline::unchanged_since_ingest(m_config, *m_catalog, image("big.jpg"), found("big.jpg")));
 }
 
 TEST_F(IngestTest, DeletingTheOriginalPromotesItsDuplicate) {

@@ -197,8 +197,13 @@ TEST(FolderWatcher, ARenamedSubfolderStaysWatchedUnderItsNewName) {
   write_file(temp.path() / "ceremony" / "cam1" / "b.jpg", "y");
   EXPECT_TRUE(saw(watcher, FolderEvent::Kind::Completed, temp.path() / "ceremony" / "cam1" / "b.jpg"));
 
+  // Moved away: reported as a folder removed, so that its photos can be marked missing.
   fs::rename(temp.path() / "ceremony" / "cam1", elsewhere.path() / "cam1");
-  watcher.wait(std::chrono::milliseconds(200));
+  bool folder_removed = false;
+  for (const auto& event : watcher.wait(std::chrono::milliseconds(200)))
+    if (event.kind == FolderEvent::Kind::Removed && event.path == temp.path() / "ceremony" / "cam1")
+      folder_removed = event.folder;
+  EXPECT_TRUE(folder_removed);
   write_file(elsewhere.path() / "cam1" / "c.jpg", "z");
   EXPECT_FALSE(saw(watcher, FolderEvent::Kind::Completed, temp.path() / "ceremony" / "cam1" / "c.jpg"))
       << "a folder moved away is reported under its old name";
