@@ -14,12 +14,16 @@ wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0002
 sleep 2.5  # two more looks: an unchanged file is not taken again
 expect_eq "$(count w.jsonl '.event == "item" and .stage == "ingest"')" 2 "ingest items"
 expect_eq "$(count w.jsonl '.event == "watch.batch"')" 2 "batches"
-# A file taken away and put back as it was (same size and date) is new again.
+# A file taken away is missing at the next look; put back as it was (same
+# size and date), it is new again.
 mv proj/IMG_0001.JPG stock/away.jpg
-sleep 2.5
+wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0001.JPG" and .outcome == "missing"'
+expect_eq "$(sql proj "select status from images where path='IMG_0001.JPG'")" missing "the file taken away"
 mv stock/away.jpg proj/IMG_0001.JPG
-for _ in $(seq 50); do [ "$(count w.jsonl '.event == "watch.batch"')" -ge 3 ] && break; sleep 0.1; done
-expect_eq "$(count w.jsonl '.event == "watch.batch"')" 3 "batches once the file is back"
+for _ in $(seq 50); do [ "$(count w.jsonl '.event == "watch.batch"')" -ge 4 ] && break; sleep 0.1; done
+expect_eq "$(count w.jsonl '.event == "watch.batch"')" 4 "batches once the file is back"
+wait_idle w.jsonl 4
+expect_eq "$(sql proj "select status from images where path='IMG_0001.JPG'")" active "the file put back"
 stop_watch
 expect_eq "$code" 130 "exit code"
 echo ok
