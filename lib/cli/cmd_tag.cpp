@@ -75,16 +75,10 @@ struct TagOptions {
   bool clear_scene = false, clear_tags = false, clear_alt = false, clear_rating = false;
 };
 
-std::string json_list(const std::vector<std::string>& words) {
-  std::string json = "[";
-  for (std::size_t i = 0; i < words.size(); ++i) json += fmt::format("{}\"{}\"", i ? "," : "", util::json_escape(words[i]));
-  return json + "]";
-}
-
 JsonLine describe(const pipeline::EffectiveTags& t) {
   JsonLine line;
   line.add("file", t.path).add("scene", t.scene).add("confidence", t.confidence).add("basis", t.scene_basis);
-  line.add_raw("keywords", json_list(t.keywords)).add("alt", t.alt_text).add("needs_review", t.needs_review);
+  line.add("keywords", t.keywords).add("alt", t.alt_text).add("needs_review", t.needs_review);
   line.add("best_pick", t.best_pick).add("sharpness", t.sharpness).add("overexposed", t.overexposed);
   line.add("underexposed", t.underexposed);
   if (t.group) line.add("group", *t.group);

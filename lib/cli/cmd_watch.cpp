@@ -30,7 +30,7 @@ void on_hangup(int) { g_reload = true; }
 // it adds to every lone photo's latency, and files that complete while a batch
 // is processed make up the next batch anyway, so a burst of copies is still
 // processed in a few batches, not one per file.
-constexpr auto k_quiet = 50ms;
+constexpr auto k_quiet = 20ms;
 constexpr auto k_longest_batch = 5s;
 // How often pending files are stat'ed again.
 constexpr auto k_tick = 100ms;
@@ -54,15 +54,6 @@ struct WatchedRoot {
   pipeline::WatchClock::time_point retry_at;
   std::chrono::seconds retry_after{1};
 };
-
-std::string json_paths(const std::vector<fs::path>& paths) {
-  std::string json = "[";
-  for (const auto& path : paths) {
-    if (json.size() > 1) json += ',';
-    json += '"' + util::json_escape(path.string()) + '"';
-  }
-  return json + "]";
-}
 
 // "shoot/" as "shoot": the watches report a root by this name.
 fs::path without_slash(const fs::path& path) { return path.has_filename() ? path : path.parent_path(); }
@@ -331,8 +322,8 @@ private:
     m_context.terminal.emit(JsonLine()
                                 .add("event", "watch.batch")
                                 .add("files", present.size())
-                                .add_raw("paths", json_paths(present))
-                                .add_raw("gone", json_paths(gone)));
+                                .add("paths", present)
+                                .add("gone", gone));
     m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", run_batch(present, gone)));
   }
 
@@ -346,7 +337,7 @@ private:
     for (const auto& root : m_roots)
       if (!root.lost) roots.push_back(root.path);
     if (roots.empty() || m_catalog->images().empty()) return;
-    m_context.terminal.emit(JsonLine().add("event", "watch.catch_up").add_raw("paths", json_paths(roots)));
+    m_context.terminal.emit(JsonLine().add("event", "watch.catch_up").add("paths", roots));
     m_context.terminal.emit(JsonLine().add("event", "watch.caught_up").add("code", run_batch({}, roots)));
   }
 
@@ -402,7 +393,7 @@ private:
                                                   : fmt::format("polling every {} s", poll_seconds())));
     m_context.terminal.emit(JsonLine()
                                 .add("event", "watch.started")
-                                .add_raw("paths", json_paths(roots))
+                                .add("paths", roots)
                                 .add("mode", m_watcher ? "inotify" : "poll")
                                 .add("stable_ms", m_config.watch.stable_ms)
                                 .add("poll_seconds", poll_seconds()));
@@ -492,7 +483,7 @@ private:
     m_context.terminal.emit(JsonLine()
                                 .add("event", "watch.batch")
                                 .add("files", complete.size())
-                                .add_raw("paths", json_paths(complete)));
+                                .add("paths", complete));
     // Only the files seen complete are read: one whose copy starts after the
     // second look is left for the next run. What the catalog has under the
     // roots and is no longer there is marked missing, as `run` would.

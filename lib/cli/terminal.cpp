@@ -38,6 +38,21 @@ JsonLine& JsonLine::add(std::string_view name, bool value) {
   return *this;
 }
 
+JsonLine& JsonLine::add(std::string_view name, const std::vector<std::string>& values) {
+  key(name);
+  m_text += '[';
+  for (std::size_t i = 0; i < values.size(); ++i)
+    m_text += fmt::format("{}\"{}\"", i ? "," : "", util::json_escape(values[i]));
+  m_text += ']';
+  return *this;
+}
+
+JsonLine& JsonLine::add(std::string_view name, const std::vector<std::filesystem::path>& paths) {
+  std::vector<std::string> values;
+  for (const auto& path : paths) values.push_back(path.string());
+  return add(name, values);
+}
+
 JsonLine& JsonLine::add_raw(std::string_view name, std::string_view json) {
   key(name);
   m_text += json;

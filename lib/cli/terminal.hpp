@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,9 @@ public:
   JsonLine& add(std::string_view key, std::size_t value) { return add(key, static_cast<std::int64_t>(value)); }
   JsonLine& add(std::string_view key, double value);
   JsonLine& add(std::string_view key, bool value);
+  // An array of strings; paths as they are (absolute or relative).
+  JsonLine& add(std::string_view key, const std::vector<std::string>& values);
+  JsonLine& add(std::string_view key, const std::vector<std::filesystem::path>& paths);
   JsonLine& add_raw(std::string_view key, std::string_view json);
   std::string str() const { return m_text + "}"; }
 

