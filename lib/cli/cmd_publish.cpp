@@ -1,5 +1,3 @@
-#include <chrono>
-
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -24,7 +22,6 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.dry_run = options.dry_run;
   request.prune = options.prune;
   request.only_target = options.target;
-  const auto started = std::chrono::steady_clock::now();
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
         JsonLine().add("event", "publish.plan").add("target", target.name).add_raw("plan", publish::plan_json(*target.plan)));
@@ -36,7 +33,6 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
     }
   };
   auto summary = pipeline::publish(config, catalog, request, context.terminal, on_plan);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   context.terminal.finish_progress();
 
   int code = k_exit_ok;
@@ -55,7 +51,7 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
         target.name, target.put, target.replaced, target.deleted, target.unchanged, target.stale,
         target.stale > 0 ? " (kept: --prune removes them)" : "",
         target.failed > 0 ? fmt::format(", {} failed, {} held back", target.failed, target.skipped) : "",
-        human_bytes(target.bytes), seconds));
+        human_bytes(target.bytes), target.seconds));
     context.terminal.emit(JsonLine()
                               .add("event", "publish.completed")
                               .add("target", target.name)
@@ -68,7 +64,7 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
                               .add("failed", target.failed)
                               .add("skipped", target.skipped)
                               .add("bytes", target.bytes)
-                              .add("seconds", seconds)
+                              .add("seconds", target.seconds)
                               .add("interrupted", target.interrupted)
                               .add("index", target.index.string()));
     if (!target.interrupted && target.failed == 0)

@@ -164,11 +164,26 @@ private:
   }
 
   // A photo (or a folder of them) deleted or renamed away: one the catalog
-  // has joins the batch, which marks it missing and takes it out of the gallery.
+  // has is gone for the next batch, which marks it missing and takes it out
+  // of the gallery. It is never read: a folder copied back in its place is
+  // taken file by file, each once complete.
   void removed(const fs::path& path, bool folder, pipeline::WatchClock::time_point now) {
     m_tracker.forget(path);
     m_batch.remove(path);
-    if ((folder || wanted(path)) && catalogued(path)) m_batch.add(path, now);
+    if ((folder || wanted(path)) && catalogued(path)) {
+      m_gone.insert(path);
+      m_batch.add(path, now);  // for the batch's timing only
+    }
+  }
+
+  // Whether a root is there to watch: it exists, and is not the bare mount
+  // point of a share that is not mounted (an empty folder where the catalog
+  // has photos), whose photos must not all be taken as deleted.
+  bool there(const fs::path& root) {
+    std::error_code error;
+    if (!fs::exists(root, error)) return false;
+    if (!fs::is_directory(root, error)) return true;  // a source that is one file
+    return !(fs::is_empty(root, error) && !error && catalogued(root));
   }
 
   // From scratch: at start, on reload, after lost events. A catch-up run
@@ -195,8 +210,7 @@ private:
   }
 
   bool attach(WatchedRoot& root) {
-    std::error_code error;
-    if (!fs::is_directory(root.path, error)) return false;
+    if (!there(root.path)) return false;
     root.polled = false;
     std::string problem;
     if (m_watcher && !m_watcher->add_root(root.path, root.recursive, problem)) poll_instead(root, root.path, problem);
@@ -268,6 +282,7 @@ private:
       case Kind::Changed:
       case Kind::Completed: {
         if (!wanted(event.path)) return;
+        m_gone.erase(event.path);  // back again
         pipeline::FileState state;
         if (!pipeline::stat_file(event.path, state)) {
           m_tracker.forget(event.path);
@@ -300,13 +315,12 @@ private:
   // A batch: the files complete, and what the catalog has that was deleted.
   void process(const std::vector<fs::path>& files) {
     std::vector<fs::path> present;
-    std::vector<fs::path> gone;
+    const std::vector<fs::path> gone(m_gone.begin(), m_gone.end());
     for (const auto& file : files) {
       std::error_code error;
+      if (m_gone.count(file)) continue;
       if (fs::exists(file, error)) {
         present.push_back(file);
-      } else if (catalogued(file)) {
-        gone.push_back(file);
       } else {
         m_context.terminal.detail(fmt::format("watch: {}: deleted before it was processed; dropped", file.string()));
         m_context.terminal.emit(JsonLine()
@@ -315,6 +329,7 @@ private:
                                     .add("reason", "deleted before it was processed"));
       }
     }
+    m_gone.clear();
     if (present.empty() && gone.empty()) return;
     m_context.terminal.info(gone.empty() ? fmt::format("watch: {} file(s) complete; processing", present.size())
                                          : fmt::format("watch: {} file(s) complete, {} deleted; processing",
@@ -382,18 +397,14 @@ private:
     std::signal(SIGHUP, on_hangup);
     auto now = pipeline::WatchClock::now();
     start_watching(now);
-    std::vector<fs::path> roots;
     std::vector<std::string> names;
-    for (const auto& root : m_roots) {
-      roots.push_back(root.path);
-      names.push_back(root.path.string());
-    }
+    for (const auto& root : m_roots) names.push_back(root.path.string());
     m_context.terminal.info(fmt::format("watch: watching {} ({}); stop with Ctrl-C", fmt::join(names, ", "),
                                         m_watcher ? std::string("inotify")
                                                   : fmt::format("polling every {} s", poll_seconds())));
     m_context.terminal.emit(JsonLine()
                                 .add("event", "watch.started")
-                                .add("paths", roots)
+                                .add("paths", names)
                                 .add("mode", m_watcher ? "inotify" : "poll")
                                 .add("stable_ms", m_config.watch.stable_ms)
                                 .add("poll_seconds", poll_seconds()));
@@ -409,12 +420,13 @@ private:
       now = pipeline::WatchClock::now();
       if (now >= m_next_poll) {
         for (auto& root : m_roots) {
-          std::error_code error;
           if (root.lost || !polled(root)) continue;
-          if (!fs::is_directory(root.path, error)) lose(root, now);
+          if (!there(root.path)) lose(root, now);
           else rescan(root, now);
         }
-        m_next_poll = now + poll_interval();
+        // From the end of the scans: a tree that takes longer to scan than the
+        // interval must not be scanned back to back.
+        m_next_poll = pipeline::WatchClock::now() + poll_interval();
       }
       look_for_lost_roots(now);
       if (m_catch_up && !m_context.stop) catch_up();
@@ -451,20 +463,17 @@ private:
   // and mtime; one still growing is left for the next run.
   int run_once() {
     set_roots();
-    std::map<fs::path, pipeline::FileState> first;
-    auto look = [&](std::map<fs::path, pipeline::FileState>& into) {
-      for (const auto& root : m_roots) {
-        std::error_code error;
-        if (!fs::is_directory(root.path, error)) continue;
-        for (const auto& file : pipeline::scan_sources(m_config, {root.path}).files)
-          if (file.problem.empty() && wanted(file.absolute)) into[file.absolute] = {file.size, file.mtime_ns};
-      }
-    };
+    std::vector<fs::path> roots;
     for (const auto& root : m_roots) {
-      std::error_code error;
-      if (!fs::is_directory(root.path, error))
-        m_context.terminal.warn(fmt::format("watch: {}: not there (deleted or unmounted); skipped", root.path.string()));
+      if (there(root.path)) roots.push_back(root.path);
+      else m_context.terminal.warn(fmt::format("watch: {}: not there (deleted or unmounted); skipped", root.path.string()));
     }
+    auto look = [&](std::map<fs::path, pipeline::FileState>& into) {
+      for (const auto& file : pipeline::scan_sources(m_config, roots).files)
+        if (file.problem.empty() && wanted(file.absolute)) into[file.absolute] = {file.size, file.mtime_ns};
+    };
+    if (roots.empty()) return k_exit_ok;
+    std::map<fs::path, pipeline::FileState> first;
     look(first);
     const auto until = pipeline::WatchClock::now() + std::chrono::milliseconds(m_config.watch.stable_ms);
     while (!m_context.stop && pipeline::WatchClock::now() < until) nap(k_tick);
@@ -483,15 +492,12 @@ private:
     m_context.terminal.emit(JsonLine()
                                 .add("event", "watch.batch")
                                 .add("files", complete.size())
-                                .add("paths", complete));
+                                .add("paths", complete)
+                                .add("gone", roots));
     // Only the files seen complete are read: one whose copy starts after the
     // second look is left for the next run. What the catalog has under the
     // roots and is no longer there is marked missing, as `run` would.
-    std::vector<fs::path> roots;
-    for (const auto& root : m_roots)
-      if (std::error_code error; fs::is_directory(root.path, error)) roots.push_back(root.path);
-    int code = k_exit_ok;
-    if (!roots.empty()) code = run_stages(m_context, m_config, *m_catalog, m_run_id, complete, roots);
+    const int code = run_stages(m_context, m_config, *m_catalog, m_run_id, complete, roots);
     m_context.terminal.emit(JsonLine().add("event", "watch.idle").add("code", code));
     return code;
   }
@@ -509,6 +515,7 @@ private:
   std::vector<WatchedRoot> m_roots;
   std::unique_ptr<pipeline::FolderWatcher> m_watcher;
   std::map<fs::path, pipeline::FileState> m_seen;  // each file as last seen by a scan or taken
+  std::set<fs::path> m_gone;                       // deleted or moved away, for the next batch
   bool m_catch_up = false;
   pipeline::StabilityTracker m_tracker;
   pipeline::BatchDebouncer m_batch;

@@ -1,5 +1,6 @@
 #include "pipeline/ingest.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -289,11 +290,31 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
       if (it->second.status == ImageStatus::Rejected) ++summary.still_rejected;
     } else to_read.push_back(&file);
   }
+  // An empty folder where the catalog has photos is taken as the bare mount
+  // point of a share that is not mounted, never as a shoot whose every photo
+  // was deleted: nothing under it is marked missing.
+  std::vector<fs::path> untouchable = scan.unreachable;
+  auto look_after_bare = [&](const std::vector<fs::path>& folders) {
+    for (const auto& folder : folders) {
+      std::error_code error;
+      if (!fs::is_directory(folder, error) || !fs::is_empty(folder, error) || error) continue;
+      const bool holds_photos = std::any_of(known.begin(), known.end(), [&](const auto& entry) {
+        return entry.second.status != ImageStatus::Missing && is_inside(config.in_project(entry.first), folder);
+      });
+      if (!holds_photos) continue;
+      observer.warning(fmt::format("{}: empty, though the catalog has photos there; taken as a share that is not "
+                                   "mounted: none of them is marked missing",
+                                   folder.string()));
+      untouchable.push_back(folder);
+    }
+  };
+  look_after_bare(scan.roots);
+  look_after_bare(request.gone);
   std::set<std::string> vanished;
   for (const auto& [key, image] : known) {
     if (image.status == ImageStatus::Missing || present.count(key)) continue;
     const fs::path absolute = config.in_project(key);
-    if ((under_any(absolute, scan.roots) && !under_any(absolute, scan.unreachable)) || under_any(absolute, request.gone))
+    if ((under_any(absolute, scan.roots) || under_any(absolute, request.gone)) && !under_any(absolute, untouchable))
       vanished.insert(key);
   }
 

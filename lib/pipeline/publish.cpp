@@ -1,6 +1,7 @@
 #include "pipeline/publish.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <unistd.h>
@@ -283,7 +284,9 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
   for (const auto& target : config.publish.targets) {
     if (!request.only_target.empty() && target.name != request.only_target) continue;
     if (request.stop && *request.stop) break;
+    const auto started = std::chrono::steady_clock::now();
     summary.targets.push_back(publisher.run(target, on_plan));
+    summary.targets.back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
   return summary;
 }

@@ -61,6 +61,7 @@ struct TargetOutcome {
   std::size_t failed = 0;
   std::size_t skipped = 0;    // held back after a failure, so no page points at a missing file
   std::int64_t bytes = 0;     // written
+  double seconds = 0;         // planning and writing this target
   std::string error;          // the target was not published at all, and why
   bool interrupted = false;
 };

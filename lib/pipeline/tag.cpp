@@ -297,6 +297,7 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     e.overexposed = t.overexposed;
     e.underexposed = t.underexposed;
     e.capture_utc_ms = t.capture_utc_ms;
+    e.sidecar_keywords = t.sidecar_keywords;
     if (auto it = overrides.find(t.image_id); it != overrides.end()) {
       const auto& o = it->second;
       e.overridden = true;
@@ -316,6 +317,7 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
         e.confidence = 1.0;
       }
       for (const auto& tag : o.remove_tags) std::erase(e.keywords, tag);
+      e.removed_keywords = o.remove_tags;
       for (const auto& tag : o.add_tags)
         if (!contains(e.keywords, tag)) e.keywords.push_back(tag);
       if (o.alt_text) e.alt_text = *o.alt_text;
@@ -340,6 +342,7 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     }
     for (const auto& tag : o.add_tags)
       if (!contains(e.keywords, tag)) e.keywords.push_back(tag);
+    e.removed_keywords = o.remove_tags;
     e.alt_text = o.alt_text.value_or("");
     e.rating = o.rating;
     e.needs_review = e.confidence < config.tagging.min_confidence;
@@ -351,14 +354,10 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
 
 SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
   const std::string best_pick_word = tagging::word(config, "best_pick");
-  std::map<std::int64_t, std::vector<std::string>> written_before;
-  for (auto& t : catalog.tags()) written_before[t.image_id] = std::move(t.sidecar_keywords);
   auto all = effective_tags(config, catalog);
   // IMG_1.JPG and IMG_1.png would share IMG_1.xmp: neither may claim it.
   std::map<fs::path, int> users;
-  auto source_of = [&](const EffectiveTags& t) {
-    return config.in_project(t.path);
-  };
+  auto source_of = [&](const EffectiveTags& t) { return config.in_project(t.path); };
   for (const auto& t : all) ++users[tagging::sidecar_path(source_of(t))];
 
   SidecarSummary summary;
@@ -377,11 +376,10 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
     fields.keywords = t.keywords;
     if (t.best_pick) fields.keywords.push_back(best_pick_word);
     // Only keywords this tool wrote are taken out again; the photographer's stay.
-    for (const auto& old : written_before[t.image_id])
+    for (const auto& old : t.sidecar_keywords)
       if (!contains(fields.keywords, old)) fields.remove_keywords.push_back(old);
-    if (auto o = catalog.tag_override(t.image_id))
-      for (const auto& removed : o->remove_tags)
-        if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
+    for (const auto& removed : t.removed_keywords)
+      if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
     if (!t.scene.empty()) fields.label = tagging::word(config, t.scene);
     fields.rating = t.rating;
     // Photo Mechanic's tag is the photographer's too: set for a best pick, never cleared.
@@ -411,7 +409,7 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
         continue;
       }
     }
-    if (fields.keywords != written_before[t.image_id])
+    if (fields.keywords != t.sidecar_keywords)
       catalog.write([&] { catalog.set_sidecar_keywords(t.image_id, fields.keywords); });
     if (*merged == existing) {
       ++summary.unchanged;

@@ -62,6 +62,8 @@ struct EffectiveTags {
   bool overexposed = false;
   bool underexposed = false;
   std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
+  std::vector<std::string> removed_keywords;   // taken out by an override
+  std::vector<std::string> sidecar_keywords;   // what the last XMP sidecar write put in
 };
 
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog);

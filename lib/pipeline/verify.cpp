@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <span>
 
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
@@ -79,8 +80,9 @@ public:
 
   std::vector<Finding> run() {
     check_sources();
-    check_renders();
-    check_manifest();
+    const auto renders = m_catalog.renders();
+    check_renders(renders);
+    check_manifest(renders);
     for (const auto& target : m_config.publish.targets)
       if (target.type == "local") check_target(target);
     std::stable_sort(m_findings.begin(), m_findings.end(), [](const Finding& a, const Finding& b) {
@@ -152,9 +154,9 @@ private:
     });
   }
 
-  void check_renders() {
+  void check_renders(const std::vector<catalog::RenderRecord>& renders) {
     const std::string requeued = m_request.repair ? "render queued again" : "";
-    for (const auto& render : m_catalog.renders()) {
+    for (const auto& render : renders) {
       bool bad = false;
       for (const auto& variant : render.variants) {
         auto hash = hash_of(m_config.state_dir() / variant.path);
@@ -173,10 +175,10 @@ private:
     }
   }
 
-  void check_manifest() {
+  void check_manifest(const std::vector<catalog::RenderRecord>& renders) {
     const fs::path file = m_config.state_dir() / "manifest.json";
     auto written = util::read_text_file(file);
-    if (written.ok() && *written == manifest_json(m_catalog.renders())) return;
+    if (written.ok() && *written == manifest_json(renders)) return;
     if (m_request.repair) write_manifest(m_config, m_catalog);
     add("manifest.stale", "manifest.json",
         written.ok() ? "does not list what the catalog holds" : "is missing or unreadable",
@@ -195,27 +197,29 @@ private:
     };
     for (const auto& file : m_catalog.published(target.name)) {
       const std::string label = fmt::format("{}: {}", target.name, file.path);
-      auto hash = hash_of(root / file.path);
-      if (!hash) {
+      // Read once for all three checks.
+      auto mapped = util::MappedFile::open(root / file.path);
+      if (!mapped.ok()) {
         add("published.missing", label, "recorded as published but not at the target", invalidate(file));
         continue;
       }
-      if (*hash != file.sha256) add("published.corrupt", label, "differs from what was published", invalidate(file));
+      const auto bytes = mapped->bytes();
+      if (util::sha256_hex(bytes) != file.sha256)
+        add("published.corrupt", label, "differs from what was published", invalidate(file));
       // Also a changed file: what matters most is what a visitor can download now.
-      if (file.path.ends_with(".html")) check_page(root, target.name, file, invalidate);
-      else check_privacy(root, label, file, invalidate);
+      if (file.path.ends_with(".html")) check_page(root, target.name, file, bytes, invalidate);
+      else check_privacy(label, file, bytes, invalidate);
     }
   }
 
   template <typename Invalidate>
   void check_page(const fs::path& root, const std::string& target, const catalog::PublishedFile& file,
-                  Invalidate& invalidate) {
+                  std::span<const std::uint8_t> bytes, Invalidate& invalidate) {
     const std::string& page = file.path;
-    auto html = util::read_text_file(root / page);
-    if (!html.ok()) return;
+    const std::string html(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     const fs::path folder = fs::path(page).parent_path();
     std::vector<std::string> broken;
-    for (auto url : links_of(*html)) {
+    for (auto url : links_of(html)) {
       if (url.empty() || url.starts_with('#') || url.starts_with("data:") || url.starts_with("mailto:")) continue;
       url = url.substr(0, url.find_first_of("?#"));
       const fs::path resolved = (folder / percent_decoded(url)).lexically_normal();
@@ -230,15 +234,12 @@ private:
   }
 
   template <typename Invalidate>
-  void check_privacy(const fs::path& root, const std::string& label, const catalog::PublishedFile& file,
+  void check_privacy(const std::string& label, const catalog::PublishedFile& file, std::span<const std::uint8_t> bytes,
                      Invalidate& invalidate) {
-    const std::string& path = file.path;
-    std::string extension = fs::path(path).extension().string();
+    std::string extension = fs::path(file.path).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
     if (extension != ".jpg" && extension != ".jpeg" && extension != ".webp" && extension != ".avif") return;
-    auto mapped = util::MappedFile::open(root / path);
-    if (!mapped.ok()) return;
-    auto header = imaging::probe_header(mapped->bytes(), m_config.limits.max_pixels);
+    auto header = imaging::probe_header(bytes, m_config.limits.max_pixels);
     if (!header.ok()) return;
     const auto& camera = header->camera;
     std::vector<std::string> leaks;

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
-#include <utility>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/inotify.h>
@@ -154,7 +153,8 @@ bool FolderWatcher::watching(const fs::path& root) const {
   return std::any_of(m_folders.begin(), m_folders.end(), [&](const auto& entry) { return entry.second == root; });
 }
 
-void FolderWatcher::add_tree(const fs::path& folder, bool recursive, std::vector<FolderEvent>* found) {
+void FolderWatcher::add_tree(const fs::path& folder, bool recursive, std::vector<FolderEvent>* found,
+                             FolderEvent::Kind kind) {
   int wd = ::inotify_add_watch(m_fd, folder.c_str(), k_folder_mask);
   if (wd < 0) {
     // Gone again is nothing to report; anything else leaves the folder unseen.
@@ -166,11 +166,11 @@ void FolderWatcher::add_tree(const fs::path& folder, bool recursive, std::vector
   std::error_code ec;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_symlink(ec)) {
-      if (found && it->is_regular_file(ec)) found->push_back({.kind = FolderEvent::Kind::Changed, .path = it->path()});
+      if (found && it->is_regular_file(ec)) found->push_back({.kind = kind, .path = it->path()});
     } else if (it->is_directory(ec)) {
-      if (recursive && m_enter(it->path())) add_tree(it->path(), true, found);
+      if (recursive && m_enter(it->path())) add_tree(it->path(), true, found, kind);
     } else if (found && it->is_regular_file(ec)) {
-      found->push_back({.kind = FolderEvent::Kind::Changed, .path = it->path()});
+      found->push_back({.kind = kind, .path = it->path()});
     }
   }
 }
@@ -187,13 +187,14 @@ void FolderWatcher::drop_tree(const fs::path& folder) {
 }
 
 std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) {
-  // Folders refused since the last call come first, and without waiting.
-  std::vector<FolderEvent> events = std::exchange(m_refused, {});
-  if (!events.empty()) timeout = std::chrono::milliseconds(0);
+  std::vector<FolderEvent> events;
   pollfd pfd{m_fd, POLLIN, 0};
-  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return events;
+  // Folders refused since the last call are reported without waiting.
+  const int wait_ms = m_refused.empty() ? static_cast<int>(timeout.count()) : 0;
   alignas(inotify_event) char buffer[64 * 1024];
-  for (;;) {
+  const bool ready = ::poll(&pfd, 1, wait_ms) > 0;
+  // Once woken, everything queued is read (the descriptor does not block).
+  while (ready) {
     ssize_t length = ::read(m_fd, buffer, sizeof(buffer));
     if (length <= 0) break;
     for (char* at = buffer; at < buffer + length;) {
@@ -231,7 +232,10 @@ std::vector<FolderEvent> FolderWatcher::wait(std::chrono::milliseconds timeout) 
         if (event->mask & (IN_CREATE | IN_MOVED_TO)) {
           auto root = std::find_if(m_roots.begin(), m_roots.end(),
                                    [&](const auto& entry) { return is_inside(path, entry.first); });
-          if (root != m_roots.end() && root->second && m_enter(path)) add_tree(path, true, &events);
+          // A folder created may still be filling: its files wait to be
+          // complete. One moved in was complete where it came from.
+          const auto kind = (event->mask & IN_MOVED_TO) ? FolderEvent::Kind::Completed : FolderEvent::Kind::Changed;
+          if (root != m_roots.end() && root->second && m_enter(path)) add_tree(path, true, &events, kind);
         }
         continue;
       }

@@ -122,7 +122,10 @@ public:
   std::vector<FolderEvent> wait(std::chrono::milliseconds timeout);
 
 private:
-  void add_tree(const std::filesystem::path& folder, bool recursive, std::vector<FolderEvent>* found);
+  // Watches `folder` (and below when `recursive`); the files found in it are
+  // reported into `found` (when given) as `kind`.
+  void add_tree(const std::filesystem::path& folder, bool recursive, std::vector<FolderEvent>* found,
+                FolderEvent::Kind kind = FolderEvent::Kind::Changed);
   // Stops watching `folder` and every folder below it.
   void drop_tree(const std::filesystem::path& folder);
 

@@ -355,6 +355,31 @@ TEST_F(IngestTest, GoneFoldersAreNotScannedButWhatVanishedUnderThemIsMissing) {
   EXPECT_FALSE(m_catalog->image_at("late.jpg"));
 }
 
+// A share that is not mounted leaves its bare, empty mount point: its photos
+// are not all deleted, and none is marked missing, whether the folder is
+// scanned (run) or named as gone (the hot folder's catch-up).
+TEST_F(IngestTest, AnEmptyFolderWithCataloguedPhotosIsAnUnmountedShare) {
+  configure("sources:\n  - path: ./share\n");
+  put_jpeg("share/a.jpg");
+  put_jpeg("share/day1/b.jpg");
+  ASSERT_EQ(run().added, 2u);
+  fs::remove_all(at("share"));
+  fs::create_directories(at("share"));
+
+  Recorder scanned;
+  EXPECT_EQ(run(scanned).missing, 0u);
+  ASSERT_EQ(scanned.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(scanned.warnings[0], "share: empty, though the catalog has photos there"));
+  Recorder gone;
+  EXPECT_EQ(run_gone(gone, {}, {at("share")}).missing, 0u);
+  EXPECT_EQ(gone.warnings.size(), 1u);
+  EXPECT_EQ(image("share/a.jpg").status, ImageStatus::Active);
+
+  // Not empty: what is not there any more is missing, as ever.
+  put_jpeg("share/c.jpg");
+  EXPECT_EQ(run().missing, 2u);
+}
+
 TEST_F(IngestTest, ARenameSeenAsGoneAndCompleteIsAMove) {
   put_jpeg("a.jpg");
   ASSERT_EQ(run().added, 1u);
