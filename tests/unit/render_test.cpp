@@ -157,6 +157,25 @@ TEST(RenderPhoto, EveryExifOrientationComesOutUpright) {
   }
 }
 
+// A camera frame held sideways: stored landscape, shown portrait by EXIF.
+// It is decoded shrunk, resized, then turned; turning reads the pixels out of
+// order, which a decode streamed in order cannot serve by itself.
+TEST(RenderPhoto, ALargeTurnedFrameComesOutUprightFromAShrunkDecode) {
+  VImage upright = solid(2000, 3000, {255, 255, 255});
+  upright.draw_rect({255, 0, 0}, 0, 0, 400, 300, VImage::option()->set("fill", true));
+  for (int n : {6, 8}) {
+    SCOPED_TRACE("orientation " + std::to_string(n));
+    VImage stored = stored_for_orientation(upright, n).copy_memory();
+    stored.set("orientation", n);
+    auto rendition = render_ok(jpeg_of(stored), recipe_with({960}));
+    EXPECT_EQ(rendition.width, 960);
+    EXPECT_EQ(rendition.height, 1440);
+    VImage out = decode(largest(rendition, "jpeg")->bytes);
+    EXPECT_TRUE(is_red(out.getpoint(50, 30))) << "top-left is not red";
+    EXPECT_TRUE(is_white(out.getpoint(900, 1400))) << "bottom-right is not white";
+  }
+}
+
 // An Adobe RGB (1998) matrix/TRC profile, ICC v2, built from the published
 // D50-adapted colorants and the 563/256 gamma.
 std::string adobe_rgb_profile() {
