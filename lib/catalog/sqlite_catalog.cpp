@@ -903,6 +903,13 @@ private:
     }
   }
 
+  bool has_column(std::string_view table, std::string_view column) {
+    Statement s(m_db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2");
+    s.bind(1, table);
+    s.bind(2, column);
+    return s.step() && s.integer(0) > 0;
+  }
+
   void migrate(const std::filesystem::path& file) {
     // Two processes may open a new catalog at once: the version check and the
     // migration happen under one write lock.
@@ -912,7 +919,10 @@ private:
         throw CatalogError(fmt::format("{}: catalog schema {} is newer than this wsportfolio understands ({}); upgrade",
                                        file.string(), version, k_schema_version));
       for (; version < k_schema_version; ++version) {
-        exec(k_migrations[version]);
+        // Version 5 adds tags.sidecar_keywords, which one release put in its
+        // version 3 instead: a catalog it made is at version 4 with the column.
+        const bool added_already = version == 4 && has_column("tags", "sidecar_keywords");
+        if (!added_already) exec(k_migrations[version]);
         exec(fmt::format("PRAGMA user_version = {}", version + 1).c_str());
       }
     });

@@ -197,6 +197,21 @@ TEST_F(CatalogTest, AVersion4CatalogIsMigratedOnOpening) {
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'sidecar_keywords'"), "1");
 }
 
+// A catalog written by the release that had the sidecar keywords in its
+// version 3 (an edit of a released migration, since undone) is at version 4
+// and has the column already: opening it must not add it a second time.
+TEST_F(CatalogTest, AVersion4CatalogThatHasTheSidecarColumnOpens) {
+  m_catalog.reset();
+  {
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec("PRAGMA user_version = 4"), SQLITE_OK);
+  }
+  std::unique_ptr<wsp::catalog::Catalog> again;
+  ASSERT_NO_THROW(again = open_sqlite_catalog(file()));
+  EXPECT_EQ(again->schema_version(), latest_schema_version());
+  EXPECT_NO_THROW(again->tags());
+}
+
 TEST_F(CatalogTest, ImagesRoundTripEveryField) {
   ImageRecord original = sample_image("day1/IMG_0001.jpg");
   original.id = add(original);
