@@ -58,8 +58,14 @@ JobState job_state_from(std::string_view text) {
 
 // Each entry moves the schema one version up; user_version records how far a
 // file has come. Entries are never edited once released, only appended.
-const char* const k_migrations[] = {
-    R"sql(
+struct Migration {
+  const char* sql;
+  // A query that counts more than 0 when a catalog has this step already
+  // though its version says not (a release that got it in an earlier step).
+  const char* present = nullptr;
+};
+const Migration k_migrations[] = {
+    {R"sql(
 CREATE TABLE images (
   id INTEGER PRIMARY KEY,
   path TEXT NOT NULL UNIQUE,
@@ -132,8 +138,8 @@ CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-)sql",
-    R"sql(
+)sql"},
+    {R"sql(
 CREATE TABLE renders (
   image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
   fingerprint TEXT NOT NULL,
@@ -158,8 +164,8 @@ CREATE INDEX jobs_lease_owner ON jobs(lease_owner);
 ALTER TABLE runs ADD COLUMN stage TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN total INTEGER NOT NULL DEFAULT 0;
-)sql",
-    R"sql(
+)sql"},
+    {R"sql(
 CREATE TABLE tags (
   image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
   fingerprint TEXT NOT NULL,
@@ -200,8 +206,8 @@ CREATE TABLE provider_results (
   created_ms INTEGER NOT NULL,
   PRIMARY KEY (content_sha256, provider, model)
 );
-)sql",
-    R"sql(
+)sql"},
+    {R"sql(
 CREATE TABLE published (
   target TEXT NOT NULL,
   path TEXT NOT NULL,
@@ -210,11 +216,13 @@ CREATE TABLE published (
   published_ms INTEGER NOT NULL,
   PRIMARY KEY (target, path)
 );
-)sql",
+)sql"},
     // The keywords the last XMP merge wrote, so that the next one takes out only its own.
-    R"sql(
+    // One release added the column in its version 3: its catalogs, at version 4, have it.
+    {R"sql(
 ALTER TABLE tags ADD COLUMN sidecar_keywords TEXT NOT NULL DEFAULT '';
 )sql",
+     "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'sidecar_keywords'"},
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -903,10 +911,9 @@ private:
     }
   }
 
-  bool has_column(std::string_view table, std::string_view column) {
-    Statement s(m_db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2");
-    s.bind(1, table);
-    s.bind(2, column);
+  bool present(const Migration& migration) {
+    if (!migration.present) return false;
+    Statement s(m_db, migration.present);
     return s.step() && s.integer(0) > 0;
   }
 
@@ -919,10 +926,7 @@ private:
         throw CatalogError(fmt::format("{}: catalog schema {} is newer than this wsportfolio understands ({}); upgrade",
                                        file.string(), version, k_schema_version));
       for (; version < k_schema_version; ++version) {
-        // Version 5 adds tags.sidecar_keywords, which one release put in its
-        // version 3 instead: a catalog it made is at version 4 with the column.
-        const bool added_already = version == 4 && has_column("tags", "sidecar_keywords");
-        if (!added_already) exec(k_migrations[version]);
+        if (!present(k_migrations[version])) exec(k_migrations[version].sql);
         exec(fmt::format("PRAGMA user_version = {}", version + 1).c_str());
       }
     });
