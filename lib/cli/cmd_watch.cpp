@@ -153,10 +153,13 @@ private:
     }
   }
 
-  // Whether the catalog has a photo, not yet missing, at or under `path`.
-  bool catalogued(const fs::path& path) {
-    if (auto image = m_catalog->image_at(pipeline::catalog_key(m_config, path)))
-      return image->status != catalog::ImageStatus::Missing;
+  // Whether the catalog has a photo, not yet missing, at `path` (a file) or
+  // under it (a folder).
+  bool catalogued(const fs::path& path, bool folder) {
+    if (!folder) {
+      auto image = m_catalog->image_at(pipeline::catalog_key(m_config, path));
+      return image && image->status != catalog::ImageStatus::Missing;
+    }
     const auto images = m_catalog->images();
     return std::any_of(images.begin(), images.end(), [&](const catalog::ImageRecord& image) {
       return image.status != catalog::ImageStatus::Missing && pipeline::is_inside(m_config.in_project(image.path), path);
@@ -170,20 +173,17 @@ private:
   void removed(const fs::path& path, bool folder, pipeline::WatchClock::time_point now) {
     m_tracker.forget(path);
     m_batch.remove(path);
-    if ((folder || wanted(path)) && catalogued(path)) {
+    if ((folder || wanted(path)) && catalogued(path, folder)) {
       m_gone.insert(path);
       m_batch.add(path, now);  // for the batch's timing only
     }
   }
 
-  // Whether a root is there to watch: it exists, and is not the bare mount
-  // point of a share that is not mounted (an empty folder where the catalog
-  // has photos), whose photos must not all be taken as deleted.
+  // Whether a root is there to watch: it exists (a folder, or a source that
+  // is one file), and is not an unmounted share's bare mount point.
   bool there(const fs::path& root) {
     std::error_code error;
-    if (!fs::exists(root, error)) return false;
-    if (!fs::is_directory(root, error)) return true;  // a source that is one file
-    return !(fs::is_empty(root, error) && !error && catalogued(root));
+    return fs::exists(root, error) && !pipeline::bare_mount_point(m_config, *m_catalog, root);
   }
 
   // From scratch: at start, on reload, after lost events. A catch-up run

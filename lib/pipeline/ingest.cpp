@@ -268,6 +268,15 @@ bool unchanged_since_ingest(const config::Config& config, catalog::Catalog& cata
   return job && job->fingerprint == ingest_fingerprint(known.sha256, config);
 }
 
+bool bare_mount_point(const config::Config& config, catalog::Catalog& catalog, const fs::path& folder) {
+  std::error_code error;
+  if (!fs::is_directory(folder, error) || !fs::is_empty(folder, error) || error) return false;
+  const auto images = catalog.images();
+  return std::any_of(images.begin(), images.end(), [&](const ImageRecord& image) {
+    return image.status != ImageStatus::Missing && is_inside(config.in_project(image.path), folder);
+  });
+}
+
 IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
                      Observer& observer) {
   IngestSummary summary;
@@ -290,26 +299,17 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
       if (it->second.status == ImageStatus::Rejected) ++summary.still_rejected;
     } else to_read.push_back(&file);
   }
-  // An empty folder where the catalog has photos is taken as the bare mount
-  // point of a share that is not mounted, never as a shoot whose every photo
-  // was deleted: nothing under it is marked missing.
+  // Nothing under an unmounted share's bare mount point is marked missing.
   std::vector<fs::path> untouchable = scan.unreachable;
-  auto look_after_bare = [&](const std::vector<fs::path>& folders) {
-    for (const auto& folder : folders) {
-      std::error_code error;
-      if (!fs::is_directory(folder, error) || !fs::is_empty(folder, error) || error) continue;
-      const bool holds_photos = std::any_of(known.begin(), known.end(), [&](const auto& entry) {
-        return entry.second.status != ImageStatus::Missing && is_inside(config.in_project(entry.first), folder);
-      });
-      if (!holds_photos) continue;
-      observer.warning(fmt::format("{}: empty, though the catalog has photos there; taken as a share that is not "
-                                   "mounted: none of them is marked missing",
-                                   folder.string()));
-      untouchable.push_back(folder);
-    }
-  };
-  look_after_bare(scan.roots);
-  look_after_bare(request.gone);
+  std::vector<fs::path> looked_in = scan.roots;
+  looked_in.insert(looked_in.end(), request.gone.begin(), request.gone.end());
+  for (const auto& folder : looked_in) {
+    if (!bare_mount_point(config, catalog, folder)) continue;
+    observer.warning(fmt::format("{}: empty, though the catalog has photos there; taken as a share that is not "
+                                 "mounted: none of them is marked missing",
+                                 folder.string()));
+    untouchable.push_back(folder);
+  }
   std::set<std::string> vanished;
   for (const auto& [key, image] : known) {
     if (image.status == ImageStatus::Missing || present.count(key)) continue;

@@ -46,6 +46,11 @@ struct IngestRequest {
 bool unchanged_since_ingest(const config::Config& config, catalog::Catalog& catalog,
                             const catalog::ImageRecord& known, const FoundFile& file);
 
+// Whether `folder` is empty while the catalog has photos (not missing) under
+// it: the bare mount point of a share that is not mounted, which must never be
+// taken as a shoot whose every photo was deleted.
+bool bare_mount_point(const config::Config& config, catalog::Catalog& catalog, const std::filesystem::path& folder);
+
 IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, const IngestRequest& request,
                      Observer& observer);
 
