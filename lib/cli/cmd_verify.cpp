@@ -13,9 +13,8 @@ struct VerifyOptions {
 };
 
 std::string_view heading_of(std::string_view kind) {
-  for (const auto& known : pipeline::k_finding_kinds)
-    if (known.kind == kind) return known.heading;
-  return kind;
+  const auto* known = pipeline::finding_kind(kind);
+  return known == std::end(pipeline::k_finding_kinds) ? kind : known->heading;
 }
 
 int run_verify(const VerifyOptions& options, const Context& context) {

@@ -391,9 +391,9 @@ std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, Man
   return json;
 }
 
-void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders) {
   const auto file = config.state_dir() / "manifest.json";
-  const auto manifest = manifest_json(catalog.renders());
+  const auto manifest = manifest_json(renders);
   // An unchanged manifest is left alone: the atomic write's fsyncs would cost
   // an unchanged re-run more than everything else it does.
   if (auto current = util::read_text_file(file); current.ok() && *current == manifest) return;

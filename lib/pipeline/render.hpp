@@ -48,7 +48,7 @@ std::string render_settings(const config::RenderRecipe& recipe);
 enum class ManifestFor { state, gallery };
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use = ManifestFor::state);
 
-// Rewrites .wsportfolio/manifest.json from the catalog.
-void write_manifest(const config::Config& config, catalog::Catalog& catalog);
+// Rewrites .wsportfolio/manifest.json to list `renders` (all the catalog has).
+void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders);
 
 }  // namespace wsp::pipeline

@@ -86,12 +86,9 @@ public:
     for (const auto& target : m_config.publish.targets)
       if (target.type == "local") check_target(target);
     std::stable_sort(m_findings.begin(), m_findings.end(), [](const Finding& a, const Finding& b) {
-      auto rank = [](const Finding& f) {
-        return std::find_if(std::begin(k_finding_kinds), std::end(k_finding_kinds),
-                            [&](const FindingKind& k) { return k.kind == f.kind; }) -
-               std::begin(k_finding_kinds);
-      };
-      return rank(a) != rank(b) ? rank(a) < rank(b) : a.file < b.file;
+      const auto* rank_a = finding_kind(a.kind);
+      const auto* rank_b = finding_kind(b.kind);
+      return rank_a != rank_b ? rank_a < rank_b : a.file < b.file;
     });
     return m_findings;
   }
@@ -100,7 +97,6 @@ private:
   void add(std::string kind, std::string file, std::string detail, std::string repair = {}) {
     m_findings.push_back({std::move(kind), std::move(file), std::move(detail), std::move(repair)});
   }
-
 
   std::optional<Finding> check_source(const catalog::ImageRecord& image) const {
     const fs::path file = m_config.in_project(image.path);
@@ -179,7 +175,7 @@ private:
     const fs::path file = m_config.state_dir() / "manifest.json";
     auto written = util::read_text_file(file);
     if (written.ok() && *written == manifest_json(renders)) return;
-    if (m_request.repair) write_manifest(m_config, m_catalog);
+    if (m_request.repair) write_manifest(m_config, renders);
     add("manifest.stale", "manifest.json",
         written.ok() ? "does not list what the catalog holds" : "is missing or unreadable",
         m_request.repair ? "rewritten from the catalog" : "");

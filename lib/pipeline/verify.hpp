@@ -6,6 +6,7 @@
 // published render carries what the metadata policy strips (GPS, serial
 // numbers, owner names). Nothing is changed unless repair is asked for.
 
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,13 @@ inline constexpr FindingKind k_finding_kinds[] = {
     {"page.broken_link", "gallery pages with links that lead nowhere"},
     {"published.privacy", "published files carrying what the metadata policy strips"},
 };
+
+// Where `kind` stands in k_finding_kinds (its end when unknown).
+inline const FindingKind* finding_kind(std::string_view kind) {
+  const auto* known = std::begin(k_finding_kinds);
+  while (known != std::end(k_finding_kinds) && known->kind != kind) ++known;
+  return known;
+}
 
 struct Finding {
   std::string kind;    // one of k_finding_kinds
