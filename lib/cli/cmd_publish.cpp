@@ -24,7 +24,7 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.only_target = options.target;
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
-        JsonLine().add("event", "publish.plan").add("target", target.name).add_raw("plan", publish::plan_json(*target.plan)));
+        JsonLine().add("event", "publish.plan").add("target", target.name).add_json("plan", publish::plan_json(*target.plan)));
     if (options.dry_run) {
       auto summary = publish::plan_summary(*target.plan);
       while (!summary.empty() && summary.back() == '\n') summary.pop_back();

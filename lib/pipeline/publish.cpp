@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "imaging/placeholder.hpp"
 #include "pipeline/leases.hpp"
@@ -98,12 +99,13 @@ public:
     }
     apply(**opened, outcome);
     m_catalog.write([&] {
+      const nlohmann::ordered_json detail = {
+          {"target", target.name},       {"put", outcome.put},         {"replaced", outcome.replaced},
+          {"deleted", outcome.deleted},  {"unchanged", outcome.unchanged}, {"stale", outcome.stale},
+          {"failed", outcome.failed},    {"skipped", outcome.skipped}, {"bytes", outcome.bytes},
+          {"interrupted", outcome.interrupted}};
       m_catalog.add_event({"publish.completed", std::nullopt,
-                           fmt::format(R"({{"target":"{}","put":{},"replaced":{},"deleted":{},"unchanged":{},)"
-                                       R"("stale":{},"failed":{},"skipped":{},"bytes":{},"interrupted":{}}})",
-                                       util::json_escape(target.name), outcome.put, outcome.replaced, outcome.deleted,
-                                       outcome.unchanged, outcome.stale, outcome.failed, outcome.skipped,
-                                       outcome.bytes, outcome.interrupted)},
+                           detail.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)},
                           m_request.run_id);
     });
     return outcome;
