@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -235,8 +236,16 @@ private:
     std::string extension = fs::path(file.path).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
     if (extension != ".jpg" && extension != ".jpeg" && extension != ".webp" && extension != ".avif") return;
-    auto header = imaging::probe_header(bytes, m_config.limits.max_pixels);
-    if (!header.ok()) return;
+    // Only the header is read, never decoded: the pixel limit, which guards
+    // decodes, must not leave a large published file unscanned.
+    auto header = imaging::probe_header(bytes, std::numeric_limits<std::int64_t>::max());
+    // What cannot be read cannot be shown clean: a visitor may still download it.
+    if (!header.ok()) {
+      add("published.privacy", label,
+          fmt::format("could not be checked for GPS positions, serial numbers or owner names: {}", header.message()),
+          invalidate(file));
+      return;
+    }
     const auto& camera = header->camera;
     std::vector<std::string> leaks;
     if (camera.has_gps) leaks.push_back("a GPS position");
