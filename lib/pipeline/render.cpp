@@ -391,9 +391,14 @@ std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, Man
   return manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
-void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders) {
+void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+  // Two processes rendering one project each write the manifest after their
+  // commits. Read under the lock, the catalog then holds every commit of the
+  // process that wrote before, so the last writer never undoes the other's.
+  util::FileLock lock(config.state_dir() / "manifest.lock", util::FileLock::Wait::until_free,
+                      fmt::format("pid {}\n", ::getpid()));
   const auto file = config.state_dir() / "manifest.json";
-  const auto manifest = manifest_json(renders);
+  const auto manifest = manifest_json(catalog.renders());
   // An unchanged manifest is left alone: the atomic write's fsyncs would cost
   // an unchanged re-run more than everything else it does.
   if (auto current = util::read_text_file(file); current.ok() && *current == manifest) return;

@@ -176,7 +176,7 @@ private:
     const fs::path file = m_config.state_dir() / "manifest.json";
     auto written = util::read_text_file(file);
     if (written.ok() && *written == manifest_json(renders)) return;
-    if (m_request.repair) write_manifest(m_config, renders);
+    if (m_request.repair) write_manifest(m_config, m_catalog);
     add("manifest.stale", "manifest.json",
         written.ok() ? "does not list what the catalog holds" : "is missing or unreadable",
         m_request.repair ? "rewritten from the catalog" : "");
