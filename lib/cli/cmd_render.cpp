@@ -22,7 +22,7 @@ int render_stage(const Context& context, const config::Config& config, catalog::
   request.max_inflight = config.pipeline.max_inflight_images > 0 ? config.pipeline.max_inflight_images : 2 * request.jobs;
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::render(config, catalog, request, context.terminal);
-  pipeline::write_manifest(config, catalog.renders());
+  pipeline::write_manifest(config, catalog);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   context.terminal.finish_progress();
   context.terminal.info(fmt::format("render: {} rendered, {} failed ({:.2f} s, {} written, {} decodes)", summary.rendered,

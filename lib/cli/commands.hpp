@@ -64,6 +64,7 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
 struct PublishStageOptions {
   bool dry_run = false;
   bool prune = false;
+  bool adopt = false;  // publish into target folders the tool did not make
   std::string target;  // empty: every target
 };
 // Publishes to the configured targets and tells where the gallery is; returns the exit code.

@@ -531,6 +531,49 @@ void note_derived(Config& config, const std::string& key, const std::string& val
   else config.origins.push_back({key, value, "derived"});
 }
 
+// Where a key's value was set in a config file ("wsportfolio.yaml:12"); empty
+// for a built-in or derived value.
+std::string where_set(const Config& config, const std::string& key) {
+  auto it = std::find_if(config.origins.begin(), config.origins.end(), [&](const Origin& o) { return o.key == key; });
+  if (it != config.origins.end() && it->where != "default" && it->where != "derived") return it->where;
+  return {};
+}
+
+// A local target is a folder the gallery is written into, and a folder the
+// scan never enters: as the project folder, the state folder, a source or a
+// folder holding one, either the photos would be fenced off as output or the
+// gallery's renders taken for photos. The built-in target, in the state
+// folder, is fenced whatever the sources say.
+void check_target_folder(const Config& config, std::size_t index) {
+  namespace fs = std::filesystem;
+  const auto& target = config.publish.targets[index];
+  const auto key = fmt::format("publish.targets[{}].path", index);
+  const auto where = where_set(config, key);
+  if (where.empty()) return;
+  auto folder_of = [](const fs::path& path) {
+    auto text = path.lexically_normal().string();
+    while (text.size() > 1 && text.back() == '/') text.pop_back();
+    return text;
+  };
+  // `inner` is `outer` or inside it.
+  auto within = [&](const fs::path& inner, const fs::path& outer) {
+    const auto a = folder_of(inner), b = folder_of(outer);
+    return a == b || (a.size() > b.size() && a.starts_with(b) && (b == "/" || a[b.size()] == '/'));
+  };
+  const fs::path root = config.in_project(target.path);
+  std::string what;
+  if (within(config.project_dir, root)) what = "the project folder";
+  else if (within(config.state_dir(), root)) what = "the state folder (.wsportfolio)";
+  for (std::size_t i = 0; what.empty() && i < config.sources.size(); ++i)
+    if (within(config.in_project(config.sources[i].path), root))
+      what = within(root, config.in_project(config.sources[i].path))
+                 ? fmt::format("the folder of sources[{}]", i)
+                 : fmt::format("a folder holding sources[{}] ({})", i, config.sources[i].path);
+  if (what.empty()) return;
+  throw ConfigError(fmt::format("{}: {}: '{}' is {}; a local target needs a folder of its own, such as ./public",
+                                where, key, target.path, what));
+}
+
 }  // namespace
 
 // `config show` lists keys in the order of the key table, list items in order.
@@ -586,6 +629,7 @@ void apply_derived_defaults(Config& config) {
     if (target.name.empty()) throw ConfigError(fmt::format("{}: {}.name: every target needs a name", config.config_file.string(), key));
     if (target.type == "local" && target.path.empty())
       throw ConfigError(fmt::format("{}: {}.path: a local target needs a path", config.config_file.string(), key));
+    if (target.type == "local") check_target_folder(config, i);
     if (target.type == "s3" && (target.bucket.empty() || target.access_key.empty() || target.secret_key.empty()))
       throw ConfigError(fmt::format("{}: {}: an s3 target needs bucket and access and secret keys (access_key_env or access_key_file, secret_key_env or secret_key_file)",
                                     config.config_file.string(), key));

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <tbb/flow_graph.h>
 #include <vips/vips.h>
 
@@ -364,36 +365,40 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
 }
 
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use) {
-  std::string json = "{\n  \"version\": 1,\n  \"images\": [";
-  bool first_image = true;
+  auto images = nlohmann::ordered_json::array();
   for (const auto& render : renders) {
-    json += first_image ? "\n" : ",\n";
-    first_image = false;
     // A gallery names a source by its file name alone: the catalog's path may
     // be absolute, and the folders of a photographer's disk are nobody's business.
     const std::string source =
         use == ManifestFor::state ? render.source_path : fs::path(render.source_path).filename().string();
-    json += fmt::format("    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", ",
-                        util::json_escape(source), render.width, render.height, util::json_escape(render.placeholder));
-    if (use == ManifestFor::state) json += fmt::format("\"analysis\": \"{}\", ", util::json_escape(render.analysis_path));
-    json += "\"variants\": [";
-    bool first_variant = true;
-    for (const auto& v : render.variants) {
-      json += fmt::format("{}\n      {{\"width\": {}, \"height\": {}, \"format\": \"{}\", \"bytes\": {}, "
-                          "\"sha256\": \"{}\", \"path\": \"{}\"}}",
-                          first_variant ? "" : ",", v.width, v.height, v.format, v.bytes, v.sha256,
-                          util::json_escape(v.path));
-      first_variant = false;
-    }
-    json += "]}";
+    nlohmann::ordered_json image = {
+        {"source", source}, {"width", render.width}, {"height", render.height}, {"placeholder", render.placeholder}};
+    if (use == ManifestFor::state) image["analysis"] = render.analysis_path;
+    auto variants = nlohmann::ordered_json::array();
+    for (const auto& v : render.variants)
+      variants.push_back({{"width", v.width},
+                          {"height", v.height},
+                          {"format", v.format},
+                          {"bytes", v.bytes},
+                          {"sha256", v.sha256},
+                          {"path", v.path}});
+    image["variants"] = std::move(variants);
+    images.push_back(std::move(image));
   }
-  json += "\n  ]\n}\n";
-  return json;
+  const nlohmann::ordered_json manifest = {{"version", 1}, {"images", std::move(images)}};
+  // A source name that is not UTF-8 (an old card's Latin-1) must not make the
+  // whole manifest unreadable: its bad bytes become U+FFFD.
+  return manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
-void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders) {
+void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+  // Two processes rendering one project each write the manifest after their
+  // commits. Read under the lock, the catalog then holds every commit of the
+  // process that wrote before, so the last writer never undoes the other's.
+  util::FileLock lock(config.state_dir() / "manifest.lock", util::FileLock::Wait::until_free,
+                      fmt::format("pid {}\n", ::getpid()));
   const auto file = config.state_dir() / "manifest.json";
-  const auto manifest = manifest_json(renders);
+  const auto manifest = manifest_json(catalog.renders());
   // An unchanged manifest is left alone: the atomic write's fsyncs would cost
   // an unchanged re-run more than everything else it does.
   if (auto current = util::read_text_file(file); current.ok() && *current == manifest) return;

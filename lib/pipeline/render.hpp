@@ -48,7 +48,9 @@ std::string render_settings(const config::RenderRecipe& recipe);
 enum class ManifestFor { state, gallery };
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use = ManifestFor::state);
 
-// Rewrites .wsportfolio/manifest.json to list `renders` (all the catalog has).
-void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders);
+// Rewrites .wsportfolio/manifest.json to list every render the catalog has,
+// read under a lock (.wsportfolio/manifest.lock) so that of two processes the
+// one that writes last has seen what the other committed.
+void write_manifest(const config::Config& config, catalog::Catalog& catalog);
 
 }  // namespace wsp::pipeline
