@@ -102,24 +102,34 @@ struct FolderEvent {
   std::string reason = {}; // Unwatched: why
 };
 
+// Where the hot folder's events come from: inotify (FolderWatcher), or a
+// test's script.
+struct FolderEvents {
+  virtual ~FolderEvents() = default;
+  // Watches `root` (and its subfolders when `recursive`); false with `error`
+  // set when the root cannot be watched.
+  virtual bool add_root(const std::filesystem::path& root, bool recursive, std::string& error) = 0;
+  // Waits up to `timeout` for events (returns early on a signal).
+  virtual std::vector<FolderEvent> wait(std::chrono::milliseconds timeout) = 0;
+};
+
 // Recursive inotify watches. Folders created (or moved in) below a watched
 // folder are watched at once, and the files already inside them are reported
 // as Changed, since they may have been written before the watch existed.
-class FolderWatcher {
+class FolderWatcher final : public FolderEvents {
 public:
   // `enter` says whether a folder below a root is to be watched.
   explicit FolderWatcher(std::function<bool(const std::filesystem::path&)> enter);
-  ~FolderWatcher();
+  ~FolderWatcher() override;
   FolderWatcher(const FolderWatcher&) = delete;
   FolderWatcher& operator=(const FolderWatcher&) = delete;
 
   // Watches `root` (and its subfolders when `recursive`); false with `error`
   // set when the root cannot be watched. A subfolder that cannot be watched
   // (the kernel's limit of watches reached) is reported by the next wait().
-  bool add_root(const std::filesystem::path& root, bool recursive, std::string& error);
+  bool add_root(const std::filesystem::path& root, bool recursive, std::string& error) override;
   bool watching(const std::filesystem::path& root) const;
-  // Waits up to `timeout` for events (returns early on a signal).
-  std::vector<FolderEvent> wait(std::chrono::milliseconds timeout);
+  std::vector<FolderEvent> wait(std::chrono::milliseconds timeout) override;
 
 private:
   // Watches `folder` (and below when `recursive`); the files found in it are
