@@ -367,23 +367,36 @@ bool HotFolder::run_batch(Batch batch, const char* done_event) {
   }
   try {
     const int code = m_parts.stages.run(m_config, present, gone);
+    m_retry_after = k_first_retry;
     tell(Level::none, "", {{"event", done_event}, {"code", code}});
     return true;
   } catch (const std::exception& e) {
-    // A batch that fails as a whole is reported and its work stays queued in
-    // the catalog: an unattended watcher goes on, and the next batch takes
-    // that work up again.
-    tell(Level::error, fmt::format("watch: the batch failed: {}", e.what()),
-         {{"event", "watch.batch_failed"}, {"reason", e.what()}});
-    tell(Level::none, "", {{"event", done_event}, {"code", 1}});
+    const auto now = m_parts.time.now();
+    m_retry_at = now + m_retry_after;
+    tell(Level::error,
+         fmt::format("watch: the batch failed: {}; trying it again in {} s", e.what(), m_retry_after.count()),
+         {{"event", "watch.batch_failed"},
+          {"reason", e.what()},
+          {"files", present.size()},
+          {"retry_in_s", m_retry_after.count()}});
+    m_retry_after = std::min<std::chrono::seconds>(m_retry_after * 2, k_longest_retry);
+    m_failed = std::move(batch);
     return false;
   }
 }
 
 void HotFolder::keep_heartbeat(WatchClock::time_point now) {
   if (now < m_heartbeat_at) return;
-  m_parts.catalog.heartbeat(m_parts.run_id);
-  m_heartbeat_at = now + k_heartbeat;
+  try {
+    m_parts.catalog.heartbeat(m_parts.run_id);
+    m_heartbeat_retry = k_first_retry;
+    m_heartbeat_at = now + k_heartbeat;
+  } catch (const std::exception& e) {
+    // `status` shows the run's heartbeat getting old; the watcher goes on.
+    tell(Level::warning, fmt::format("watch: cannot record the heartbeat: {}", e.what()));
+    m_heartbeat_at = now + m_heartbeat_retry;
+    m_heartbeat_retry = std::min<std::chrono::seconds>(m_heartbeat_retry * 2, k_longest_retry);
+  }
 }
 
 void HotFolder::reload() {

@@ -263,5 +263,95 @@ TEST_F(HotFolderTest, AStopFinishesWhatIsCompleteAndLeavesWhatIsBeingWritten) {
   EXPECT_EQ(m_report.events.back()["left"], 1);
 }
 
+TEST_F(HotFolderTest, AFailedBatchIsTriedAgainWithAGrowingWaitUntilItPasses) {
+  m_stages.failures = 3;
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto first = photo("first.jpg");
+  closed(first);
+  step_until(1);
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+  EXPECT_EQ(m_report.count("watch.batch_failed"), 1u);
+  step_until(4, 60s);
+  ASSERT_EQ(m_stages.batches.size(), 4u) << "a failed batch is tried again until it passes";
+  for (std::size_t i = 1; i < 4; ++i)
+    EXPECT_EQ(m_stages.batches[i].present, std::vector<fs::path>{first}) << "attempt " << i + 1;
+  // 1 s, 2 s, 4 s: a catalog locked for a while is not hammered.
+  EXPECT_GE(m_stages.batches[1].at - m_stages.batches[0].at, 1s);
+  EXPECT_LT(m_stages.batches[1].at - m_stages.batches[0].at, 2s);
+  EXPECT_GE(m_stages.batches[2].at - m_stages.batches[1].at, 2s);
+  EXPECT_GE(m_stages.batches[3].at - m_stages.batches[2].at, 4s);
+  step_for(120s);
+  EXPECT_EQ(m_stages.batches.size(), 4u) << "a batch that passed is not run again";
+}
+
+TEST_F(HotFolderTest, TheWaitBetweenAttemptsIsCapped) {
+  m_stages.failures = 12;
+  auto& watcher = hot_folder();
+  watcher.start();
+  closed(photo("first.jpg"));
+  step_until(13, 10min);
+  ASSERT_EQ(m_stages.batches.size(), 13u);
+  for (std::size_t i = 1; i < 13; ++i)
+    EXPECT_LE(m_stages.batches[i].at - m_stages.batches[i - 1].at, k_longest_retry + 1s) << "attempt " << i + 1;
+}
+
+TEST_F(HotFolderTest, FilesCompletedWhileABatchWaitsJoinItsNextAttempt) {
+  m_stages.failures = 1;
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto first = photo("first.jpg");
+  closed(first);
+  step_until(1);
+  const auto second = photo("second.jpg");
+  closed(second);
+  step_until(2);
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  EXPECT_EQ(m_stages.batches[1].present, (std::vector<fs::path>{first, second}));
+  step_for(60s);
+  EXPECT_EQ(m_stages.batches.size(), 2u);
+}
+
+TEST_F(HotFolderTest, AStopTriesAFailedBatchOnceMore) {
+  m_stages.failures = 1;
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto first = photo("first.jpg");
+  closed(first);
+  step_until(1);
+  m_stop = true;
+  watcher.drain();
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  EXPECT_EQ(m_stages.batches[1].present, std::vector<fs::path>{first});
+}
+
+// A heartbeat the catalog refuses (here a real SQLite error raised by a
+// trigger, as a lock held past the busy wait raises one) is reported and
+// written again later; the watcher goes on.
+TEST_F(HotFolderTest, AFailedHeartbeatIsTriedAgainAndStopsNothing) {
+  auto refuse_heartbeats = [&](bool refuse) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((m_project / ".wsportfolio" / "catalog.db").c_str(), &db), SQLITE_OK);
+    const char* sql = refuse ? "CREATE TRIGGER refuse BEFORE UPDATE ON runs BEGIN SELECT RAISE(ABORT, 'database is "
+                               "locked'); END"
+                             : "DROP TRIGGER refuse";
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  };
+  auto heartbeat_ms = [&] { return m_catalog->unfinished_runs().at(0).heartbeat_ms; };
+  auto& watcher = hot_folder();
+  watcher.start();
+  refuse_heartbeats(true);
+  ASSERT_NO_THROW(step_for(25s));
+  EXPECT_TRUE(std::any_of(m_report.messages.begin(), m_report.messages.end(),
+                          [](const std::string& m) { return m.find("heartbeat") != std::string::npos; }));
+  const auto before = heartbeat_ms();
+  refuse_heartbeats(false);
+  closed(photo("after.jpg"));
+  step_for(40s);
+  EXPECT_GT(heartbeat_ms(), before);
+  EXPECT_EQ(m_stages.batches.size(), 1u) << "the watcher still takes photos";
+}
+
 }  // namespace
 }  // namespace wsp::pipeline
