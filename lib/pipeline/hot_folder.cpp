@@ -303,8 +303,11 @@ void HotFolder::check_pending(WatchClock::time_point now) {
   take_complete(now);
 }
 
+// A file closed while cut short, and changed within watch.stable_ms, is not
+// complete: its writer works in rounds. Taken now it would be rejected as
+// truncated, and taken again at the next close.
 void HotFolder::take_complete(WatchClock::time_point now) {
-  for (const auto& file : m_tracker.take_complete(now)) m_batch.add(file, now);
+  for (const auto& file : m_tracker.take_complete(now, looks_cut_short)) m_batch.add(file, now);
 }
 
 // A batch: the files complete, and what the catalog has that was deleted.

@@ -353,5 +353,54 @@ TEST_F(HotFolderTest, AFailedHeartbeatIsTriedAgainAndStopsNothing) {
   EXPECT_EQ(m_stages.batches.size(), 1u) << "the watcher still takes photos";
 }
 
+// The first rounds of a writer that opens, writes and closes a file several
+// times: a JPEG stream with no end marker yet.
+fs::path cut_short(const fs::path& file) {
+  std::ofstream(file, std::ios::binary) << "\xFF\xD8\xFF\xFE" << char(0) << char(10) << "12345678";
+  return file;
+}
+
+TEST_F(HotFolderTest, AFileClosedWhileCutShortWaitsForItsWriterToFinish) {
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto file = cut_short(m_project / "rounds.jpg");
+  closed(file);
+  step_for(200ms);
+  EXPECT_TRUE(m_stages.batches.empty()) << "taken at the first close, it would be rejected as truncated";
+  std::ofstream(file, std::ios::app | std::ios::binary) << "\xFF\xD9";
+  closed(file);
+  step_until(1);
+  step_for(5s);
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+  EXPECT_EQ(m_stages.batches[0].present, std::vector<fs::path>{file});
+  EXPECT_LT(m_stages.batches[0].at - k_start, 300ms) << "complete, it is taken at its close";
+}
+
+TEST_F(HotFolderTest, AFileThatStaysCutShortIsTakenOnceStableSoThatIngestSaysWhy) {
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto file = cut_short(m_project / "broken.jpg");
+  closed(file);
+  step_until(1);
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+  EXPECT_EQ(m_stages.batches[0].present, std::vector<fs::path>{file});
+  EXPECT_GE(m_stages.batches[0].at - k_start, 300ms) << "watch.stable_ms after its last change";
+}
+
+TEST_F(HotFolderTest, AnEmptyFileJustClosedIsNotTaken) {
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto file = m_project / "empty.jpg";
+  std::ofstream{file};
+  closed(file);
+  step_for(200ms);
+  EXPECT_TRUE(m_stages.batches.empty());
+  photo("empty.jpg");
+  closed(file);
+  step_until(1);
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+  EXPECT_LT(m_stages.batches[0].at - k_start, 300ms);
+}
+
 }  // namespace
 }  // namespace wsp::pipeline
