@@ -239,9 +239,17 @@ struct Catalog {
   virtual std::unique_ptr<Catalog> reopen() = 0;
 };
 
-// Opens (creating and migrating as needed) the SQLite catalog at `file`.
-// Throws CatalogError when the file cannot be opened or is from a newer version.
-std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file);
+// How a command uses the catalog. A reader never creates, migrates or
+// changes the file's journal mode, so that it works in a read-only folder;
+// its writes fail, naming the file.
+enum class Access { read_write, read_only };
+
+// Opens the SQLite catalog at `file`: with read_write, creating and migrating
+// it as needed; with read_only, an existing one as it is (an older schema is
+// still brought up to date, where the file may be written). Throws
+// CatalogError, naming the file, when it cannot be opened or is from a newer
+// version.
+std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file, Access access = Access::read_write);
 
 struct CatalogError : std::runtime_error {
   using std::runtime_error::runtime_error;
