@@ -25,8 +25,24 @@ start_watch() {
   watcher=$!
 }
 
-# events FILE FILTER: the events that the jq FILTER selects, one per line.
-events() { jq -c "select($2)" "$1" 2>/dev/null || true; }
+# A jq filter that fails (mistyped, or applied to a field of the wrong type)
+# ends the test from inside a $(...): swallowed, it would make every "count is
+# 0" check pass.
+test_shell=$$
+trap 'exit 1' TERM
+
+# events FILE FILTER: the events that the jq FILTER selects, one per line,
+# among the lines written completely so far (the watcher may be writing one).
+events() {
+  [ -e "$1" ] || return 0
+  local lines
+  lines=$(wc -l <"$1")
+  if ! head -n "$lines" "$1" | jq -c "select($2)"; then
+    echo "FAIL: jq cannot apply the filter '$2' to $1" >&2
+    kill -TERM "$test_shell"
+    exit 1
+  fi
+}
 count() { events "$1" "$2" | wc -l; }
 
 # wait_for FILE FILTER [SECONDS]: until an event matches; fails on timeout or
