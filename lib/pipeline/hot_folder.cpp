@@ -449,11 +449,19 @@ void HotFolder::step() {
   }
   auto now = time.now();
   if (now >= m_next_poll) {
+    std::vector<fs::path> scanned;
     for (auto& root : m_roots) {
       if (root.lost || !polled(root)) continue;
-      if (!there(root.path)) lose(root, now);
-      else rescan(root, now);
+      if (!there(root.path)) {
+        lose(root, now);
+      } else {
+        rescan(root, now);
+        scanned.push_back(root.path);
+      }
     }
+    // A look that finds nothing is still news to a test or a monitor: it
+    // says that whatever a look would take has been taken.
+    if (!scanned.empty()) tell(Level::none, "", {{"event", "watch.polled"}, {"paths", strings(scanned)}});
     // From the end of the scans: a tree that takes longer to scan than the
     // interval must not be scanned back to back.
     m_next_poll = time.now() + poll_interval();

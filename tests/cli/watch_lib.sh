@@ -61,17 +61,35 @@ wait_for() {
   fail "no event $filter within $seconds s"
 }
 
-# wait_idle FILE N: until N batches have been processed.
-wait_idle() {
-  local file=$1 n=$2
-  for _ in $(seq 300); do
-    [ "$(count "$file" '.event == "watch.idle"')" -ge "$n" ] && return 0
+# wait_count FILE FILTER N [SECONDS]: until N events match.
+wait_count() {
+  local file=$1 filter=$2 n=$3 seconds=${4:-30}
+  for _ in $(seq $((seconds * 10))); do
+    [ "$(count "$file" "$filter")" -ge "$n" ] && return 0
     kill -0 "$watcher" 2>/dev/null || { cat "${file%.jsonl}.err" >&2; fail "the watcher exited"; }
     sleep 0.1
   done
   cat "${file%.jsonl}.err" >&2
-  fail "fewer than $n batches processed within 30 s"
+  fail "fewer than $n events $filter within $seconds s"
 }
+
+# wait_idle FILE N: until N batches have been processed.
+wait_idle() { wait_count "$1" '.event == "watch.idle"' "$2"; }
+
+# barrier FILE PHOTO NAME: writes PHOTO to proj/NAME through a writer that
+# keeps it open, so that only the stability wait can take it, and waits until
+# the watcher ingests it. Whatever the watcher would take of the files written
+# before has been taken by then: a check made afterwards that something did
+# not happen is not a guess about how long to sleep.
+barrier() {
+  local file=$1 photo=$2 name=$3 fd
+  exec {fd}>"proj/$name"
+  cat "$photo" >&"$fd"
+  wait_for "$file" ".event == \"item\" and .stage == \"ingest\" and .file == \"$name\""
+}
+
+# batch_names FILE: each batch's file names, one batch a line.
+batch_names() { events "$1" '.event == "watch.batch"' | jq -c '.paths | map(split("/") | last)'; }
 
 # stop_watch: SIGTERM, and the exit code in $code.
 stop_watch() {

@@ -402,5 +402,20 @@ TEST_F(HotFolderTest, AnEmptyFileJustClosedIsNotTaken) {
   EXPECT_LT(m_stages.batches[0].at - k_start, 300ms);
 }
 
+TEST_F(HotFolderTest, PollingTakesANewFileOnceStableAndSaysEachLook) {
+  auto& watcher = hot_folder(1);
+  watcher.start();
+  const auto arrived = photo("arrived.jpg");
+  step_for(1100ms);
+  EXPECT_EQ(m_report.count("watch.polled"), 1u);
+  EXPECT_TRUE(m_stages.batches.empty()) << "seen once: not yet stable";
+  step_until(1);
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+  EXPECT_EQ(m_stages.batches[0].present, std::vector<fs::path>{arrived});
+  step_for(5s);
+  EXPECT_EQ(m_stages.batches.size(), 1u) << "an unchanged file is not taken again";
+  EXPECT_GE(m_report.count("watch.polled"), 6u);
+}
+
 }  // namespace
 }  // namespace wsp::pipeline
