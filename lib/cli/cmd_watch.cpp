@@ -1,4 +1,5 @@
 #include <csignal>
+#include <optional>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -85,24 +86,44 @@ int run_watch(const WatchOptions& options, const Context& context) {
   require_inside_sources(config, watching.narrowed);
 
   auto threads = limit_threads(config);
-  auto catalog = open_catalog(config);
-  // One watcher per project; a second names the first (pid and host).
-  const auto lock_file = config.state_dir() / "watch.lock";
-  util::FileLock lock(lock_file, util::FileLock::Wait::no, fmt::format("pid {} on {}\n", ::getpid(), host_name()));
-  if (!lock.held())
-    throw UsageError(fmt::format("{}: another `wsportfolio watch` is watching this project ({})", lock_file.string(),
-                                 lock.holder().empty() ? "holder unknown" : lock.holder()));
-  RunRegistration registration(*catalog, options.once ? "watch --once" : "watch");
-
   pipeline::SystemWatchTime time;
-  WatchPipeline stages(context, *catalog, registration.id(), options.once);
+  std::unique_ptr<catalog::Catalog> catalog;
+  std::optional<util::FileLock> lock;
+  std::optional<RunRegistration> registration;
+  // A catalog that refuses the watcher at start (held by another program past
+  // its busy wait, on a share not yet mounted) is waited for: an unattended
+  // watcher must not need a restart for it. `--once` leaves that to cron.
+  for (std::chrono::seconds wait = pipeline::k_first_retry;; wait = std::min(wait * 2, pipeline::k_longest_retry)) {
+    try {
+      catalog = open_catalog(config);
+      if (!lock) {
+        // One watcher per project; a second names the first (pid and host).
+        const auto lock_file = config.state_dir() / "watch.lock";
+        lock.emplace(lock_file, util::FileLock::Wait::no, fmt::format("pid {} on {}\n", ::getpid(), host_name()));
+        if (!lock->held())
+          throw UsageError(fmt::format("{}: another `wsportfolio watch` is watching this project ({})",
+                                       lock_file.string(), lock->holder().empty() ? "holder unknown" : lock->holder()));
+      }
+      registration.emplace(*catalog, options.once ? "watch --once" : "watch");
+      break;
+    } catch (const catalog::CatalogError& e) {
+      if (options.once || context.stop) throw;
+      context.terminal.error(fmt::format("watch: {}; trying again in {} s", e.what(), wait.count()));
+      context.terminal.emit(
+          JsonLine().add("event", "watch.catalog_unavailable").add("reason", e.what()).add("retry_in_s", wait.count()));
+      time.sleep(wait);
+      if (context.stop) return k_exit_interrupted;
+    }
+  }
+
+  WatchPipeline stages(context, *catalog, registration->id(), options.once);
   TerminalReport report(context.terminal);
   pipeline::HotFolderParts parts{
       .time = time,
       .stages = stages,
       .report = report,
       .catalog = *catalog,
-      .run_id = registration.id(),
+      .run_id = registration->id(),
       .stop = context.stop,
       .watch = [](std::function<bool(const fs::path&)> enter) -> std::unique_ptr<pipeline::FolderEvents> {
         return std::make_unique<pipeline::FolderWatcher>(std::move(enter));
@@ -123,7 +144,7 @@ int run_watch(const WatchOptions& options, const Context& context) {
     std::signal(SIGHUP, on_hangup);
     code = hot_folder.run(g_reload);
   }
-  registration.set_exit_code(code);
+  registration->set_exit_code(code);
   return code;
 }
 
