@@ -40,7 +40,7 @@ int run_status(const StatusOptions& options, const Context& context) {
     terminal.emit(JsonLine().add("event", "status").add("project", config.project_dir.string()).add("images", 0));
     return k_exit_ok;
   }
-  auto catalog = open_catalog(config);
+  auto catalog = open_existing_catalog(config, catalog::Access::read_only);
   auto images = catalog->images();
   std::map<std::string, std::int64_t> by_status;
   for (const auto& image : images) ++by_status[std::string(catalog::to_string(image.status))];

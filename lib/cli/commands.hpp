@@ -101,7 +101,9 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config);
 
 // Opens the catalog of a project that has one; a UsageError names the folder
 // otherwise, so that a mistyped path never leaves an empty state folder behind.
-std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config);
+// Commands that only read open it read_only.
+std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config,
+                                                        catalog::Access access = catalog::Access::read_write);
 
 // `folder` as given on the command line, which must be an existing folder; empty stays empty.
 std::filesystem::path existing_folder(const std::string& folder);

@@ -61,11 +61,11 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
   return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
 }
 
-std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config) {
+std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config, catalog::Access access) {
   if (!std::filesystem::exists(config.state_dir() / "catalog.db"))
     throw UsageError(fmt::format("{}: no wsportfolio project here yet (run `wsportfolio ingest` or `run` first)",
                                  config.project_dir.string()));
-  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db", access);
 }
 
 std::filesystem::path existing_folder(const std::string& folder) {
