@@ -1,6 +1,7 @@
 #include "pipeline/engine.hpp"
 
 #include <deque>
+#include <set>
 
 #include <fmt/format.h>
 #include <tbb/flow_graph.h>
@@ -123,20 +124,23 @@ private:
                                "process takes over work this run still does",
                                *lost));
     }
-    if (!stopping() && m_claimed.empty()) {
-      const auto started = Clock::now();
-      auto claimed = m_engine.with_catalog([&](catalog::Catalog& c) {
-        return c.claim(to_string(m_stage.name), m_stage.claim.settings,
-                       m_stage.claim.after ? to_string(*m_stage.claim.after) : std::string(), m_settings.run_id,
-                       m_settings.lease_ms, std::max(1, m_stage.claim.at_once));
-      });
-      m_report.seconds.claim += seconds_since(started);
-      m_claimed.assign(std::make_move_iterator(claimed.begin()), std::make_move_iterator(claimed.end()));
-    }
-    if (!stopping() && !m_claimed.empty()) {
+    while (!stopping()) {
+      if (m_claimed.empty()) {
+        const auto started = Clock::now();
+        auto claimed = m_engine.with_catalog([&](catalog::Catalog& c) {
+          return c.claim(to_string(m_stage.name), m_stage.claim.settings,
+                         m_stage.claim.after ? to_string(*m_stage.claim.after) : std::string(), m_settings.run_id,
+                         m_settings.lease_ms, std::max(1, m_stage.claim.at_once));
+        });
+        m_report.seconds.claim += seconds_since(started);
+        if (claimed.empty()) break;
+        m_claimed.assign(std::make_move_iterator(claimed.begin()), std::make_move_iterator(claimed.end()));
+      }
       Item item = std::move(m_claimed.front());
       m_claimed.pop_front();
-      return item;
+      // An item is worked on once per run: one left waiting is due again, but
+      // for a later run; claimed again, it stays held until the hand-back.
+      if (m_dispatched.insert(item.id).second) return item;
     }
     control.stop();
     return {};
@@ -260,6 +264,7 @@ private:
   std::atomic<std::int64_t> m_done{0};
   LeaseKeeper* m_leases = nullptr;
   std::deque<Item> m_claimed;
+  std::set<std::int64_t> m_dispatched;  // ids handed to the workers in this run
   std::vector<Finished> m_batch;
   Clock::time_point m_batch_started;
 };
