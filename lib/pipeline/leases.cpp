@@ -28,16 +28,20 @@ LeaseKeeper::~LeaseKeeper() {
 
 std::optional<std::string> LeaseKeeper::lost() const {
   std::lock_guard lock(m_mutex);
-  return m_lost;
+  if (m_lost) return m_lost;
+  // Half a lease without a renewal leaves too little margin before another
+  // process may take the claims over.
+  const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_renewed).count();
+  if (silent * 2 < m_lease_ms) return std::nullopt;
+  return m_last_failure.empty() ? fmt::format("no lease renewal for {} ms", silent)
+                                : fmt::format("no lease renewal for {} ms: {}", silent, m_last_failure);
 }
 
 void LeaseKeeper::keep(std::unique_ptr<catalog::Catalog> own) {
-  using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(1, m_lease_ms / 4));
   // A failed renewal is tried again sooner: a busy catalog usually frees up in
   // moments, and the lease must not run out meanwhile.
   const auto retry = std::chrono::milliseconds(std::max<std::int64_t>(1, m_lease_ms / 16));
-  auto renewed = Clock::now();
   auto wait = interval;
   std::unique_lock lock(m_mutex);
   while (!m_finished) {
@@ -52,16 +56,13 @@ void LeaseKeeper::keep(std::unique_ptr<catalog::Catalog> own) {
     }
     lock.lock();
     if (failure.empty()) {
-      renewed = Clock::now();
+      m_renewed = Clock::now();
+      m_last_failure.clear();
       wait = interval;
-      continue;
+    } else {
+      m_last_failure = std::move(failure);
+      wait = retry;
     }
-    wait = retry;
-    // Half a lease without a renewal leaves too little margin before another
-    // process may take the claims over.
-    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - renewed);
-    if (!m_lost && silent.count() * 2 >= m_lease_ms)
-      m_lost = fmt::format("no lease renewal for {} ms: {}", silent.count(), failure);
   }
 }
 

@@ -31,10 +31,12 @@ public:
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
   // Why the leases can no longer be trusted to hold (no connection for the
-  // heartbeats, or no renewal succeeded for half a lease); empty while they hold.
+  // heartbeats, or no renewal succeeded for half a lease, also while one is
+  // stuck waiting on a busy catalog); empty while they hold.
   std::optional<std::string> lost() const;
 
 private:
+  using Clock = std::chrono::steady_clock;
   void keep(std::unique_ptr<catalog::Catalog> own);
 
   const std::string m_run_id;
@@ -45,7 +47,9 @@ private:
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;
   bool m_finished = false;
-  std::optional<std::string> m_lost;
+  std::optional<std::string> m_lost;  // for good: the heartbeats have no connection
+  Clock::time_point m_renewed = Clock::now();
+  std::string m_last_failure;
   std::thread m_thread;
 };
 
