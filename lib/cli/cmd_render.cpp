@@ -45,7 +45,7 @@ int render_stage(const Context& context, const config::Config& config, catalog::
     return k_exit_items_failed;
   }
   // Like rejected files at ingest, failures left from earlier runs still count.
-  auto standing = catalog.failures("render").size();
+  auto standing = catalog.failures(pipeline::to_string(pipeline::StageName::render)).size();
   if (standing > summary.failed)
     context.terminal.info(fmt::format("{} image(s) failed in earlier runs; `wsportfolio status` lists them, "
                                       "`wsportfolio retry` requeues them", standing - summary.failed));

@@ -49,7 +49,7 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
     context.terminal.error(fmt::format("tag stopped: {}", summary.stopped_because));
     return k_exit_items_failed;
   }
-  auto standing = catalog.failures("tag").size();
+  auto standing = catalog.failures(pipeline::to_string(pipeline::StageName::tag)).size();
   if (standing > summary.failed)
     context.terminal.info(fmt::format("{} image(s) failed tagging in earlier runs; `wsportfolio retry --stage tag` "
                                       "requeues them", standing - summary.failed));

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "imaging/render.hpp"
 #include "imaging/threads.hpp"
 #include "pipeline/engine.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
-#include "util/text.hpp"
 
 namespace wsp::pipeline {
 namespace fs = std::filesystem;
@@ -242,31 +242,27 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
 }
 
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use) {
-  std::string json = "{\n  \"version\": 1,\n  \"images\": [";
-  bool first_image = true;
+  using Json = nlohmann::ordered_json;
+  Json images = Json::array();
   for (const auto& render : renders) {
-    json += first_image ? "\n" : ",\n";
-    first_image = false;
     // A gallery names a source by its file name alone: the catalog's path may
     // be absolute, and the folders of a photographer's disk are nobody's business.
     const std::string source =
         use == ManifestFor::state ? render.source_path : fs::path(render.source_path).filename().string();
-    json += fmt::format("    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", ",
-                        util::json_escape(source), render.width, render.height, util::json_escape(render.placeholder));
-    if (use == ManifestFor::state) json += fmt::format("\"analysis\": \"{}\", ", util::json_escape(render.analysis_path));
-    json += "\"variants\": [";
-    bool first_variant = true;
-    for (const auto& v : render.variants) {
-      json += fmt::format("{}\n      {{\"width\": {}, \"height\": {}, \"format\": \"{}\", \"bytes\": {}, "
-                          "\"sha256\": \"{}\", \"path\": \"{}\"}}",
-                          first_variant ? "" : ",", v.width, v.height, v.format, v.bytes, v.sha256,
-                          util::json_escape(v.path));
-      first_variant = false;
-    }
-    json += "]}";
+    Json image = {{"source", source}, {"width", render.width}, {"height", render.height},
+                  {"placeholder", render.placeholder}};
+    if (use == ManifestFor::state) image["analysis"] = render.analysis_path;
+    Json variants = Json::array();
+    for (const auto& v : render.variants)
+      variants.push_back({{"width", v.width}, {"height", v.height}, {"format", v.format}, {"bytes", v.bytes},
+                          {"sha256", v.sha256}, {"path", v.path}});
+    image["variants"] = std::move(variants);
+    images.push_back(std::move(image));
   }
-  json += "\n  ]\n}\n";
-  return json;
+  Json manifest = {{"version", 1}, {"images", std::move(images)}};
+  // A file name that is not UTF-8 is written with replacement characters
+  // rather than making the whole manifest invalid.
+  return manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders) {
