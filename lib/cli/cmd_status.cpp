@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/pending.hpp"
 #include "pipeline/tag.hpp"
 
 namespace wsp::cli {
@@ -55,6 +56,9 @@ int run_status(const StatusOptions& options, const Context& context) {
 
   std::map<std::string, std::map<std::string, std::int64_t>> stages;
   for (const auto& row : catalog->stage_counts()) stages[row.stage][row.state] = row.count;
+  for (const auto& [stage, due] : pipeline::pending_work(config, *catalog)) {
+    if (due > 0 || stages.count(pipeline::to_string(stage))) stages[pipeline::to_string(stage)]["pending"] = due;
+  }
   say(fmt::format("\n{:<10}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "stage", "pending", "running", "done", "failed", "rejected"));
   for (auto& [stage, states] : stages) {
     say(fmt::format("{:<10}{:>9}{:>9}{:>9}{:>9}{:>9}\n", stage, states["pending"], states["running"], states["done"],

@@ -86,6 +86,19 @@ std::unique_ptr<tbb::global_control> limit_threads(const config::Config& config)
   return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, std::max(1, threads));
 }
 
+int run_on_project(const Context& context, const ProjectCommand& command,
+                   const std::function<int(const Project&)>& work) {
+  auto config = load_project(context, command.folder);
+  if (command.check) command.check(config);
+  auto threads = limit_threads(config);
+  auto catalog = command.creates_catalog ? open_catalog(config) : open_existing_catalog(config);
+  RunRegistration run(*catalog, command.name);
+  int code = work({config, *catalog, run.id()});
+  if (context.stop) code = k_exit_interrupted;
+  run.set_exit_code(code);
+  return code;
+}
+
 std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";

@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
 
 namespace wsp::pipeline {
@@ -18,7 +19,8 @@ struct RenderSummary {
   std::size_t failed = 0;
   std::int64_t decodes = 0;        // full decodes made by this process
   std::int64_t bytes_written = 0;
-  std::string stopped_because;     // non-empty: the run stopped early (disk full)
+  std::string stopped_because;     // non-empty: the stage stopped early (disk full, leases lost), and why
+  StageTimes seconds;
 };
 
 struct RenderRequest {
