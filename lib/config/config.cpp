@@ -6,6 +6,7 @@
 #include <functional>
 #include <regex>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -257,6 +258,35 @@ void check_alt_text(const Config& config) {
     }
   }
 }
+
+// A width no enabled format can hold would fail every photo at render time;
+// the formats are known only once the whole file is read.
+void check_widths_fit_formats(const Config& config) {
+  const auto& render = config.render;
+  std::string where = config.config_file.string();
+  for (const auto& origin : config.origins)
+    if (origin.key == "render.widths") where = origin.where;
+  for (auto [format, name, enabled] : {std::tuple{"jpeg", "JPEG", render.jpeg.enabled},
+                                       std::tuple{"webp", "WebP", render.webp.enabled},
+                                       std::tuple{"avif", "AVIF", render.avif.enabled}}) {
+    if (!enabled) continue;
+    for (int width : render.widths)
+      if (width > longest_side_of(format))
+        throw ConfigError(fmt::format("{}: render.widths: {} px is wider than {} can hold ({} px); use a smaller "
+                                      "width or disable render.formats.{}",
+                                      where, width, name, longest_side_of(format), format));
+  }
+}
+
+}  // namespace
+
+int longest_side_of(std::string_view format) {
+  if (format == "webp") return 16383;
+  if (format == "avif") return 16384;
+  return 65500;
+}
+
+namespace {
 
 // Every key of wsportfolio.yaml. The order is the order of `config show`.
 const std::vector<KeySpec>& key_table() {
@@ -619,6 +649,7 @@ void apply_derived_defaults(Config& config) {
   }
   if (!config.render.jpeg.enabled && !config.render.webp.enabled && !config.render.avif.enabled)
     throw ConfigError(fmt::format("{}: render.formats: at least one format must be enabled", config.config_file.string()));
+  check_widths_fit_formats(config);
   sort_origins(config);
 }
 

@@ -786,6 +786,29 @@ TEST(DerivedDefaults, IncompleteSettingsAreErrors) {
   }
 }
 
+// WebP holds at most 16383 px a side: a width over it would fail every photo
+// at render time, so the config says so first, at the line of render.widths.
+TEST(DerivedDefaults, AWidthAnEnabledFormatCannotHoldIsAnErrorAtItsLine) {
+  TempDir dir;
+  write_text(dir.path() / "wsportfolio.yaml", "project:\n  title: t\nrender:\n  widths: [960, 16384]\n");
+  try {
+    load_config((dir.path() / "wsportfolio.yaml").string(), {});
+    ADD_FAILURE() << "a 16384 px width was accepted with WebP enabled";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(Contains(e.what(), (dir.path() / "wsportfolio.yaml").string() + ":4: render.widths"));
+    EXPECT_TRUE(Contains(e.what(), "WebP"));
+    EXPECT_TRUE(Contains(e.what(), "16383"));
+  }
+
+  Config jpeg_only = parse_config("render:\n  widths: [16384]\n  formats:\n    webp: { enabled: false }\n",
+                                  "test.yaml");
+  jpeg_only.project_dir = dir.path();
+  EXPECT_NO_THROW(apply_derived_defaults(jpeg_only)) << "JPEG holds 16384 px";
+  Config at_limit = parse_config("render:\n  widths: [16383]\n", "test.yaml");
+  at_limit.project_dir = dir.path();
+  EXPECT_NO_THROW(apply_derived_defaults(at_limit));
+}
+
 // ---------------------------------------------------------------------------
 // Finding the config
 
