@@ -54,6 +54,42 @@ Apply text(Get get) {
   return [get](Config& c, const YAML::Node& n, const Place& p) { get(c) = scalar_of(n, p, "a string"); };
 }
 
+// Where `text` stops being UTF-8 (overlong forms, surrogates and code points
+// past U+10FFFF included), or npos when it is UTF-8 throughout.
+std::size_t first_non_utf8(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[at]);
+    const std::size_t length = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                               : lead >= 0xF0 && lead <= 0xF4                  ? 4
+                                                                               : 0;
+    if (length == 0 || at + length > text.size()) return at;
+    char32_t code = length == 1 ? lead : lead & (0x7F >> length);
+    for (std::size_t i = 1; i < length; ++i) {
+      const auto next = static_cast<unsigned char>(text[at + i]);
+      if ((next & 0xC0) != 0x80) return at;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr char32_t k_smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < k_smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
+// Text that is drawn (Pango takes only UTF-8): a file saved in another
+// encoding would fail at render time, image after image.
+template <typename Get>
+Apply utf8_text(Get get) {
+  return [get](Config& c, const YAML::Node& n, const Place& p) {
+    auto value = scalar_of(n, p, "a string");
+    if (auto bad = first_non_utf8(value); bad != std::string_view::npos)
+      fail(p, fmt::format("not UTF-8 (byte {} is 0x{:02X}); save the file as UTF-8", bad + 1,
+                          static_cast<unsigned char>(value[bad])));
+    get(c) = std::move(value);
+  };
+}
+
 template <typename Get>
 Apply flag(Get get) {
   return [get](Config& c, const YAML::Node& n, const Place& p) {
@@ -347,7 +383,7 @@ const std::vector<KeySpec>& key_table() {
       {"render.metadata", Kind::Map, nullptr},
       {"render.metadata.keep", Kind::Value, choices(FIELD(c.render.keep_metadata), {"copyright", "artist"})},
       {"render.watermark", Kind::Map, optional_map(FIELD(c.render.watermark))},
-      {"render.watermark.text", Kind::Value, text(FIELD(c.render.watermark->text))},
+      {"render.watermark.text", Kind::Value, utf8_text(FIELD(c.render.watermark->text))},
       {"render.watermark.image", Kind::Value, text(FIELD(c.render.watermark->image))},
       {"render.watermark.font", Kind::Value, text(FIELD(c.render.watermark->font))},
       {"render.watermark.size", Kind::Value, number(FIELD(c.render.watermark->size), 0.005, 0.5)},
