@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 #include <span>
 
 #include <fmt/format.h>
@@ -359,6 +360,16 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
   std::map<fs::path, int> users;
   auto source_of = [&](const EffectiveTags& t) { return config.in_project(t.path); };
   for (const auto& t : all) ++users[tagging::sidecar_path(source_of(t))];
+
+  // A run killed while writing a sidecar left its temporary beside the photos.
+  std::set<fs::path> folders;
+  for (const auto& [sidecar, count] : users) folders.insert(sidecar.parent_path());
+  for (const auto& folder : folders)
+    for (const auto& temporary : util::abandoned_temporaries(folder))
+      if (temporary.filename().string().find(".xmp.tmp-") != std::string::npos) {
+        std::error_code ignored;
+        fs::remove(temporary, ignored);
+      }
 
   SidecarSummary summary;
   observer.stage_started("xmp", all.size());

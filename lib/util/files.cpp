@@ -8,6 +8,7 @@
 #include <sstream>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,6 +172,21 @@ Result<bool> replace_file_if_unchanged(const std::filesystem::path& path, std::s
     if (!now.ok()) return now.error();
     return *now == *expected;
   });
+}
+
+std::vector<std::filesystem::path> abandoned_temporaries(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> found;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    const auto mark = name.rfind(".tmp-");
+    if (name.size() < 2 || name[0] != '.' || mark == std::string::npos || mark == 0) continue;
+    const std::string digits = name.substr(mark + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) found.push_back(entry.path());
+  }
+  return found;
 }
 
 Result<std::string> read_text_file(const std::filesystem::path& path) {

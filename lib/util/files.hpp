@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/result.hpp"
 
@@ -43,6 +44,11 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
 // program changed it since it was read, so that the caller merges again.
 Result<bool> replace_file_if_unchanged(const std::filesystem::path& path, std::string_view content,
                                        const std::optional<std::string>& expected);
+
+// The temporaries write_file_atomically left in `folder` when its process was
+// killed: ".NAME.tmp-PID" where no process PID runs on this machine. Another
+// process's write in progress is never among them.
+std::vector<std::filesystem::path> abandoned_temporaries(const std::filesystem::path& folder);
 
 Result<std::string> read_text_file(const std::filesystem::path& path);
 

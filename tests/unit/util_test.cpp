@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -261,6 +262,28 @@ TEST(ReplaceFileIfUnchanged, ReplacesOnlyWhatWasRead) {
   EXPECT_TRUE(*created);
   EXPECT_EQ(slurp(fresh), "new");
   EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"IMG_0001.xmp", "IMG_0002.xmp"}));
+}
+
+// A process killed mid-write leaves its temporary; only the temporaries of
+// processes that are gone are abandoned, never a write in progress.
+TEST(AbandonedTemporaries, AreThoseOfProcessesThatAreGone) {
+  TempDir dir;
+  const pid_t gone = ::fork();
+  ASSERT_GE(gone, 0);
+  if (gone == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const std::vector<std::string> names{
+      ".IMG_0001.xmp.tmp-" + std::to_string(gone),      // abandoned
+      ".IMG_0002.xmp.tmp-" + std::to_string(::getpid()),  // this process's own
+      ".IMG_0003.xmp.tmp-1",                              // pid 1 is alive
+      "IMG_0004.xmp.tmp-" + std::to_string(gone),       // not hidden: not ours
+      ".IMG_0005.xmp.tmp-x",                              // no pid
+      "IMG_0006.xmp",
+  };
+  for (const auto& name : names) ASSERT_TRUE(wsp::util::write_file_atomically(dir.path() / name, "x").ok());
+  EXPECT_EQ(wsp::util::abandoned_temporaries(dir.path()),
+            std::vector<fs::path>{dir.path() / (".IMG_0001.xmp.tmp-" + std::to_string(gone))});
+  EXPECT_TRUE(wsp::util::abandoned_temporaries(dir.path() / "missing").empty());
 }
 
 TEST(ReadTextFile, ReadsBytesAndNamesMissingFiles) {
