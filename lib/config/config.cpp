@@ -6,6 +6,7 @@
 #include <functional>
 #include <regex>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -51,6 +52,42 @@ std::string scalar_of(const YAML::Node& node, const Place& place, std::string_vi
 template <typename Get>
 Apply text(Get get) {
   return [get](Config& c, const YAML::Node& n, const Place& p) { get(c) = scalar_of(n, p, "a string"); };
+}
+
+// Where `text` stops being UTF-8 (overlong forms, surrogates and code points
+// past U+10FFFF included), or npos when it is UTF-8 throughout.
+std::size_t first_non_utf8(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[at]);
+    const std::size_t length = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                               : lead >= 0xF0 && lead <= 0xF4                  ? 4
+                                                                               : 0;
+    if (length == 0 || at + length > text.size()) return at;
+    char32_t code = length == 1 ? lead : lead & (0x7F >> length);
+    for (std::size_t i = 1; i < length; ++i) {
+      const auto next = static_cast<unsigned char>(text[at + i]);
+      if ((next & 0xC0) != 0x80) return at;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr char32_t k_smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < k_smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
+// Text that is drawn (Pango takes only UTF-8): a file saved in another
+// encoding would fail at render time, image after image.
+template <typename Get>
+Apply utf8_text(Get get) {
+  return [get](Config& c, const YAML::Node& n, const Place& p) {
+    auto value = scalar_of(n, p, "a string");
+    if (auto bad = first_non_utf8(value); bad != std::string_view::npos)
+      fail(p, fmt::format("not UTF-8 (byte {} is 0x{:02X}); save the file as UTF-8", bad + 1,
+                          static_cast<unsigned char>(value[bad])));
+    get(c) = std::move(value);
+  };
 }
 
 template <typename Get>
@@ -258,6 +295,35 @@ void check_alt_text(const Config& config) {
   }
 }
 
+// A width no enabled format can hold would fail every photo at render time;
+// the formats are known only once the whole file is read.
+void check_widths_fit_formats(const Config& config) {
+  const auto& render = config.render;
+  std::string where = config.config_file.string();
+  for (const auto& origin : config.origins)
+    if (origin.key == "render.widths") where = origin.where;
+  for (auto [format, name, enabled] : {std::tuple{"jpeg", "JPEG", render.jpeg.enabled},
+                                       std::tuple{"webp", "WebP", render.webp.enabled},
+                                       std::tuple{"avif", "AVIF", render.avif.enabled}}) {
+    if (!enabled) continue;
+    for (int width : render.widths)
+      if (width > longest_side_of(format))
+        throw ConfigError(fmt::format("{}: render.widths: {} px is wider than {} can hold ({} px); use a smaller "
+                                      "width or disable render.formats.{}",
+                                      where, width, name, longest_side_of(format), format));
+  }
+}
+
+}  // namespace
+
+int longest_side_of(std::string_view format) {
+  if (format == "webp") return 16383;
+  if (format == "avif") return 16384;
+  return 65500;
+}
+
+namespace {
+
 // Every key of wsportfolio.yaml. The order is the order of `config show`.
 const std::vector<KeySpec>& key_table() {
   static const std::vector<KeySpec> k_keys{
@@ -317,7 +383,7 @@ const std::vector<KeySpec>& key_table() {
       {"render.metadata", Kind::Map, nullptr},
       {"render.metadata.keep", Kind::Value, choices(FIELD(c.render.keep_metadata), {"copyright", "artist"})},
       {"render.watermark", Kind::Map, optional_map(FIELD(c.render.watermark))},
-      {"render.watermark.text", Kind::Value, text(FIELD(c.render.watermark->text))},
+      {"render.watermark.text", Kind::Value, utf8_text(FIELD(c.render.watermark->text))},
       {"render.watermark.image", Kind::Value, text(FIELD(c.render.watermark->image))},
       {"render.watermark.font", Kind::Value, text(FIELD(c.render.watermark->font))},
       {"render.watermark.size", Kind::Value, number(FIELD(c.render.watermark->size), 0.005, 0.5)},
@@ -663,6 +729,7 @@ void apply_derived_defaults(Config& config) {
   }
   if (!config.render.jpeg.enabled && !config.render.webp.enabled && !config.render.avif.enabled)
     throw ConfigError(fmt::format("{}: render.formats: at least one format must be enabled", config.config_file.string()));
+  check_widths_fit_formats(config);
   sort_origins(config);
 }
 

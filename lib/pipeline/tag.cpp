@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <set>
 #include <span>
 
 #include <fmt/format.h>
@@ -309,6 +311,16 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
   auto source_of = [&](const EffectiveTags& t) { return config.in_project(t.path); };
   for (const auto& t : all) ++users[tagging::sidecar_path(source_of(t))];
 
+  // A run killed while writing a sidecar left its temporary beside the photos.
+  std::set<fs::path> folders;
+  for (const auto& [sidecar, count] : users) folders.insert(sidecar.parent_path());
+  for (const auto& folder : folders)
+    for (const auto& temporary : util::abandoned_temporaries(folder))
+      if (temporary.filename().string().find(".xmp.tmp-") != std::string::npos) {
+        std::error_code ignored;
+        fs::remove(temporary, ignored);
+      }
+
   SidecarSummary summary;
   observer.stage_started("xmp", all.size());
   for (const auto& t : all) {
@@ -335,37 +347,54 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
     if (t.best_pick) fields.best_pick = true;
     fields.description = t.alt_text;
 
-    std::string existing;
-    std::error_code missing;
-    if (fs::exists(sidecar, missing)) {
-      auto read = util::read_text_file(sidecar);
-      if (!read.ok()) {
-        ++summary.failed;
-        observer.item_problem("xmp", sidecar.string(), read.message());
-        continue;
+    // Lightroom or Photo Mechanic may save the sidecar while it is merged here:
+    // what was read is replaced only while it is still there, else it is read
+    // and merged again, so that their save is never lost.
+    constexpr int k_merges = 5;
+    std::optional<std::string> existing;
+    util::Result<std::string> merged = std::string();
+    bool replaced = false, failed = false;
+    for (int attempt = 0; attempt < k_merges && !replaced && !failed; ++attempt) {
+      existing.reset();
+      std::error_code missing;
+      if (fs::exists(sidecar, missing)) {
+        auto read = util::read_text_file(sidecar);
+        if (!read.ok()) {
+          problem(read.message());
+          failed = true;
+          break;
+        }
+        existing = std::move(*read);
       }
-      existing = std::move(*read);
+      merged = tagging::merge_xmp(existing.value_or(""), fields);
+      if (!merged.ok()) {
+        problem(fmt::format("{}; left as it was", merged.message()));
+        failed = true;
+        break;
+      }
+      if (existing && *merged == *existing) break;
+      auto written = util::replace_file_if_unchanged(sidecar, *merged, existing);
+      if (!written.ok()) {
+        problem(written.message());
+        failed = true;
+      } else {
+        replaced = *written;
+      }
     }
-    auto merged = tagging::merge_xmp(existing, fields);
-    if (!merged.ok()) {
-      problem(fmt::format("{}; left as it was", merged.message()));
+    if (failed) continue;
+    const bool unchanged = existing && *merged == *existing;
+    if (!unchanged && !replaced) {
+      problem("changed by another program each time it was merged; left as it was (run tag --xmp again)");
       continue;
-    }
-    if (*merged != existing) {
-      if (auto written = util::write_file_atomically(sidecar, *merged); !written) {
-        ++summary.failed;
-        observer.item_problem("xmp", sidecar.string(), written.message());
-        continue;
-      }
     }
     if (fields.keywords != t.sidecar_keywords)
       catalog.write([&] { catalog.set_sidecar_keywords(t.image_id, fields.keywords); });
-    if (*merged == existing) {
+    if (unchanged) {
       ++summary.unchanged;
       observer.item_done("xmp", sidecar.string(), "unchanged", 0);
     } else {
       ++summary.written;
-      observer.item_done("xmp", sidecar.string(), existing.empty() ? "written" : "merged",
+      observer.item_done("xmp", sidecar.string(), existing && !existing->empty() ? "merged" : "written",
                          static_cast<std::int64_t>(merged->size()));
     }
   }
