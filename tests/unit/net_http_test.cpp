@@ -1,6 +1,7 @@
 // The HTTP client against a real HTTP server (libmicrohttpd) on 127.0.0.1.
 
 #include "net/http.hpp"
+#include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <microhttpd.h>
@@ -15,7 +16,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -88,16 +91,27 @@ class TestServer {
 public:
   using Handler = std::function<Reply(const Received&, int index)>;
 
-  explicit TestServer(Handler handler) : m_handler(std::move(handler)) {
+  // With a PEM key and certificate, the server speaks HTTPS.
+  explicit TestServer(Handler handler, std::string tls_key = {}, std::string tls_cert = {})
+      : m_handler(std::move(handler)), m_tls_key(std::move(tls_key)), m_tls_cert(std::move(tls_cert)) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = 0;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    m_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, nullptr,
-                                nullptr, &TestServer::on_request, this, MHD_OPTION_SOCK_ADDR, &address,
-                                MHD_OPTION_NOTIFY_CONNECTION, &TestServer::on_connection, this,
-                                MHD_OPTION_NOTIFY_COMPLETED, &TestServer::on_completed, this,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    if (m_tls_key.empty()) {
+      m_daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &TestServer::on_request, this, MHD_OPTION_SOCK_ADDR,
+                                  &address, MHD_OPTION_NOTIFY_CONNECTION, &TestServer::on_connection, this,
+                                  MHD_OPTION_NOTIFY_COMPLETED, &TestServer::on_completed, this,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    } else {
+      m_daemon = MHD_start_daemon(flags | MHD_USE_TLS, 0, nullptr, nullptr, &TestServer::on_request, this,
+                                  MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_NOTIFY_CONNECTION,
+                                  &TestServer::on_connection, this, MHD_OPTION_NOTIFY_COMPLETED,
+                                  &TestServer::on_completed, this, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                  MHD_OPTION_HTTPS_MEM_KEY, m_tls_key.c_str(), MHD_OPTION_HTTPS_MEM_CERT,
+                                  m_tls_cert.c_str(), MHD_OPTION_END);
+    }
     if (!m_daemon) throw std::runtime_error("cannot start the test HTTP server");
     m_port = MHD_get_daemon_info(m_daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
   }
@@ -111,7 +125,9 @@ public:
     MHD_stop_daemon(m_daemon);
   }
 
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
+  std::string url(const std::string& path) const {
+    return (m_tls_key.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(m_port) + path;
+  }
 
   std::vector<Received> received() const {
     std::lock_guard lock(m_mutex);
@@ -216,6 +232,7 @@ private:
   }
 
   Handler m_handler;
+  std::string m_tls_key, m_tls_cert;
   MHD_Daemon* m_daemon = nullptr;
   int m_port = 0;
   mutable std::mutex m_mutex;
@@ -567,6 +584,46 @@ TEST_F(NetHttp, SecretsNeverAppearInErrorsOrLogs) {
   EXPECT_NE(echoed.error.find("InternalError"), std::string::npos) << echoed.error;
   EXPECT_NE(echoed.error.find("page=2"), std::string::npos) << echoed.error;
   EXPECT_NE(refused.error.find("[REDACTED]"), std::string::npos) << refused.error;
+}
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_F(NetHttp, TlsIsVerifiedAndAPrivateCaCanBeNamed) {
+  wsp::testing::TempDir folder;
+  auto key = folder.path() / "key.pem", cert = folder.path() / "cert.pem";
+  std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                        "subjectAltName=IP:127.0.0.1 -keyout '" + key.string() + "' -out '" + cert.string() +
+                        "' 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  TestServer server([](const Received&, int) { return answer(200, "private studio store"); }, slurp(key),
+                    slurp(cert));
+  HttpClient client(quick_settings());
+
+  // A certificate no trusted CA signed: refused, and not worth another attempt.
+  auto unverified = client.perform(request("GET", server.url("/")));
+  EXPECT_FALSE(unverified.ok());
+  EXPECT_FALSE(unverified.transient) << unverified.error;
+  EXPECT_EQ(unverified.attempts, 1);
+  EXPECT_TRUE(server.received().empty());
+  EXPECT_NE(unverified.error.find("certificate"), std::string::npos) << unverified.error;
+
+  auto with_ca = request("GET", server.url("/"));
+  with_ca.ca_file = cert.string();
+  auto verified = client.perform(with_ca);
+  ASSERT_TRUE(verified.ok()) << verified.error;
+  EXPECT_EQ(verified.body, "private studio store");
+
+  // The name must still match: the CA file adds trust, it does not turn checks off.
+  auto wrong_name = request("GET", "https://localhost:" + server.url("/").substr(server.url("/").rfind(':') + 1));
+  wrong_name.ca_file = cert.string();
+  auto mismatch = client.perform(wrong_name);
+  EXPECT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.error.find("host name 'localhost'"), std::string::npos) << mismatch.error;
 }
 
 TEST_F(NetHttp, CallbacksLetOneThreadKeepManyRequestsGoing) {
