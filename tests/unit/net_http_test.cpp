@@ -21,6 +21,7 @@
 #include <sstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -624,6 +625,33 @@ TEST_F(NetHttp, TlsIsVerifiedAndAPrivateCaCanBeNamed) {
   auto mismatch = client.perform(wrong_name);
   EXPECT_FALSE(mismatch.ok());
   EXPECT_NE(mismatch.error.find("host name 'localhost'"), std::string::npos) << mismatch.error;
+}
+
+TEST_F(NetHttp, AnOversizedAnswerIsAnErrorNotAnAllocation) {
+  TestServer server([](const Received&, int) { return answer(200, std::string(100'000, 'x')); });
+  auto settings = quick_settings();
+  settings.max_response_bytes = 10'000;
+  HttpClient client(settings);
+  auto response = client.perform(request("GET", server.url("/huge")));
+  EXPECT_FALSE(response.ok());
+  EXPECT_FALSE(response.transient);
+  EXPECT_EQ(response.attempts, 1);
+  EXPECT_NE(response.error.find("larger than 10000 bytes"), std::string::npos) << response.error;
+  EXPECT_LE(response.body.size(), 10'000u);
+}
+
+TEST_F(NetHttp, ShuttingDownAnswersWhatIsStillInFlight) {
+  TestServer server([](const Received&, int) { return stall(); });
+  auto client = std::make_unique<HttpClient>(quick_settings());
+  auto pending = client->send(request("GET", server.url("/slow.jpg")));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server.received().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(server.received().size(), 1u);
+  client.reset();
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto response = pending.get();
+  EXPECT_FALSE(response.ok());
+  EXPECT_NE(response.error.find("shut down"), std::string::npos) << response.error;
 }
 
 TEST_F(NetHttp, CallbacksLetOneThreadKeepManyRequestsGoing) {
