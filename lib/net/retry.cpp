@@ -1,6 +1,7 @@
 #include "net/retry.hpp"
 
 #include <curl/curl.h>
+#include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -145,6 +146,12 @@ void CircuitBreaker::record_failure() {
 BreakerState CircuitBreaker::state() const {
   if (m_state == BreakerState::open && m_clock() - m_opened_at >= m_settings.open_for) return BreakerState::half_open;
   return m_state;
+}
+
+void to_json(nlohmann::json& out, const BreakerSnapshot& snapshot) {
+  out = {{"host", snapshot.host},
+         {"state", std::string(to_string(snapshot.state))},
+         {"consecutive_failures", snapshot.consecutive_failures}};
 }
 
 CircuitBreakers::CircuitBreakers(BreakerSettings settings, SteadyClock clock)

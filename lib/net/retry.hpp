@@ -3,6 +3,8 @@
 // all. Pure policy: the clock and the random source are passed in, so that
 // tests can drive them.
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -123,6 +125,10 @@ struct BreakerSnapshot {
   BreakerState state;
   int consecutive_failures;
 };
+
+// {"host": "s3.example.com", "state": "open", "consecutive_failures": 5}, as
+// `status --json` and the catalog would record it.
+void to_json(nlohmann::json& out, const BreakerSnapshot& snapshot);
 
 // The circuits of every host a run talks to. Thread-safe.
 class CircuitBreakers {

@@ -654,6 +654,25 @@ TEST_F(NetHttp, ShuttingDownAnswersWhatIsStillInFlight) {
   EXPECT_NE(response.error.find("shut down"), std::string::npos) << response.error;
 }
 
+TEST_F(NetHttp, ProxiesComeFromTheEnvironment) {
+  TestServer proxy([](const Received&, int) { return answer(200, "via the studio's proxy"); });
+  const char* saved = std::getenv("http_proxy");
+  std::string previous = saved ? saved : "";
+  ::setenv("http_proxy", proxy.url("").c_str(), 1);
+  HttpClient client(quick_settings());
+  // The name is never resolved here: the proxy is asked for it.
+  auto response = client.perform(request("GET", "http://photos.example.invalid/gallery/index.html"));
+  if (saved)
+    ::setenv("http_proxy", previous.c_str(), 1);
+  else
+    ::unsetenv("http_proxy");
+  ASSERT_TRUE(response.ok()) << response.error;
+  EXPECT_EQ(response.body, "via the studio's proxy");
+  auto received = proxy.received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].header("Host"), "photos.example.invalid");
+}
+
 TEST_F(NetHttp, CallbacksLetOneThreadKeepManyRequestsGoing) {
   TestServer server([](const Received& received, int) { return answer(200, received.path); });
   HttpClient client(quick_settings());

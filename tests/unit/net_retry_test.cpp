@@ -1,6 +1,7 @@
 #include "net/retry.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <vector>
@@ -147,6 +148,11 @@ TEST(NetRetry, BreakersAreKeptPerHost) {
   EXPECT_EQ(snapshot[1].state, BreakerState::open);
   EXPECT_EQ(snapshot[1].consecutive_failures, 1);
   EXPECT_EQ(to_string(snapshot[1].state), "open");
+  EXPECT_EQ(nlohmann::json(snapshot).dump(),
+            R"([{"consecutive_failures":0,"host":"api.cloudflare.com","state":"closed"},)"
+            R"({"consecutive_failures":1,"host":"s3.example.com","state":"open"}])");
+  now += 10s;
+  EXPECT_EQ(nlohmann::json(breakers.snapshot())[1]["state"], "half-open");
 }
 
 }  // namespace
