@@ -1,0 +1,92 @@
+#pragma once
+// An S3 client for any S3-compatible store (AWS, Cloudflare R2, Backblaze B2,
+// MinIO, Wasabi): the few calls publishing needs, signed with SigV4 and sent
+// through the shared HttpClient, so they get its retries, breakers and redaction.
+
+#include "net/http.hpp"
+#include "net/sigv4.hpp"
+#include "util/result.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wsp::net {
+
+struct S3Location {
+  // "https://s3.eu-west-3.amazonaws.com", "https://<account>.r2.cloudflarestorage.com",
+  // "http://127.0.0.1:9000"; empty: AWS's endpoint for the region.
+  std::string endpoint;
+  std::string region = "us-east-1";  // R2 signs with "auto"
+  std::string bucket;
+  // Path-style (endpoint/bucket/key) for stores without per-bucket host names;
+  // otherwise virtual-hosted (bucket.endpoint/key).
+  bool path_style = false;
+  std::string ca_file;  // a private CA for this store
+};
+
+// Where the keys come from, first found wins: the named variables (the
+// target's access_key_env / secret_key_env) or files (access_key_file /
+// secret_key_file), then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+// AWS_SESSION_TOKEN, then the shared credentials file (AWS_SHARED_CREDENTIALS_FILE
+// or ~/.aws/credentials) at `profile` (AWS_PROFILE, else "default").
+struct CredentialSource {
+  std::string access_key_env, secret_key_env, session_token_env;
+  std::filesystem::path access_key_file, secret_key_file;
+  std::string profile;
+};
+util::Result<AwsCredentials> load_credentials(const CredentialSource& source);
+
+struct S3Object {
+  std::string key;
+  std::int64_t size = 0;
+  std::string etag;  // without its quotes
+  std::string last_modified;
+};
+
+struct S3Put {
+  std::string key;
+  std::string body;
+  std::string content_type;   // "image/webp"
+  std::string cache_control;  // "public, max-age=31536000, immutable" for content-hashed names
+};
+
+struct S3DeleteReport {
+  std::vector<std::string> deleted;
+  std::vector<std::string> errors;  // "key: Code: Message"
+};
+
+class S3Client {
+public:
+  S3Client(HttpClient& http, S3Location location, AwsCredentials credentials,
+           SystemClock clock = real_system_clock());
+
+  // Uploads with Content-MD5 and x-amz-checksum-sha256, so that the store
+  // refuses a body damaged on the way; gives the ETag. `done` runs on the HTTP
+  // client's thread.
+  void put_object(S3Put put, std::function<void(util::Result<std::string>)> done);
+  util::Result<std::string> put_object(S3Put put);
+  // Nothing when the object does not exist.
+  util::Result<std::optional<S3Object>> head_object(const std::string& key);
+  // Every object under `prefix`, page by page (ListObjectsV2).
+  util::Result<std::vector<S3Object>> list_objects(const std::string& prefix, int page_size = 1000);
+  // Batches of at most 1000 keys (DeleteObjects).
+  util::Result<S3DeleteReport> delete_objects(const std::vector<std::string>& keys);
+
+  // The URL of an object (or of the bucket, for an empty key).
+  std::string object_url(const std::string& key) const;
+  // A request for the bucket or one of its objects, signed now.
+  HttpRequest signed_request(const std::string& method, const std::string& key, const QueryParams& query,
+                             Headers headers, std::string body) const;
+
+private:
+  HttpClient& m_http;
+  S3Location m_location;
+  AwsCredentials m_credentials;
+  SystemClock m_clock;
+};
+
+}  // namespace wsp::net
