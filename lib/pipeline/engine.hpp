@@ -108,7 +108,7 @@ struct EngineSettings {
   std::string run_id;
   const std::atomic<bool>* stop = nullptr;  // set by a signal: claim nothing more
   int jobs = 1;                             // CPU items worked on at once
-  int max_inflight = 2;                     // CPU items between claim and commit (at least jobs is useless)
+  int max_inflight = 2;                     // CPU items between claim and commit, at most `jobs` of them used
   int io_inflight = 64;                     // I/O items in flight
   std::int64_t lease_ms = 30'000;
 };

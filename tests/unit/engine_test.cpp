@@ -130,6 +130,19 @@ TEST(RenderLeases, ARunWhoseRenewalsFailStopsClaimingBeforeItsLeasesLapse) {
   EXPECT_EQ(project.count("done", "render"), static_cast<std::int64_t>(summary.rendered));
 }
 
+TEST(RenderLeases, ARenewalStuckOnABusyCatalogStopsTheClaimingToo) {
+  constexpr int k_photos = 40;
+  RenderProject project(k_photos, 1000);
+  auto faults = std::make_shared<CatalogFaults>();
+  faults->renewal_stalls_ms = 2'000;
+  FaultyCatalog catalog(wsp::catalog::open_sqlite_catalog(project.file()), faults);
+  Recorder observer;
+  auto summary = wsp::pipeline::render(project.config(), catalog, request_for("run-a", 40), observer);
+  EXPECT_LT(summary.rendered, static_cast<std::size_t>(k_photos));
+  EXPECT_NE(summary.stopped_because.find("no lease renewal for"), std::string::npos) << summary.stopped_because;
+  EXPECT_EQ(project.count("running", "render"), 0);
+}
+
 // A run that starts while another cleans up writes files it has not committed
 // yet: they must survive the clean-up.
 TEST(RenderCleanUp, FilesOfARunStartingDuringTheCleanUpSurvive) {

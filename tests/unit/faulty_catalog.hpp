@@ -4,9 +4,11 @@
 // or a hook for it. Only the calls the lease and clean-up tests need can fail.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include "catalog/catalog.hpp"
 
@@ -15,6 +17,7 @@ namespace wsp::testing {
 struct CatalogFaults {
   std::atomic<bool> reopen_fails{false};
   std::atomic<bool> renewal_fails{false};
+  std::atomic<int> renewal_stalls_ms{0};       // each renewal waits this long first, as on a busy catalog
   std::atomic<int> renewals{0};               // attempted, failed or not
   std::function<void()> on_referenced_files;  // runs before the real call
 };
@@ -55,6 +58,7 @@ public:
   }
   void renew_leases(const std::string& run_id, std::int64_t lease_ms, const catalog::RunProgress& progress) override {
     ++m_faults->renewals;
+    if (int stall = m_faults->renewal_stalls_ms) std::this_thread::sleep_for(std::chrono::milliseconds(stall));
     if (m_faults->renewal_fails) throw catalog::CatalogError("renewal: database is locked");
     m_real->renew_leases(run_id, lease_ms, progress);
   }
