@@ -22,8 +22,8 @@ namespace {
 // "shoot/" as "shoot": the watches report a root by this name.
 fs::path without_slash(const fs::path& path) { return path.has_filename() ? path : path.parent_path(); }
 
-nlohmann::json strings(const std::vector<fs::path>& paths) {
-  auto list = nlohmann::json::array();
+nlohmann::ordered_json strings(const std::vector<fs::path>& paths) {
+  auto list = nlohmann::ordered_json::array();
   for (const auto& path : paths) list.push_back(path.string());
   return list;
 }
@@ -57,7 +57,7 @@ HotFolder::HotFolder(HotFolderParts parts, HotFolderOptions options, config::Con
 
 HotFolder::~HotFolder() = default;
 
-void HotFolder::tell(Level level, std::string message, nlohmann::json event) {
+void HotFolder::tell(Level level, std::string message, nlohmann::ordered_json event) {
   m_parts.report.notice({level, std::move(message), std::move(event)});
 }
 

@@ -57,7 +57,7 @@ struct WatchNotice {
   enum class Level { none, detail, info, warning, error };
   Level level = Level::none;
   std::string message;
-  nlohmann::json event;
+  nlohmann::ordered_json event;  // keys in the order written: "event" first
 };
 
 struct WatchReport {
@@ -167,7 +167,7 @@ class HotFolder {
   enum class BatchKind { arrivals, catch_up };
   void run_batch(Batch batch, BatchKind kind);
   void keep_heartbeat(WatchClock::time_point now);
-  void tell(WatchNotice::Level level, std::string message, nlohmann::json event = nullptr);
+  void tell(WatchNotice::Level level, std::string message, nlohmann::ordered_json event = nullptr);
 
   HotFolderParts m_parts;
   HotFolderOptions m_options;

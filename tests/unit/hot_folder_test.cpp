@@ -84,9 +84,9 @@ struct RecordedReport final : WatchReport {
     messages.push_back(notice.message);
   }
   std::size_t count(const std::string& name) const {
-    return std::count_if(events.begin(), events.end(), [&](const nlohmann::json& e) { return e["event"] == name; });
+    return std::count_if(events.begin(), events.end(), [&](const nlohmann::ordered_json& e) { return e["event"] == name; });
   }
-  std::vector<nlohmann::json> events;
+  std::vector<nlohmann::ordered_json> events;
   std::vector<std::string> messages;
 };
 
