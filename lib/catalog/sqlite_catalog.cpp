@@ -400,8 +400,10 @@ void bind_image(Statement& s, const ImageRecord& image) {
 std::string file_uri(const std::filesystem::path& file) {
   std::string uri = "file:";
   for (unsigned char c : std::filesystem::absolute(file).string()) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') uri.push_back(static_cast<char>(c));
-    else uri += fmt::format("%{:02X}", c);
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~')
+      uri.push_back(static_cast<char>(c));
+    else
+      uri += fmt::format("%{:02X}", c);
   }
   return uri;
 }

@@ -62,7 +62,7 @@ public:
     if (notice.event.is_object()) {
       JsonLine line;
       for (const auto& [key, value] : notice.event.items())
-        line.add_raw(key, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        line.add_raw(key, value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
       m_terminal.emit(line);
     }
   }

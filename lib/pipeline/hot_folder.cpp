@@ -22,8 +22,8 @@ namespace {
 // "shoot/" as "shoot": the watches report a root by this name.
 fs::path without_slash(const fs::path& path) { return path.has_filename() ? path : path.parent_path(); }
 
-nlohmann::json strings(const std::vector<fs::path>& paths) {
-  auto list = nlohmann::json::array();
+nlohmann::ordered_json strings(const std::vector<fs::path>& paths) {
+  auto list = nlohmann::ordered_json::array();
   for (const auto& path : paths) list.push_back(path.string());
   return list;
 }
@@ -57,7 +57,7 @@ HotFolder::HotFolder(HotFolderParts parts, HotFolderOptions options, config::Con
 
 HotFolder::~HotFolder() = default;
 
-void HotFolder::tell(Level level, std::string message, nlohmann::json event) {
+void HotFolder::tell(Level level, std::string message, nlohmann::ordered_json event) {
   m_parts.report.notice({level, std::move(message), std::move(event)});
 }
 
@@ -123,7 +123,8 @@ void HotFolder::rescan(Root& root, WatchClock::time_point now) {
   // as it was is seen again; a poll has no other way to see deletions.
   auto unseen = [&](const fs::path& file) {
     auto under = [&](const fs::path& folder) { return is_inside(file, folder); };
-    return under(root.path) && !found.count(file) && std::none_of(scan.unreachable.begin(), scan.unreachable.end(), under);
+    return under(root.path) && !found.count(file) &&
+           std::none_of(scan.unreachable.begin(), scan.unreachable.end(), under);
   };
   for (auto it = m_seen.begin(); it != m_seen.end();) {
     if (!unseen(it->first)) {
@@ -327,7 +328,7 @@ bool HotFolder::process(const std::vector<fs::path>& files) {
   batch.gone = std::move(m_gone);
   m_gone.clear();
   if (batch.empty()) return false;
-  run_batch(std::move(batch), "watch.idle");
+  run_batch(std::move(batch), BatchKind::arrivals);
   return true;
 }
 
@@ -347,14 +348,14 @@ void HotFolder::catch_up() {
     // Unreadable now: the catch-up is run, and fails and is tried again, or does nothing.
   }
   tell(Level::none, "", {{"event", "watch.catch_up"}, {"paths", strings(listed(batch.gone))}});
-  run_batch(std::move(batch), "watch.caught_up");
+  run_batch(std::move(batch), BatchKind::catch_up);
 }
 
-// The stages over a batch; false when it failed as a whole. A failed batch is
-// tried again after 1 s, 2, 4... up to k_longest_retry, together with what
-// completes meanwhile: its files were never taken, and an unattended watcher
-// must not leave them out of the gallery until it is restarted.
-bool HotFolder::run_batch(Batch batch, const char* done_event) {
+// The stages over a batch. One that fails as a whole is tried again after
+// 1 s, 2, 4... up to k_longest_retry, together with what completes meanwhile:
+// its files were never taken, and an unattended watcher must not leave them
+// out of the gallery until it is restarted.
+void HotFolder::run_batch(Batch batch, BatchKind kind) {
   if (m_failed) {
     batch.present.merge(m_failed->present);
     batch.gone.merge(m_failed->gone);
@@ -362,7 +363,9 @@ bool HotFolder::run_batch(Batch batch, const char* done_event) {
   }
   const auto present = listed(batch.present);
   const auto gone = listed(batch.gone);
-  if (std::string(done_event) == "watch.idle" || !present.empty()) {
+  // A catch-up reads no file; one that carries a failed batch's files is a
+  // batch like any other.
+  if (kind == BatchKind::arrivals || !present.empty()) {
     tell(Level::info,
          gone.empty() ? fmt::format("watch: {} file(s) complete; processing", present.size())
                       : fmt::format("watch: {} file(s) complete, {} deleted; processing", present.size(), gone.size()),
@@ -371,8 +374,7 @@ bool HotFolder::run_batch(Batch batch, const char* done_event) {
   try {
     const int code = m_parts.stages.run(m_config, present, gone);
     m_retry_after = k_first_retry;
-    tell(Level::none, "", {{"event", done_event}, {"code", code}});
-    return true;
+    tell(Level::none, "", {{"event", kind == BatchKind::arrivals ? "watch.idle" : "watch.caught_up"}, {"code", code}});
   } catch (const std::exception& e) {
     const auto now = m_parts.time.now();
     m_retry_at = now + m_retry_after;
@@ -384,7 +386,6 @@ bool HotFolder::run_batch(Batch batch, const char* done_event) {
           {"retry_in_s", m_retry_after.count()}});
     m_retry_after = std::min<std::chrono::seconds>(m_retry_after * 2, k_longest_retry);
     m_failed = std::move(batch);
-    return false;
   }
 }
 
@@ -411,8 +412,8 @@ void HotFolder::reload() {
     start_watching(m_parts.time.now());
     tell(Level::info,
          fmt::format("watch: configuration reloaded from {}", m_config.config_file.empty()
-                                                                   ? std::string("the built-in defaults")
-                                                                   : m_config.config_file.string()),
+                                                                  ? std::string("the built-in defaults")
+                                                                  : m_config.config_file.string()),
          {{"event", "watch.reloaded"}, {"config", m_config.config_file.string()}});
   } catch (const config::ConfigError& e) {
     tell(Level::error, fmt::format("{} (configuration not reloaded; the previous one stays in use)", e.what()),
@@ -441,7 +442,8 @@ void HotFolder::start() {
 void HotFolder::step() {
   auto& time = m_parts.time;
   auto timeout = std::min<std::chrono::milliseconds>(k_watch_tick, m_batch.until_due(time.now()));
-  if (m_failed) timeout = std::min(timeout, std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(m_retry_at - time.now())));
+  if (m_failed)
+    timeout = std::min(timeout, std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(m_retry_at - time.now())));
   if (m_watcher) {
     for (const auto& event : m_watcher->wait(timeout)) handle(event, time.now());
   } else {
@@ -473,7 +475,7 @@ void HotFolder::step() {
     if (m_batch.due(now)) {
       process(m_batch.take());
     } else if (m_failed && now >= m_retry_at) {
-      run_batch({}, "watch.idle");
+      run_batch({}, BatchKind::arrivals);
     }
   }
   keep_heartbeat(time.now());
@@ -497,7 +499,7 @@ int HotFolder::drain() {
   if (!m_batch.empty() || m_failed) {
     tell(Level::info, fmt::format("watch: stopping; finishing the {} complete file(s) first",
                                   m_batch.size() + (m_failed ? m_failed->present.size() : 0)));
-    if (!process(m_batch.take()) && m_failed) run_batch({}, "watch.idle");
+    if (!process(m_batch.take()) && m_failed) run_batch({}, BatchKind::arrivals);
   }
   if (left > 0)
     tell(Level::info, fmt::format("watch: {} file(s) still being written were left for the next run", left));
@@ -509,8 +511,10 @@ int HotFolder::run_once() {
   set_roots();
   std::vector<fs::path> roots;
   for (const auto& root : m_roots) {
-    if (there(root.path)) roots.push_back(root.path);
-    else tell(Level::warning, fmt::format("watch: {}: not there (deleted or unmounted); skipped", root.path.string()));
+    if (there(root.path))
+      roots.push_back(root.path);
+    else
+      tell(Level::warning, fmt::format("watch: {}: not there (deleted or unmounted); skipped", root.path.string()));
   }
   if (roots.empty()) return 0;
   auto look = [&](std::map<fs::path, FileState>& into) {
@@ -522,7 +526,8 @@ int HotFolder::run_once() {
   auto& time = m_parts.time;
   const auto until = time.now() + std::chrono::milliseconds(m_config.watch.stable_ms);
   while (!m_parts.stop && time.now() < until)
-    time.sleep(std::min<std::chrono::milliseconds>(k_watch_tick, std::chrono::ceil<std::chrono::milliseconds>(until - time.now())));
+    time.sleep(std::min<std::chrono::milliseconds>(k_watch_tick,
+                                                   std::chrono::ceil<std::chrono::milliseconds>(until - time.now())));
   if (m_parts.stop) return k_interrupted;
   std::map<fs::path, FileState> second;
   look(second);
@@ -530,10 +535,13 @@ int HotFolder::run_once() {
   std::size_t growing = 0;
   for (const auto& [file, state] : second) {
     auto before = first.find(file);
-    if (before != first.end() && before->second == state) complete.push_back(file);
-    else ++growing;
+    if (before != first.end() && before->second == state)
+      complete.push_back(file);
+    else
+      ++growing;
   }
-  if (growing > 0) tell(Level::info, fmt::format("watch: {} file(s) still being written; left for the next run", growing));
+  if (growing > 0)
+    tell(Level::info, fmt::format("watch: {} file(s) still being written; left for the next run", growing));
   tell(Level::none, "",
        {{"event", "watch.batch"}, {"files", complete.size()}, {"paths", strings(complete)}, {"gone", strings(roots)}});
   // Only the files seen complete are read: one whose copy starts after the

@@ -57,7 +57,7 @@ struct WatchNotice {
   enum class Level { none, detail, info, warning, error };
   Level level = Level::none;
   std::string message;
-  nlohmann::json event;
+  nlohmann::ordered_json event;  // keys in the order written: "event" first
 };
 
 struct WatchReport {
@@ -71,8 +71,8 @@ struct HotFolderParts {
   WatchStages& stages;
   WatchReport& report;
   catalog::Catalog& catalog;
-  std::string run_id;               // whose heartbeat the hot folder keeps
-  const std::atomic<bool>& stop;    // set by SIGINT/SIGTERM
+  std::string run_id;             // whose heartbeat the hot folder keeps
+  const std::atomic<bool>& stop;  // set by SIGINT/SIGTERM
   // Makes the watches for a start (inotify in the command); `enter` says
   // which folders below a root are watched.
   std::function<std::unique_ptr<FolderEvents>(std::function<bool(const std::filesystem::path&)> enter)> watch;
@@ -105,7 +105,7 @@ inline constexpr std::chrono::seconds k_longest_retry{30};
 inline constexpr std::chrono::seconds k_heartbeat{10};
 
 class HotFolder {
-public:
+ public:
   HotFolder(HotFolderParts parts, HotFolderOptions options, config::Config config);
   ~HotFolder();
   HotFolder(const HotFolder&) = delete;
@@ -137,7 +137,7 @@ public:
 
   const config::Config& config() const { return m_config; }
 
-private:
+ private:
   struct Root;
   struct Batch {
     std::set<std::filesystem::path> present;
@@ -164,9 +164,10 @@ private:
   void take_complete(WatchClock::time_point now);
   bool process(const std::vector<std::filesystem::path>& files);
   void catch_up();
-  bool run_batch(Batch batch, const char* done_event);
+  enum class BatchKind { arrivals, catch_up };
+  void run_batch(Batch batch, BatchKind kind);
   void keep_heartbeat(WatchClock::time_point now);
-  void tell(WatchNotice::Level level, std::string message, nlohmann::json event = nullptr);
+  void tell(WatchNotice::Level level, std::string message, nlohmann::ordered_json event = nullptr);
 
   HotFolderParts m_parts;
   HotFolderOptions m_options;

@@ -84,9 +84,9 @@ struct RecordedReport final : WatchReport {
     messages.push_back(notice.message);
   }
   std::size_t count(const std::string& name) const {
-    return std::count_if(events.begin(), events.end(), [&](const nlohmann::json& e) { return e["event"] == name; });
+    return std::count_if(events.begin(), events.end(), [&](const nlohmann::ordered_json& e) { return e["event"] == name; });
   }
-  std::vector<nlohmann::json> events;
+  std::vector<nlohmann::ordered_json> events;
   std::vector<std::string> messages;
 };
 
@@ -117,8 +117,8 @@ protected:
         },
         .reload = [this] { return config::load_config((m_project / "wsportfolio.yaml").string(), m_project); },
     };
-    m_hot_folder = std::make_unique<HotFolder>(std::move(parts), HotFolderOptions{.narrowed = {}, .poll_seconds = poll_seconds},
-                                               m_config);
+    HotFolderOptions options{.narrowed = {}, .poll_seconds = poll_seconds};
+    m_hot_folder = std::make_unique<HotFolder>(std::move(parts), std::move(options), m_config);
     return *m_hot_folder;
   }
 
@@ -415,6 +415,20 @@ TEST_F(HotFolderTest, PollingTakesANewFileOnceStableAndSaysEachLook) {
   step_for(5s);
   EXPECT_EQ(m_stages.batches.size(), 1u) << "an unchanged file is not taken again";
   EXPECT_GE(m_report.count("watch.polled"), 6u);
+}
+
+TEST_F(HotFolderTest, AFailedCatchUpIsTriedAgain) {
+  const auto deleted = photo("deleted.jpg");
+  catalogue(deleted);
+  fs::remove(deleted);
+  m_stages.failures = 1;
+  auto& watcher = hot_folder();
+  watcher.start();
+  step_until(2);
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  EXPECT_EQ(m_stages.batches[1].gone, std::vector<fs::path>{m_project});
+  EXPECT_TRUE(m_stages.batches[1].present.empty());
+  EXPECT_GE(m_stages.batches[1].at - m_stages.batches[0].at, 1s);
 }
 
 }  // namespace
