@@ -237,6 +237,7 @@ private:
       case Verdict::done:
         ++m_report.done;
         m_report.bytes += outcome.bytes;
+        for (const auto& note : outcome.notes) observer.warning(fmt::format("{}: {}", item.path, note));
         observer.item_done(stage, item.path, outcome.word, outcome.bytes);
         break;
       case Verdict::failed:

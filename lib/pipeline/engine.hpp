@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,7 @@ struct Outcome {
   std::string reason;           // why it failed or waits; with stops_stage, why the stage stops
   std::int64_t bytes = 0;       // written, for the progress and the summary
   nlohmann::json detail;        // the done event's detail (an object)
+  std::vector<std::string> notes;  // what a done item left out, told to the observer as warnings
   bool stops_stage = false;     // no further item can succeed (a full disk): claim nothing more
   // The stage's own writes for the item, inside the batch's transaction; the
   // engine writes the job row and the event itself.

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <csignal>
 #include <random>
-#include <regex>
 #include <set>
 #include <sys/stat.h>
 #include <thread>
@@ -41,6 +40,10 @@ std::string web_stem(const std::string& path) {
     if (std::isalnum(c) && c < 0x80) stem.push_back(static_cast<char>(std::tolower(c)));
     else if (!stem.empty() && stem.back() != '-') stem.push_back('-');
   }
+  // A file name may be 255 bytes; the output's own name adds the width, the
+  // hash and the extension (about 25 bytes) and its temporary more.
+  constexpr std::size_t k_max_stem = 180;
+  if (stem.size() > k_max_stem) stem.resize(k_max_stem);
   while (!stem.empty() && stem.back() == '-') stem.pop_back();
   return stem.empty() ? "photo" : stem;
 }
@@ -65,17 +68,9 @@ util::Status write_output(const fs::path& path, std::string_view bytes, int retr
 
 // Temporary files of a process killed mid-write are never trusted, only removed.
 void remove_abandoned_temporaries(const config::Config& config) {
-  static const std::regex k_temporary(R"(\..*\.tmp-(\d+))");
-  for (const char* folder : {"renders", "analysis"}) {
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(config.state_dir() / folder, error)) {
-      std::smatch match;
-      std::string name = entry.path().filename().string();
-      if (!std::regex_match(name, match, k_temporary)) continue;
-      pid_t pid = static_cast<pid_t>(std::stol(match[1]));
-      if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), error);
-    }
-  }
+  std::error_code ignored;
+  for (const char* folder : {"renders", "analysis"})
+    for (const auto& file : util::abandoned_temporaries(config.state_dir() / folder)) fs::remove(file, ignored);
 }
 
 // Files a killed run wrote but never committed are referenced by nothing. They
@@ -196,6 +191,8 @@ private:
     }
     Outcome done{.verdict = Verdict::done, .word = "rendered", .bytes = bytes_written};
     done.detail = {{"variants", record.variants.size()}, {"bytes", bytes_written}};
+    if (!rendition->notes.empty()) done.detail["notes"] = rendition->notes;
+    done.notes = std::move(rendition->notes);
     done.record = [this, record = std::move(record)](catalog::Catalog& catalog) {
       auto gone = catalog.replace_render(record);
       m_stale.insert(m_stale.end(), gone.begin(), gone.end());

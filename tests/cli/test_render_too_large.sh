@@ -18,6 +18,7 @@ wsp_code render shoot 2>render.err
 cat render.err >&2
 expect_eq "$code" 0 "exit code of render"
 expect_no_grep 'too large' render.err "no variant fails as too large"
+expect_grep 'strip.jpg: no WebP variant at 100x30000' render.err "a note names the photo and the variant left out"
 expect_eq "$(sql shoot "select group_concat(format || ':' || width || 'x' || height) from variants")" \
   "jpeg:100x30000" "variants of the strip"
 jpeg=shoot/.wsportfolio/$(sql shoot "select path from variants where format='jpeg'")
