@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <lcms2.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 #include <vips/vips8>
 #include <zlib.h>
@@ -1265,26 +1266,6 @@ std::vector<fs::path> find_photos(const fs::path& dir)
   return photos;
 }
 
-std::string json_string(std::string_view s)
-{
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20) {
-        out += fmt::format("\\u{:04x}", int(c));
-      } else {
-        out += c;
-      }
-    }
-  }
-  return out + "\"";
-}
-
 std::string iso_time(std::int64_t cs)
 {
   return fmt::format("{}T{}.{:02}", k_iso_date, clock_time(cs), cs % 100);
@@ -1346,63 +1327,66 @@ std::string describe(const Job& job, const RenderSettings& settings)
                      flags);
 }
 
+// Numbers as the human line prints them (f/2.8, six decimals of GPS), not the
+// nearest double's seventeen digits.
+double rounded(double value, int decimals)
+{
+  const double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
 std::string sidecar_json(const Options& options, const RenderSettings& settings,
                          const std::string& source, const std::vector<Job>& jobs,
                          const std::vector<BadFile>& bad_files)
 {
-  std::string j = "{\n";
-  j += fmt::format("  \"generator\": {},\n", json_string(k_program));
-  j += fmt::format("  \"seed\": {},\n  \"count\": {},\n  \"megapixels\": {},\n", options.seed,
-                   options.count, options.megapixels);
-  j += fmt::format("  \"width\": {},\n  \"height\": {},\n  \"quality\": {},\n", settings.width,
-                   settings.height, options.quality);
-  j += fmt::format("  \"content\": {},\n  \"utc_offset\": {},\n", json_string(source),
-                   json_string(k_utc_offset));
-  j += "  \"cameras\": [\n";
-  for (std::size_t i = 0; i < k_bodies.size(); ++i) {
-    const CameraBody& b = k_bodies[i];
-    j += fmt::format("    {{\"serial\": {}, \"make\": {}, \"model\": {}, \"owner\": {}, "
-                     "\"clock_ahead_seconds\": {}, \"gps\": {}}}{}\n",
-                     json_string(b.serial), json_string(b.make), json_string(b.model),
-                     json_string(b.owner), b.clock_ahead_cs / 100, b.has_gps,
-                     i + 1 < k_bodies.size() ? "," : "");
+  using Json = nlohmann::ordered_json;
+  Json truth = {{"generator", k_program},         {"seed", options.seed},
+                {"count", options.count},          {"megapixels", options.megapixels},
+                {"width", settings.width},         {"height", settings.height},
+                {"quality", options.quality},      {"content", source},
+                {"utc_offset", k_utc_offset},      {"cameras", Json::array()},
+                {"files", Json::array()},          {"bad_files", Json::array()}};
+  for (const CameraBody& b : k_bodies) {
+    truth["cameras"].push_back({{"serial", b.serial}, {"make", b.make}, {"model", b.model}, {"owner", b.owner},
+                                {"clock_ahead_seconds", b.clock_ahead_cs / 100}, {"gps", b.has_gps}});
   }
-  j += "  ],\n  \"files\": [\n";
-  std::vector<const Job*> photos;
   for (const Job& job : jobs) {
-    if (job.kind == JobKind::photo) {
-      photos.push_back(&job);
+    if (job.kind != JobKind::photo) {
+      continue;
     }
-  }
-  for (std::size_t i = 0; i < photos.size(); ++i) {
-    const Shot& s = photos[i]->shot;
+    const Shot& s = job.shot;
     const Look& look = s.look;
     const CameraBody& body = k_bodies[look.body];
-    std::string gps = "null";
+    Json gps = nullptr;
     if (body.has_gps) {
-      gps = fmt::format("{{\"latitude\": {:.6f}, \"longitude\": {:.6f}}}", look.latitude, look.longitude);
+      gps = {{"latitude", rounded(look.latitude, 6)}, {"longitude", rounded(look.longitude, 6)}};
     }
-    j += fmt::format(
-        "    {{\"name\": {}, \"scene\": {}, \"capture_time\": {}, \"offset\": {}, \"true_time\": {}, "
-        "\"camera_serial\": {}, \"camera_model\": {}, \"lens\": {}, \"orientation\": {}, "
-        "\"adobe_rgb\": {}, \"width\": {}, \"height\": {}, \"burst\": {}, \"gps\": {}, "
-        "\"iso\": {}, \"shutter\": \"1/{}\", \"f_number\": {:.1f}, \"focal_mm\": {}, \"bytes\": {}}}{}\n",
-        json_string(s.name), json_string(k_schedule[look.slot].name),
-        json_string(iso_time(camera_clock_cs(s))), json_string(k_utc_offset),
-        json_string(iso_time(s.true_cs)),
-        json_string(body.serial), json_string(body.model), json_string(k_lenses[look.lens].model),
-        look.orientation, look.adobe_rgb, settings.width, settings.height, s.burst, gps,
-        look.exposure.iso, look.exposure.shutter_denominator, look.exposure.f_number,
-        look.exposure.focal_mm, photos[i]->bytes, i + 1 < photos.size() ? "," : "");
+    truth["files"].push_back({{"name", s.name},
+                              {"scene", k_schedule[look.slot].name},
+                              {"capture_time", iso_time(camera_clock_cs(s))},
+                              {"offset", k_utc_offset},
+                              {"true_time", iso_time(s.true_cs)},
+                              {"camera_serial", body.serial},
+                              {"camera_model", body.model},
+                              {"lens", k_lenses[look.lens].model},
+                              {"orientation", look.orientation},
+                              {"adobe_rgb", look.adobe_rgb},
+                              {"width", settings.width},
+                              {"height", settings.height},
+                              {"burst", s.burst},
+                              {"gps", gps},
+                              {"iso", look.exposure.iso},
+                              {"shutter", fmt::format("1/{}", look.exposure.shutter_denominator)},
+                              {"f_number", rounded(look.exposure.f_number, 1)},
+                              {"focal_mm", look.exposure.focal_mm},
+                              {"bytes", job.bytes}});
   }
-  j += "  ],\n  \"bad_files\": [\n";
-  for (std::size_t i = 0; i < bad_files.size(); ++i) {
-    j += fmt::format("    {{\"name\": {}, \"kind\": {}, \"note\": {}}}{}\n",
-                     json_string(bad_files[i].name), json_string(bad_files[i].kind),
-                     json_string(bad_files[i].note), i + 1 < bad_files.size() ? "," : "");
+  for (const BadFile& bad : bad_files) {
+    truth["bad_files"].push_back({{"name", bad.name}, {"kind", bad.kind}, {"note", bad.note}});
   }
-  j += "  ]\n}\n";
-  return j;
+  // A folder or file name that is not UTF-8 (the --photos folder) still gives
+  // valid JSON: its invalid bytes become U+FFFD.
+  return truth.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 // Renders the jobs on up to two threads, one image per thread at a time, and

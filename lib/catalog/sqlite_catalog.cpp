@@ -2,6 +2,7 @@
 // a second process) never block the writer and a kill -9 loses at most the
 // transaction in flight.
 
+#include <cctype>
 #include <chrono>
 #include <thread>
 #include <unordered_map>
@@ -227,11 +228,18 @@ ALTER TABLE tags ADD COLUMN sidecar_keywords TEXT NOT NULL DEFAULT '';
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
 
+// The catalog's file, for messages: an error that names no file leaves the
+// photographer to guess which of several projects is meant.
+std::string file_of(sqlite3* db) {
+  const char* name = sqlite3_db_filename(db, "main");
+  return name && *name ? std::string(name) : std::string("catalog");
+}
+
 class Statement {
 public:
   Statement(sqlite3* db, const char* sql) : m_db(db) {
     if (sqlite3_prepare_v2(db, sql, -1, &m_statement, nullptr) != SQLITE_OK)
-      throw CatalogError(fmt::format("catalog: cannot prepare statement: {}", sqlite3_errmsg(db)));
+      throw CatalogError(fmt::format("{}: cannot prepare statement: {}", file_of(db), sqlite3_errmsg(db)));
   }
   ~Statement() { sqlite3_finalize(m_statement); }
   Statement(const Statement&) = delete;
@@ -263,7 +271,7 @@ public:
     int rc = sqlite3_step(m_statement);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw CatalogError(fmt::format("catalog: {}", sqlite3_errmsg(m_db)));
+    throw CatalogError(fmt::format("{}: {}", file_of(m_db), sqlite3_errmsg(m_db)));
   }
   void run() {
     while (step()) {
@@ -387,18 +395,26 @@ void bind_image(Statement& s, const ImageRecord& image) {
   s.bind(28, image.first_seen_ms).bind(29, image.updated_ms);
 }
 
+// `file` as an SQLite URI, every byte but the unreserved ones percent-encoded,
+// so that a '?' or '#' in a folder's name stays part of the path.
+std::string file_uri(const std::filesystem::path& file) {
+  std::string uri = "file:";
+  for (unsigned char c : std::filesystem::absolute(file).string()) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') uri.push_back(static_cast<char>(c));
+    else uri += fmt::format("%{:02X}", c);
+  }
+  return uri;
+}
+
 class SqliteCatalog final : public Catalog {
 public:
-  explicit SqliteCatalog(const std::filesystem::path& file) : m_file(file) {
-    if (sqlite3_open_v2(file.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
-      std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
-      sqlite3_close(m_db);
-      throw CatalogError(fmt::format("{}: cannot open catalog: {}", file.string(), message));
+  SqliteCatalog(const std::filesystem::path& file, Access access) : m_file(file), m_access(access) {
+    if (access == Access::read_only) {
+      open_read_only();
+      return;
     }
+    open(file.c_str(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     try {
-      // Another process may hold the write lock for a batch; wait rather than fail.
-      sqlite3_busy_timeout(m_db, 30'000);
       enable_wal();
       exec("PRAGMA synchronous=NORMAL");
       exec("PRAGMA foreign_keys=ON");
@@ -857,7 +873,7 @@ public:
     });
   }
 
-  std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file); }
+  std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file, m_access); }
 
   int schema_version() override {
     Statement s(m_db, "PRAGMA user_version");
@@ -888,6 +904,55 @@ private:
     return found;
   }
 
+  void open(const char* name, int flags) {
+    if (sqlite3_open_v2(name, &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+      sqlite3_close(m_db);
+      m_db = nullptr;
+      throw CatalogError(fmt::format("{}: cannot open catalog: {}", m_file.string(), message));
+    }
+    // Another process may hold the write lock for a batch; wait rather than fail.
+    sqlite3_busy_timeout(m_db, 30'000);
+  }
+
+  // For the commands that only read (status, verify): nothing is created,
+  // migrated or switched to WAL, so that a catalog in a read-only folder (a
+  // backup, an archive, another user's project) can be read. A WAL catalog
+  // needs its -shm index, which a reader cannot create in such a folder; when
+  // there is none and no write-ahead log either, nobody is writing and the
+  // file alone is the whole catalog, so it is opened as immutable.
+  void open_read_only() {
+    open(m_file.c_str(), SQLITE_OPEN_READONLY);
+    try {
+      int version = 0;
+      try {
+        version = schema_version();
+      } catch (const CatalogError&) {
+        const int code = sqlite3_errcode(m_db);
+        std::error_code error;
+        const auto wal = m_file.string() + "-wal";
+        const bool logged = std::filesystem::exists(wal, error) && std::filesystem::file_size(wal, error) > 0;
+        if ((code != SQLITE_READONLY && code != SQLITE_CANTOPEN) || logged) throw;
+        sqlite3_close(m_db);
+        m_db = nullptr;
+        open((file_uri(m_file) + "?immutable=1").c_str(), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+        version = schema_version();
+      }
+      if (version > k_schema_version)
+        throw CatalogError(fmt::format("{}: catalog schema {} is newer than this wsportfolio understands ({}); upgrade",
+                                       m_file.string(), version, k_schema_version));
+      if (version < k_schema_version) {
+        // An older catalog is brought up to date by a connection that may
+        // write; where none may, the reason names the file.
+        SqliteCatalog upgraded(m_file, Access::read_write);
+      }
+      exec("PRAGMA foreign_keys=ON");
+    } catch (...) {
+      sqlite3_close(m_db);
+      throw;
+    }
+  }
+
   // Switching to WAL takes an exclusive lock and does not wait on busy_timeout:
   // two processes creating one catalog at once retry here instead of failing.
   void enable_wal() {
@@ -897,7 +962,7 @@ private:
       sqlite3_free(error);
       if (rc == SQLITE_OK) return;
       if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt >= 300)
-        throw CatalogError(fmt::format("catalog: cannot enable WAL: {}", sqlite3_errmsg(m_db)));
+        throw CatalogError(fmt::format("{}: cannot enable WAL: {}", file_of(m_db), sqlite3_errmsg(m_db)));
       std::this_thread::sleep_for(std::chrono::milliseconds(10 + attempt % 20));
     }
   }
@@ -907,7 +972,7 @@ private:
     if (sqlite3_exec(m_db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
       std::string message = error ? error : sqlite3_errmsg(m_db);
       sqlite3_free(error);
-      throw CatalogError(fmt::format("catalog: {}", message));
+      throw CatalogError(fmt::format("{}: {}", file_of(m_db), message));
     }
   }
 
@@ -933,6 +998,7 @@ private:
   }
 
   std::filesystem::path m_file;
+  Access m_access;
   sqlite3* m_db = nullptr;
   bool m_in_transaction = false;
 };
@@ -941,8 +1007,8 @@ private:
 
 int latest_schema_version() { return k_schema_version; }
 
-std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file) {
-  return std::make_unique<SqliteCatalog>(file);
+std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file, Access access) {
+  return std::make_unique<SqliteCatalog>(file, access);
 }
 
 }  // namespace wsp::catalog

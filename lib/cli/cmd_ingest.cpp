@@ -9,7 +9,7 @@ namespace wsp::cli {
 
 int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                      const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-                     const std::vector<std::filesystem::path>& gone) {
+                     const std::vector<std::filesystem::path>& gone, StageTimings* timings) {
   namespace fs = std::filesystem;
   pipeline::IngestRequest request;
   for (const auto& path : paths) request.paths.push_back(fs::absolute(path).lexically_normal());
@@ -19,6 +19,7 @@ int run_ingest_stage(const Context& context, const config::Config& config, catal
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::ingest(config, catalog, request, context.terminal);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (timings) timings->push_back({pipeline::StageName::ingest, summary.seen, {.wall = seconds}});
   context.terminal.finish_progress();
 
   std::vector<std::string> parts;
@@ -71,15 +72,14 @@ int run_ingest(const IngestOptions& options, const Context& context) {
   for (const auto& path : options.paths)
     if (!fs::exists(fs::symlink_status(path))) throw UsageError(fmt::format("{}: no such file or folder", path));
   fs::path folder = options.paths.size() == 1 && fs::is_directory(options.paths[0]) ? fs::path(options.paths[0]) : fs::path();
-  auto config = load_project(context, folder);
   std::vector<fs::path> requested(options.paths.begin(), options.paths.end());
-  require_inside_sources(config, requested);
-  auto threads = limit_threads(config);
-  auto catalog = open_catalog(config);
-  RunRegistration run(*catalog, "ingest");
-  int code = run_ingest_stage(context, config, *catalog, run.id(), requested);
-  run.set_exit_code(code);
-  return code;
+  return run_on_project(
+      context,
+      {.name = "ingest",
+       .folder = folder,
+       .creates_catalog = true,
+       .check = [&](const config::Config& config) { require_inside_sources(config, requested); }},
+      [&](const Project& p) { return run_ingest_stage(context, p.config, p.catalog, p.run_id, requested); });
 }
 
 }  // namespace

@@ -21,10 +21,11 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.stop = &context.stop;
   request.dry_run = options.dry_run;
   request.prune = options.prune;
+  request.adopt = options.adopt;
   request.only_target = options.target;
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
-        JsonLine().add("event", "publish.plan").add("target", target.name).add_raw("plan", publish::plan_json(*target.plan)));
+        JsonLine().add("event", "publish.plan").add("target", target.name).add_json("plan", publish::plan_json(*target.plan)));
     if (options.dry_run) {
       auto summary = publish::plan_summary(*target.plan);
       while (!summary.empty() && summary.back() == '\n') summary.pop_back();
@@ -98,6 +99,8 @@ Runner define_publish(CLI::App& command) {
   command.add_flag("--dry-run", options->stage.dry_run, "Print the plan (put, replace, delete, stale); change nothing");
   command.add_flag("--prune", options->stage.prune,
                    "Delete files this tool published that are no longer in the portfolio");
+  command.add_flag("--adopt", options->stage.adopt,
+                   "Publish into target folders wsportfolio did not make, never overwriting their files");
   command.add_option("--target", options->stage.target, "Publish to this target only (a name in publish.targets)");
   return [options](const Context& context) { return run_publish(*options, context); };
 }

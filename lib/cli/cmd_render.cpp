@@ -14,7 +14,7 @@ int worker_count(const config::Config& config) {
 }
 
 int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                 const std::string& run_id) {
+                 const std::string& run_id, StageTimings* timings) {
   pipeline::RenderRequest request;
   request.run_id = run_id;
   request.stop = &context.stop;
@@ -22,8 +22,9 @@ int render_stage(const Context& context, const config::Config& config, catalog::
   request.max_inflight = config.pipeline.max_inflight_images > 0 ? config.pipeline.max_inflight_images : 2 * request.jobs;
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::render(config, catalog, request, context.terminal);
-  pipeline::write_manifest(config, catalog.renders());
+  pipeline::write_manifest(config, catalog);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (timings) timings->push_back({pipeline::StageName::render, summary.rendered + summary.failed, summary.seconds});
   context.terminal.finish_progress();
   context.terminal.info(fmt::format("render: {} rendered, {} failed ({:.2f} s, {} written, {} decodes)", summary.rendered,
                                     summary.failed, seconds, human_bytes(summary.bytes_written), summary.decodes));
@@ -34,15 +35,17 @@ int render_stage(const Context& context, const config::Config& config, catalog::
                             .add("decodes", summary.decodes)
                             .add("bytes_written", summary.bytes_written)
                             .add("seconds", seconds)
+                            .add("claim_seconds", summary.seconds.claim)
+                            .add("work_seconds", summary.seconds.work)
+                            .add("commit_seconds", summary.seconds.commit)
                             .add("interrupted", context.stop.load())
                             .add("manifest", (config.state_dir() / "manifest.json").string()));
   if (!summary.stopped_because.empty()) {
-    context.terminal.error(fmt::format("render stopped: {}; nothing half-written is kept, free space and run again",
-                                       summary.stopped_because));
+    context.terminal.error(fmt::format("render stopped: {}", summary.stopped_because));
     return k_exit_items_failed;
   }
   // Like rejected files at ingest, failures left from earlier runs still count.
-  auto standing = catalog.failures("render").size();
+  auto standing = catalog.failures(pipeline::to_string(pipeline::StageName::render)).size();
   if (standing > summary.failed)
     context.terminal.info(fmt::format("{} image(s) failed in earlier runs; `wsportfolio status` lists them, "
                                       "`wsportfolio retry` requeues them", standing - summary.failed));
@@ -56,14 +59,8 @@ struct RenderOptions {
 };
 
 int run_render(const RenderOptions& options, const Context& context) {
-  auto config = load_project(context, existing_folder(options.folder));
-  auto threads = limit_threads(config);
-  auto catalog = open_existing_catalog(config);
-  RunRegistration run(*catalog, "render");
-  int code = render_stage(context, config, *catalog, run.id());
-  if (context.stop) code = k_exit_interrupted;
-  run.set_exit_code(code);
-  return code;
+  return run_on_project(context, {.name = "render", .folder = existing_folder(options.folder)},
+                        [&](const Project& p) { return render_stage(context, p.config, p.catalog, p.run_id); });
 }
 
 }  // namespace

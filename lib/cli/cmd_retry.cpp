@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/names.hpp"
 #include "pipeline/scan.hpp"
 
 namespace wsp::cli {
@@ -34,7 +35,9 @@ int run_retry(const RetryOptions& options, const Context& context) {
 
 Runner define_retry(CLI::App& command) {
   auto options = std::make_shared<RetryOptions>();
-  command.add_option("--stage", options->stage, "Only this stage")->check(CLI::IsMember({"render", "tag"}));
+  command.add_option("--stage", options->stage, "Only this stage")
+      ->check(CLI::IsMember({pipeline::to_string(pipeline::StageName::render),
+                             pipeline::to_string(pipeline::StageName::tag)}));
   command.add_option("files", options->files, "Only these source files");
   return [options](const Context& context) { return run_retry(*options, context); };
 }

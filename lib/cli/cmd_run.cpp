@@ -1,4 +1,7 @@
+#include <chrono>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 
@@ -10,13 +13,43 @@ namespace wsp::cli {
 // A new stage is chained here, and `run` and `watch` both get it.
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-               const std::vector<std::filesystem::path>& gone) {
-  int code = run_ingest_stage(context, config, catalog, run_id, paths, gone);
-  if (!context.stop) code = std::max(code, render_stage(context, config, catalog, run_id));
-  if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id));
-  if (!context.stop) code = std::max(code, publish_stage(context, config, catalog, run_id, {}));
+               const std::vector<std::filesystem::path>& gone, StageTimings* timings) {
+  int code = run_ingest_stage(context, config, catalog, run_id, paths, gone, timings);
+  if (!context.stop) code = std::max(code, render_stage(context, config, catalog, run_id, timings));
+  if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id, timings));
+  if (!context.stop) {
+    // Publish is timed as a whole: it claims no jobs.
+    const auto started = std::chrono::steady_clock::now();
+    code = std::max(code, publish_stage(context, config, catalog, run_id, {}));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (timings) timings->push_back({pipeline::StageName::publish, 0, {.wall = seconds}});
+  }
   if (context.stop) code = k_exit_interrupted;
   return code;
+}
+
+void report_timings(const Context& context, const StageTimings& timings, double seconds, int code) {
+  std::vector<std::string> parts;
+  auto stages = nlohmann::json::array();
+  for (const auto& [stage, items, times] : timings) {
+    const bool claimed = times.work > 0 || times.claim > 0 || times.commit > 0;
+    parts.push_back(claimed ? fmt::format("{} {:.2f} s (work {:.2f}, claim {:.2f}, commit {:.2f})", name_of(stage),
+                                          times.wall, times.work, times.claim, times.commit)
+                            : fmt::format("{} {:.2f} s", name_of(stage), times.wall));
+    nlohmann::json entry = {{"stage", name_of(stage)}, {"items", items}, {"seconds", times.wall}};
+    if (claimed) {
+      entry["claim_seconds"] = times.claim;
+      entry["work_seconds"] = times.work;
+      entry["commit_seconds"] = times.commit;
+    }
+    stages.push_back(std::move(entry));
+  }
+  context.terminal.info(fmt::format("run: {:.2f} s: {}", seconds, fmt::join(parts, ", ")));
+  context.terminal.emit(JsonLine()
+                            .add("event", "run.completed")
+                            .add("code", code)
+                            .add("seconds", seconds)
+                            .add_raw("stages", stages.dump()));
 }
 
 namespace {
@@ -28,18 +61,27 @@ struct RunOptions {
 // `run`: the stages once over a shoot folder, or a folder inside the sources.
 int run_pipeline(const RunOptions& options, const Context& context) {
   namespace fs = std::filesystem;
-  auto config = load_project(context, existing_folder(options.path));
+  const auto started = std::chrono::steady_clock::now();
   // A folder of another project's config must lie inside that project's sources.
-  const bool own_project = options.path.empty() || fs::equivalent(options.path, config.project_dir);
-  if (!own_project) require_inside_sources(config, {fs::path(options.path)});
-  auto threads = limit_threads(config);
-  auto catalog = open_catalog(config);
-  RunRegistration run(*catalog, "run");
-
-  std::vector<fs::path> narrowed;
-  if (!own_project) narrowed.push_back(options.path);
-  int code = run_stages(context, config, *catalog, run.id(), narrowed);
-  run.set_exit_code(code);
+  auto own_project = [&](const config::Config& config) {
+    return options.path.empty() || fs::equivalent(options.path, config.project_dir);
+  };
+  StageTimings timings;
+  int code = run_on_project(context,
+                            {.name = "run",
+                             .folder = existing_folder(options.path),
+                             .creates_catalog = true,
+                             .check =
+                                 [&](const config::Config& config) {
+                                   if (!own_project(config)) require_inside_sources(config, {fs::path(options.path)});
+                                 }},
+                            [&](const Project& p) {
+                              std::vector<fs::path> narrowed;
+                              if (!own_project(p.config)) narrowed.push_back(options.path);
+                              return run_stages(context, p.config, p.catalog, p.run_id, narrowed, {}, &timings);
+                            });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report_timings(context, timings, seconds, code);
   return code;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/pending.hpp"
 #include "pipeline/tag.hpp"
 
 namespace wsp::cli {
@@ -40,7 +41,7 @@ int run_status(const StatusOptions& options, const Context& context) {
     terminal.emit(JsonLine().add("event", "status").add("project", config.project_dir.string()).add("images", 0));
     return k_exit_ok;
   }
-  auto catalog = open_catalog(config);
+  auto catalog = open_existing_catalog(config, catalog::Access::read_only);
   auto images = catalog->images();
   std::map<std::string, std::int64_t> by_status;
   for (const auto& image : images) ++by_status[std::string(catalog::to_string(image.status))];
@@ -55,6 +56,9 @@ int run_status(const StatusOptions& options, const Context& context) {
 
   std::map<std::string, std::map<std::string, std::int64_t>> stages;
   for (const auto& row : catalog->stage_counts()) stages[row.stage][row.state] = row.count;
+  for (const auto& [stage, due] : pipeline::pending_work(config, *catalog)) {
+    if (due > 0 || stages.count(pipeline::to_string(stage))) stages[pipeline::to_string(stage)]["pending"] = due;
+  }
   say(fmt::format("\n{:<10}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "stage", "pending", "running", "done", "failed", "rejected"));
   for (auto& [stage, states] : stages) {
     say(fmt::format("{:<10}{:>9}{:>9}{:>9}{:>9}{:>9}\n", stage, states["pending"], states["running"], states["done"],

@@ -12,7 +12,7 @@
 namespace wsp::cli {
 
 int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-              const std::string& run_id) {
+              const std::string& run_id, StageTimings* timings) {
   pipeline::TagRequest request;
   request.run_id = run_id;
   request.stop = &context.stop;
@@ -20,6 +20,7 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::tag(config, catalog, request, context.terminal);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (timings) timings->push_back({pipeline::StageName::tag, summary.tagged + summary.failed, summary.seconds});
   auto tags = pipeline::effective_tags(config, catalog);
   const auto review = std::count_if(tags.begin(), tags.end(), [](const auto& t) { return t.needs_review; });
   context.terminal.finish_progress();
@@ -40,8 +41,15 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
                             .add("groups", summary.groups)
                             .add("needs_review", static_cast<std::int64_t>(review))
                             .add("seconds", seconds)
+                            .add("claim_seconds", summary.seconds.claim)
+                            .add("work_seconds", summary.seconds.work)
+                            .add("commit_seconds", summary.seconds.commit)
                             .add("interrupted", context.stop.load()));
-  auto standing = catalog.failures("tag").size();
+  if (!summary.stopped_because.empty()) {
+    context.terminal.error(fmt::format("tag stopped: {}", summary.stopped_because));
+    return k_exit_items_failed;
+  }
+  auto standing = catalog.failures(pipeline::to_string(pipeline::StageName::tag)).size();
   if (standing > summary.failed)
     context.terminal.info(fmt::format("{} image(s) failed tagging in earlier runs; `wsportfolio retry --stage tag` "
                                       "requeues them", standing - summary.failed));
@@ -102,15 +110,11 @@ std::vector<catalog::ImageRecord> images_for(const config::Config& config, catal
 }
 
 int run_tag(const TagOptions& options, const Context& context) {
-  auto config = load_project(context, existing_folder(options.folder));
-  auto threads = limit_threads(config);
-  auto catalog = open_existing_catalog(config);
-  RunRegistration run(*catalog, "tag");
-  int code = tag_stage(context, config, *catalog, run.id());
-  if (options.xmp && !context.stop) code = std::max(code, write_xmp_sidecars(context, config, *catalog));
-  if (context.stop) code = k_exit_interrupted;
-  run.set_exit_code(code);
-  return code;
+  return run_on_project(context, {.name = "tag", .folder = existing_folder(options.folder)}, [&](const Project& p) {
+    int code = tag_stage(context, p.config, p.catalog, p.run_id);
+    if (options.xmp && !context.stop) code = std::max(code, write_xmp_sidecars(context, p.config, p.catalog));
+    return code;
+  });
 }
 
 int run_set(const TagOptions& options, const Context& context) {
@@ -140,7 +144,7 @@ int run_set(const TagOptions& options, const Context& context) {
       if (options.alt) o.alt_text = options.alt;
       if (options.rating) o.rating = options.rating;
       catalog->put_override(o);
-      catalog->add_event({"image.tags_overridden", image.id, "{}"}, "");
+      catalog->add_event({pipeline::to_string(pipeline::EventKind::image_tags_overridden), image.id, "{}"}, "");
     }
   });
   context.terminal.info(fmt::format("tag set: {} image(s) updated; overrides win over automatic tags", images.size()));
@@ -162,7 +166,7 @@ int run_clear(const TagOptions& options, const Context& context) {
       if (everything || options.clear_alt) o->alt_text.reset();
       if (everything || options.clear_rating) o->rating.reset();
       catalog->put_override(*o);
-      catalog->add_event({"image.override_cleared", image.id, "{}"}, "");
+      catalog->add_event({pipeline::to_string(pipeline::EventKind::image_override_cleared), image.id, "{}"}, "");
     }
   });
   context.terminal.info(fmt::format("tag clear: {} image(s); automatic tags apply again", images.size()));

@@ -20,7 +20,7 @@ std::string_view heading_of(std::string_view kind) {
 int run_verify(const VerifyOptions& options, const Context& context) {
   auto config = load_project(context, existing_folder(options.folder));
   auto threads = limit_threads(config);
-  auto catalog = open_existing_catalog(config);
+  auto catalog = open_existing_catalog(config, options.repair ? catalog::Access::read_write : catalog::Access::read_only);
   auto findings = pipeline::verify(config, *catalog, {options.fast, options.repair}, context.terminal);
   auto say = [&](const std::string& text) {
     if (!context.terminal.json()) std::fputs(text.c_str(), stdout);

@@ -13,6 +13,7 @@
 #include "catalog/catalog.hpp"
 #include "cli/terminal.hpp"
 #include "config/config.hpp"
+#include "pipeline/engine.hpp"
 
 namespace wsp::cli {
 
@@ -50,20 +51,30 @@ Runner define_status(CLI::App& command);
 Runner define_publish(CLI::App& command);
 Runner define_watch(CLI::App& command);
 
+// Where one stage of a command spent its time; claim, work and commit are
+// known for the stages the engine runs.
+struct StageTiming {
+  pipeline::StageName stage;
+  std::size_t items = 0;
+  pipeline::StageTimes seconds;
+};
+using StageTimings = std::vector<StageTiming>;
+
 // The stages as commands run them (`run` chains them): each reports to the
-// terminal and returns its exit code.
+// terminal, adds its timing to `timings` when given, and returns its exit code.
 // `gone`: see IngestRequest.
 int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                      const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-                     const std::vector<std::filesystem::path>& gone = {});
+                     const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr);
 int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                 const std::string& run_id);
+                 const std::string& run_id, StageTimings* timings = nullptr);
 int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-              const std::string& run_id);
+              const std::string& run_id, StageTimings* timings = nullptr);
 
 struct PublishStageOptions {
   bool dry_run = false;
   bool prune = false;
+  bool adopt = false;  // publish into target folders the tool did not make
   std::string target;  // empty: every target
 };
 // Publishes to the configured targets and tells where the gallery is; returns the exit code.
@@ -76,7 +87,11 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
 // code 130 then).
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-               const std::vector<std::filesystem::path>& gone = {});
+               const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr);
+
+// The short per-stage summary at the end of `run`: one line on stderr, and a
+// `run.completed` JSON line with every stage's timers.
+void report_timings(const Context& context, const StageTimings& timings, double seconds, int code);
 
 // Writes or merges an XMP sidecar beside every tagged source; returns the exit code.
 int write_xmp_sidecars(const Context& context, const config::Config& config, catalog::Catalog& catalog);
@@ -100,7 +115,9 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config);
 
 // Opens the catalog of a project that has one; a UsageError names the folder
 // otherwise, so that a mistyped path never leaves an empty state folder behind.
-std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config);
+// Commands that only read open it read_only.
+std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config,
+                                                        catalog::Access access = catalog::Access::read_write);
 
 // `folder` as given on the command line, which must be an existing folder; empty stays empty.
 std::filesystem::path existing_folder(const std::string& folder);
@@ -108,6 +125,28 @@ std::filesystem::path existing_folder(const std::string& folder);
 // A UsageError naming the first of `paths` that lies outside every source of
 // the project: a command narrowed to a folder works only inside its project.
 void require_inside_sources(const config::Config& config, const std::vector<std::filesystem::path>& paths);
+
+// What a command that works on a project is handed by run_on_project.
+struct Project {
+  const config::Config& config;
+  catalog::Catalog& catalog;
+  const std::string& run_id;
+};
+
+struct ProjectCommand {
+  const char* name;                 // as the catalog's runs list it: "render"
+  std::filesystem::path folder;     // the project folder given; empty: the current one
+  bool creates_catalog = false;     // ingest and run start a project; the others need one
+  // Optional: checks the command line against the project before anything is
+  // opened, throwing a UsageError.
+  std::function<void(const config::Config&)> check;
+};
+
+// The skeleton of every command that works on a project: load its config,
+// limit the worker threads, open the catalog, register the run, do `work`,
+// and record its exit code (130 once a signal came) as the run's.
+int run_on_project(const Context& context, const ProjectCommand& command,
+                   const std::function<int(const Project&)>& work);
 
 // Registers this process as a run in the catalog and unregisters it on scope exit.
 class RunRegistration {

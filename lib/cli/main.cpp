@@ -61,11 +61,11 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
   return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
 }
 
-std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config) {
+std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config, catalog::Access access) {
   if (!std::filesystem::exists(config.state_dir() / "catalog.db"))
     throw UsageError(fmt::format("{}: no wsportfolio project here yet (run `wsportfolio ingest` or `run` first)",
                                  config.project_dir.string()));
-  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db", access);
 }
 
 std::filesystem::path existing_folder(const std::string& folder) {
@@ -84,6 +84,19 @@ std::unique_ptr<tbb::global_control> limit_threads(const config::Config& config)
   int threads = config.pipeline.jobs;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, std::max(1, threads));
+}
+
+int run_on_project(const Context& context, const ProjectCommand& command,
+                   const std::function<int(const Project&)>& work) {
+  auto config = load_project(context, command.folder);
+  if (command.check) command.check(config);
+  auto threads = limit_threads(config);
+  auto catalog = command.creates_catalog ? open_catalog(config) : open_existing_catalog(config);
+  RunRegistration run(*catalog, command.name);
+  int code = work({config, *catalog, run.id()});
+  if (context.stop) code = k_exit_interrupted;
+  run.set_exit_code(code);
+  return code;
 }
 
 std::string host_name() {

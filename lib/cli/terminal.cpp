@@ -5,46 +5,19 @@
 
 #include <fmt/format.h>
 
-#include "util/text.hpp"
 
 namespace wsp::cli {
 
-void JsonLine::key(std::string_view name) {
-  if (m_text.size() > 1) m_text += ',';
-  m_text += fmt::format("\"{}\":", util::json_escape(name));
-}
+JsonLine& JsonLine::add(std::string_view name, std::string_view value) { return add_json(name, nlohmann::ordered_json(std::string(value))); }
 
-JsonLine& JsonLine::add(std::string_view name, std::string_view value) {
-  key(name);
-  m_text += fmt::format("\"{}\"", util::json_escape(value));
-  return *this;
-}
+JsonLine& JsonLine::add(std::string_view name, std::int64_t value) { return add_json(name, nlohmann::ordered_json(value)); }
 
-JsonLine& JsonLine::add(std::string_view name, std::int64_t value) {
-  key(name);
-  m_text += std::to_string(value);
-  return *this;
-}
+JsonLine& JsonLine::add(std::string_view name, double value) { return add_json(name, nlohmann::ordered_json(value)); }
 
-JsonLine& JsonLine::add(std::string_view name, double value) {
-  key(name);
-  m_text += fmt::format("{:.6g}", value);
-  return *this;
-}
-
-JsonLine& JsonLine::add(std::string_view name, bool value) {
-  key(name);
-  m_text += value ? "true" : "false";
-  return *this;
-}
+JsonLine& JsonLine::add(std::string_view name, bool value) { return add_json(name, nlohmann::ordered_json(value)); }
 
 JsonLine& JsonLine::add(std::string_view name, const std::vector<std::string>& values) {
-  key(name);
-  m_text += '[';
-  for (std::size_t i = 0; i < values.size(); ++i)
-    m_text += fmt::format("{}\"{}\"", i ? "," : "", util::json_escape(values[i]));
-  m_text += ']';
-  return *this;
+  return add_json(name, nlohmann::ordered_json(values));
 }
 
 JsonLine& JsonLine::add(std::string_view name, const std::vector<std::filesystem::path>& paths) {
@@ -53,10 +26,17 @@ JsonLine& JsonLine::add(std::string_view name, const std::vector<std::filesystem
   return add(name, values);
 }
 
-JsonLine& JsonLine::add_raw(std::string_view name, std::string_view json) {
-  key(name);
-  m_text += json;
+JsonLine& JsonLine::add_json(std::string_view name, nlohmann::ordered_json value) {
+  m_object[std::string(name)] = std::move(value);
   return *this;
+}
+
+JsonLine& JsonLine::add_raw(std::string_view name, std::string_view json) {
+  return add_json(name, nlohmann::ordered_json::parse(json));
+}
+
+std::string JsonLine::str() const {
+  return m_object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 Terminal::Terminal(const GlobalOptions& options)

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/observer.hpp"
 
 namespace wsp::cli {
@@ -24,7 +26,9 @@ struct GlobalOptions {
   std::string color = "auto";
 };
 
-// A JSON object built field by field; values are escaped.
+// A JSON object built field by field, in the order the fields are added.
+// Text that is not valid UTF-8 (a file name from an old card) keeps the line
+// valid JSON: each bad byte becomes U+FFFD.
 class JsonLine {
 public:
   JsonLine& add(std::string_view key, std::string_view value);
@@ -37,12 +41,13 @@ public:
   // An array of strings; paths as they are (absolute or relative).
   JsonLine& add(std::string_view key, const std::vector<std::string>& values);
   JsonLine& add(std::string_view key, const std::vector<std::filesystem::path>& paths);
+  JsonLine& add_json(std::string_view key, nlohmann::ordered_json value);
+  // `json` is JSON text (an object, array or value) taken as it is.
   JsonLine& add_raw(std::string_view key, std::string_view json);
-  std::string str() const { return m_text + "}"; }
+  std::string str() const;
 
 private:
-  void key(std::string_view name);
-  std::string m_text = "{";
+  nlohmann::ordered_json m_object = nlohmann::ordered_json::object();
 };
 
 class Terminal final : public pipeline::Observer {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <regex>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -51,6 +52,42 @@ std::string scalar_of(const YAML::Node& node, const Place& place, std::string_vi
 template <typename Get>
 Apply text(Get get) {
   return [get](Config& c, const YAML::Node& n, const Place& p) { get(c) = scalar_of(n, p, "a string"); };
+}
+
+// Where `text` stops being UTF-8 (overlong forms, surrogates and code points
+// past U+10FFFF included), or npos when it is UTF-8 throughout.
+std::size_t first_non_utf8(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[at]);
+    const std::size_t length = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                               : lead >= 0xF0 && lead <= 0xF4                  ? 4
+                                                                               : 0;
+    if (length == 0 || at + length > text.size()) return at;
+    char32_t code = length == 1 ? lead : lead & (0x7F >> length);
+    for (std::size_t i = 1; i < length; ++i) {
+      const auto next = static_cast<unsigned char>(text[at + i]);
+      if ((next & 0xC0) != 0x80) return at;
+      code = (code << 6) | (next & 0x3F);
+    }
+    constexpr char32_t k_smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < k_smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
+// Text that is drawn (Pango takes only UTF-8): a file saved in another
+// encoding would fail at render time, image after image.
+template <typename Get>
+Apply utf8_text(Get get) {
+  return [get](Config& c, const YAML::Node& n, const Place& p) {
+    auto value = scalar_of(n, p, "a string");
+    if (auto bad = first_non_utf8(value); bad != std::string_view::npos)
+      fail(p, fmt::format("not UTF-8 (byte {} is 0x{:02X}); save the file as UTF-8", bad + 1,
+                          static_cast<unsigned char>(value[bad])));
+    get(c) = std::move(value);
+  };
 }
 
 template <typename Get>
@@ -258,6 +295,35 @@ void check_alt_text(const Config& config) {
   }
 }
 
+// A width no enabled format can hold would fail every photo at render time;
+// the formats are known only once the whole file is read.
+void check_widths_fit_formats(const Config& config) {
+  const auto& render = config.render;
+  std::string where = config.config_file.string();
+  for (const auto& origin : config.origins)
+    if (origin.key == "render.widths") where = origin.where;
+  for (auto [format, name, enabled] : {std::tuple{"jpeg", "JPEG", render.jpeg.enabled},
+                                       std::tuple{"webp", "WebP", render.webp.enabled},
+                                       std::tuple{"avif", "AVIF", render.avif.enabled}}) {
+    if (!enabled) continue;
+    for (int width : render.widths)
+      if (width > longest_side_of(format))
+        throw ConfigError(fmt::format("{}: render.widths: {} px is wider than {} can hold ({} px); use a smaller "
+                                      "width or disable render.formats.{}",
+                                      where, width, name, longest_side_of(format), format));
+  }
+}
+
+}  // namespace
+
+int longest_side_of(std::string_view format) {
+  if (format == "webp") return 16383;
+  if (format == "avif") return 16384;
+  return 65500;
+}
+
+namespace {
+
 // Every key of wsportfolio.yaml. The order is the order of `config show`.
 const std::vector<KeySpec>& key_table() {
   static const std::vector<KeySpec> k_keys{
@@ -317,7 +383,7 @@ const std::vector<KeySpec>& key_table() {
       {"render.metadata", Kind::Map, nullptr},
       {"render.metadata.keep", Kind::Value, choices(FIELD(c.render.keep_metadata), {"copyright", "artist"})},
       {"render.watermark", Kind::Map, optional_map(FIELD(c.render.watermark))},
-      {"render.watermark.text", Kind::Value, text(FIELD(c.render.watermark->text))},
+      {"render.watermark.text", Kind::Value, utf8_text(FIELD(c.render.watermark->text))},
       {"render.watermark.image", Kind::Value, text(FIELD(c.render.watermark->image))},
       {"render.watermark.font", Kind::Value, text(FIELD(c.render.watermark->font))},
       {"render.watermark.size", Kind::Value, number(FIELD(c.render.watermark->size), 0.005, 0.5)},
@@ -531,6 +597,49 @@ void note_derived(Config& config, const std::string& key, const std::string& val
   else config.origins.push_back({key, value, "derived"});
 }
 
+// Where a key's value was set in a config file ("wsportfolio.yaml:12"); empty
+// for a built-in or derived value.
+std::string where_set(const Config& config, const std::string& key) {
+  auto it = std::find_if(config.origins.begin(), config.origins.end(), [&](const Origin& o) { return o.key == key; });
+  if (it != config.origins.end() && it->where != "default" && it->where != "derived") return it->where;
+  return {};
+}
+
+// A local target is a folder the gallery is written into, and a folder the
+// scan never enters: as the project folder, the state folder, a source or a
+// folder holding one, either the photos would be fenced off as output or the
+// gallery's renders taken for photos. The built-in target, in the state
+// folder, is fenced whatever the sources say.
+void check_target_folder(const Config& config, std::size_t index) {
+  namespace fs = std::filesystem;
+  const auto& target = config.publish.targets[index];
+  const auto key = fmt::format("publish.targets[{}].path", index);
+  const auto where = where_set(config, key);
+  if (where.empty()) return;
+  auto folder_of = [](const fs::path& path) {
+    auto text = path.lexically_normal().string();
+    while (text.size() > 1 && text.back() == '/') text.pop_back();
+    return text;
+  };
+  // `inner` is `outer` or inside it.
+  auto within = [&](const fs::path& inner, const fs::path& outer) {
+    const auto a = folder_of(inner), b = folder_of(outer);
+    return a == b || (a.size() > b.size() && a.starts_with(b) && (b == "/" || a[b.size()] == '/'));
+  };
+  const fs::path root = config.in_project(target.path);
+  std::string what;
+  if (within(config.project_dir, root)) what = "the project folder";
+  else if (within(config.state_dir(), root)) what = "the state folder (.wsportfolio)";
+  for (std::size_t i = 0; what.empty() && i < config.sources.size(); ++i)
+    if (within(config.in_project(config.sources[i].path), root))
+      what = within(root, config.in_project(config.sources[i].path))
+                 ? fmt::format("the folder of sources[{}]", i)
+                 : fmt::format("a folder holding sources[{}] ({})", i, config.sources[i].path);
+  if (what.empty()) return;
+  throw ConfigError(fmt::format("{}: {}: '{}' is {}; a local target needs a folder of its own, such as ./public",
+                                where, key, target.path, what));
+}
+
 }  // namespace
 
 // `config show` lists keys in the order of the key table, list items in order.
@@ -586,6 +695,7 @@ void apply_derived_defaults(Config& config) {
     if (target.name.empty()) throw ConfigError(fmt::format("{}: {}.name: every target needs a name", config.config_file.string(), key));
     if (target.type == "local" && target.path.empty())
       throw ConfigError(fmt::format("{}: {}.path: a local target needs a path", config.config_file.string(), key));
+    if (target.type == "local") check_target_folder(config, i);
     if (target.type == "s3" && (target.bucket.empty() || target.access_key.empty() || target.secret_key.empty()))
       throw ConfigError(fmt::format("{}: {}: an s3 target needs bucket and access and secret keys (access_key_env or access_key_file, secret_key_env or secret_key_file)",
                                     config.config_file.string(), key));
@@ -619,6 +729,7 @@ void apply_derived_defaults(Config& config) {
   }
   if (!config.render.jpeg.enabled && !config.render.webp.enabled && !config.render.avif.enabled)
     throw ConfigError(fmt::format("{}: render.formats: at least one format must be enabled", config.config_file.string()));
+  check_widths_fit_formats(config);
   sort_origins(config);
 }
 

@@ -108,6 +108,11 @@ struct RenderRecipe {
   int analysis_size = 512;                         // the small image tagging reads
 };
 
+// The longest side, in pixels, a variant in `format` (jpeg | webp | avif) can
+// have: what the format holds (WebP 16383, JPEG 65500), and for AVIF what
+// libheif agrees to read back (16384).
+int longest_side_of(std::string_view format);
+
 struct PublishTarget {
   std::string name;
   std::string type;  // local | s3

@@ -150,7 +150,12 @@ util::Result<PhotoHeader> probe_header(std::span<const std::uint8_t> bytes, std:
                                    header.width, header.height, pixels / 1e6, max_pixels / 1e6)};
   if (!looks_complete(bytes, header.format))
     return util::Error{fmt::format("truncated {}: the file ends before the end of the image data", header.format)};
-  header.camera = parse_exif(blob_of(ref.image, VIPS_META_EXIF_NAME));
+  auto exif = blob_of(ref.image, VIPS_META_EXIF_NAME);
+  // A TIFF is itself the structure an EXIF block is: its first IFD holds Make,
+  // Model and the pointer to the Exif IFD, and libvips' TIFF loader exposes
+  // none of it as "exif-data".
+  if (exif.empty() && header.format == "tiff") exif = bytes;
+  header.camera = parse_exif(exif);
   header.icc_description = icc_description(blob_of(ref.image, VIPS_META_ICC_NAME));
   return header;
 }

@@ -116,7 +116,9 @@ VImage watermarked(const VImage& image, const config::Watermark& mark) {
   VImage overlay;
   if (!mark.text.empty()) {
     const int pixels = std::max(8, static_cast<int>(mark.size * width));
-    VImage mask = VImage::text(mark.text.c_str(), VImage::option()
+    // libvips reads the text as Pango markup; the photographer's text is plain.
+    std::unique_ptr<gchar, void (*)(gpointer)> plain(g_markup_escape_text(mark.text.c_str(), -1), g_free);
+    VImage mask = VImage::text(plain.get(), VImage::option()
                                                        ->set("font", fmt::format("{} {}", mark.font, pixels).c_str())
                                                        ->set("dpi", 72));
     VImage alpha = (mask * (mark.opacity)).cast(VIPS_FORMAT_UCHAR);
@@ -142,21 +144,33 @@ VImage watermarked(const VImage& image, const config::Watermark& mark) {
       .cast(VIPS_FORMAT_UCHAR);
 }
 
-// libvips 8.14 writes an EXIF block of its own (resolution, an "uncalibrated"
-// colour space) into WebP even when told to strip; drops the EXIF chunk of an
-// extended WebP and clears its flag.
-void remove_webp_exif(std::string& webp) {
+// libvips 8.14 gets a WebP's EXIF chunk wrong both ways: told to strip, it
+// still writes a block of its own (resolution, an "uncalibrated" colour
+// space); given EXIF, it writes it with JPEG's "Exif\0\0" header in front,
+// where a WebP chunk holds the TIFF structure itself and readers call the
+// header improper. Without `keep` the chunk goes (and its VP8X flag);
+// with it, the header does.
+void fix_webp_exif(std::string& webp, bool keep) {
   if (webp.size() < 30 || webp.compare(0, 4, "RIFF") != 0 || webp.compare(12, 4, "VP8X") != 0) return;
+  auto put32 = [&](std::size_t at, std::uint32_t value) {
+    for (int i = 0; i < 4; ++i) webp[at + i] = static_cast<char>((value >> (8 * i)) & 0xFF);
+  };
   std::size_t at = 12;
   while (at + 8 <= webp.size()) {
     std::uint32_t size = std::uint8_t(webp[at + 4]) | (std::uint8_t(webp[at + 5]) << 8) |
                          (std::uint8_t(webp[at + 6]) << 16) | (std::uint32_t(std::uint8_t(webp[at + 7])) << 24);
     std::size_t chunk = 8 + size + (size & 1);
     if (webp.compare(at, 4, "EXIF") == 0) {
-      webp.erase(at, std::min(chunk, webp.size() - at));
-      webp[20] = static_cast<char>(webp[20] & ~0x08);  // VP8X flags: no EXIF
-      std::uint32_t riff = static_cast<std::uint32_t>(webp.size() - 8);
-      for (int i = 0; i < 4; ++i) webp[4 + i] = static_cast<char>((riff >> (8 * i)) & 0xFF);
+      constexpr std::string_view k_jpeg_header("Exif\0\0", 6);
+      if (!keep) {
+        webp.erase(at, std::min(chunk, webp.size() - at));
+        webp[20] = static_cast<char>(webp[20] & ~0x08);  // VP8X flags: no EXIF
+      } else if (size >= k_jpeg_header.size() && webp.compare(at + 8, k_jpeg_header.size(), k_jpeg_header) == 0) {
+        // Six bytes less keeps the size's parity, so the padding stays as it is.
+        webp.erase(at + 8, k_jpeg_header.size());
+        put32(at + 4, size - static_cast<std::uint32_t>(k_jpeg_header.size()));
+      }
+      put32(4, static_cast<std::uint32_t>(webp.size() - 8));
       return;
     }
     at += chunk;
@@ -220,8 +234,12 @@ std::string encode(VImage image, const std::string& format, const config::Render
     std::string app1 = {char(0xFF), char(0xE1), char(segment >> 8), char(segment & 0xFF)};
     bytes.insert(2, app1 + exif);  // right after SOI
   }
-  if (format == "webp" && exif.empty()) remove_webp_exif(bytes);
+  if (format == "webp") fix_webp_exif(bytes, !exif.empty());
   return bytes;
+}
+
+std::string format_name(const std::string& format) {
+  return format == "jpeg" ? "JPEG" : format == "webp" ? "WebP" : "AVIF";
 }
 
 std::vector<std::string> enabled_formats(const config::RenderRecipe& recipe) {
@@ -238,22 +256,29 @@ std::vector<std::string> enabled_formats(const config::RenderRecipe& recipe) {
 // the file twice over and costs a 24 MP photo 0.1 s more, a third of the
 // decode that a lone photo's render waits for. Other formats go through
 // thumbnail, which knows each loader's own way to shrink.
+//
+// A CMYK source is not given to thumbnail either: libvips 8.14's thumbnail
+// imports CMYK with its generic profile, whatever profile the file embeds
+// (the JPEG path never met this); it is loaded whole and resized in CMYK, and
+// from_embedded_profile then converts it with its own profile.
 VImage decoded_to_width(std::span<const std::uint8_t> source, int width) {
   const char* loader = vips_foreign_find_load_buffer(source.data(), source.size());
-  if (loader && std::string_view(loader) == "VipsForeignLoadJpegBuffer") {
+  const bool jpeg = loader && std::string_view(loader) == "VipsForeignLoadJpegBuffer";
+  const bool cmyk = !jpeg && loader &&
+                    VImage::new_from_buffer(source.data(), source.size(), "").interpretation() ==
+                        VIPS_INTERPRETATION_CMYK;
+  if (jpeg || cmyk) {
     auto load = [&](int shrink) {
+      auto options = VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
+      if (jpeg) options->set("shrink", shrink);
       // The image borrows the caller's bytes: no copy of a 10 MB source.
-      return VImage::new_from_buffer(source.data(), source.size(), "",
-                                     VImage::option()
-                                         ->set("shrink", shrink)
-                                         ->set("access", VIPS_ACCESS_SEQUENTIAL)
-                                         ->set("fail_on", VIPS_FAIL_ON_TRUNCATED));
+      return VImage::new_from_buffer(source.data(), source.size(), "", options);
     };
     VImage header = load(1);  // the header only: pixels are decoded on demand
     const int upright_width = vips_image_get_orientation_swap(header.get_image()) ? header.height() : header.width();
     int shrink = 1;
     for (int factor : {8, 4, 2})
-      if ((upright_width + factor - 1) / factor >= width) {
+      if (jpeg && (upright_width + factor - 1) / factor >= width) {
         shrink = factor;
         break;
       }
@@ -394,7 +419,8 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
     widths.push_back(base.width());  // the largest variant is the decoded image itself, never upscaled
     std::sort(widths.rbegin(), widths.rend());
     widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
-    rendition.variants.resize(widths.size() * formats.size());
+    // The encodes write into their slots while more are added: no reallocation.
+    rendition.variants.reserve(widths.size() * formats.size());
     std::vector<VImage> outputs(widths.size());
     // Every encode is its own task, started as soon as its variant exists,
     // widest first: the widest WebP, the longest single encode, begins while
@@ -425,9 +451,18 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
         // Sharpened or marked pixels are computed once, not once per format.
         if ((recipe.sharpen || marked) && formats.size() > 1) output = output.copy_memory();
         outputs[w] = output.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-        for (std::size_t f = 0; f < formats.size(); ++f) {
-          auto& slot = rendition.variants[w * formats.size() + f];
-          slot = {outputs[w].width(), outputs[w].height(), formats[f], {}};
+        for (const auto& format : formats) {
+          // A format that cannot hold the variant's longest side leaves it out,
+          // with a note; the other formats still get it.
+          const int longest = std::max(outputs[w].width(), outputs[w].height());
+          if (longest > config::longest_side_of(format)) {
+            rendition.notes.push_back(fmt::format("no {} variant at {}x{}: {} holds at most {} px a side",
+                                                  format_name(format), outputs[w].width(), outputs[w].height(),
+                                                  format_name(format), config::longest_side_of(format)));
+            continue;
+          }
+          auto& slot = rendition.variants.emplace_back(
+              EncodedVariant{outputs[w].width(), outputs[w].height(), format, {}});
           encodes.run([&slot, &image = outputs[w], &recipe, &exif] { slot.bytes = encode(image, slot.format, recipe, exif); });
         }
       }
@@ -439,6 +474,9 @@ util::Result<Rendition> render_photo(std::span<const std::uint8_t> source, const
       throw;
     }
     encodes.wait();  // an encode's failure is thrown here
+    if (rendition.variants.empty())
+      return util::Error{fmt::format("{}x{} is too large for every enabled format: {}", rendition.width,
+                                     rendition.height, fmt::join(rendition.notes, "; "))};
   } catch (const vips::VError& error) {
     return util::Error{fmt::format("cannot decode or render: {}", one_line(error))};
   }

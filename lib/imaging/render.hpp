@@ -30,6 +30,7 @@ struct Rendition {
   int analysis_width = 0;
   int analysis_height = 0;
   std::string placeholder;               // blurhash string or data: URI, empty for none
+  std::vector<std::string> notes;        // what was left out and why ("no WebP at 100x30000: ...")
 };
 
 // What the metadata policy keeps: only these reach the published files.

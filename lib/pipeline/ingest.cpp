@@ -6,10 +6,12 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
 #include "imaging/probe.hpp"
+#include "pipeline/names.hpp"
 #include "pipeline/scan.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
@@ -22,7 +24,7 @@ using catalog::ImageStatus;
 
 namespace {
 
-constexpr std::string_view k_stage = "ingest";
+constexpr std::string_view k_stage = name_of(StageName::ingest);
 
 // What reading one file told us; produced in parallel, applied by one writer.
 struct Observation {
@@ -57,13 +59,11 @@ Observation read_and_probe(const FoundFile& file, std::int64_t max_pixels) {
   return seen;
 }
 
+// An event's detail; a path that is not UTF-8 still gives valid JSON.
 std::string detail_json(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-  std::string json = "{";
-  for (const auto& [key, value] : fields) {
-    if (json.size() > 1) json += ",";
-    json += fmt::format("\"{}\":\"{}\"", key, util::json_escape(value));
-  }
-  return json + "}";
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : fields) json[std::string(key)] = std::string(value);
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 class IngestWriter {
@@ -109,7 +109,8 @@ public:
         image->updated_ms = catalog::now_ms();
         m_catalog.update_image(*image);
         if (former == ImageStatus::Active) promote_duplicate(*image);
-        m_catalog.add_event({"image.missing", image->id, detail_json({{"path", key}})}, m_request.run_id);
+        m_catalog.add_event({to_string(EventKind::image_missing), image->id, detail_json({{"path", key}})},
+                            m_request.run_id);
         m_observer.item_done(k_stage, key, "missing", 0);
         ++m_summary.missing;
       }
@@ -161,22 +162,22 @@ private:
     auto existing = m_catalog.image_at(file.key);
     ImageRecord image;
     std::string outcome;
-    std::string event;
+    std::optional<EventKind> event;
     if (existing) {
       image = *existing;
       bool same_content = !seen.sha256.empty() && seen.sha256 == existing->sha256 &&
                           existing->status != ImageStatus::Rejected && seen.problem.empty();
       outcome = same_content ? "unchanged" : "changed";
-      event = same_content ? "" : "image.changed";
+      if (!same_content) event = EventKind::image_changed;
     } else if (auto previous = seen.problem.empty() ? moved_from(seen.sha256) : std::nullopt) {
       image = *previous;
       m_vanished.erase(previous->path);
       outcome = "moved";
-      event = "image.moved";
+      event = EventKind::image_moved;
     } else {
       image.first_seen_ms = now;
       outcome = "added";
-      event = "image.ingested";
+      event = EventKind::image_ingested;
     }
     const std::string former_path = image.path;
     const bool was_original = existing && existing->status == ImageStatus::Active;
@@ -192,13 +193,13 @@ private:
     if (!seen.problem.empty()) {
       image.status = ImageStatus::Rejected;
       outcome = "rejected";
-      event = "image.rejected";
+      event = EventKind::image_rejected;
     } else if (auto original = original_of(seen.sha256, image.id)) {
       image.status = ImageStatus::Duplicate;
       image.duplicate_of = original;
       if (outcome == "added") {
         outcome = "duplicate";
-        event = "image.duplicate";
+        event = EventKind::image_duplicate;
       }
     } else {
       image.status = ImageStatus::Active;
@@ -221,11 +222,11 @@ private:
     // A file read again (touched, restored) gives its failed work another chance.
     if (outcome == "unchanged") m_catalog.requeue_failed("", file.key);
 
-    if (!event.empty()) {
+    if (event) {
       std::string detail = outcome == "moved"      ? detail_json({{"from", former_path}, {"to", file.key}})
                            : outcome == "rejected" ? detail_json({{"path", file.key}, {"reason", seen.problem}})
                                                    : detail_json({{"path", file.key}, {"sha256", seen.sha256}});
-      m_catalog.add_event({event, image.id, detail}, m_request.run_id);
+      m_catalog.add_event({to_string(*event), image.id, detail}, m_request.run_id);
     }
     count(outcome, file.size);
     return outcome;

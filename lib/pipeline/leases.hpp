@@ -3,11 +3,16 @@
 // renews the run's leases (and its heartbeat and progress) on a catalog
 // connection of its own, so that a long batch never lets another process take
 // over live work, and a killed process's claims expire on their own.
+//
+// A run that cannot renew its leases must stop claiming: its claims would lapse
+// while the work is live and another process could take it. `lost()` says so.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -25,7 +30,13 @@ public:
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
+  // Why the leases can no longer be trusted to hold (no connection for the
+  // heartbeats, or no renewal succeeded for half a lease, also while one is
+  // stuck waiting on a busy catalog); empty while they hold.
+  std::optional<std::string> lost() const;
+
 private:
+  using Clock = std::chrono::steady_clock;
   void keep(std::unique_ptr<catalog::Catalog> own);
 
   const std::string m_run_id;
@@ -33,9 +44,12 @@ private:
   const std::int64_t m_lease_ms;
   const std::atomic<std::int64_t>& m_done;
   const std::int64_t m_total;
-  std::mutex m_mutex;
+  mutable std::mutex m_mutex;
   std::condition_variable m_wake;
   bool m_finished = false;
+  std::optional<std::string> m_lost;  // for good: the heartbeats have no connection
+  Clock::time_point m_renewed = Clock::now();
+  std::string m_last_failure;
   std::thread m_thread;
 };
 

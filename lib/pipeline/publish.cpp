@@ -1,16 +1,19 @@
 #include "pipeline/publish.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <set>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "imaging/placeholder.hpp"
 #include "pipeline/leases.hpp"
 #include "pipeline/render.hpp"
+#include "pipeline/scan.hpp"
 #include "pipeline/tag.hpp"
 #include "publish/gallery.hpp"
 #include "publish/target.hpp"
@@ -74,10 +77,28 @@ public:
     }
     const fs::path root = m_config.in_project(target.path);
     outcome.index = root / "index.html";
+    auto folder = publish::inspect_local_target(root);
+    if (!folder) {
+      outcome.error = fmt::format("target '{}': {}", target.name, folder.message());
+      return outcome;
+    }
+    // A folder in the state folder can only be the tool's: one published before
+    // the marker existed is taken over without asking.
+    const auto adopt =
+        m_request.adopt || is_inside(root, m_config.state_dir()) ? publish::Adopt::yes : publish::Adopt::no;
+    if (auto allowed = publish::may_publish_into(root, *folder, adopt); !allowed) {
+      outcome.error = fmt::format("target '{}': {}", target.name, allowed.message());
+      return outcome;
+    }
 
     std::vector<publish::PublishFile> wanted, published;
     for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
-    for (const auto& file : m_catalog.published(target.name)) published.push_back({file.path, file.sha256, file.size});
+    // A fresh folder holds nothing the tool published, whatever the record of
+    // this target's name says: it was written when the name meant another
+    // folder (the path changed), or the folder was deleted.
+    const auto recorded = m_catalog.published(target.name);
+    if (*folder != publish::TargetFolder::fresh)
+      for (const auto& file : recorded) published.push_back({file.path, file.sha256, file.size});
     auto plan = publish::make_plan(wanted, published, m_request.prune);
     if (!plan) {
       outcome.error = fmt::format("target '{}': {}", target.name, plan.message());
@@ -91,19 +112,24 @@ public:
     // a killed publish's temporaries), and no event is recorded.
     if (m_request.dry_run || outcome.unchanged + outcome.stale == outcome.plan->steps.size()) return outcome;
 
-    auto opened = publish::open_local_target(target.name, root);
+    auto opened = publish::open_local_target(target.name, root, adopt);
     if (!opened) {
       outcome.error = fmt::format("target '{}': {}", target.name, opened.message());
       return outcome;
     }
+    if (*folder == publish::TargetFolder::fresh && !recorded.empty())
+      m_catalog.write([&] {
+        for (const auto& file : recorded) m_catalog.forget_published(target.name, file.path);
+      });
     apply(**opened, outcome);
     m_catalog.write([&] {
+      const nlohmann::ordered_json detail = {
+          {"target", target.name},       {"put", outcome.put},         {"replaced", outcome.replaced},
+          {"deleted", outcome.deleted},  {"unchanged", outcome.unchanged}, {"stale", outcome.stale},
+          {"failed", outcome.failed},    {"skipped", outcome.skipped}, {"bytes", outcome.bytes},
+          {"interrupted", outcome.interrupted}};
       m_catalog.add_event({"publish.completed", std::nullopt,
-                           fmt::format(R"({{"target":"{}","put":{},"replaced":{},"deleted":{},"unchanged":{},)"
-                                       R"("stale":{},"failed":{},"skipped":{},"bytes":{},"interrupted":{}}})",
-                                       util::json_escape(target.name), outcome.put, outcome.replaced, outcome.deleted,
-                                       outcome.unchanged, outcome.stale, outcome.failed, outcome.skipped,
-                                       outcome.bytes, outcome.interrupted)},
+                           detail.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)},
                           m_request.run_id);
     });
     return outcome;
@@ -139,7 +165,8 @@ private:
       ++m_done;
       if (!done) {
         ++outcome.failed;
-        held_back = true;
+        // A file of someone else's in the way is left there: no page points at a missing file.
+        if (done.os_error() != EEXIST) held_back = true;
         m_observer.item_problem(k_stage, step.path, done.message());
         continue;
       }
@@ -157,8 +184,12 @@ private:
   util::Status put(publish::PublishTarget& target, const publish::PlanStep& step) {
     const PortfolioFile& file = *m_by_path.at(step.path);
     util::Status written;
+    // Only a file the tool published there may be replaced.
+    auto write = [&](std::string_view bytes) {
+      return step.action == PlanAction::Put ? target.put_new(step.path, bytes) : target.put(step.path, bytes);
+    };
     if (file.source.empty()) {
-      written = target.put(step.path, file.bytes);
+      written = write(file.bytes);
     } else {
       auto mapped = util::MappedFile::open(file.source);
       if (!mapped) return util::Error{fmt::format("{}: cannot read: {}", file.source.string(), mapped.message())};
@@ -167,7 +198,7 @@ private:
         return util::Error{fmt::format("{}: the file no longer matches its render record; run `wsportfolio render`",
                                        file.source.string())};
       const auto bytes = mapped->bytes();
-      written = target.put(step.path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+      written = write({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
     }
     if (!written) return written;
     m_catalog.record_published(target.name(), {step.path, step.sha256, step.size, 0});

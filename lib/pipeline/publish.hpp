@@ -26,6 +26,7 @@ struct PublishRequest {
   const std::atomic<bool>* stop = nullptr;
   bool dry_run = false;     // plan only: nothing is written anywhere
   bool prune = false;       // delete what the tool published that is no longer in the portfolio
+  bool adopt = false;       // publish into target folders the tool did not make (their files are left alone)
   std::string only_target;  // a target's name; empty: every configured target
   std::int64_t lease_ms = 30'000;
 };

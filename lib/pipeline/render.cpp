@@ -2,44 +2,26 @@
 
 #include <cerrno>
 #include <chrono>
-#include <deque>
-#include <mutex>
+#include <csignal>
 #include <random>
 #include <regex>
-#include <type_traits>
 #include <set>
-#include <csignal>
-#include <unistd.h>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 #include <fmt/format.h>
-#include <tbb/flow_graph.h>
-#include <vips/vips.h>
+#include <nlohmann/json.hpp>
 
 #include "imaging/render.hpp"
-#include "pipeline/leases.hpp"
+#include "imaging/threads.hpp"
+#include "pipeline/engine.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
-#include "util/text.hpp"
 
 namespace wsp::pipeline {
 namespace fs = std::filesystem;
 using catalog::ImageRecord;
-
-namespace {
-
-constexpr std::string_view k_stage = "render";
-
-struct Rendered {
-  ImageRecord image;
-  std::optional<catalog::RenderRecord> render;
-  std::string error;            // the image failed for this reason
-  bool disk_full = false;       // the whole run must stop
-  std::int64_t bytes_written = 0;
-};
-
-}  // namespace
 
 std::string web_stem(const std::string& path) {
   // Latin-1 letters U+00C0..U+00FF as their plain letter ('?' for the few with none).
@@ -81,153 +63,91 @@ util::Status write_output(const fs::path& path, std::string_view bytes, int retr
   }
 }
 
-class RenderStage {
-public:
-  RenderStage(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
-              Observer& observer)
-      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer),
-        m_settings(render_settings(config.render)) {}
-
-  RenderSummary run() {
-    const auto decodes_before = imaging::decode_count();
-    fs::create_directories(m_config.state_dir() / "renders");
-    fs::create_directories(m_config.state_dir() / "analysis");
-    remove_abandoned_temporaries();
-    m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "");
-    m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
-    // With nothing claimable there is no graph and no lease keeper (which opens
-    // a catalog connection of its own): work queued after this count is the
-    // next run's.
-    if (m_total > 0) render_claimable();
-    remove_unreferenced_files();
-    m_summary.decodes = imaging::decode_count() - decodes_before;
-    return m_summary;
-  }
-
-private:
-  void render_claimable() {
-    // Photos render side by side, one per worker, and libvips' own threads would
-    // only compete with them for the cores. A lone photo (the hot folder's usual
-    // batch) gets libvips' threads instead: its resize then runs beside the
-    // decode, which a single thread would do one after the other.
-    imaging::start_imaging();
-    vips_concurrency_set(m_total > 1 ? 1 : m_request.jobs);
-    LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
-
-    // The graph, top to bottom: claim work from the catalog, hold at most
-    // max_inflight images between claim and commit, render in parallel, commit
-    // from one writer. No more is claimed than can be rendered at once: a claim
-    // waiting in a queue would hold work another process could do.
-    const auto slots = static_cast<std::size_t>(std::max(1, std::min(m_request.max_inflight, m_request.jobs)));
-    tbb::flow::graph graph;
-    tbb::flow::input_node<ImageRecord> claim_work(graph, [this](tbb::flow_control& control) { return next(control); });
-    tbb::flow::limiter_node<ImageRecord> in_flight(graph, slots);
-    tbb::flow::function_node<ImageRecord, Rendered> render_image(
-        graph, slots, [this](const ImageRecord& image) {
-          return render_one(image);
-        });
-    tbb::flow::function_node<Rendered, tbb::flow::continue_msg> commit(
-        graph, tbb::flow::serial, [this](Rendered rendered) {
-          record(std::move(rendered));
-          return tbb::flow::continue_msg();
-        });
-    tbb::flow::make_edge(claim_work, in_flight);
-    tbb::flow::make_edge(in_flight, render_image);
-    tbb::flow::make_edge(render_image, commit);
-    tbb::flow::make_edge(commit, in_flight.decrementer());
-    claim_work.activate();
-    graph.wait_for_all();
-    flush();
-
-    // Whatever was claimed but not rendered (a stop) goes back to the queue now
-    // instead of waiting for its lease to expire.
-    locked([&] { m_catalog.release_leases(m_request.run_id); });
-  }
-
-  // The claiming node and the writer node share one catalog connection.
-  template <typename F>
-  std::invoke_result_t<F> locked(F&& work) {
-    std::lock_guard lock(m_catalog_mutex);
-    return work();
-  }
-
-  // Temporary files of a process killed mid-write are never trusted, only removed.
-  void remove_abandoned_temporaries() {
-    static const std::regex k_temporary(R"(\..*\.tmp-(\d+))");
-    for (const char* folder : {"renders", "analysis"}) {
-      std::error_code error;
-      for (const auto& entry : fs::directory_iterator(m_config.state_dir() / folder, error)) {
-        std::smatch match;
-        std::string name = entry.path().filename().string();
-        if (!std::regex_match(name, match, k_temporary)) continue;
-        pid_t pid = static_cast<pid_t>(std::stol(match[1]));
-        if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), error);
-      }
+// Temporary files of a process killed mid-write are never trusted, only removed.
+void remove_abandoned_temporaries(const config::Config& config) {
+  static const std::regex k_temporary(R"(\..*\.tmp-(\d+))");
+  for (const char* folder : {"renders", "analysis"}) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(config.state_dir() / folder, error)) {
+      std::smatch match;
+      std::string name = entry.path().filename().string();
+      if (!std::regex_match(name, match, k_temporary)) continue;
+      pid_t pid = static_cast<pid_t>(std::stol(match[1]));
+      if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), error);
     }
   }
+}
 
-  // Files a killed run wrote but never committed are referenced by nothing. They
-  // are removed only when no other process is alive on the project (its files
-  // may be written and not yet committed); a run silent for twice the lease
-  // time is dead wherever it ran.
-  void remove_unreferenced_files() {
-    auto others = m_catalog.unfinished_runs();
+// Files a killed run wrote but never committed are referenced by nothing. They
+// are removed only when no other process is alive on the project (its files
+// may be written and not yet committed); a run silent for twice the lease
+// time is dead wherever it ran. The look at the living runs and the deletions
+// happen in one write transaction: a run that starts meanwhile registers only
+// once it is over, and so writes nothing before.
+void remove_unreferenced_files(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request) {
+  catalog.write([&] {
+    auto others = catalog.unfinished_runs();
     const auto now = catalog::now_ms();
     if (std::any_of(others.begin(), others.end(), [&](const auto& run) {
-          return run.id != m_request.run_id && now - run.heartbeat_ms < 2 * m_request.lease_ms;
+          return run.id != request.run_id && now - run.heartbeat_ms < 2 * request.lease_ms;
         }))
       return;
-    auto referenced = m_catalog.referenced_files();
+    auto referenced = catalog.referenced_files();
     std::set<std::string> keep(referenced.begin(), referenced.end());
     for (const char* folder : {"renders", "analysis"}) {
       std::error_code error;
-      for (const auto& entry : fs::directory_iterator(m_config.state_dir() / folder, error)) {
+      for (const auto& entry : fs::directory_iterator(config.state_dir() / folder, error)) {
         auto relative = fmt::format("{}/{}", folder, entry.path().filename().string());
         if (entry.is_regular_file(error) && !keep.count(relative)) fs::remove(entry.path(), error);
       }
     }
+  });
+}
+
+// The render stage's description and its work on one image.
+class RenderStage {
+public:
+  RenderStage(const config::Config& config, const RenderRequest& request)
+      : m_config(config), m_request(request), m_settings(render_settings(config.render)) {}
+
+  Stage description() {
+    Stage stage{.name = StageName::render, .work = Work::cpu, .claim = {.settings = m_settings}};
+    stage.run = [this](const Item& image) { return render_one(image); };
+    // A render costs far more than its commit (one WAL append), so each result
+    // is committed as it arrives: a kill loses only the images still in flight.
+    stage.batch = 1;
+    stage.done_event = EventKind::image_rendered;
+    stage.failed_event = EventKind::image_render_failed;
+    // Photos render side by side, one per worker, and libvips' own threads would
+    // only compete with them for the cores. A lone photo (the hot folder's usual
+    // batch) gets libvips' threads instead: its resize then runs beside the
+    // decode, which a single thread would do one after the other.
+    stage.starting = [this](std::int64_t due) { imaging::set_threads_per_image(due > 1 ? 1 : m_request.jobs); };
+    // A file is only ever deleted after the commit that stopped referring to it.
+    stage.committed = [this] {
+      for (const auto& path : m_stale) {
+        std::error_code ignored;
+        fs::remove(m_config.state_dir() / path, ignored);
+      }
+      m_stale.clear();
+    };
+    return stage;
   }
 
-  bool stopping() const { return (m_request.stop && *m_request.stop) || m_disk_full.load(); }
-
-  ImageRecord next(tbb::flow_control& control) {
-    if (!stopping()) {
-      // One at a time: claiming ahead would hold work another process could do.
-      auto claimed = locked([&] {
-        return m_catalog.claim(std::string(k_stage), m_settings, "", m_request.run_id, m_request.lease_ms, 1);
-      });
-      if (!claimed.empty()) return std::move(claimed.front());
-    }
-    control.stop();
-    return {};
-  }
-
-  Rendered render_one(const ImageRecord& image) {
-    Rendered out;
-    out.image = image;
-    if (stopping()) return out;  // not attempted: released with the run's leases
+private:
+  Outcome render_one(const ImageRecord& image) {
+    auto failed = [](std::string reason) { return Outcome{.verdict = Verdict::failed, .reason = std::move(reason)}; };
     const fs::path source = m_config.in_project(image.path);
     struct stat st {};
-    if (::stat(source.c_str(), &st) != 0) {
-      out.error = fmt::format("cannot read the source: {}", util::last_os_error());
-      return out;
-    }
+    if (::stat(source.c_str(), &st) != 0) return failed(fmt::format("cannot read the source: {}", util::last_os_error()));
     const std::int64_t mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-    if (st.st_size != image.size || mtime_ns != image.mtime_ns) {
-      out.error = "the source changed since it was ingested; run `wsportfolio ingest` (or `run`) again";
-      return out;
-    }
+    if (st.st_size != image.size || mtime_ns != image.mtime_ns)
+      return failed("the source changed since it was ingested; run `wsportfolio ingest` (or `run`) again");
     auto mapped = util::MappedFile::open(source);
-    if (!mapped.ok()) {
-      out.error = fmt::format("cannot read the source: {}", mapped.message());
-      return out;
-    }
+    if (!mapped.ok()) return failed(fmt::format("cannot read the source: {}", mapped.message()));
     auto rendition = imaging::render_photo(mapped->bytes(), m_config.render,
                                            imaging::kept_metadata(image.header.camera, m_config.render));
-    if (!rendition.ok()) {
-      out.error = rendition.message();
-      return out;
-    }
+    if (!rendition.ok()) return failed(rendition.message());
     catalog::RenderRecord record;
     record.image_id = image.id;
     record.fingerprint = image.sha256 + ":" + m_settings;
@@ -238,20 +158,21 @@ private:
     // Files this attempt created, removed again if the image fails half-way; a
     // file that existed before may belong to the committed render.
     std::vector<fs::path> created;
+    std::int64_t bytes_written = 0;
+    std::string error;
+    bool disk_full = false;
     auto put = [&](const std::string& relative, std::string_view bytes) {
-      if (out.disk_full || !out.error.empty()) return;
+      if (!error.empty()) return;
       const fs::path target = m_config.state_dir() / relative;
       std::error_code ignored;
       const bool existed = fs::exists(target, ignored);
       auto written = write_output(target, bytes, m_config.pipeline.retries);
       if (written) {
         if (!existed) created.push_back(target);
-        out.bytes_written += static_cast<std::int64_t>(bytes.size());
-      } else if (written.os_error() == ENOSPC || written.os_error() == EDQUOT) {
-        out.disk_full = true;
-        out.error = fmt::format("disk full: {}", written.message());
+        bytes_written += static_cast<std::int64_t>(bytes.size());
       } else {
-        out.error = written.message();
+        disk_full = written.os_error() == ENOSPC || written.os_error() == EDQUOT;
+        error = disk_full ? fmt::format("disk full: {}", written.message()) : written.message();
       }
     };
     for (const auto& variant : rendition->variants) {
@@ -264,92 +185,28 @@ private:
     }
     record.analysis_path = fmt::format("analysis/{}.jpg", image.sha256.substr(0, 24));
     put(record.analysis_path, rendition->analysis_jpeg);
-    if (out.error.empty()) {
-      out.render = std::move(record);
-    } else {
+    if (!error.empty()) {
       std::error_code ignored;
       for (const auto& file : created) fs::remove(file, ignored);
+      // A full disk is no fault of the photo: its claim goes back to the queue.
+      if (disk_full)
+        return Outcome{.reason = error + "; nothing half-written is kept, free space and run again",
+                       .stops_stage = true};
+      return failed(error);
     }
-    return out;
-  }
-
-  // A render costs far more than its commit (one WAL append), so each result is
-  // committed as it arrives: a kill loses only the images still in flight.
-  void record(Rendered rendered) {
-    if (rendered.disk_full && !m_disk_full.exchange(true)) m_summary.stopped_because = rendered.error;
-    m_batch.push_back(std::move(rendered));
-    flush();
-  }
-
-  // Commits the batch, then tells the observer and removes files no render
-  // refers to any more; a file is only ever deleted after the commit that
-  // stopped referring to it.
-  void flush() {
-    if (m_batch.empty()) return;
-    std::vector<std::string> stale;
-    locked([&] {
-      m_catalog.write([&] {
-        stale.clear();
-        for (const auto& rendered : m_batch) commit_one(rendered, stale);
-      });
-    });
-    for (const auto& path : stale) {
-      std::error_code ignored;
-      fs::remove(m_config.state_dir() / path, ignored);
-    }
-    for (const auto& rendered : m_batch) {
-      if (rendered.disk_full || (rendered.error.empty() && !rendered.render)) continue;
-      if (!rendered.error.empty()) {
-        ++m_summary.failed;
-        m_observer.item_problem(k_stage, rendered.image.path, rendered.error);
-        m_observer.item_done(k_stage, rendered.image.path, "failed", 0);
-      } else {
-        ++m_summary.rendered;
-        m_summary.bytes_written += rendered.bytes_written;
-        m_observer.item_done(k_stage, rendered.image.path, "rendered", rendered.bytes_written);
-      }
-      ++m_done;
-    }
-    m_batch.clear();
-  }
-
-  void commit_one(const Rendered& rendered, std::vector<std::string>& stale) {
-    // Not attempted (stopping) or stopped by a full disk: left running, the
-    // run's leases are released at the end.
-    if (rendered.disk_full || (rendered.error.empty() && !rendered.render)) return;
-    auto job = m_catalog.job(rendered.image.id, std::string(k_stage))
-                   .value_or(catalog::Job{rendered.image.id, std::string(k_stage), catalog::JobState::Pending, 1, {}, {}});
-    job.fingerprint = rendered.image.sha256 + ":" + m_settings;
-    if (rendered.render) {
-      auto gone = m_catalog.replace_render(*rendered.render);
-      stale.insert(stale.end(), gone.begin(), gone.end());
-      job.state = catalog::JobState::Done;
-      job.last_error.clear();
-      m_catalog.add_event({"image.rendered", rendered.image.id,
-                           fmt::format("{{\"variants\":{},\"bytes\":{}}}", rendered.render->variants.size(),
-                                       rendered.bytes_written)},
-                          m_request.run_id);
-    } else {
-      job.state = catalog::JobState::Failed;
-      job.last_error = rendered.error;
-      m_catalog.add_event({"image.render_failed", rendered.image.id,
-                           fmt::format("{{\"reason\":\"{}\"}}", util::json_escape(rendered.error))},
-                          m_request.run_id);
-    }
-    m_catalog.put_job(job);
+    Outcome done{.verdict = Verdict::done, .word = "rendered", .bytes = bytes_written};
+    done.detail = {{"variants", record.variants.size()}, {"bytes", bytes_written}};
+    done.record = [this, record = std::move(record)](catalog::Catalog& catalog) {
+      auto gone = catalog.replace_render(record);
+      m_stale.insert(m_stale.end(), gone.begin(), gone.end());
+    };
+    return done;
   }
 
   const config::Config& m_config;
-  catalog::Catalog& m_catalog;
   const RenderRequest& m_request;
-  Observer& m_observer;
   const std::string m_settings;
-  std::mutex m_catalog_mutex;
-  std::vector<Rendered> m_batch;
-  std::atomic<bool> m_disk_full{false};
-  std::atomic<std::int64_t> m_done{0};
-  std::int64_t m_total = 0;
-  RenderSummary m_summary;
+  std::vector<std::string> m_stale;  // files the last batch stopped referring to; only the writer touches it
 };
 
 }  // namespace
@@ -360,40 +217,65 @@ std::string render_settings(const config::RenderRecipe& recipe) {
 
 RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,
                      Observer& observer) {
-  return RenderStage(config, catalog, request, observer).run();
+  const auto decodes_before = imaging::decode_count();
+  fs::create_directories(config.state_dir() / "renders");
+  fs::create_directories(config.state_dir() / "analysis");
+  remove_abandoned_temporaries(config);
+  Engine engine(catalog,
+                {.run_id = request.run_id,
+                 .stop = request.stop,
+                 .jobs = request.jobs,
+                 .max_inflight = request.max_inflight,
+                 .lease_ms = request.lease_ms},
+                observer);
+  RenderStage stage(config, request);
+  auto report = engine.run(stage.description());
+  remove_unreferenced_files(config, catalog, request);
+  RenderSummary summary;
+  summary.rendered = report.done;
+  summary.failed = report.failed;
+  summary.bytes_written = report.bytes;
+  summary.stopped_because = report.stopped_because;
+  summary.seconds = report.seconds;
+  summary.decodes = imaging::decode_count() - decodes_before;
+  return summary;
 }
 
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use) {
-  std::string json = "{\n  \"version\": 1,\n  \"images\": [";
-  bool first_image = true;
+  auto images = nlohmann::ordered_json::array();
   for (const auto& render : renders) {
-    json += first_image ? "\n" : ",\n";
-    first_image = false;
     // A gallery names a source by its file name alone: the catalog's path may
     // be absolute, and the folders of a photographer's disk are nobody's business.
     const std::string source =
         use == ManifestFor::state ? render.source_path : fs::path(render.source_path).filename().string();
-    json += fmt::format("    {{\"source\": \"{}\", \"width\": {}, \"height\": {}, \"placeholder\": \"{}\", ",
-                        util::json_escape(source), render.width, render.height, util::json_escape(render.placeholder));
-    if (use == ManifestFor::state) json += fmt::format("\"analysis\": \"{}\", ", util::json_escape(render.analysis_path));
-    json += "\"variants\": [";
-    bool first_variant = true;
-    for (const auto& v : render.variants) {
-      json += fmt::format("{}\n      {{\"width\": {}, \"height\": {}, \"format\": \"{}\", \"bytes\": {}, "
-                          "\"sha256\": \"{}\", \"path\": \"{}\"}}",
-                          first_variant ? "" : ",", v.width, v.height, v.format, v.bytes, v.sha256,
-                          util::json_escape(v.path));
-      first_variant = false;
-    }
-    json += "]}";
+    nlohmann::ordered_json image = {
+        {"source", source}, {"width", render.width}, {"height", render.height}, {"placeholder", render.placeholder}};
+    if (use == ManifestFor::state) image["analysis"] = render.analysis_path;
+    auto variants = nlohmann::ordered_json::array();
+    for (const auto& v : render.variants)
+      variants.push_back({{"width", v.width},
+                          {"height", v.height},
+                          {"format", v.format},
+                          {"bytes", v.bytes},
+                          {"sha256", v.sha256},
+                          {"path", v.path}});
+    image["variants"] = std::move(variants);
+    images.push_back(std::move(image));
   }
-  json += "\n  ]\n}\n";
-  return json;
+  const nlohmann::ordered_json manifest = {{"version", 1}, {"images", std::move(images)}};
+  // A source name that is not UTF-8 (an old card's Latin-1) must not make the
+  // whole manifest unreadable: its bad bytes become U+FFFD.
+  return manifest.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
-void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders) {
+void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
+  // Two processes rendering one project each write the manifest after their
+  // commits. Read under the lock, the catalog then holds every commit of the
+  // process that wrote before, so the last writer never undoes the other's.
+  util::FileLock lock(config.state_dir() / "manifest.lock", util::FileLock::Wait::until_free,
+                      fmt::format("pid {}\n", ::getpid()));
   const auto file = config.state_dir() / "manifest.json";
-  const auto manifest = manifest_json(renders);
+  const auto manifest = manifest_json(catalog.renders());
   // An unchanged manifest is left alone: the atomic write's fsyncs would cost
   // an unchanged re-run more than everything else it does.
   if (auto current = util::read_text_file(file); current.ok() && *current == manifest) return;

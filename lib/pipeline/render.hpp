@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
 
 namespace wsp::pipeline {
@@ -18,7 +19,8 @@ struct RenderSummary {
   std::size_t failed = 0;
   std::int64_t decodes = 0;        // full decodes made by this process
   std::int64_t bytes_written = 0;
-  std::string stopped_because;     // non-empty: the run stopped early (disk full)
+  std::string stopped_because;     // non-empty: the stage stopped early (disk full, leases lost), and why
+  StageTimes seconds;
 };
 
 struct RenderRequest {
@@ -48,7 +50,9 @@ std::string render_settings(const config::RenderRecipe& recipe);
 enum class ManifestFor { state, gallery };
 std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, ManifestFor use = ManifestFor::state);
 
-// Rewrites .wsportfolio/manifest.json to list `renders` (all the catalog has).
-void write_manifest(const config::Config& config, const std::vector<catalog::RenderRecord>& renders);
+// Rewrites .wsportfolio/manifest.json to list every render the catalog has,
+// read under a lock (.wsportfolio/manifest.lock) so that of two processes the
+// one that writes last has seen what the other committed.
+void write_manifest(const config::Config& config, catalog::Catalog& catalog);
 
 }  // namespace wsp::pipeline

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "publish/target.hpp"
 #include "util/files.hpp"
 #include "util/text.hpp"
 
@@ -22,6 +23,18 @@ bool matches_any(const std::vector<std::string>& patterns, const std::string& re
     return pattern.find('/') == std::string::npos ? util::glob_match(pattern, name)
                                                   : util::glob_match(pattern, relative);
   });
+}
+
+// A folder the tool published to, or one inside it: what it holds is the
+// tool's output (renders, pages), never a photographer's photos. Told by the
+// marker the tool leaves in every target, so a target whose path has since
+// changed in the config is still known.
+bool inside_publish_target(const fs::path& folder) {
+  for (auto path = folder.lexically_normal(); !path.empty(); path = path.parent_path()) {
+    if (publish::is_publish_target(path)) return true;
+    if (path == path.parent_path()) break;
+  }
+  return false;
 }
 
 class Walker {
@@ -42,6 +55,7 @@ public:
       m_result.unreachable.push_back(start);
       return false;
     }
+    if (inside_publish_target(S_ISDIR(st.st_mode) ? start : start.parent_path())) return true;
     if (S_ISDIR(st.st_mode)) return walk_folder(source, root, start, st);
     consider_file(source, root, start);
     return true;
@@ -56,7 +70,7 @@ private:
     // Folder symlinks are followed, but each real folder is entered once, so a
     // link back to a parent cannot loop.
     if (!m_entered.insert({st.st_dev, st.st_ino}).second) return true;
-    if (fenced(folder)) return true;
+    if (fenced(folder) || publish::is_publish_target(folder)) return true;
     std::error_code error;
     fs::directory_iterator it(folder, error);
     if (error) {
@@ -148,7 +162,7 @@ bool is_scanned_folder(const config::Config& config, const fs::path& folder) {
   for (const auto& target : config.publish.targets)
     if (target.type == "local" && !target.path.empty() && is_inside(absolute, config.in_project(target.path)))
       return false;
-  return true;
+  return !inside_publish_target(absolute);
 }
 
 bool is_source_file(const config::Config& config, const fs::path& file) {

@@ -1,6 +1,7 @@
 #pragma once
 // Finding the photos of a project: walks the configured sources, applies the
-// include/exclude globs, and never enters the state folder or a local target.
+// include/exclude globs, and never enters the state folder, a configured local
+// target, or any folder the tool marked as a publish target.
 
 #include <cstdint>
 #include <filesystem>
@@ -37,8 +38,8 @@ std::vector<std::filesystem::path> outside_sources(const config::Config& config,
 
 bool is_inside(const std::filesystem::path& path, const std::filesystem::path& folder);
 
-// Whether a scan would enter `folder`: not hidden, not the state folder or a
-// local target. The watcher uses it so as never to watch its own outputs.
+// Whether a scan would enter `folder`: not hidden, not the state folder, a
+// configured local target or inside a folder marked as a publish target. The watcher uses it so as never to watch its own outputs.
 bool is_scanned_folder(const config::Config& config, const std::filesystem::path& folder);
 
 // Whether a scan would take `file` (absolute): inside a source, matching its

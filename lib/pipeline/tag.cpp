@@ -1,15 +1,16 @@
 #include "pipeline/tag.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
+#include <set>
 #include <span>
 
 #include <fmt/format.h>
-#include <tbb/parallel_for.h>
 
 #include "imaging/render.hpp"
-#include "pipeline/leases.hpp"
+#include "pipeline/engine.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/tagger.hpp"
 #include "tagging/timeline.hpp"
@@ -24,53 +25,36 @@ using catalog::ImageRecord;
 
 namespace {
 
-constexpr std::string_view k_stage = "tag";
-
-struct Tagged {
-  ImageRecord image;
-  std::optional<catalog::TagRecord> tags;
-  std::string error;
-  bool rerender = false;  // the analysis image is gone: render again, then tag
-  // A fresh observation to remember: content hash, provider, model, JSON.
-  std::optional<std::array<std::string, 4>> to_cache;
-  bool from_cache = false;
-};
-
+// The tag stage's description and its work on one image.
 class TagStage {
 public:
-  TagStage(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request, Observer& observer)
-      : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer),
-        m_settings(tag_settings(config)), m_zone(project_zone(config)) {
+  TagStage(const config::Config& config, Engine& engine, Observer& observer)
+      : m_config(config), m_engine(engine), m_settings(tag_settings(config)), m_zone(project_zone(config)) {
     for (const auto& name : config.tagging.providers) {
       if (auto provider = tagging::make_provider(name, config)) m_providers.push_back(std::move(provider));
-      else m_observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
+      else observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
     }
     // The local provider is always there to fall back on.
     if (std::none_of(m_providers.begin(), m_providers.end(), [](const auto& p) { return p->name() == "local"; }))
       m_providers.push_back(tagging::make_local_provider());
   }
 
-  TagSummary run() {
-    m_total = m_catalog.count_claimable(std::string(k_stage), m_settings, "render");
-    m_observer.stage_started(k_stage, static_cast<std::size_t>(m_total));
-    if (m_total > 0) {  // as in render: work queued after the count is the next run's
-      LeaseKeeper leases(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, m_total);
-      // Small batches: each is claimed, tagged in parallel and committed in one
-      // transaction, so a kill loses at most one batch of cheap work.
-      const int batch_size = std::max(1, m_request.jobs) * 4;
-      while (!stopping()) {
-        auto claimed = m_catalog.claim(std::string(k_stage), m_settings, "render", m_request.run_id,
-                                       m_request.lease_ms, batch_size);
-        if (claimed.empty()) break;
-        std::vector<Tagged> batch(claimed.size());
-        tbb::parallel_for(std::size_t(0), claimed.size(), [&](std::size_t i) { batch[i] = tag_one(claimed[i]); });
-        commit(batch);
-      }
-      m_catalog.release_leases(m_request.run_id);
-    }
-    m_summary.groups = regroup(m_catalog);
-    return m_summary;
+  Stage description() {
+    // Small batches, claimed and committed in one transaction each: a kill
+    // loses at most one batch of cheap work.
+    const int batch = std::max(1, m_engine.settings().jobs) * 4;
+    Stage stage{.name = StageName::tag,
+                .work = Work::cpu,
+                .claim = {.settings = m_settings, .after = StageName::render, .at_once = batch}};
+    stage.run = [this](const Item& image) { return tag_one(image); };
+    stage.batch = static_cast<std::size_t>(batch);
+    stage.batch_wait = std::chrono::milliseconds(500);
+    stage.done_event = EventKind::image_tagged;
+    stage.failed_event = EventKind::image_tag_failed;
+    return stage;
   }
+
+  std::size_t from_cache() const { return m_from_cache; }
 
 private:
   static tagging::TimeZone project_zone(const config::Config& config) {
@@ -78,46 +62,46 @@ private:
     return zone ? *zone : tagging::TimeZone::utc();
   }
 
-  bool stopping() const { return m_request.stop && *m_request.stop; }
-
-  template <typename F>
-  auto locked(F&& work) {
-    std::lock_guard lock(m_catalog_mutex);
-    return work();
-  }
-
-  Tagged tag_one(const ImageRecord& image) {
-    Tagged out;
-    out.image = image;
+  Outcome tag_one(const ImageRecord& image) {
     // Asked per image: another process may have rendered it again since the claim.
-    auto analysis = locked([&] { return m_catalog.analysis_path(image.id); });
+    auto analysis = m_engine.with_catalog([&](catalog::Catalog& c) { return c.analysis_path(image.id); });
     auto bytes = analysis ? util::read_text_file(m_config.state_dir() / *analysis)
                           : util::Result<std::string>(util::Error{"no analysis image"});
     if (!bytes.ok()) {
-      out.error = fmt::format("{}; its render is queued again, and tagging follows it", bytes.message());
-      out.rerender = true;
-      return out;
+      // Not a failure of the photo: render makes a new analysis image, and
+      // the tag job, left pending, is claimed again once that is done.
+      Outcome waiting{.verdict = Verdict::waiting,
+                      .word = "waiting for render",
+                      .reason = fmt::format("{}; its render is queued again, and tagging follows it", bytes.message())};
+      waiting.record = [id = image.id](catalog::Catalog& c) {
+        if (auto render = c.job(id, to_string(StageName::render))) {
+          render->state = catalog::JobState::Pending;
+          c.put_job(*render);
+        }
+      };
+      return waiting;
     }
+    auto failed = [](std::string reason) { return Outcome{.verdict = Verdict::failed, .reason = std::move(reason)}; };
     const std::string content = util::sha256_hex(*bytes);
     std::optional<tagging::Observation> seen;
     std::string provider_name, model, last_error;
     std::optional<tagging::Pixels> pixels;
+    std::optional<std::array<std::string, 4>> to_cache;  // content hash, provider, model, JSON
+    bool from_cache = false;
     for (const auto& provider : m_providers) {
-      auto cached = locked([&] { return m_catalog.cached_result(content, provider->name(), provider->model()); });
+      auto cached = m_engine.with_catalog(
+          [&](catalog::Catalog& c) { return c.cached_result(content, provider->name(), provider->model()); });
       if (cached) {
         if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
           seen = std::move(*restored);
-          out.from_cache = true;
+          from_cache = true;
         }
       }
       if (!seen) {
         if (!pixels) {
           auto decoded = imaging::decode_rgb8(
               std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
-          if (!decoded.ok()) {
-            out.error = fmt::format("analysis image: {}", decoded.message());
-            return out;
-          }
+          if (!decoded.ok()) return failed(fmt::format("analysis image: {}", decoded.message()));
           pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
         }
         auto observed = provider->observe(*pixels, *bytes);
@@ -126,16 +110,13 @@ private:
           continue;  // the next provider in the fallback order
         }
         seen = std::move(*observed);
-        out.to_cache = {content, provider->name(), provider->model(), tagging::to_json(*seen)};
+        to_cache = {content, provider->name(), provider->model(), tagging::to_json(*seen)};
       }
       provider_name = provider->name();
       model = provider->model();
       break;
     }
-    if (!seen) {
-      out.error = last_error.empty() ? "no tagging provider could look at it" : last_error;
-      return out;
-    }
+    if (!seen) return failed(last_error.empty() ? "no tagging provider could look at it" : last_error);
 
     tagging::PhotoContext photo;
     photo.header = image.header;
@@ -166,76 +147,29 @@ private:
     record.phash = seen->phash;
     record.capture_utc_ms = photo.capture_utc_ms;
     record.camera = image.header.camera.serial.empty() ? image.header.camera.model : image.header.camera.serial;
-    out.tags = std::move(record);
-    return out;
-  }
 
-  void commit(const std::vector<Tagged>& batch) {
-    m_catalog.write([&] {
-      for (const auto& tagged : batch) {
-        catalog::Job job{tagged.image.id, std::string(k_stage), catalog::JobState::Done, 1, {},
-                         tagged.image.sha256 + ":" + m_settings};
-        if (auto previous = m_catalog.job(tagged.image.id, std::string(k_stage))) job.attempts = previous->attempts;
-        if (tagged.tags) {
-          m_catalog.put_tags(*tagged.tags);
-          if (tagged.to_cache) {
-            const auto& [content, provider, model, json] = *tagged.to_cache;
-            m_catalog.put_cached_result(content, provider, model, json);
-          }
-          m_catalog.add_event({"image.tagged", tagged.image.id,
-                               fmt::format("{{\"scene\":\"{}\",\"confidence\":{:.2f},\"basis\":\"{}\"}}",
-                                           util::json_escape(tagged.tags->scene), tagged.tags->confidence,
-                                           tagged.tags->scene_basis)},
-                              m_request.run_id);
-        } else if (tagged.rerender) {
-          // Not a failure of the photo: render makes a new analysis image, and
-          // the tag job, left pending, is claimed again once that is done.
-          if (auto render = m_catalog.job(tagged.image.id, "render")) {
-            render->state = catalog::JobState::Pending;
-            m_catalog.put_job(*render);
-          }
-          job.state = catalog::JobState::Pending;
-          job.last_error = tagged.error;
-        } else {
-          job.state = catalog::JobState::Failed;
-          job.last_error = tagged.error;
-          m_catalog.add_event({"image.tag_failed", tagged.image.id,
-                               fmt::format("{{\"reason\":\"{}\"}}", util::json_escape(tagged.error))},
-                              m_request.run_id);
-        }
-        m_catalog.put_job(job);
+    Outcome done{.verdict = Verdict::done, .word = record.scene.empty() ? "untagged" : record.scene};
+    done.detail = {{"scene", record.scene},
+                   {"confidence", std::round(record.confidence * 100) / 100},
+                   {"basis", record.scene_basis}};
+    done.record = [this, record = std::move(record), to_cache = std::move(to_cache),
+                   from_cache](catalog::Catalog& c) {
+      c.put_tags(record);
+      if (to_cache) {
+        const auto& [content, provider, model, json] = *to_cache;
+        c.put_cached_result(content, provider, model, json);
       }
-    });
-    for (const auto& tagged : batch) {
-      if (tagged.tags) {
-        ++m_summary.tagged;
-        if (tagged.from_cache) ++m_summary.from_cache;
-        m_observer.item_done(k_stage, tagged.image.path, tagged.tags->scene.empty() ? "untagged" : tagged.tags->scene,
-                             0);
-      } else if (tagged.rerender) {
-        ++m_summary.rerender;
-        m_observer.warning(fmt::format("{}: {}", tagged.image.path, tagged.error));
-        m_observer.item_done(k_stage, tagged.image.path, "waiting for render", 0);
-      } else {
-        ++m_summary.failed;
-        m_observer.item_problem(k_stage, tagged.image.path, tagged.error);
-        m_observer.item_done(k_stage, tagged.image.path, "failed", 0);
-      }
-      ++m_done;
-    }
+      if (from_cache) ++m_from_cache;
+    };
+    return done;
   }
 
   const config::Config& m_config;
-  catalog::Catalog& m_catalog;
-  const TagRequest& m_request;
-  Observer& m_observer;
+  Engine& m_engine;
   const std::string m_settings;
   const tagging::TimeZone m_zone;
   std::vector<std::unique_ptr<tagging::Provider>> m_providers;
-  std::mutex m_catalog_mutex;
-  std::atomic<std::int64_t> m_done{0};
-  std::int64_t m_total = 0;
-  TagSummary m_summary;
+  std::size_t m_from_cache = 0;  // only the writer counts
 };
 
 bool contains(const std::vector<std::string>& words, const std::string& word) {
@@ -262,7 +196,24 @@ std::string tag_settings(const config::Config& config) {
 
 TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,
                Observer& observer) {
-  return TagStage(config, catalog, request, observer).run();
+  Engine engine(catalog,
+                {.run_id = request.run_id,
+                 .stop = request.stop,
+                 .jobs = request.jobs,
+                 .max_inflight = 2 * std::max(1, request.jobs),
+                 .lease_ms = request.lease_ms},
+                observer);
+  TagStage stage(config, engine, observer);
+  auto report = engine.run(stage.description());
+  TagSummary summary;
+  summary.tagged = report.done;
+  summary.failed = report.failed;
+  summary.rerender = report.waiting;
+  summary.from_cache = stage.from_cache();
+  summary.stopped_because = report.stopped_because;
+  summary.seconds = report.seconds;
+  summary.groups = regroup(catalog);
+  return summary;
 }
 
 std::size_t regroup(catalog::Catalog& catalog) {
@@ -360,6 +311,16 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
   auto source_of = [&](const EffectiveTags& t) { return config.in_project(t.path); };
   for (const auto& t : all) ++users[tagging::sidecar_path(source_of(t))];
 
+  // A run killed while writing a sidecar left its temporary beside the photos.
+  std::set<fs::path> folders;
+  for (const auto& [sidecar, count] : users) folders.insert(sidecar.parent_path());
+  for (const auto& folder : folders)
+    for (const auto& temporary : util::abandoned_temporaries(folder))
+      if (temporary.filename().string().find(".xmp.tmp-") != std::string::npos) {
+        std::error_code ignored;
+        fs::remove(temporary, ignored);
+      }
+
   SidecarSummary summary;
   observer.stage_started("xmp", all.size());
   for (const auto& t : all) {
@@ -386,37 +347,54 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
     if (t.best_pick) fields.best_pick = true;
     fields.description = t.alt_text;
 
-    std::string existing;
-    std::error_code missing;
-    if (fs::exists(sidecar, missing)) {
-      auto read = util::read_text_file(sidecar);
-      if (!read.ok()) {
-        ++summary.failed;
-        observer.item_problem("xmp", sidecar.string(), read.message());
-        continue;
+    // Lightroom or Photo Mechanic may save the sidecar while it is merged here:
+    // what was read is replaced only while it is still there, else it is read
+    // and merged again, so that their save is never lost.
+    constexpr int k_merges = 5;
+    std::optional<std::string> existing;
+    util::Result<std::string> merged = std::string();
+    bool replaced = false, failed = false;
+    for (int attempt = 0; attempt < k_merges && !replaced && !failed; ++attempt) {
+      existing.reset();
+      std::error_code missing;
+      if (fs::exists(sidecar, missing)) {
+        auto read = util::read_text_file(sidecar);
+        if (!read.ok()) {
+          problem(read.message());
+          failed = true;
+          break;
+        }
+        existing = std::move(*read);
       }
-      existing = std::move(*read);
+      merged = tagging::merge_xmp(existing.value_or(""), fields);
+      if (!merged.ok()) {
+        problem(fmt::format("{}; left as it was", merged.message()));
+        failed = true;
+        break;
+      }
+      if (existing && *merged == *existing) break;
+      auto written = util::replace_file_if_unchanged(sidecar, *merged, existing);
+      if (!written.ok()) {
+        problem(written.message());
+        failed = true;
+      } else {
+        replaced = *written;
+      }
     }
-    auto merged = tagging::merge_xmp(existing, fields);
-    if (!merged.ok()) {
-      problem(fmt::format("{}; left as it was", merged.message()));
+    if (failed) continue;
+    const bool unchanged = existing && *merged == *existing;
+    if (!unchanged && !replaced) {
+      problem("changed by another program each time it was merged; left as it was (run tag --xmp again)");
       continue;
-    }
-    if (*merged != existing) {
-      if (auto written = util::write_file_atomically(sidecar, *merged); !written) {
-        ++summary.failed;
-        observer.item_problem("xmp", sidecar.string(), written.message());
-        continue;
-      }
     }
     if (fields.keywords != t.sidecar_keywords)
       catalog.write([&] { catalog.set_sidecar_keywords(t.image_id, fields.keywords); });
-    if (*merged == existing) {
+    if (unchanged) {
       ++summary.unchanged;
       observer.item_done("xmp", sidecar.string(), "unchanged", 0);
     } else {
       ++summary.written;
-      observer.item_done("xmp", sidecar.string(), existing.empty() ? "written" : "merged",
+      observer.item_done("xmp", sidecar.string(), existing && !existing->empty() ? "merged" : "written",
                          static_cast<std::int64_t>(merged->size()));
     }
   }

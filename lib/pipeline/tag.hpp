@@ -15,6 +15,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
 
 namespace wsp::pipeline {
@@ -32,6 +33,8 @@ struct TagSummary {
   std::size_t rerender = 0;     // analysis image gone: queued for render again
   std::size_t from_cache = 0;   // observations reused instead of recomputed
   std::size_t groups = 0;       // bursts / near-duplicate groups in the shoot
+  std::string stopped_because;  // non-empty: the stage stopped early (leases lost), and why
+  StageTimes seconds;
 };
 
 TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,

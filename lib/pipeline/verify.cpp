@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -175,7 +176,7 @@ private:
     const fs::path file = m_config.state_dir() / "manifest.json";
     auto written = util::read_text_file(file);
     if (written.ok() && *written == manifest_json(renders)) return;
-    if (m_request.repair) write_manifest(m_config, renders);
+    if (m_request.repair) write_manifest(m_config, m_catalog);
     add("manifest.stale", "manifest.json",
         written.ok() ? "does not list what the catalog holds" : "is missing or unreadable",
         m_request.repair ? "rewritten from the catalog" : "");
@@ -235,8 +236,16 @@ private:
     std::string extension = fs::path(file.path).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
     if (extension != ".jpg" && extension != ".jpeg" && extension != ".webp" && extension != ".avif") return;
-    auto header = imaging::probe_header(bytes, m_config.limits.max_pixels);
-    if (!header.ok()) return;
+    // Only the header is read, never decoded: the pixel limit, which guards
+    // decodes, must not leave a large published file unscanned.
+    auto header = imaging::probe_header(bytes, std::numeric_limits<std::int64_t>::max());
+    // What cannot be read cannot be shown clean: a visitor may still download it.
+    if (!header.ok()) {
+      add("published.privacy", label,
+          fmt::format("could not be checked for GPS positions, serial numbers or owner names: {}", header.message()),
+          invalidate(file));
+      return;
+    }
     const auto& camera = header->camera;
     std::vector<std::string> leaks;
     if (camera.has_gps) leaks.push_back("a GPS position");

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "imaging/probe.hpp"
 #include "pipeline/scan.hpp"
 #include "util/files.hpp"
 
@@ -38,6 +39,23 @@ bool stat_file(const fs::path& file, FileState& state) {
   return true;
 }
 
+bool looks_cut_short(const fs::path& file) {
+  std::error_code error;
+  if (fs::file_size(file, error) == 0 && !error) return true;
+  auto mapped = util::MappedFile::open(file);
+  if (!mapped) return false;  // unreadable: ingest says why
+  const auto bytes = mapped->bytes();
+  // The format by its signature: only the two whose end the probe can see.
+  static constexpr std::uint8_t k_jpeg[] = {0xFF, 0xD8, 0xFF};
+  static constexpr std::uint8_t k_png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  auto starts_with = [&](std::span<const std::uint8_t> signature) {
+    return bytes.size() >= signature.size() && std::equal(signature.begin(), signature.end(), bytes.begin());
+  };
+  if (starts_with(k_jpeg)) return !imaging::looks_complete(bytes, "jpeg");
+  if (starts_with(k_png)) return !imaging::looks_complete(bytes, "png");
+  return false;
+}
+
 void StabilityTracker::observe(const fs::path& file, const FileState& state, WatchClock::time_point now) {
   auto [it, inserted] = m_files.try_emplace(file, Tracked{state, now, false});
   if (!inserted && !(it->second.state == state)) {
@@ -54,10 +72,16 @@ void StabilityTracker::completed(const fs::path& file, WatchClock::time_point no
 
 void StabilityTracker::forget(const fs::path& file) { m_files.erase(file); }
 
-std::vector<fs::path> StabilityTracker::take_complete(WatchClock::time_point now) {
+std::vector<fs::path> StabilityTracker::take_complete(WatchClock::time_point now,
+                                                     const std::function<bool(const fs::path&)>& cut_short) {
   std::vector<fs::path> complete;
   for (auto it = m_files.begin(); it != m_files.end();) {
-    if (it->second.complete || now - it->second.changed >= m_stable_for) {
+    const bool stable = now - it->second.changed >= m_stable_for;
+    if (!stable && it->second.complete && cut_short && cut_short(it->first)) {
+      // Closed between two rounds of its writer: waits like a file never closed.
+      it->second.complete = false;
+    }
+    if (it->second.complete || stable) {
       complete.push_back(it->first);
       it = m_files.erase(it);
     } else {

@@ -31,10 +31,18 @@ struct FileState {
 // The stat of `file`; false when it is gone or not a regular file.
 bool stat_file(const std::filesystem::path& file, FileState& state);
 
+// Whether `file` is a JPEG or PNG stream that ends before its end marker, or
+// is empty: what a writer that opens, writes and closes a file in several
+// rounds (SMB clients, `rsync --inplace`, tethering tools) leaves between two
+// rounds. Other formats are never taken as cut short here.
+bool looks_cut_short(const std::filesystem::path& file);
+
 // Decides when a file is completely written. A file closed after writing or
 // renamed into place is complete at once; any other is complete when its size
 // and mtime have not changed for `stable_for` (writers over SMB/NFS, or that
-// never close).
+// never close). A file closed but cut short (`cut_short`, see take_complete)
+// is complete only once unchanged for `stable_for` too: its writer may open it
+// again for the next round.
 class StabilityTracker {
 public:
   explicit StabilityTracker(std::chrono::milliseconds stable_for) : m_stable_for(stable_for) {}
@@ -44,8 +52,11 @@ public:
   // Its writer closed it or renamed it into place.
   void completed(const std::filesystem::path& file, WatchClock::time_point now);
   void forget(const std::filesystem::path& file);
-  // Removes and returns the files now complete, in name order.
-  std::vector<std::filesystem::path> take_complete(WatchClock::time_point now);
+  // Removes and returns the files now complete, in name order. A file
+  // complete only by its close, for which `cut_short` says yes, is kept and
+  // waits to be unchanged for the whole wait instead.
+  std::vector<std::filesystem::path> take_complete(
+      WatchClock::time_point now, const std::function<bool(const std::filesystem::path&)>& cut_short = {});
   // The files still being watched for stability (to be stat'ed again).
   std::vector<std::filesystem::path> pending() const;
   bool empty() const { return m_files.empty(); }
@@ -102,24 +113,34 @@ struct FolderEvent {
   std::string reason = {}; // Unwatched: why
 };
 
+// Where the hot folder's events come from: inotify (FolderWatcher), or a
+// test's script.
+struct FolderEvents {
+  virtual ~FolderEvents() = default;
+  // Watches `root` (and its subfolders when `recursive`); false with `error`
+  // set when the root cannot be watched.
+  virtual bool add_root(const std::filesystem::path& root, bool recursive, std::string& error) = 0;
+  // Waits up to `timeout` for events (returns early on a signal).
+  virtual std::vector<FolderEvent> wait(std::chrono::milliseconds timeout) = 0;
+};
+
 // Recursive inotify watches. Folders created (or moved in) below a watched
 // folder are watched at once, and the files already inside them are reported
 // as Changed, since they may have been written before the watch existed.
-class FolderWatcher {
+class FolderWatcher final : public FolderEvents {
 public:
   // `enter` says whether a folder below a root is to be watched.
   explicit FolderWatcher(std::function<bool(const std::filesystem::path&)> enter);
-  ~FolderWatcher();
+  ~FolderWatcher() override;
   FolderWatcher(const FolderWatcher&) = delete;
   FolderWatcher& operator=(const FolderWatcher&) = delete;
 
   // Watches `root` (and its subfolders when `recursive`); false with `error`
   // set when the root cannot be watched. A subfolder that cannot be watched
   // (the kernel's limit of watches reached) is reported by the next wait().
-  bool add_root(const std::filesystem::path& root, bool recursive, std::string& error);
+  bool add_root(const std::filesystem::path& root, bool recursive, std::string& error) override;
   bool watching(const std::filesystem::path& root) const;
-  // Waits up to `timeout` for events (returns early on a signal).
-  std::vector<FolderEvent> wait(std::chrono::milliseconds timeout);
+  std::vector<FolderEvent> wait(std::chrono::milliseconds timeout) override;
 
 private:
   // Watches `folder` (and below when `recursive`); the files found in it are

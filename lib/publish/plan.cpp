@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "util/text.hpp"
 
 namespace wsp::publish {
 
@@ -17,6 +16,12 @@ constexpr std::size_t k_hash_digits = 12;
 std::string_view file_name(std::string_view path) {
   auto slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// A name as a JSON string, quotes included, so that a control character or a
+// byte that is not UTF-8 in a hostile name is shown, not obeyed.
+std::string shown_name(std::string_view path) {
+  return nlohmann::json(path).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool is_page(std::string_view path) { return path.ends_with(".html") || path.ends_with(".htm"); }
@@ -59,7 +64,7 @@ util::Result<std::map<std::string_view, const PublishFile*>> index_files(std::sp
   for (const auto& file : files) {
     if (auto checked = check_publish_path(file.path); !checked) return util::Error{checked.message()};
     if (!by_path.emplace(file.path, &file).second)
-      return util::Error{fmt::format("\"{}\": listed twice in the {}", util::json_escape(file.path), what)};
+      return util::Error{fmt::format("{}: listed twice in the {}", shown_name(file.path), what)};
   }
   return by_path;
 }
@@ -90,9 +95,8 @@ std::int64_t Plan::upload_bytes() const {
 }
 
 util::Status check_publish_path(std::string_view path) {
-  // Quoted through json_escape so that a control character in a hostile name is shown, not obeyed.
   auto refuse = [path](std::string_view why) {
-    return util::Error{fmt::format("\"{}\": not a publishable path: {}", util::json_escape(path), why)};
+    return util::Error{fmt::format("{}: not a publishable path: {}", shown_name(path), why)};
   };
   if (path.empty()) return refuse("empty");
   if (path.front() == '/') return refuse("absolute (starts with '/')");
@@ -179,22 +183,18 @@ std::string plan_summary(const Plan& plan) {
   return text;
 }
 
-std::string plan_json(const Plan& plan) {
-  std::string json = fmt::format(
-      "{{\"put\": {}, \"replace\": {}, \"unchanged\": {}, \"delete\": {}, \"stale\": {}, \"upload_bytes\": {}, "
-      "\"steps\": [",
-      plan.count(PlanAction::Put), plan.count(PlanAction::Replace), plan.count(PlanAction::Unchanged),
-      plan.count(PlanAction::Delete), plan.count(PlanAction::Stale), plan.upload_bytes());
-  bool first = true;
-  for (const auto& step : plan.steps) {
-    json +=
-        fmt::format("{}{{\"path\": \"{}\", \"action\": \"{}\", \"sha256\": \"{}\", \"size\": {}, \"immutable\": {}}}",
-                    first ? "" : ", ", util::json_escape(step.path), to_string(step.action),
-                    util::json_escape(step.sha256), step.size, step.immutable ? "true" : "false");
-    first = false;
-  }
-  json += "]}";
-  return json;
+nlohmann::ordered_json plan_json(const Plan& plan) {
+  auto steps = nlohmann::ordered_json::array();
+  for (const auto& step : plan.steps)
+    steps.push_back({{"path", step.path},
+                     {"action", to_string(step.action)},
+                     {"sha256", step.sha256},
+                     {"size", step.size},
+                     {"immutable", step.immutable}});
+  return {{"put", plan.count(PlanAction::Put)},         {"replace", plan.count(PlanAction::Replace)},
+          {"unchanged", plan.count(PlanAction::Unchanged)}, {"delete", plan.count(PlanAction::Delete)},
+          {"stale", plan.count(PlanAction::Stale)},     {"upload_bytes", plan.upload_bytes()},
+          {"steps", std::move(steps)}};
 }
 
 }  // namespace wsp::publish

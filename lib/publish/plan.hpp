@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "util/result.hpp"
 
 namespace wsp::publish {
@@ -70,6 +72,6 @@ std::vector<std::string> purge_paths(const Plan& plan);
 std::string plan_summary(const Plan& plan);
 
 // The same plan as one JSON object: totals and every step, in plan order.
-std::string plan_json(const Plan& plan);
+nlohmann::ordered_json plan_json(const Plan& plan);
 
 }  // namespace wsp::publish

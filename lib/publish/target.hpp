@@ -23,18 +23,46 @@ public:
   virtual std::string location(std::string_view path) const = 0;
 
   // Puts `bytes` at `path`, replacing what is there: readers see the old file or
-  // the new one, never a part.
+  // the new one, never a part. Only for a file the tool published there.
   virtual util::Status put(std::string_view path, std::string_view bytes) = 0;
+  // Puts `bytes` at `path` where the tool has published nothing: a file already
+  // there is someone else's and is left as it is (an error with os_error
+  // EEXIST), unless it holds these very bytes (a put that landed before a kill
+  // stopped its record).
+  virtual util::Status put_new(std::string_view path, std::string_view bytes) = 0;
   // Removes `path`; success when it is already gone.
   virtual util::Status remove(std::string_view path) = 0;
 };
+
+// The file that names a folder as a wsportfolio publish target, written into
+// every local target before anything else: a small JSON object,
+// {"wsportfolio": "publish target", "version": 1, "target": NAME}.
+inline constexpr std::string_view k_target_marker = ".wsportfolio-target.json";
+
+// What a local target's folder is before publishing: not there or empty (the
+// tool makes it its own), marked as a target by the tool, or someone else's.
+enum class TargetFolder { fresh, marked, foreign };
+util::Result<TargetFolder> inspect_local_target(const std::filesystem::path& root);
+
+// Whether `folder` carries the marker of a publish target.
+bool is_publish_target(const std::filesystem::path& folder);
+
+// Whether to publish into a folder that has files but no marker.
+enum class Adopt { no, yes };
+
+// Why nothing may be published into `root`, a folder in the state `folder`,
+// or success: a foreign folder only when adopted.
+util::Status may_publish_into(const std::filesystem::path& root, TargetFolder folder, Adopt adopt);
 
 // A folder on this machine, created as needed. Writes go to a temporary name
 // beside the file, are flushed and renamed, and the folder is flushed; folders
 // on the way are created, never followed when they are symbolic links (so a
 // link inside the target cannot lead a write outside it); folders left empty
 // by a removal are removed. Temporary files of a process that died mid-write
-// are removed when the target is opened. Fails when `root` cannot be created.
-util::Result<std::unique_ptr<PublishTarget>> open_local_target(std::string name, const std::filesystem::path& root);
+// are removed when the target is opened. A fresh folder gets the marker; a
+// foreign one is refused unless `adopt`, which marks it and leaves its files
+// alone. Fails when `root` cannot be created or marked, or is refused.
+util::Result<std::unique_ptr<PublishTarget>> open_local_target(std::string name, const std::filesystem::path& root,
+                                                               Adopt adopt = Adopt::no);
 
 }  // namespace wsp::publish

@@ -4,13 +4,17 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "util/hash.hpp"
 
 namespace wsp::util {
 
@@ -62,44 +66,127 @@ MappedFile::~MappedFile() {
   if (m_data) ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
 }
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+namespace {
+
+constexpr std::size_t k_name_max = 255;  // bytes in one name on Linux file systems
+
+// ".NAME.tmp-PID", the form render's clean-up recognises as a temporary. A name
+// near NAME_MAX keeps only its start, followed by a digest of the whole name, so
+// that two long names differing only at the end never share a temporary.
+std::string temporary_name(const std::string& name) {
+  const std::string suffix = fmt::format(".tmp-{}", ::getpid());
+  if (1 + name.size() + suffix.size() <= k_name_max) return "." + name + suffix;
+  const std::string digest = "~" + sha256_hex(name).substr(0, 16);
+  std::size_t keep = k_name_max - 1 - digest.size() - suffix.size();
+  // Never half a UTF-8 character: the name stays readable in a listing.
+  while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;
+  return "." + name.substr(0, keep) + digest + suffix;
+}
+
+// The one way files are written: a temporary in the same folder, flushed;
+// `still_wanted` (when given) is asked right before the rename, and false
+// abandons the write; then the rename and the folder's flush.
+Result<bool> write_through_temporary(const std::filesystem::path& path, std::string_view content,
+                                     const std::function<Result<bool>()>& still_wanted) {
   auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  auto temp = folder / fmt::format(".{}.tmp-{}", path.filename().string(), ::getpid());
+  auto temp = folder / temporary_name(path.filename().string());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error{fmt::format("{}: cannot create: {}", temp.string(), last_os_error()), errno};
+  auto fail = [&](std::string what, int code) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return Error{fmt::format("{}: {}: {}", path.string(), what, std::strerror(code)), code};
+  };
+  // A file replaced keeps its owner and mode (a sidecar the photographer made
+  // private stays private). Giving a file away takes root: without it the
+  // owner is the writer's, as for any program saving a file.
+  if (struct stat old {}; ::stat(path.c_str(), &old) == 0) {
+    if (::fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM) return fail("cannot keep the owner", errno);
+    if (::fchmod(fd, old.st_mode & 07777) != 0) return fail("cannot keep the mode", errno);
+  }
   const char* cursor = content.data();
   std::size_t left = content.size();
   while (left > 0) {
     ssize_t written = ::write(fd, cursor, left);
     if (written < 0) {
       if (errno == EINTR) continue;
-      int code = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return Error{fmt::format("{}: cannot write: {}", path.string(), std::strerror(code)), code};
+      return fail("cannot write", errno);
     }
     cursor += written;
     left -= static_cast<std::size_t>(written);
   }
-  int synced = ::fsync(fd);
-  int code = errno;
-  if (::close(fd) != 0 && synced == 0) synced = -1, code = errno;
-  if (synced != 0) {
+  if (::fsync(fd) != 0) return fail("cannot flush", errno);
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) {
+    int code = errno;
     ::unlink(temp.c_str());
     return Error{fmt::format("{}: cannot flush: {}", path.string(), std::strerror(code)), code};
+  }
+  if (still_wanted) {
+    auto wanted = still_wanted();
+    if (!wanted.ok() || !*wanted) {
+      ::unlink(temp.c_str());
+      return wanted;
+    }
   }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     int code = errno;
     ::unlink(temp.c_str());
     return Error{fmt::format("{}: cannot rename into place: {}", path.string(), std::strerror(code)), code};
   }
-  // The rename itself must survive a power loss before the catalog records it.
+  // The rename itself must survive a power loss before the catalog records it:
+  // a folder that cannot be flushed is an error, though the file is in place.
   int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  if (dir < 0 || ::fsync(dir) != 0) {
+    int code = errno;
+    if (dir >= 0) ::close(dir);
+    return Error{fmt::format("{}: cannot flush the folder after renaming {} into place: {}", folder.string(),
+                             path.filename().string(), std::strerror(code)),
+                 code};
   }
+  ::close(dir);
+  return true;
+}
+
+}  // namespace
+
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  auto written = write_through_temporary(path, content, {});
+  if (!written.ok()) return written.error();
   return {};
+}
+
+Result<bool> replace_file_if_unchanged(const std::filesystem::path& path, std::string_view content,
+                                       const std::optional<std::string>& expected) {
+  // Checked once the new content is flushed, the last moment before the
+  // rename: a save by another program between the read and here is kept, and
+  // the caller merges again. (POSIX has no compare-and-rename; what remains is
+  // a window of one read.)
+  return write_through_temporary(path, content, [&]() -> Result<bool> {
+    std::error_code error;
+    const bool exists = std::filesystem::exists(path, error);
+    if (error) return Error{fmt::format("{}: {}", path.string(), error.message()), error.value()};
+    if (!expected || !exists) return !expected && !exists;
+    auto now = read_text_file(path);
+    if (!now.ok()) return now.error();
+    return *now == *expected;
+  });
+}
+
+std::vector<std::filesystem::path> abandoned_temporaries(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> found;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    const auto mark = name.rfind(".tmp-");
+    if (name.size() < 2 || name[0] != '.' || mark == std::string::npos || mark == 0) continue;
+    const std::string digits = name.substr(mark + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) found.push_back(entry.path());
+  }
+  return found;
 }
 
 Result<std::string> read_text_file(const std::filesystem::path& path) {

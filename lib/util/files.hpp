@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/result.hpp"
 
@@ -32,8 +34,21 @@ private:
 };
 
 // Writes `content` to `path` through a temporary name in the same folder, fsyncs
-// the file and the folder, then renames: readers see the old file or the new one.
+// the file, renames, then fsyncs the folder: readers see the old file or the
+// new one, and an error means the new one may not survive a power loss. A
+// file replaced keeps its mode and owner.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+// As write_file_atomically, but only while `path` still holds `expected`
+// (nullopt: while there is no file): false, and nothing written, when another
+// program changed it since it was read, so that the caller merges again.
+Result<bool> replace_file_if_unchanged(const std::filesystem::path& path, std::string_view content,
+                                       const std::optional<std::string>& expected);
+
+// The temporaries write_file_atomically left in `folder` when its process was
+// killed: ".NAME.tmp-PID" where no process PID runs on this machine. Another
+// process's write in progress is never among them.
+std::vector<std::filesystem::path> abandoned_temporaries(const std::filesystem::path& folder);
 
 Result<std::string> read_text_file(const std::filesystem::path& path);
 

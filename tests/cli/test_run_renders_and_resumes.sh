@@ -52,6 +52,16 @@ while read -r name orientation; do
   esac
 done < <(jq -r '.files[] | "\(.name) \(.orientation)"' shoot/.shoot.json)
 
+# The run ends with where its time went, stage by stage, for people and scripts.
+expect_eq "$(jq -r 'select(.event == "run.completed") | [.stages[].stage] | join(" ")' run1.jsonl)" \
+  "ingest render tag publish" "the stages timed by the first run"
+expect_eq "$(jq -r 'select(.event == "run.completed") | .code' run1.jsonl)" "$code" "run.completed's exit status"
+jq -e --argjson n "$good" 'select(.event == "run.completed") | .stages[] | select(.stage == "render")
+  | .items == $n and .work_seconds > 0 and .seconds >= .commit_seconds' run1.jsonl >/dev/null ||
+  fail "run.completed: the render stage's items and timers"
+expect_grep '^run: [0-9.]* s: ingest [0-9.]* s, render [0-9.]* s (work [0-9.]*, claim [0-9.]*, commit [0-9.]*), tag' \
+  run1.err "the timing summary at the end of run"
+
 wsp_code --json run shoot >run2.jsonl 2>run2.err
 [ "$code" -le 1 ] || { cat run2.err >&2; fail "second run exited $code"; }
 expect_eq "$(event_field run2.jsonl render.completed rendered)" 0 "second run renders nothing"

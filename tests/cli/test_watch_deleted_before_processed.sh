@@ -15,10 +15,10 @@ head -c 20000 stock/IMG_0002.JPG >&3
 sleep 0.3
 rm proj/IMG_0002.JPG
 exec 3>&-
-sleep 1.5  # longer than stable_ms: anything still tracked would be processed now
-cp stock/IMG_0003.JPG proj/IMG_0003.JPG
-wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0003.JPG"'
+# Taken only by the stability wait: anything still tracked is processed first.
+barrier w.jsonl stock/IMG_0003.JPG IMG_0003.JPG
 wait_idle w.jsonl 1
+expect_eq "$(batch_names w.jsonl)" '["IMG_0003.JPG"]' "batches"
 
 kill -0 "$watcher" || fail "the watcher stopped"
 expect_eq "$(count w.jsonl '.event == "problem" or .event == "warning"')" 0 "problems or warnings"

@@ -15,7 +15,7 @@ cp stock/IMG_0002.JPG proj/day2/ceremony/
 wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "day2/ceremony/IMG_0002.JPG"'
 expect_eq "$(sql proj "select count(*) from images where path like 'day2/ceremony/%' and status='active'")" 2 \
   "photos of the new folder in the catalog"
-expect_eq "$(count w.jsonl '.event == "item" and .stage == "ingest" and (.file | startswith(".wsportfolio")))' )" 0 \
+expect_eq "$(count w.jsonl '.event == "item" and .stage == "ingest" and (.file | startswith(".wsportfolio"))')" 0 \
   "the state folder watched"
 stop_watch
 expect_eq "$code" 130 "exit code"

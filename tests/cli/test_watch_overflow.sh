@@ -20,7 +20,8 @@ mkdir proj/late
 wait_idle w.jsonl 1
 for _ in $(seq 100); do grep -q "dropped file events" w.err && break; sleep 0.1; done
 grep -q "dropped file events" w.err || skip "the batch ended before the queue overflowed"
-sleep 0.5
+# Watched again from scratch, then caught up: the new folder is watched by now.
+wait_for w.jsonl '.event == "watch.caught_up"'
 cp stock/IMG_0005.JPG proj/late/
 wait_for w.jsonl '.event == "publish.completed" and .images == 5' 60
 stop_watch

@@ -11,7 +11,8 @@ cp stock/IMG_0001.JPG proj/
 wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0001.JPG"'
 cp stock/IMG_0002.JPG proj/
 wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0002.JPG"'
-sleep 2.5  # two more looks: an unchanged file is not taken again
+# Two more looks: an unchanged file is not taken again.
+wait_count w.jsonl '.event == "watch.polled"' $(($(count w.jsonl '.event == "watch.polled"') + 2))
 expect_eq "$(count w.jsonl '.event == "item" and .stage == "ingest"')" 2 "ingest items"
 expect_eq "$(count w.jsonl '.event == "watch.batch"')" 2 "batches"
 # A file taken away is missing at the next look; put back as it was (same
@@ -20,9 +21,9 @@ mv proj/IMG_0001.JPG stock/away.jpg
 wait_for w.jsonl '.event == "item" and .stage == "ingest" and .file == "IMG_0001.JPG" and .outcome == "missing"'
 expect_eq "$(sql proj "select status from images where path='IMG_0001.JPG'")" missing "the file taken away"
 mv stock/away.jpg proj/IMG_0001.JPG
-for _ in $(seq 50); do [ "$(count w.jsonl '.event == "watch.batch"')" -ge 4 ] && break; sleep 0.1; done
-expect_eq "$(count w.jsonl '.event == "watch.batch"')" 4 "batches once the file is back"
 wait_idle w.jsonl 4
+wait_count w.jsonl '.event == "watch.polled"' $(($(count w.jsonl '.event == "watch.polled"') + 2))
+expect_eq "$(count w.jsonl '.event == "watch.batch"')" 4 "batches once the file is back"
 expect_eq "$(sql proj "select status from images where path='IMG_0001.JPG'")" active "the file put back"
 stop_watch
 expect_eq "$code" 130 "exit code"

@@ -487,7 +487,73 @@ TEST(CatalogOpen, NotADatabaseIsACatalogError) {
     std::fwrite(junk.data(), 1, junk.size(), out);
     std::fclose(out);
   }
-  EXPECT_THROW(open_sqlite_catalog(file), CatalogError);
+  try {
+    open_sqlite_catalog(file);
+    ADD_FAILURE() << "junk was opened as a catalog";
+  } catch (const CatalogError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+  }
+}
+
+// A statement that fails once the catalog is open (here a real SQLite error,
+// raised by a trigger as a lock held too long raises one) names the file:
+// "catalog: database is locked" leaves a studio with several projects guessing.
+TEST(CatalogOpen, AFailedStatementNamesTheCatalogFile) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  auto catalog = open_sqlite_catalog(file);
+  catalog->begin_run({"run-1", "watch", 1, "here", 1, 1, std::nullopt, std::nullopt});
+  RawDb(file).exec("CREATE TRIGGER refuse BEFORE UPDATE ON runs BEGIN SELECT RAISE(ABORT, 'database is locked'); END");
+  try {
+    catalog->heartbeat("run-1");
+    ADD_FAILURE() << "the trigger did not refuse the heartbeat";
+  } catch (const CatalogError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("database is locked"), std::string::npos) << message;
+  }
+}
+
+TEST(CatalogReadOnly, ReadsWhatTheWriterWroteAndRefusesWritesNamingTheFile) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  {
+    auto writer = open_sqlite_catalog(file);
+    ImageRecord image;
+    image.path = "ceremony/IMG_0001.JPG";
+    image.sha256 = "abc";
+    writer->write([&] { writer->add_image(image); });
+  }
+  auto reader = open_sqlite_catalog(file, Access::read_only);
+  ASSERT_EQ(reader->images().size(), 1u);
+  EXPECT_EQ(reader->images()[0].path, "ceremony/IMG_0001.JPG");
+  EXPECT_EQ(reader->reopen()->images().size(), 1u) << "a second connection reads too";
+  try {
+    ImageRecord another;
+    another.path = "x.jpg";
+    reader->write([&] { reader->add_image(another); });
+    ADD_FAILURE() << "a read-only catalog took a write";
+  } catch (const CatalogError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(RawDb(file).scalar("SELECT count(*) FROM images"), "1");
+}
+
+TEST(CatalogReadOnly, AMissingCatalogIsNotCreated) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  EXPECT_THROW(open_sqlite_catalog(file, Access::read_only), CatalogError);
+  EXPECT_FALSE(fs::exists(file));
+}
+
+TEST(CatalogReadOnly, AnOlderCatalogIsBroughtUpToDateFirst) {
+  TempDir dir;
+  const auto file = dir.path() / "catalog.db";
+  open_sqlite_catalog(file);
+  RawDb(file).exec("ALTER TABLE tags DROP COLUMN sidecar_keywords; PRAGMA user_version = 4");
+  auto reader = open_sqlite_catalog(file, Access::read_only);
+  EXPECT_EQ(reader->schema_version(), latest_schema_version());
+  EXPECT_TRUE(reader->tags().empty());
 }
 
 // Each thread holds its own Catalog (its own connection), as two processes would.

@@ -786,6 +786,48 @@ TEST(DerivedDefaults, IncompleteSettingsAreErrors) {
   }
 }
 
+// WebP holds at most 16383 px a side: a width over it would fail every photo
+// at render time, so the config says so first, at the line of render.widths.
+TEST(DerivedDefaults, AWidthAnEnabledFormatCannotHoldIsAnErrorAtItsLine) {
+  TempDir dir;
+  write_text(dir.path() / "wsportfolio.yaml", "project:\n  title: t\nrender:\n  widths: [960, 16384]\n");
+  try {
+    load_config((dir.path() / "wsportfolio.yaml").string(), {});
+    ADD_FAILURE() << "a 16384 px width was accepted with WebP enabled";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(Contains(e.what(), (dir.path() / "wsportfolio.yaml").string() + ":4: render.widths"));
+    EXPECT_TRUE(Contains(e.what(), "WebP"));
+    EXPECT_TRUE(Contains(e.what(), "16383"));
+  }
+
+  Config jpeg_only = parse_config("render:\n  widths: [16384]\n  formats:\n    webp: { enabled: false }\n",
+                                  "test.yaml");
+  jpeg_only.project_dir = dir.path();
+  EXPECT_NO_THROW(apply_derived_defaults(jpeg_only)) << "JPEG holds 16384 px";
+  Config at_limit = parse_config("render:\n  widths: [16383]\n", "test.yaml");
+  at_limit.project_dir = dir.path();
+  EXPECT_NO_THROW(apply_derived_defaults(at_limit));
+}
+
+// The watermark is drawn by Pango, which takes only UTF-8: a config saved in
+// Latin-1 ("\xA9 Studio") would fail every watermarked variant, so config check
+// refuses it at its line.
+TEST(ConfigErrors, WatermarkTextThatIsNotUtf8NamesTheLine) {
+  std::string message = parse_error("project:\n  title: t\nrender:\n  watermark: { text: \"\xA9 Studio\" }\n", "test.yaml");
+  EXPECT_TRUE(Contains(message, "test.yaml:4: render.watermark.text")) << message;
+  EXPECT_TRUE(Contains(message, "UTF-8")) << message;
+  EXPECT_FALSE(Contains(message, "\xA9")) << "the invalid byte is not echoed";
+  for (const char* text : {"\xC2\xA9 Smith & Jones", "Ana <3 Ben", "\xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x93\xB7"}) {
+    SCOPED_TRACE(text);
+    Config c = parse_config(std::string("render:\n  watermark: { text: \"") + text + "\" }\n", "test.yaml");
+    EXPECT_EQ(c.render.watermark->text, text);
+  }
+  for (const char* bad : {"\xC2", "\xE6\x9D", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80"}) {
+    SCOPED_TRACE(testing::PrintToString(std::string(bad)));
+    EXPECT_TRUE(Contains(parse_error(std::string("render:\n  watermark: { text: \"a") + bad + "\" }\n", "t.yaml"), "UTF-8"));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Finding the config
 

@@ -1,10 +1,17 @@
 #include "imaging/exif.hpp"
+#include "imaging/probe.hpp"
+#include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <vips/vips8>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -605,6 +612,42 @@ TEST(IccDescription, TruncatedProfilesNeverCrash) {
       EXPECT_TRUE(description.empty()) << length << ": " << description;
     }
     EXPECT_FALSE(icc_description(whole).empty());
+  }
+}
+
+// A TIFF keeps its EXIF in the file's own IFDs, where libvips does not look:
+// capture time and camera come from there, as from a JPEG's APP1. The tags
+// are written by exiftool, as a photographer's software would.
+TEST(ProbeHeader, TiffSourceGivesItsCameraFacts) {
+  if (std::system("exiftool -ver >/dev/null 2>&1") != 0) GTEST_SKIP() << "exiftool is needed to tag the TIFF";
+  wsp::imaging::start_imaging();
+  wsp::testing::TempDir dir;
+  vips::VImage image = vips::VImage::black(64, 48, vips::VImage::option()->set("bands", 3))
+                           .copy(vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  for (const char* name : {"frame.tif", "frame.jpg"}) {
+    SCOPED_TRACE(name);
+    const auto file = dir.path() / name;
+    image.write_to_file(file.c_str());
+    const std::string command =
+        "exiftool -q -overwrite_original -Make=Nikon -Model='Z 8' -SerialNumber=3001234 "
+        "'-DateTimeOriginal=2026:06:13 14:05:09' -OffsetTimeOriginal=+02:00 -ISO=400 -FNumber=2.8 "
+        "-ExposureTime=1/250 -Artist='Ada Lovelace' '" + file.string() + "'";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    std::ifstream in(file, std::ios::binary);
+    const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+    auto header = wsp::imaging::probe_header(bytes, 1'000'000);
+    ASSERT_TRUE(header.ok()) << header.message();
+    const CameraFacts& facts = header->camera;
+    EXPECT_EQ(facts.make, "Nikon");
+    EXPECT_EQ(facts.model, "Z 8");
+    EXPECT_EQ(facts.serial, "3001234");
+    EXPECT_EQ(facts.capture_time, "2026-06-13T14:05:09");
+    EXPECT_EQ(facts.capture_offset, "+02:00");
+    EXPECT_EQ(facts.iso, 400);
+    EXPECT_EQ(facts.aperture, 2.8);
+    EXPECT_EQ(facts.shutter, "1/250");
+    EXPECT_EQ(facts.artist, "Ada Lovelace");
+    EXPECT_EQ(header->width, 64);
   }
 }
 

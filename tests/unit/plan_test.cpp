@@ -2,6 +2,7 @@
 #include "util/text.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <string>
@@ -167,13 +168,27 @@ TEST(PublishPlan, SummaryAndJson) {
   EXPECT_NE(summary.find("put      " + k_asset + " (2.5 MB)"), std::string::npos) << summary;
   EXPECT_NE(summary.find("stale"), std::string::npos) << summary;
 
-  auto json = wsp::publish::plan_json(plan);
-  EXPECT_TRUE(json.starts_with(
-      R"({"put": 1, "replace": 1, "unchanged": 0, "delete": 0, "stale": 1, "upload_bytes": 2501500, "steps": [)"))
-      << json;
-  EXPECT_NE(json.find(R"({"path": "old \"quoted\".html", "action": "stale")"), std::string::npos) << json;
-  EXPECT_NE(json.find(R"("path": ")" + k_asset + R"(", "action": "put")"), std::string::npos) << json;
-  EXPECT_TRUE(json.ends_with("]}"));
+  // Read back as JSON: totals, then every step in plan order.
+  const auto json = nlohmann::json::parse(wsp::publish::plan_json(plan).dump());
+  EXPECT_EQ(json["put"], 1);
+  EXPECT_EQ(json["replace"], 1);
+  EXPECT_EQ(json["unchanged"], 0);
+  EXPECT_EQ(json["delete"], 0);
+  EXPECT_EQ(json["stale"], 1);
+  EXPECT_EQ(json["upload_bytes"], 2'501'500);
+  ASSERT_EQ(json["steps"].size(), 3u);
+  EXPECT_EQ(json["steps"][0]["path"], k_asset);
+  EXPECT_EQ(json["steps"][0]["action"], "put");
+  EXPECT_EQ(json["steps"][0]["immutable"], true);
+  EXPECT_EQ(json["steps"][2]["path"], "old \"quoted\".html");
+  EXPECT_EQ(json["steps"][2]["action"], "stale");
+  EXPECT_EQ(json["steps"][2]["sha256"], std::string(64, 'c'));
+}
+
+TEST(PublishPlan, JsonOfANameThatIsNotUtf8) {
+  auto plan = plan_of({file("caf\xe9.html", "a")}, {}, false);
+  const std::string text = wsp::publish::plan_json(plan).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  EXPECT_EQ(nlohmann::json::parse(text)["steps"][0]["path"], "caf\xef\xbf\xbd.html");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -173,10 +174,54 @@ TEST(LocalTarget, OpeningRemovesTemporariesOfDeadProcessesOnly) {
   write(root / "renders/.a.jpg.tmp-99999999", "half");
   write(root / fmt::format(".index.html.tmp-{}", ::getpid()), "mine");
   write(root / ".hidden.tmp-notapid", "a user's");
-  ASSERT_TRUE(wsp::publish::open_local_target("site", root).ok());
+  // The user's hidden file makes the folder someone else's: adopted here.
+  ASSERT_TRUE(wsp::publish::open_local_target("site", root, wsp::publish::Adopt::yes).ok());
   EXPECT_FALSE(fs::exists(root / "renders/.a.jpg.tmp-99999999"));
   EXPECT_TRUE(fs::exists(root / fmt::format(".index.html.tmp-{}", ::getpid())));
   EXPECT_TRUE(fs::exists(root / ".hidden.tmp-notapid"));
+}
+
+TEST(LocalTarget, AFreshFolderIsMarkedAndAForeignOneRefusedUnlessAdopted) {
+  using wsp::publish::TargetFolder;
+  TempDir dir;
+  const fs::path fresh = dir.path() / "fresh", foreign = dir.path() / "foreign";
+  EXPECT_EQ(*wsp::publish::inspect_local_target(fresh), TargetFolder::fresh);
+  ASSERT_TRUE(wsp::publish::open_local_target("site", fresh).ok());
+  EXPECT_TRUE(wsp::publish::is_publish_target(fresh));
+  EXPECT_EQ(*wsp::publish::inspect_local_target(fresh), TargetFolder::marked);
+
+  write(foreign / "index.html", "our studio");
+  EXPECT_EQ(*wsp::publish::inspect_local_target(foreign), TargetFolder::foreign);
+  auto refused = wsp::publish::open_local_target("site", foreign);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("--adopt"), std::string::npos) << refused.message();
+  EXPECT_FALSE(wsp::publish::is_publish_target(foreign));
+  ASSERT_TRUE(wsp::publish::open_local_target("site", foreign, wsp::publish::Adopt::yes).ok());
+  EXPECT_TRUE(wsp::publish::is_publish_target(foreign));
+  EXPECT_EQ(read(foreign / "index.html"), "our studio");
+
+  // Any file by the marker's name is not a marker: it must say what it is.
+  write(dir.path() / "lookalike" / ".wsportfolio-target.json", "{}");
+  EXPECT_FALSE(wsp::publish::is_publish_target(dir.path() / "lookalike"));
+}
+
+TEST_F(LocalTargetTest, PutNewNeverOverwritesAFileItDidNotPublish) {
+  write(root() / "gallery.css", "body { color: plum }");
+  auto put = m_target->put_new("gallery.css", "the gallery's");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.os_error(), EEXIST);
+  EXPECT_NE(put.message().find((root() / "gallery.css").string()), std::string::npos) << put.message();
+  EXPECT_EQ(read(root() / "gallery.css"), "body { color: plum }");
+  // No temporary is left beside it.
+  for (const auto& entry : fs::directory_iterator(root()))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+
+  // The same bytes: a put that landed before its record (a killed publish).
+  write(root() / "renders/a.jpg", "landed");
+  EXPECT_TRUE(m_target->put_new("renders/a.jpg", "landed").ok());
+  // Nothing there: put as usual.
+  ASSERT_TRUE(m_target->put_new("renders/b.jpg", "new").ok());
+  EXPECT_EQ(read(root() / "renders/b.jpg"), "new");
 }
 
 // --- the placeholder --------------------------------------------------------

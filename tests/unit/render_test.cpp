@@ -730,6 +730,114 @@ TEST(RenderPhoto, NoWatermarkBelowMinWidth) {
   EXPECT_LE(difference(small_with, small_without, 0, 0, 480, 320).max, 2) << "480 px is below min_width";
 }
 
+// libvips draws text from Pango markup: a photographer's plain text with an
+// ampersand or a "<3" must still be drawn, letter for letter.
+TEST(RenderPhoto, WatermarkTextWithMarkupCharactersIsDrawnAsWritten) {
+  const std::string source = jpeg_of(solid(1200, 800, {128, 128, 128}));
+  RenderRecipe plain = recipe_with({1200});
+  VImage without = decode(largest(render_ok(source, plain), "jpeg")->bytes);
+  for (const std::string text : {"Smith & Jones Photography", "Ana <3 Ben", "a &amp; b"}) {
+    SCOPED_TRACE(text);
+    RenderRecipe marked = plain;
+    marked.watermark = text_mark(0);
+    marked.watermark->text = text;
+    auto rendition = wsp::imaging::render_photo(as_bytes(source), marked, {});
+    ASSERT_TRUE(rendition.ok()) << rendition.message();
+    VImage with = decode(largest(*rendition, "jpeg")->bytes);
+    EXPECT_GT(difference(with, without, 600, 640, 600, 160).max, 60) << "no watermark drawn";
+  }
+  // The entity is drawn as the five characters written, wider than a lone '&'.
+  auto width_of_mark = [&](const std::string& text) {
+    RenderRecipe marked = plain;
+    marked.watermark = text_mark(0);
+    marked.watermark->text = text;
+    VImage with = decode(largest(render_ok(source, marked), "jpeg")->bytes);
+    VImage changed = (with.cast(VIPS_FORMAT_FLOAT) - without.cast(VIPS_FORMAT_FLOAT)).abs().bandmean() > 30;
+    int top = 0, width = 0, height = 0;
+    changed.find_trim(&top, &width, &height,
+                      VImage::option()->set("background", std::vector<double>{0})->set("threshold", 10.0));
+    return width;
+  };
+  EXPECT_GT(width_of_mark("a &amp; b"), width_of_mark("a & b") + 20) << "an entity was read as markup";
+}
+
+// WebP holds at most 16383 px a side; JPEG 65500. A tall strip or a width
+// over the WebP limit loses only the variants a format cannot hold.
+TEST(RenderPhoto, AVariantTooLargeForWebpStillGetsItsJpeg) {
+  RenderRecipe recipe = recipe_with({480});
+  recipe.webp.enabled = true;
+  auto rendition = wsp::imaging::render_photo(as_bytes(jpeg_of(solid(100, 20000, {90, 160, 60}))), recipe, {});
+  ASSERT_TRUE(rendition.ok()) << rendition.message();
+  EXPECT_EQ(widths_of(*rendition, "jpeg"), std::vector<int>{100});
+  EXPECT_EQ(widths_of(*rendition, "webp"), std::vector<int>{});
+  ASSERT_EQ(rendition->notes.size(), 1u);
+  EXPECT_NE(rendition->notes[0].find("WebP"), std::string::npos) << rendition->notes[0];
+  EXPECT_EQ(decode(largest(*rendition, "jpeg")->bytes).height(), 20000);
+}
+
+TEST(RenderPhoto, OnlyFormatThatCannotHoldTheVariantIsAnError) {
+  RenderRecipe recipe = recipe_with({480});
+  recipe.jpeg.enabled = false;
+  recipe.webp.enabled = true;
+  auto rendition = wsp::imaging::render_photo(as_bytes(jpeg_of(solid(100, 20000, {90, 160, 60}))), recipe, {});
+  ASSERT_FALSE(rendition.ok());
+  EXPECT_NE(rendition.message().find("16383"), std::string::npos) << rendition.message();
+}
+
+// The EXIF chunk of a WebP holds the TIFF structure itself, without the
+// "Exif\0\0" that JPEG's APP1 segment starts with.
+TEST(RenderPhoto, WebpExifChunkStartsWithTheByteOrderMark) {
+  RenderRecipe recipe = recipe_with({192});
+  recipe.webp.enabled = true;
+  auto rendition = render_ok(jpeg_of(colour_chart()), recipe, KeptMetadata{"Ada Artist", "(c) 2026 Ada Studio"});
+  const EncodedVariant* webp = largest(rendition, "webp");
+  ASSERT_NE(webp, nullptr);
+  const std::string& bytes = webp->bytes;
+  std::string chunk;
+  for (std::size_t at = 12; at + 8 <= bytes.size();) {
+    std::uint32_t size = std::uint8_t(bytes[at + 4]) | (std::uint8_t(bytes[at + 5]) << 8) |
+                         (std::uint8_t(bytes[at + 6]) << 16) | (std::uint32_t(std::uint8_t(bytes[at + 7])) << 24);
+    if (bytes.compare(at, 4, "EXIF") == 0) chunk = bytes.substr(at + 8, size);
+    at += 8 + size + (size & 1);
+  }
+  ASSERT_GE(chunk.size(), 8u) << "no EXIF chunk";
+  EXPECT_EQ(chunk.substr(0, 4), std::string("II*\0", 4));
+  auto facts = wsp::imaging::parse_exif(as_bytes(chunk));
+  EXPECT_EQ(facts.artist, "Ada Artist");
+  EXPECT_EQ(facts.copyright, "(c) 2026 Ada Studio");
+}
+
+// A CMYK source is converted from its own embedded profile, whatever its
+// container: a TIFF gives the colours its JPEG twin gives.
+TEST(RenderPhoto, CmykTiffIsConvertedWithItsEmbeddedProfile) {
+  const fs::path profile = "/usr/share/color/icc/ghostscript/default_cmyk.icc";
+  if (!fs::exists(profile)) GTEST_SKIP() << profile << " missing (scripts/install-deps installs it)";
+  VImage cmyk = solid(96, 64, {103, 189, 81})
+                    .icc_export(VImage::option()
+                                    ->set("output_profile", profile.c_str())
+                                    ->set("intent", VIPS_INTENT_PERCEPTUAL))
+                    .copy_memory();
+  ASSERT_EQ(cmyk.bands(), 4);
+  ASSERT_TRUE(cmyk.get_typeof(VIPS_META_ICC_NAME));
+  const std::string tiff = take_blob(cmyk.tiffsave_buffer());
+  const std::string jpeg = take_blob(cmyk.jpegsave_buffer(VImage::option()->set("Q", 100)));
+  VImage untagged_cmyk = cmyk.copy();
+  untagged_cmyk.remove(VIPS_META_ICC_NAME);
+  const std::string untagged_tiff = take_blob(untagged_cmyk.tiffsave_buffer());
+
+  auto centre = [](const std::string& source, std::vector<int> widths) {
+    VImage out = rendered_jpeg(source, recipe_with(std::move(widths)));
+    return out.getpoint(out.width() / 2, out.height() / 2);
+  };
+  for (std::vector<int> widths : {std::vector<int>{96}, std::vector<int>{48}}) {
+    SCOPED_TRACE(widths[0]);
+    auto from_jpeg = centre(jpeg, widths), from_tiff = centre(tiff, widths), generic = centre(untagged_tiff, widths);
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(from_tiff[c], from_jpeg[c], 3) << "band " << c;
+    // Control: libvips' generic CMYK profile gives visibly other colours.
+    EXPECT_GT(std::abs(generic[1] - from_jpeg[1]) + std::abs(generic[2] - from_jpeg[2]), 12);
+  }
+}
+
 std::string noisy_jpeg(int width, int height) {
   wsp::imaging::start_imaging();
   auto image = VImage::gaussnoise(width, height, VImage::option()->set("mean", 128.0)->set("sigma", 40.0))

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -234,19 +236,31 @@ TEST(TimeZoneTest, MalformedFilesAreRejected) {
 }
 
 TEST(TimeZoneTest, ConcurrentLoadsShareTheCache) {
-  std::atomic<int> wrong{0};
+  // Every zone loaded is kept until the end, so that a freed zone's memory
+  // cannot be reused by a later load and pass for a shared one.
+  std::vector<std::vector<TimeZone>> loaded(8);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&wrong, i] {
-      for (int round = 0; round < 50; ++round) {
-        auto zone = TimeZone::load(i % 2 == 0 ? "Europe/Paris" : "America/New_York");
-        std::int64_t expected = i % 2 == 0 ? 2 * k_hour : -4 * k_hour;
-        if (!zone || zone->offset_at_utc(k_wedding_day_utc) != expected) ++wrong;
-      }
+    threads.emplace_back([&loaded, i] {
+      for (int round = 0; round < 50; ++round)
+        if (auto zone = TimeZone::load(i % 2 == 0 ? "Europe/Paris" : "America/New_York"))
+          loaded[i].push_back(*zone);
     });
   }
   for (auto& thread : threads) thread.join();
-  EXPECT_EQ(wrong.load(), 0);
+  // name() is a field of the zone's rules: one address per name means one
+  // copy of the rules, read once and shared by every load.
+  std::map<std::string, std::set<const std::string*>> rules_of;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(loaded[i].size(), 50u) << "thread " << i;
+    const std::int64_t expected = i % 2 == 0 ? 2 * k_hour : -4 * k_hour;
+    for (const auto& zone : loaded[i]) {
+      EXPECT_EQ(zone.offset_at_utc(k_wedding_day_utc), expected) << zone.name();
+      rules_of[zone.name()].insert(&zone.name());
+    }
+  }
+  ASSERT_EQ(rules_of.size(), 2u);
+  for (const auto& [name, copies] : rules_of) EXPECT_EQ(copies.size(), 1u) << name << " was read more than once";
 }
 
 CameraFacts facts(std::string time, std::string offset = "", std::string serial = "", std::string model = "") {

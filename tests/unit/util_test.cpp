@@ -3,9 +3,15 @@
 #include "util/hash.hpp"
 #include "util/text.hpp"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +20,22 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+// Fault injection at the system-call boundary: while armed, fsync of a folder
+// fails as a disk or network share losing the write would make it fail. Files
+// still sync, so only the folder's flush after the rename is hit.
+std::atomic<bool> g_fail_folder_fsync{false};
+
+extern "C" int fsync(int fd) {
+  using Fsync = int (*)(int);
+  static const auto real = reinterpret_cast<Fsync>(::dlsym(RTLD_NEXT, "fsync"));
+  struct stat st {};
+  if (g_fail_folder_fsync && ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd);
+}
 
 namespace {
 
@@ -160,6 +182,108 @@ TEST(WriteFileAtomically, MissingFolderIsAnErrorNamingThePath) {
   EXPECT_NE(status.message().find("no-such-folder"), std::string::npos) << status.message();
   EXPECT_FALSE(fs::exists(file));
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{});
+}
+
+// NAME_MAX (255 bytes) limits the final name; the temporary name, longer by
+// its dot and suffix, must not make a legal name unwritable.
+TEST(WriteFileAtomically, ANameOfTheFullLengthTheFolderAllowsIsWritten) {
+  TempDir dir;
+  const std::string longest = std::string(251, 'a') + ".jpg";
+  ASSERT_EQ(longest.size(), 255u);
+  const std::string other = std::string(251, 'a') + ".png";  // the same up to its last bytes
+  for (const auto& name : {longest, other, std::string(238, 'b') + ".jpg"}) {
+    SCOPED_TRACE(name.size());
+    auto status = wsp::util::write_file_atomically(dir.path() / name, "photo " + name);
+    ASSERT_TRUE(status.ok()) << status.message();
+    EXPECT_EQ(slurp(dir.path() / name), "photo " + name);
+  }
+  EXPECT_EQ(names_in(dir.path()).size(), 3u) << "a temporary was left behind";
+}
+
+TEST(WriteFileAtomically, AFolderThatCannotBeFlushedAfterTheRenameIsAnError) {
+  TempDir dir;
+  const auto file = dir.path() / "manifest.json";
+  g_fail_folder_fsync = true;
+  auto status = wsp::util::write_file_atomically(file, "new");
+  g_fail_folder_fsync = false;
+  ASSERT_FALSE(status.ok()) << "the rename may not survive a power loss, and nobody was told";
+  EXPECT_EQ(status.os_error(), EIO);
+  EXPECT_NE(status.message().find(dir.path().string()), std::string::npos) << status.message();
+  EXPECT_TRUE(wsp::util::write_file_atomically(file, "again").ok()) << "the fault stayed armed";
+}
+
+// A sidecar belongs to the photographer: replacing it keeps its mode and owner.
+TEST(WriteFileAtomically, ReplacingAFileKeepsItsModeAndOwner) {
+  TempDir dir;
+  const auto file = dir.path() / "IMG_0001.xmp";
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, "old").ok());
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  const bool root = ::geteuid() == 0;
+  if (root) ASSERT_EQ(::chown(file.c_str(), 4321, 4322), 0);
+  struct stat before {};
+  ASSERT_EQ(::stat(file.c_str(), &before), 0);
+
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, "new").ok());
+  struct stat after {};
+  ASSERT_EQ(::stat(file.c_str(), &after), 0);
+  EXPECT_EQ(slurp(file), "new");
+  EXPECT_NE(after.st_ino, before.st_ino) << "not replaced by a rename";
+  EXPECT_EQ(after.st_mode & 07777, 0600u);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+  EXPECT_EQ(after.st_gid, before.st_gid);
+  if (root) EXPECT_EQ(after.st_uid, 4321u);
+}
+
+// What was read is replaced only while the file still holds it; a change made
+// meanwhile (another program saving) is never overwritten.
+TEST(ReplaceFileIfUnchanged, ReplacesOnlyWhatWasRead) {
+  TempDir dir;
+  const auto file = dir.path() / "IMG_0001.xmp";
+  ASSERT_TRUE(wsp::util::write_file_atomically(file, "as read").ok());
+
+  auto stale = wsp::util::replace_file_if_unchanged(file, "merged", std::string("something else"));
+  ASSERT_TRUE(stale.ok()) << stale.message();
+  EXPECT_FALSE(*stale);
+  EXPECT_EQ(slurp(file), "as read");
+
+  auto replaced = wsp::util::replace_file_if_unchanged(file, "merged", std::string("as read"));
+  ASSERT_TRUE(replaced.ok()) << replaced.message();
+  EXPECT_TRUE(*replaced);
+  EXPECT_EQ(slurp(file), "merged");
+
+  // Expected absent: a file that appeared meanwhile is left alone.
+  auto appeared = wsp::util::replace_file_if_unchanged(file, "new", std::nullopt);
+  ASSERT_TRUE(appeared.ok());
+  EXPECT_FALSE(*appeared);
+  EXPECT_EQ(slurp(file), "merged");
+  const auto fresh = dir.path() / "IMG_0002.xmp";
+  auto created = wsp::util::replace_file_if_unchanged(fresh, "new", std::nullopt);
+  ASSERT_TRUE(created.ok());
+  EXPECT_TRUE(*created);
+  EXPECT_EQ(slurp(fresh), "new");
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"IMG_0001.xmp", "IMG_0002.xmp"}));
+}
+
+// A process killed mid-write leaves its temporary; only the temporaries of
+// processes that are gone are abandoned, never a write in progress.
+TEST(AbandonedTemporaries, AreThoseOfProcessesThatAreGone) {
+  TempDir dir;
+  const pid_t gone = ::fork();
+  ASSERT_GE(gone, 0);
+  if (gone == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const std::vector<std::string> names{
+      ".IMG_0001.xmp.tmp-" + std::to_string(gone),      // abandoned
+      ".IMG_0002.xmp.tmp-" + std::to_string(::getpid()),  // this process's own
+      ".IMG_0003.xmp.tmp-1",                              // pid 1 is alive
+      "IMG_0004.xmp.tmp-" + std::to_string(gone),       // not hidden: not ours
+      ".IMG_0005.xmp.tmp-x",                              // no pid
+      "IMG_0006.xmp",
+  };
+  for (const auto& name : names) ASSERT_TRUE(wsp::util::write_file_atomically(dir.path() / name, "x").ok());
+  EXPECT_EQ(wsp::util::abandoned_temporaries(dir.path()),
+            std::vector<fs::path>{dir.path() / (".IMG_0001.xmp.tmp-" + std::to_string(gone))});
+  EXPECT_TRUE(wsp::util::abandoned_temporaries(dir.path() / "missing").empty());
 }
 
 TEST(ReadTextFile, ReadsBytesAndNamesMissingFiles) {

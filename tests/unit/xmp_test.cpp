@@ -1,16 +1,37 @@
 #include "tagging/xmp.hpp"
+#include "catalog/catalog.hpp"
+#include "pipeline/tag.hpp"
 #include "temp_dir.hpp"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+// Fault injection at the system-call boundary: a sidecar is replaced through a
+// temporary that takes the old file's mode (fchmod) after the old file was
+// read and before the rename. While armed, the first such call first runs
+// another program's save of the sidecar, as Lightroom saving at that moment.
+std::function<void()> g_save_meanwhile;
+
+extern "C" int fchmod(int fd, mode_t mode) {
+  using Fchmod = int (*)(int, mode_t);
+  static const auto real = reinterpret_cast<Fchmod>(::dlsym(RTLD_NEXT, "fchmod"));
+  if (auto save = std::exchange(g_save_meanwhile, nullptr)) save();
+  return real(fd, mode);
+}
 
 namespace {
 
@@ -754,6 +775,90 @@ TEST(ExternalParser, AcceptsEveryKindOfOutput) {
     ASSERT_EQ(slurp(path), *merged);
     EXPECT_EQ(std::system((command + "'" + path.string() + "'").c_str()), 0) << *merged;
   }
+}
+
+// A sidecar saved by Lightroom while tag --xmp merges into it keeps that save;
+// the merge is made again on top of it. The file keeps its owner and mode.
+TEST(WriteSidecars, ASaveMadeMeanwhileIsMergedNotLost) {
+  TempDir dir;
+  auto catalog = wsp::catalog::open_sqlite_catalog(dir.path() / "catalog.db");
+  wsp::config::Config config;
+  config.project_dir = dir.path();
+  config.project.timezone = "UTC";
+  wsp::catalog::ImageRecord image;
+  image.path = "IMG_0001.CR3";
+  image.sha256 = std::string(64, 'a');
+  image.header.width = 6000;
+  image.header.height = 4000;
+  std::int64_t id = 0;
+  catalog->write([&] { id = catalog->add_image(image); });
+  wsp::catalog::TagRecord tags;
+  tags.image_id = id;
+  tags.fingerprint = "f";
+  tags.provider = "local";
+  tags.model = "local-1";
+  tags.scene = "ceremony";
+  tags.scene_confidence = tags.confidence = 0.9;
+  tags.scene_basis = "timeline";
+  tags.keywords = {"ceremony", "first kiss"};
+  tags.alt_text = "The first kiss";
+  catalog->write([&] { catalog->put_tags(tags); });
+
+  const fs::path sidecar = dir.path() / "IMG_0001.xmp";
+  {
+    std::ofstream out(sidecar, std::ios::binary);
+    out << lightroom_sidecar();
+  }
+  ASSERT_EQ(::chmod(sidecar.c_str(), 0600), 0);
+  const bool root = ::geteuid() == 0;
+  if (root) ASSERT_EQ(::chown(sidecar.c_str(), 4321, 4322), 0);
+
+  // Lightroom saves meanwhile: a new rating and a keyword of the photographer's.
+  auto lightroom_save = lightroom_sidecar();
+  const auto rating = lightroom_save.find("xmp:Rating=\"2\"");
+  ASSERT_NE(rating, std::string::npos);
+  lightroom_save.replace(rating, 14, "xmp:Rating=\"5\"");
+  auto saved = merge_xmp(lightroom_save, XmpFields{.keywords = {"client favourite"}});
+  ASSERT_TRUE(saved.ok()) << saved.message();
+  bool saved_meanwhile = false;
+  g_save_meanwhile = [&] {
+    const fs::path lightroom_temp = dir.path() / "IMG_0001.xmp.lrtmp";
+    std::ofstream(lightroom_temp, std::ios::binary) << *saved;
+    ASSERT_EQ(::chmod(lightroom_temp.c_str(), 0600), 0);
+    if (root) ASSERT_EQ(::chown(lightroom_temp.c_str(), 4321, 4322), 0);
+    fs::rename(lightroom_temp, sidecar);
+    saved_meanwhile = true;
+  };
+
+  wsp::pipeline::Observer quiet;
+  auto summary = wsp::pipeline::write_sidecars(config, *catalog, quiet);
+  g_save_meanwhile = nullptr;
+  ASSERT_TRUE(saved_meanwhile) << "the save never happened between the read and the rename";
+  EXPECT_EQ(summary.failed, 0u);
+  EXPECT_EQ(summary.written, 1u);
+
+  std::ifstream in(sidecar, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto read = read_xmp(text.str());
+  ASSERT_TRUE(read.ok()) << read.message();
+  EXPECT_EQ(read->rating, 5) << "Lightroom's new rating was lost";
+  auto has = [&](const std::string& keyword) {
+    return std::find(read->keywords.begin(), read->keywords.end(), keyword) != read->keywords.end();
+  };
+  EXPECT_TRUE(has("client favourite")) << "Lightroom's keyword was lost";
+  EXPECT_TRUE(has("first kiss")) << "the tool's keywords were not merged";
+  EXPECT_EQ(read->description, "The first kiss");
+  EXPECT_NE(text.str().find("crs:Temperature=\"5650\""), std::string::npos) << "develop settings lost";
+
+  struct stat st {};
+  ASSERT_EQ(::stat(sidecar.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "the photographer's private sidecar became readable by all";
+  if (root) EXPECT_EQ(st.st_uid, 4321u);
+  if (root) EXPECT_EQ(st.st_gid, 4322u);
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir.path())) names.push_back(entry.path().filename().string());
+  EXPECT_EQ(std::count_if(names.begin(), names.end(), [](const auto& n) { return n.find(".tmp-") != n.npos; }), 0);
 }
 
 }  // namespace

@@ -1,0 +1,57 @@
+#pragma once
+// What happened and who is working: the append-only audit trail of events,
+// and the runs (processes) on the project with their heartbeats and progress,
+// which `status` shows and leases rely on.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wsp::catalog {
+
+struct Event {
+  std::string kind;   // "image.ingested", "image.moved", "image.rejected", ...
+  std::optional<std::int64_t> image_id;
+  std::string detail;  // JSON object text
+};
+
+struct RunRecord {
+  std::string id;
+  std::string command;
+  std::int64_t pid = 0;
+  std::string host;
+  std::int64_t started_ms = 0;
+  std::int64_t heartbeat_ms = 0;
+  std::optional<std::int64_t> finished_ms;
+  std::optional<int> exit_code;
+};
+
+// A run's live progress, for `status`.
+struct RunProgress {
+  std::string stage;
+  std::int64_t done = 0;
+  std::int64_t total = 0;
+};
+
+struct RunCatalog {
+  virtual ~RunCatalog() = default;
+
+  // Appends to the audit trail; events are never updated or deleted (the
+  // catalog refuses both).
+  virtual void add_event(const Event& event, const std::string& run_id) = 0;
+  virtual std::int64_t event_count() = 0;
+
+  // A run is registered when a command starts, beats while it works (an old
+  // heartbeat tells `status` its process is gone) and is finished with its
+  // exit code.
+  virtual void begin_run(const RunRecord& run) = 0;
+  virtual void heartbeat(const std::string& run_id) = 0;
+  virtual void finish_run(const std::string& run_id, int exit_code) = 0;
+  // The runs not finished, oldest first: running, or killed.
+  virtual std::vector<RunRecord> unfinished_runs() = 0;
+  // The stage and counts last recorded by renew_leases.
+  virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;
+};
+
+}  // namespace wsp::catalog

@@ -1,0 +1,80 @@
+#pragma once
+// What tagging concluded and what the photographer corrected: automatic
+// tags, overrides kept apart so that re-tagging never touches them, burst
+// groups, and the providers' results cached by content.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace wsp::catalog {
+
+// What automatic tagging concluded about one image. Overrides live apart
+// (TagOverride) and always win; re-tagging replaces only this.
+struct TagRecord {
+  std::int64_t image_id = 0;
+  std::string source_path;  // the image's catalog path, filled when read back
+  std::string fingerprint;
+  std::string provider;     // which provider's observation it rests on: "local", "openai", ...
+  std::string model;
+  std::string scene;
+  double scene_confidence = 0;
+  std::string scene_basis;  // "timeline", "heuristic" or the provider's name
+  std::vector<std::string> keywords;
+  std::string alt_text;
+  double confidence = 0;    // of the scene; 0 without one
+  double sharpness = 0;
+  double exposure_error = 0;
+  bool overexposed = false;
+  bool underexposed = false;
+  std::string palette;      // "#rrggbb:share:name" entries joined by ' ', largest share first
+  std::string dominant_colour;
+  std::uint64_t phash = 0;
+  std::optional<std::int64_t> capture_utc_ms;  // after the configured clock correction
+  std::string camera;       // serial, or model when no serial: what align-clocks groups by
+  // Burst / near-duplicate group: the id of its best pick; empty when the frame stands alone.
+  std::optional<std::int64_t> group;
+  // The keywords last written to the image's XMP sidecar: the ones the tool
+  // may take out again there, unlike those the photographer added.
+  std::vector<std::string> sidecar_keywords;
+};
+
+// A photographer's corrections to one image; unset fields leave the automatic result.
+struct TagOverride {
+  std::int64_t image_id = 0;
+  std::string source_path;  // filled when read back
+  std::optional<std::string> scene;
+  std::vector<std::string> add_tags;
+  std::vector<std::string> remove_tags;
+  std::optional<std::string> alt_text;
+  std::optional<int> rating;  // -1 (rejected) .. 5
+  bool empty() const { return !scene && add_tags.empty() && remove_tags.empty() && !alt_text && !rating; }
+};
+
+struct TagCatalog {
+  virtual ~TagCatalog() = default;
+
+  // Replaces the image's automatic tags (its group is kept until set_groups).
+  virtual void put_tags(const TagRecord& tags) = 0;
+  virtual std::vector<TagRecord> tags() = 0;  // of active images, by path
+  virtual void set_sidecar_keywords(std::int64_t image_id, const std::vector<std::string>& keywords) = 0;
+  // Replaces every burst group: `groups` maps image id -> the group's best pick.
+  virtual void set_groups(const std::vector<std::pair<std::int64_t, std::int64_t>>& groups) = 0;
+
+  // Overrides are stored apart from automatic results; an empty one is removed.
+  virtual void put_override(const TagOverride& override_) = 0;
+  virtual std::optional<TagOverride> tag_override(std::int64_t image_id) = 0;
+  virtual std::vector<TagOverride> overrides() = 0;  // of active images, by path
+
+  // Provider results by content hash + provider + model, so that re-tagging the
+  // same pixels (a new timeline, another file with the same analysis image) asks
+  // no provider twice.
+  virtual std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
+                                                   const std::string& model) = 0;
+  virtual void put_cached_result(const std::string& content_sha256, const std::string& provider,
+                                 const std::string& model, const std::string& result) = 0;
+};
+
+}  // namespace wsp::catalog
