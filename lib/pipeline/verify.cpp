@@ -13,6 +13,7 @@
 #include <tbb/parallel_for.h>
 
 #include "imaging/probe.hpp"
+#include "pipeline/names.hpp"
 #include "pipeline/render.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
@@ -144,7 +145,7 @@ private:
   void requeue_render(std::int64_t image_id) {
     if (!m_request.repair) return;
     m_catalog.write([&] {
-      if (auto job = m_catalog.job(image_id, "render")) {
+      if (auto job = m_catalog.job(image_id, to_string(StageName::render))) {
         job->state = catalog::JobState::Pending;
         m_catalog.put_job(*job);
       }
