@@ -1,6 +1,7 @@
 #include "net/http.hpp"
 
 #include "net/redact.hpp"
+#include "util/text.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -15,13 +16,6 @@
 namespace wsp::net {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
-  return out;
-}
 
 // Failures of the connection itself that another attempt may not meet.
 bool is_transient_curl(CURLcode code) {
@@ -52,9 +46,9 @@ void init_curl_once() {
 }  // namespace
 
 std::optional<std::string> HttpResponse::header(std::string_view name) const {
-  auto wanted = lower(name);
+  auto wanted = util::ascii_lower(name);
   for (const auto& h : headers)
-    if (lower(h.name) == wanted) return h.value;
+    if (util::ascii_lower(h.name) == wanted) return h.value;
   return std::nullopt;
 }
 
@@ -64,7 +58,7 @@ std::string url_host(std::string_view url) {
   auto end = url.find_first_of("/?#", start);
   auto authority = url.substr(start, end == std::string_view::npos ? url.npos : end - start);
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-  return lower(authority);
+  return util::ascii_lower(authority);
 }
 
 // One request from send() to its final answer, across its attempts.
@@ -308,7 +302,7 @@ struct HttpClient::Engine {
 
     bool has_content_type = false, has_expect = false;
     for (const auto& header : request.headers) {
-      auto name = lower(header.name);
+      auto name = util::ascii_lower(header.name);
       has_content_type = has_content_type || name == "content-type";
       has_expect = has_expect || name == "expect";
       // "Name;" is how libcurl sends a header with an empty value.

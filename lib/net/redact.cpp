@@ -1,6 +1,7 @@
 #include "net/redact.hpp"
 
 #include "net/sigv4.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,13 +10,6 @@
 namespace wsp::net {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
-  return out;
-}
 
 constexpr std::array k_secret_headers{"authorization", "proxy-authorization", "cookie",        "set-cookie",
                                       "x-amz-security-token", "fastly-key", "x-api-key",     "api-key",
@@ -55,12 +49,12 @@ void replace_all(std::string& text, std::string_view from, std::string_view to) 
 }  // namespace
 
 bool is_secret_header(std::string_view name) {
-  auto wanted = lower(name);
+  auto wanted = util::ascii_lower(name);
   return std::find(k_secret_headers.begin(), k_secret_headers.end(), wanted) != k_secret_headers.end();
 }
 
 bool is_secret_query_param(std::string_view name) {
-  auto wanted = lower(uri_decode(name));
+  auto wanted = util::ascii_lower(uri_decode(name));
   return std::find(k_secret_params.begin(), k_secret_params.end(), wanted) != k_secret_params.end();
 }
 

@@ -20,6 +20,10 @@ bool glob_match(std::string_view pattern, std::string_view path);
 
 std::string json_escape(std::string_view text);
 
+// `text` with ASCII letters in lower case: HTTP header names, host names and
+// other protocol words, never a person's text.
+std::string ascii_lower(std::string_view text);
+
 // `text` with its first letter in upper case (ASCII only: other scripts are left as written).
 std::string capitalised(std::string text);
 

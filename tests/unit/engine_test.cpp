@@ -5,6 +5,7 @@
 // clean-up of files nothing refers to never races a run that starts beside it.
 
 #include "temp_dir.hpp"
+#include "test_images.hpp"
 #include "faulty_catalog.hpp"
 
 #include <gtest/gtest.h>
@@ -33,19 +34,8 @@ namespace {
 namespace fs = std::filesystem;
 using wsp::testing::CatalogFaults;
 using wsp::testing::FaultyCatalog;
+using wsp::testing::make_jpeg;
 using wsp::testing::TempDir;
-
-std::string make_jpeg(int width, int height, double mean) {
-  wsp::imaging::start_imaging();
-  auto image = vips::VImage::gaussnoise(width, height, vips::VImage::option()->set("mean", mean)->set("sigma", 30.0))
-                   .cast(VIPS_FORMAT_UCHAR);
-  VipsBlob* blob = image.jpegsave_buffer(vips::VImage::option()->set("Q", 85));
-  std::size_t length = 0;
-  const void* data = vips_area_get_data(VIPS_AREA(blob), &length, nullptr, nullptr, nullptr);
-  std::string bytes(static_cast<const char*>(data), length);
-  vips_area_unref(VIPS_AREA(blob));
-  return bytes;
-}
 
 struct Recorder : wsp::pipeline::Observer {
   std::vector<std::string> warnings;

@@ -1,4 +1,5 @@
 #include "temp_dir.hpp"
+#include "test_images.hpp"
 #include "pipeline/ingest.hpp"
 
 #include <gtest/gtest.h>
@@ -30,20 +31,8 @@ using wsp::catalog::JobState;
 using wsp::pipeline::IngestRequest;
 using wsp::pipeline::IngestSummary;
 
+using wsp::testing::make_jpeg;
 using wsp::testing::TempDir;
-
-// A small noisy grey JPEG; `mean` makes each one's content different.
-std::string make_jpeg(int width, int height, double mean) {
-  wsp::imaging::start_imaging();
-  auto image = vips::VImage::gaussnoise(width, height, vips::VImage::option()->set("mean", mean)->set("sigma", 30.0))
-                   .cast(VIPS_FORMAT_UCHAR);
-  VipsBlob* blob = image.jpegsave_buffer(vips::VImage::option()->set("Q", 85));
-  std::size_t length = 0;
-  const void* data = vips_area_get_data(VIPS_AREA(blob), &length, nullptr, nullptr, nullptr);
-  std::string bytes(static_cast<const char*>(data), length);
-  vips_area_unref(VIPS_AREA(blob));
-  return bytes;
-}
 
 // Records what the pipeline reports, as the CLI would show it.
 struct Recorder : wsp::pipeline::Observer {
