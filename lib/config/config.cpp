@@ -686,7 +686,10 @@ void apply_derived_defaults(Config& config) {
     note_derived(config, "sources[0].path", ".");
   }
   if (config.publish.targets.empty()) {
-    config.publish.targets.push_back({.name = "site", .type = "local", .path = ".wsportfolio/public"});
+    auto& site = config.publish.targets.emplace_back();
+    site.name = "site";
+    site.type = "local";
+    site.path = ".wsportfolio/public";
     note_derived(config, "publish.targets[0]", "{name: site, type: local, path: .wsportfolio/public}");
   }
   for (std::size_t i = 0; i < config.publish.targets.size(); ++i) {
