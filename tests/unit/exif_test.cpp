@@ -1,5 +1,6 @@
 #include "imaging/exif.hpp"
 #include "imaging/probe.hpp"
+#include "require_tool.hpp"
 #include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -619,7 +620,7 @@ TEST(IccDescription, TruncatedProfilesNeverCrash) {
 // capture time and camera come from there, as from a JPEG's APP1. The tags
 // are written by exiftool, as a photographer's software would.
 TEST(ProbeHeader, TiffSourceGivesItsCameraFacts) {
-  if (std::system("exiftool -ver >/dev/null 2>&1") != 0) GTEST_SKIP() << "exiftool is needed to tag the TIFF";
+  WSP_REQUIRE_TOOL(std::system("exiftool -ver >/dev/null 2>&1") == 0, "exiftool is needed to tag the TIFF");
   wsp::imaging::start_imaging();
   wsp::testing::TempDir dir;
   vips::VImage image = vips::VImage::black(64, 48, vips::VImage::option()->set("bands", 3))

@@ -2,6 +2,7 @@
 // upright by EXIF, sRGB from an embedded profile, the metadata policy, widths
 // that are never upscaled, the watermark, truncated input, and the placeholder.
 
+#include "require_tool.hpp"
 #include "imaging/render.hpp"
 
 #include <gtest/gtest.h>
@@ -811,7 +812,7 @@ TEST(RenderPhoto, WebpExifChunkStartsWithTheByteOrderMark) {
 // container: a TIFF gives the colours its JPEG twin gives.
 TEST(RenderPhoto, CmykTiffIsConvertedWithItsEmbeddedProfile) {
   const fs::path profile = "/usr/share/color/icc/ghostscript/default_cmyk.icc";
-  if (!fs::exists(profile)) GTEST_SKIP() << profile << " missing (scripts/install-deps installs it)";
+  WSP_REQUIRE_TOOL(fs::exists(profile), profile << " is missing");
   VImage cmyk = solid(96, 64, {103, 189, 81})
                     .icc_export(VImage::option()
                                     ->set("output_profile", profile.c_str())

@@ -2,6 +2,7 @@
 // npm), with the AWS command line as an independent reader.
 
 #include "net/s3.hpp"
+#include "require_tool.hpp"
 #include "temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -147,7 +148,7 @@ protected:
     s_data = nullptr;
   }
   void SetUp() override {
-    if (!s_server) GTEST_SKIP() << "s3rver is not installed (npm install --prefix BUILD/browser @20minutes/s3rver)";
+    WSP_REQUIRE_TOOL(s_server, "s3rver is not installed (npm install --prefix BUILD/browser @20minutes/s3rver)");
   }
 
   S3Location location() const {
@@ -241,7 +242,7 @@ TEST_F(S3Store, AwkwardKeysRoundTrip) {
 }
 
 TEST_F(S3Store, TheAwsCommandLineReadsWhatWasWritten) {
-  if (run({"aws", "--version"}) != 0) GTEST_SKIP() << "the aws command line is not installed (scripts/install-deps)";
+  WSP_REQUIRE_TOOL(run({"aws", "--version"}) == 0, "the aws command line is not installed");
   S3Client client(m_http, location(), {k_key_id, k_secret, ""});
   wsp::testing::TempDir folder;
   for (std::size_t i = 0; i < k_awkward_keys.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "tagging/xmp.hpp"
 #include "catalog/catalog.hpp"
 #include "pipeline/tag.hpp"
+#include "require_tool.hpp"
 #include "temp_dir.hpp"
 
 #include <dlfcn.h>
@@ -760,7 +761,7 @@ TEST(ExternalParser, AcceptsEveryKindOfOutput) {
   } else if (std::system("command -v python3 >/dev/null 2>&1") == 0) {
     command = "python3 -c 'import sys, xml.etree.ElementTree as e; e.parse(sys.argv[1])' ";
   } else {
-    GTEST_SKIP() << "neither xmllint nor python3 is installed";
+    WSP_REQUIRE_TOOL(false, "neither xmllint nor python3 is installed");
   }
   TempDir dir;
   std::vector<std::string> inputs = {"", lightroom_sidecar(), std::string(k_element_sidecar),
