@@ -10,13 +10,13 @@ cd "$work"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 125; }
-# Skips when a tool the test needs is missing, except in CI (CI=true), where
-# scripts/install-deps has installed every tool and a missing one is a failure.
-require() {
-  command -v "$1" >/dev/null && return 0
-  [ "${CI:-}" = true ] && fail "$1 is needed: $2 (scripts/install-deps installs it)"
-  skip "$1 is needed: $2"
+# Skips for a tool the test needs that is missing, except in CI (CI=true),
+# where scripts/install-deps installs every tool and a missing one is a failure.
+unavailable() {
+  [ "${CI:-}" = true ] && fail "$* (in CI: scripts/install-deps and scripts/test install it)"
+  skip "$*"
 }
+require() { command -v "$1" >/dev/null || unavailable "$1 is needed to $2"; }
 wsp() { "$WSP_BIN" --no-progress "$@"; }
 # Runs wsportfolio, records its exit code in $code instead of stopping the test.
 wsp_code() { set +e; "$WSP_BIN" --no-progress "$@"; code=$?; set -e; }

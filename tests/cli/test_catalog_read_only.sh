@@ -3,13 +3,13 @@
 # catalog read-only, and a command that must write fails with a message that
 # names the catalog's file.
 source "$(dirname "$0")/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 # Permissions must hold for the commands under test: root ignores them, so
 # as root they run as nobody.
 as_reader=()
 if [ "$(id -u)" -eq 0 ]; then
-  command -v setpriv >/dev/null || skip "setpriv is needed to run as a user that permissions apply to"
+  require setpriv "run as a user that permissions apply to"
   as_reader=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
   "${as_reader[@]}" true 2>/dev/null || skip "cannot run as nobody here"
   "${as_reader[@]}" test -x "$WSP_BIN" || skip "nobody cannot run $WSP_BIN"

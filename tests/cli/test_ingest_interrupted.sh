@@ -1,7 +1,7 @@
 # SIGINT during ingest: exit 130, nothing half-recorded, and the next run
 # finishes the work.
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is needed to slow the file reads down"
+require strace "slow the file reads down"
 
 sample --out shoot --count 80 --megapixels 2
 # Ingest reads a small shoot faster than a signal can be aimed at it: strace

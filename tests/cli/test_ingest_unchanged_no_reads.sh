@@ -1,7 +1,7 @@
 # An unchanged re-run opens no image file at all: it decides from stat alone.
 # (LeakSanitizer cannot run under ptrace, so it is off for the traced runs.)
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace not installed"
+require strace "count the file reads"
 
 sample --out shoot --count 6 --megapixels 1
 wsp ingest shoot 2>/dev/null

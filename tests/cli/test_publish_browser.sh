@@ -4,10 +4,10 @@
 # build folder (gallery-screenshot.png) for a person to look at.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-[ -x /usr/bin/chromium ] || skip "chromium is not installed (scripts/install-deps installs it)"
-command -v node >/dev/null || skip "node is needed to drive the browser"
+[ -x /usr/bin/chromium ] || unavailable "chromium is not installed"
+require node "drive the browser"
 modules=${WSP_NODE_MODULES:-}
-[ -n "$modules" ] && [ -d "$modules/playwright-core" ] || skip "playwright-core is not installed (scripts/test installs it)"
+[ -n "$modules" ] && [ -d "$modules/playwright-core" ] || unavailable "playwright-core is not installed"
 
 sample --out shoot --count 8 --megapixels 1
 wsp run shoot 2>run.err || { cat run.err >&2; fail "run failed"; }

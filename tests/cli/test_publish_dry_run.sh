@@ -2,7 +2,7 @@
 # nothing: no file in the target, no record in the catalog.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 3 --megapixels 1
 wsp ingest shoot 2>/dev/null && (cd shoot && wsp render && wsp tag) 2>/dev/null

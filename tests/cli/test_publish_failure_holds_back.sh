@@ -3,7 +3,7 @@
 # next publish, once the render is whole again, completes the job.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 3 --megapixels 1
 wsp -q init shoot >/dev/null 2>&1

@@ -5,7 +5,7 @@
 # gone, publishing is clean. A folder the tool made carries a marker file.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 2 --megapixels 1
 printf 'version: 1\npublish:\n  targets:\n    - { name: site, type: local, path: ./public }\n' >shoot/wsportfolio.yaml

@@ -3,7 +3,7 @@
 # temporary file is left, and the next publish writes nothing.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 8 --megapixels 1
 wsp ingest shoot 2>/dev/null

@@ -3,7 +3,7 @@
 # gives away the folders of the photographer's disk.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the manifest"
+require jq "read the manifest"
 
 mkdir -p "clients/Smith wedding" proj
 sample --out "clients/Smith wedding" --count 2 --megapixels 1

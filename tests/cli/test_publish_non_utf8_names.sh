@@ -4,8 +4,8 @@
 # U+FFFD; the rest of the name is kept.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to check the JSON"
-command -v iconv >/dev/null || skip "iconv is needed to check the encoding"
+require jq "check the JSON"
+require iconv "check the encoding"
 # JSON is UTF-8 (RFC 8259); jq alone would quietly repair invalid bytes.
 valid_json() { iconv -f UTF-8 -t UTF-8 "$1" >/dev/null 2>&1 && jq -e . "$1" >/dev/null; }
 

@@ -4,7 +4,7 @@
 # new gallery shows them alone.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the manifest"
+require jq "read the manifest"
 
 sample --out proj --count 3 --megapixels 1
 target() { printf 'version: 1\npublish:\n  targets:\n    - { name: site, type: local, path: ./%s }\n' "$1" >proj/wsportfolio.yaml; }

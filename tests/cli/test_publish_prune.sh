@@ -3,7 +3,7 @@
 # the target by hand is never deleted.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 4 --megapixels 1
 wsp run shoot 2>run.err || { cat run.err >&2; fail "run failed"; }

@@ -3,7 +3,7 @@
 # published (stale, then pruned), and clearing the rating brings it back.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 3 --megapixels 1
 wsp run shoot 2>/dev/null || fail "run failed"

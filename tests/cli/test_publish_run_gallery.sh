@@ -3,7 +3,7 @@
 # there, that requests nothing from elsewhere, and `run` says where it is.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 6 --megapixels 1
 wsp --json run shoot >run.jsonl 2>run.err || { cat run.err >&2; fail "run failed"; }

@@ -3,7 +3,7 @@
 # scanned; --target narrows to one, an unknown name is a usage error.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 2 --megapixels 1
 cat >shoot/wsportfolio.yaml <<'YAML'

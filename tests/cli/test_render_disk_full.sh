@@ -3,7 +3,7 @@
 # temporary file stays behind, and once there is room the next render finishes.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 12 --megapixels 1
 wsp ingest shoot 2>/dev/null

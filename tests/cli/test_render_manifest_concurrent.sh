@@ -6,7 +6,7 @@
 # The manifest must list all 3 photos at the end.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the manifest"
+require jq "read the manifest"
 [ -r /proc/locks ] || skip "/proc/locks is needed to see a process wait for a lock"
 
 sample --out shoot --count 2 --megapixels 1

@@ -3,8 +3,8 @@
 # not UTF-8; the fields the tests and the benchmark read are there.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the ground truth"
-command -v vips >/dev/null || skip "vips is needed to make the photos"
+require jq "read the ground truth"
+require vips "make the photos"
 
 latin1=$(printf 'caf\xe9')
 mkdir -p "photos/$latin1"

@@ -2,7 +2,7 @@
 # that readers accept: the TIFF structure itself, without JPEG's "Exif\0\0".
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v exiftool >/dev/null || skip "exiftool is needed to read the variants"
+require exiftool "read the variants"
 
 sample --out shoot --count 1 --megapixels 0.3
 cat >shoot/wsportfolio.yaml <<'YAML'

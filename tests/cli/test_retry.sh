@@ -3,7 +3,7 @@
 # next `run` renders it.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 field() { jq -r --arg e "$2" "select(.event == \$e) | .$3" "$1"; }
 

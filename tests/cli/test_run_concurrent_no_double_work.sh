@@ -2,7 +2,7 @@
 # the work through leases: together they render each image exactly once.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 12 --megapixels 1
 wsp ingest shoot 2>/dev/null

@@ -4,7 +4,7 @@
 # are byte-identical to those of a run that was never interrupted.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the manifest"
+require jq "read the manifest"
 
 images=${WSP_CRASH_IMAGES:-16}
 sample --out shoot --count "$images" --megapixels "${WSP_CRASH_MEGAPIXELS:-1}"

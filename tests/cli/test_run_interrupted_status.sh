@@ -4,7 +4,7 @@
 # interrupted shoot for finished.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read status --json"
+require jq "read status --json"
 
 sample --out shoot --count 16 --megapixels 2
 "$WSP_BIN" --no-progress -j 1 run shoot >/dev/null 2>run.err & pid=$!

@@ -4,7 +4,7 @@
 # would ever remove them once the recipe no longer produces the same names.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the manifest"
+require jq "read the manifest"
 
 sample --out shoot --count 6 --megapixels 1
 wsp init shoot 2>/dev/null

@@ -3,7 +3,7 @@
 # files of the old widths leave renders/.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the manifest"
+require jq "read the manifest"
 
 # The value of `field` in the one `event` line of a JSON Lines file.
 event_field() { jq -r --arg e "$2" "select(.event == \$e) | .$3" "$1"; }

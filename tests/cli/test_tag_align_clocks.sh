@@ -4,8 +4,8 @@
 # evidence; once configured, the corrected frames fall in the right scene.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
-command -v exiftool >/dev/null || skip "exiftool is needed to make the second camera's frames"
+require jq "read the events"
+require exiftool "make the second camera's frames"
 
 sample --out shoot --count 16 --megapixels 1
 main=032021001537

@@ -3,8 +3,8 @@
 # original; brightened and darkened copies are flagged over- and underexposed.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
-command -v vips >/dev/null || skip "the vips command (libvips-tools) is needed to make the copies"
+require jq "read the events"
+require vips "make the copies (libvips-tools)"
 
 sample --out shoot --count 1 --megapixels 1
 cd shoot

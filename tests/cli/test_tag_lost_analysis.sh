@@ -3,7 +3,7 @@
 # run renders it and tags it, and nothing stays failed.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 event_field() { jq -r --arg e "$2" "select(.event == \$e) | .$3" "$1"; }
 
 sample --out shoot --count 3 --megapixels 1

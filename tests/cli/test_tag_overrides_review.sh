@@ -4,7 +4,7 @@
 # override settles it; bad arguments are usage errors naming the problem.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 sample --out shoot --count 4 --megapixels 1
 echo 'project: { timezone: Europe/Paris }' >shoot/wsportfolio.yaml

@@ -5,7 +5,7 @@
 # decoding; changing render.widths re-renders but does not re-tag.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 event_field() { jq -r --arg e "$2" "select(.event == \$e) | .$3" "$1"; }
 
 sample --out shoot --count 24 --megapixels 1

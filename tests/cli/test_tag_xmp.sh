@@ -4,8 +4,8 @@
 # and reports a sidecar it cannot read while the others are written.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v xmllint >/dev/null || skip "xmllint (libxml2-utils) is needed to read the sidecars"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require xmllint "read the sidecars (libxml2-utils)"
+require jq "read the events"
 
 xpath() { xmllint --xpath "$2" "$1" 2>/dev/null || true; }
 label_of() { xpath "$1" "string((//@*[local-name()='Label'] | //*[local-name()='Label'])[1])"; }

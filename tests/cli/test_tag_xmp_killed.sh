@@ -3,7 +3,7 @@
 # fchown, fchmod and rename the command makes, one kill per run.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v strace >/dev/null || skip "strace is needed to kill at a chosen system call"
+require strace "kill at a chosen system call"
 strace -f -qq -o /dev/null true 2>/dev/null || skip "ptrace is not permitted here"
 
 sample --out shoot --count 1 --megapixels 0.3

@@ -5,8 +5,8 @@
 # queues what can be rebuilt; after the next run everything matches (exit 0).
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the findings"
-command -v exiftool >/dev/null || skip "exiftool is needed to put a GPS position back"
+require jq "read the findings"
+require exiftool "put a GPS position back"
 kinds() { jq -r 'select(.event == "verify.finding") | .kind' "$1" | sort -u | tr '\n' ' '; }
 
 sample --out shoot --count 4 --megapixels 1

@@ -3,7 +3,7 @@
 # finding of its own, naming the file, instead of passing it over.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the findings"
+require jq "read the findings"
 
 sample --out shoot --count 2 --megapixels 1
 wsp run shoot 2>/dev/null || fail "run failed"

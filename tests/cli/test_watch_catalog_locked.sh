@@ -2,7 +2,7 @@
 # past the busy wait (30 s) is tried again: once the lock is released, the
 # photo reaches the gallery without a restart.
 source "$(dirname "$0")/watch_lib.sh"
-command -v sqlite3 >/dev/null || skip "sqlite3 is needed to hold the catalog's lock"
+require sqlite3 "hold the catalog's lock"
 
 make_project 300
 sample --out stock --count 1 --megapixels 1

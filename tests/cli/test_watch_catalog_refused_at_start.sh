@@ -2,7 +2,7 @@
 # does not end it: it says why, tries again with a growing wait, and starts
 # once the catalog takes it. Only a configuration it cannot read is fatal.
 source "$(dirname "$0")/watch_lib.sh"
-command -v sqlite3 >/dev/null || skip "sqlite3 is needed to make the catalog refuse"
+require sqlite3 "make the catalog refuse"
 
 make_project 300
 sample --out stock --count 1 --megapixels 1

@@ -1,7 +1,7 @@
 # Shared by the `watch` scenario tests: a project with a short stability wait,
 # a watcher in the background with --json, and waiting for its events.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+require jq "read the events"
 
 watcher=""
 trap '[ -z "$watcher" ] || kill -KILL "$watcher" 2>/dev/null || true; rm -rf "$work"' EXIT
