@@ -8,6 +8,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <future>
@@ -38,6 +39,13 @@ std::string trimmed(std::string_view text) {
 std::string unquoted(std::string text) {
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') return text.substr(1, text.size() - 2);
   return text;
+}
+
+// A byte count as the store writes it; 0 for anything else, which a later size check will flag.
+std::int64_t parse_size(std::string_view text) {
+  std::int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
 }
 
 std::string environment(const std::string& name) {
@@ -189,7 +197,7 @@ util::Result<std::optional<S3Object>> S3Client::head_object(const std::string& k
   if (!response.ok()) return util::Error{response.error};
   S3Object object;
   object.key = key;
-  object.size = std::stoll(response.header("Content-Length").value_or("0"));
+  object.size = parse_size(response.header("Content-Length").value_or(""));
   object.etag = unquoted(response.header("ETag").value_or(""));
   object.last_modified = response.header("Last-Modified").value_or("");
   return std::optional<S3Object>{object};
@@ -220,7 +228,7 @@ util::Result<std::vector<S3Object>> S3Client::list_objects(const std::string& pr
     for (auto contents : result.children("Contents")) {
       S3Object object;
       object.key = decoded(contents.child_value("Key"));
-      object.size = std::stoll(std::string("0") + contents.child_value("Size"));
+      object.size = parse_size(contents.child_value("Size"));
       object.etag = unquoted(contents.child_value("ETag"));
       object.last_modified = contents.child_value("LastModified");
       objects.push_back(std::move(object));
