@@ -25,12 +25,17 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.only_target = options.target;
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
-        JsonLine().add("event", "publish.plan").add("target", target.name).add_json("plan", publish::plan_json(*target.plan)));
+        JsonLine()
+            .add("event", "publish.plan")
+            .add("target", target.name)
+            .add("requests", target.requests)
+            .add_json("plan", publish::plan_json(*target.plan)));
     if (options.dry_run) {
       auto summary = publish::plan_summary(*target.plan);
       while (!summary.empty() && summary.back() == '\n') summary.pop_back();
       context.terminal.finish_progress();
-      context.terminal.info(fmt::format("publish to '{}' (dry run, nothing written): {}", target.name, summary));
+      context.terminal.info(fmt::format("publish to '{}' (dry run, nothing written; {} requests): {}", target.name,
+                                        target.requests, summary));
     }
   };
   auto summary = pipeline::publish(config, catalog, request, context.terminal, on_plan);
@@ -48,11 +53,11 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
     if (options.dry_run) continue;
     if (target.failed > 0) code = k_exit_items_failed;
     context.terminal.info(fmt::format(
-        "publish to '{}': {} put, {} replaced, {} deleted, {} unchanged, {} stale{}{} ({} written, {:.2f} s)",
+        "publish to '{}': {} put, {} replaced, {} deleted, {} unchanged, {} stale{}{} ({} written, {} requests, {:.2f} s)",
         target.name, target.put, target.replaced, target.deleted, target.unchanged, target.stale,
         target.stale > 0 ? " (kept: --prune removes them)" : "",
         target.failed > 0 ? fmt::format(", {} failed, {} held back", target.failed, target.skipped) : "",
-        human_bytes(target.bytes), target.seconds));
+        human_bytes(target.bytes), target.requests, target.seconds));
     context.terminal.emit(JsonLine()
                               .add("event", "publish.completed")
                               .add("target", target.name)
@@ -65,10 +70,11 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
                               .add("failed", target.failed)
                               .add("skipped", target.skipped)
                               .add("bytes", target.bytes)
+                              .add("requests", target.requests)
                               .add("seconds", target.seconds)
                               .add("interrupted", target.interrupted)
                               .add("index", target.index.string()));
-    if (!target.interrupted && target.failed == 0)
+    if (!target.interrupted && target.failed == 0 && !target.index.empty())
       context.terminal.info(fmt::format("gallery: {}", target.index.string()));
   }
   return code;

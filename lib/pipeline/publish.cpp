@@ -15,7 +15,9 @@
 #include "pipeline/render.hpp"
 #include "pipeline/scan.hpp"
 #include "pipeline/tag.hpp"
+#include "net/http.hpp"
 #include "publish/gallery.hpp"
+#include "publish/s3_target.hpp"
 #include "publish/target.hpp"
 #include "tagging/tagger.hpp"
 #include "tagging/timeline.hpp"
@@ -59,6 +61,16 @@ publish::GalleryTemplate gallery_template(const config::Config& config) {
   return std::move(*loaded);
 }
 
+net::S3Location s3_location(const config::PublishTarget& target) {
+  net::S3Location location;
+  location.endpoint = target.endpoint;
+  // "auto" is R2's region; AWS's own endpoints need a real one.
+  location.region = target.region == "auto" && target.endpoint.empty() ? "us-east-1" : target.region;
+  location.bucket = target.bucket;
+  location.path_style = target.path_style;
+  return location;
+}
+
 class TargetPublisher {
 public:
   TargetPublisher(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
@@ -70,64 +82,71 @@ public:
   TargetOutcome run(const config::PublishTarget& target, const std::function<void(const TargetOutcome&)>& on_plan) {
     TargetOutcome outcome;
     outcome.name = target.name;
-    if (target.type != "local") {
-      outcome.error = fmt::format("target '{}': {} targets are not supported in this version yet; it was not published",
-                                  target.name, target.type);
+    outcome.identity = target_identity(m_config, target);
+    auto failed = [&](std::string_view why) {
+      outcome.error = fmt::format("target '{}': {}", target.name, why);
       return outcome;
-    }
+    };
+    std::optional<publish::TargetFolder> folder;
+    auto adopt = publish::Adopt::no;
     const fs::path root = m_config.in_project(target.path);
-    outcome.index = root / "index.html";
-    auto folder = publish::inspect_local_target(root);
-    if (!folder) {
-      outcome.error = fmt::format("target '{}': {}", target.name, folder.message());
-      return outcome;
-    }
-    // A folder in the state folder can only be the tool's: one published before
-    // the marker existed is taken over without asking.
-    const auto adopt =
-        m_request.adopt || is_inside(root, m_config.state_dir()) ? publish::Adopt::yes : publish::Adopt::no;
-    if (auto allowed = publish::may_publish_into(root, *folder, adopt); !allowed) {
-      outcome.error = fmt::format("target '{}': {}", target.name, allowed.message());
-      return outcome;
+    if (target.type == "local") {
+      outcome.index = root / "index.html";
+      auto inspected = publish::inspect_local_target(root);
+      if (!inspected) return failed(inspected.message());
+      folder = *inspected;
+      // A folder in the state folder can only be the tool's: one published before
+      // the marker existed is taken over without asking.
+      adopt = m_request.adopt || is_inside(root, m_config.state_dir()) ? publish::Adopt::yes : publish::Adopt::no;
+      if (auto allowed = publish::may_publish_into(root, *folder, adopt); !allowed) return failed(allowed.message());
+    } else if (target.type != "s3") {
+      return failed(fmt::format("{} targets are not supported; it was not published", target.type));
     }
 
+    adopt_record_of_name(target, outcome.identity, folder);
     std::vector<publish::PublishFile> wanted, published;
     for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
-    // A fresh folder holds nothing the tool published, whatever the record of
-    // this target's name says: it was written when the name meant another
-    // folder (the path changed), or the folder was deleted.
-    const auto recorded = m_catalog.published(target.name);
-    if (*folder != publish::TargetFolder::fresh)
+    // A fresh folder holds nothing the tool published, whatever the record
+    // says: the folder was deleted since.
+    const auto recorded = m_catalog.published(outcome.identity);
+    if (folder != publish::TargetFolder::fresh)
       for (const auto& file : recorded) published.push_back({file.path, file.sha256, file.size});
     auto plan = publish::make_plan(wanted, published, m_request.prune);
-    if (!plan) {
-      outcome.error = fmt::format("target '{}': {}", target.name, plan.message());
-      return outcome;
-    }
+    if (!plan) return failed(plan.message());
     outcome.plan = std::move(*plan);
     outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
     outcome.stale = outcome.plan->count(PlanAction::Stale);
+    if (target.type == "s3") outcome.requests = planned_requests(*outcome.plan);
     if (on_plan) on_plan(outcome);
-    // With nothing to write the target is not even opened (opening walks it for
-    // a killed publish's temporaries), and no event is recorded.
-    if (m_request.dry_run || outcome.unchanged + outcome.stale == outcome.plan->steps.size()) return outcome;
-
-    auto opened = publish::open_local_target(target.name, root, adopt);
-    if (!opened) {
-      outcome.error = fmt::format("target '{}': {}", target.name, opened.message());
+    // With nothing to write the target is not even opened (opening walks a
+    // folder for a killed publish's temporaries), and no event is recorded.
+    if (m_request.dry_run || outcome.unchanged + outcome.stale == outcome.plan->steps.size()) {
+      if (!m_request.dry_run) outcome.requests = 0;
       return outcome;
     }
-    if (*folder == publish::TargetFolder::fresh && !recorded.empty())
+
+    std::unique_ptr<publish::PublishTarget> opened;
+    if (target.type == "local") {
+      auto local = publish::open_local_target(target.name, root, adopt);
+      if (!local) return failed(local.message());
+      opened = std::move(*local);
+    } else {
+      auto remote = publish::open_s3_target(http(), s3_settings(target));
+      if (!remote) return failed(remote.message());
+      opened = std::move(*remote);
+    }
+    if (folder == publish::TargetFolder::fresh && !recorded.empty())
       m_catalog.write([&] {
-        for (const auto& file : recorded) m_catalog.forget_published(target.name, file.path);
+        for (const auto& file : recorded) m_catalog.forget_published(outcome.identity, file.path);
       });
-    apply(**opened, outcome);
+    apply(*opened, outcome);
+    outcome.requests = opened->requests();
     m_catalog.write([&] {
       const nlohmann::ordered_json detail = {
           {"target", target.name},       {"put", outcome.put},         {"replaced", outcome.replaced},
           {"deleted", outcome.deleted},  {"unchanged", outcome.unchanged}, {"stale", outcome.stale},
           {"failed", outcome.failed},    {"skipped", outcome.skipped}, {"bytes", outcome.bytes},
-          {"interrupted", outcome.interrupted}};
+          {"requests", outcome.requests}, {"interrupted", outcome.interrupted}};
       m_catalog.add_event({"publish.completed", std::nullopt,
                            detail.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)},
                           m_request.run_id);
@@ -138,10 +157,71 @@ public:
 private:
   bool stopping() const { return m_request.stop && m_request.stop->load(); }
 
-  // The steps in plan order. After a failure every mutable file (pages, the
-  // manifest, styles) and every delete is held back: nothing the site reads
-  // first may point at a file that did not land, and what the old pages still
-  // show must stay. New immutable files go on landing; nothing refers to them yet.
+  // Catalogs written before records were keyed by identity keyed them by the
+  // target's name: a local folder still marked as the tool's takes them over
+  // once, so that its next publish is incremental.
+  void adopt_record_of_name(const config::PublishTarget& target, const std::string& identity,
+                            const std::optional<publish::TargetFolder>& folder) {
+    if (target.type != "local" || folder != publish::TargetFolder::marked || target.name == identity) return;
+    auto old = m_catalog.published(target.name);
+    if (old.empty() || !m_catalog.published(identity).empty()) return;
+    m_catalog.write([&] {
+      for (const auto& file : old) {
+        m_catalog.record_published(identity, file);
+        m_catalog.forget_published(target.name, file.path);
+      }
+    });
+  }
+
+  net::HttpClient& http() {
+    if (!m_http) {
+      net::HttpSettings settings;
+      settings.retry.retries = m_config.pipeline.retries;
+      m_http = std::make_unique<net::HttpClient>(settings);
+    }
+    return *m_http;
+  }
+
+  publish::S3TargetSettings s3_settings(const config::PublishTarget& target) const {
+    publish::S3TargetSettings settings;
+    settings.name = target.name;
+    settings.location = s3_location(target);
+    settings.credentials.access_key_env = target.access_key.env;
+    settings.credentials.secret_key_env = target.secret_key.env;
+    if (!target.access_key.file.empty()) settings.credentials.access_key_file = m_config.in_project(target.access_key.file);
+    if (!target.secret_key.file.empty()) settings.credentials.secret_key_file = m_config.in_project(target.secret_key.file);
+    settings.credentials.profile = target.profile;
+    settings.prefix = target.prefix;
+    settings.max_age = target.max_age;
+    return settings;
+  }
+
+  // One request per upload, one DeleteObjects per group of deletes (pages,
+  // other mutable files, hashed files) and per thousand keys.
+  static std::int64_t planned_requests(const publish::Plan& plan) {
+    auto requests = static_cast<std::int64_t>(plan.count(PlanAction::Put) + plan.count(PlanAction::Replace));
+    for (const auto& group : delete_groups(plan)) requests += static_cast<std::int64_t>((group.size() + 999) / 1000);
+    return requests;
+  }
+
+  // The deletes of a plan in the groups they are applied in: pages, then the
+  // other mutable files, then hashed files; each group waits for the one before.
+  static std::vector<std::vector<const publish::PlanStep*>> delete_groups(const publish::Plan& plan) {
+    std::vector<std::vector<const publish::PlanStep*>> groups(3);
+    for (const auto& step : plan.steps) {
+      if (step.action != PlanAction::Delete) continue;
+      bool page = step.path.ends_with(".html") || step.path.ends_with(".htm");
+      groups[page ? 0 : step.immutable ? 2 : 1].push_back(&step);
+    }
+    std::erase_if(groups, [](const auto& group) { return group.empty(); });
+    return groups;
+  }
+
+  // The steps in plan order, deletes last in groups. After a failure every
+  // mutable file (pages, the manifest, styles) and every delete is held back:
+  // nothing the site reads first may point at a file that did not land, and
+  // what the old pages still show must stay. New immutable files go on
+  // landing; nothing refers to them yet.
   void apply(publish::PublishTarget& target, TargetOutcome& outcome) {
     const auto& plan = *outcome.plan;
     m_done = 0;
@@ -151,37 +231,60 @@ private:
     m_observer.stage_started(k_stage, static_cast<std::size_t>(total));
     LeaseKeeper heartbeat(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, total);
     bool held_back = false;
+    auto failed = [&](const publish::PlanStep& step, const util::Status& done) {
+      ++outcome.failed;
+      // A file of someone else's in the way is left there: no page points at a missing file.
+      if (done.os_error() != EEXIST) held_back = true;
+      m_observer.item_problem(k_stage, step.path, done.message());
+    };
     for (const auto& step : plan.steps) {
-      if (step.action == PlanAction::Unchanged || step.action == PlanAction::Stale) continue;
+      if (step.action == PlanAction::Unchanged || step.action == PlanAction::Stale ||
+          step.action == PlanAction::Delete)
+        continue;
       if (stopping()) {
         outcome.interrupted = true;
-        break;
+        return;
       }
-      if (held_back && (!step.immutable || step.action == PlanAction::Delete)) {
+      if (held_back && !step.immutable) {
         ++outcome.skipped;
         continue;
       }
-      auto done = step.action == PlanAction::Delete ? remove(target, step) : put(target, step);
+      auto done = put(target, outcome.identity, step);
       ++m_done;
       if (!done) {
-        ++outcome.failed;
-        // A file of someone else's in the way is left there: no page points at a missing file.
-        if (done.os_error() != EEXIST) held_back = true;
-        m_observer.item_problem(k_stage, step.path, done.message());
+        failed(step, done);
         continue;
       }
-      switch (step.action) {
-        case PlanAction::Put: ++outcome.put; break;
-        case PlanAction::Replace: ++outcome.replaced; break;
-        default: ++outcome.deleted; break;
+      ++(step.action == PlanAction::Put ? outcome.put : outcome.replaced);
+      outcome.bytes += step.size;
+      m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
+    }
+    for (const auto& group : delete_groups(plan)) {
+      if (stopping()) {
+        outcome.interrupted = true;
+        return;
       }
-      if (step.action != PlanAction::Delete) outcome.bytes += step.size;
-      m_observer.item_done(k_stage, step.path, to_string(step.action),
-                           step.action == PlanAction::Delete ? 0 : step.size);
+      if (held_back) {
+        outcome.skipped += group.size();
+        continue;
+      }
+      std::vector<std::string> paths;
+      for (const auto* step : group) paths.push_back(step->path);
+      auto results = target.remove_all(paths);
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        ++m_done;
+        if (!results[i]) {
+          failed(*group[i], results[i]);
+          continue;
+        }
+        m_catalog.forget_published(outcome.identity, group[i]->path);
+        ++outcome.deleted;
+        m_observer.item_done(k_stage, group[i]->path, to_string(PlanAction::Delete), 0);
+      }
     }
   }
 
-  util::Status put(publish::PublishTarget& target, const publish::PlanStep& step) {
+  util::Status put(publish::PublishTarget& target, const std::string& identity, const publish::PlanStep& step) {
     const PortfolioFile& file = *m_by_path.at(step.path);
     util::Status written;
     // Only a file the tool published there may be replaced.
@@ -201,13 +304,7 @@ private:
       written = write({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
     }
     if (!written) return written;
-    m_catalog.record_published(target.name(), {step.path, step.sha256, step.size, 0});
-    return util::Status::success();
-  }
-
-  util::Status remove(publish::PublishTarget& target, const publish::PlanStep& step) {
-    if (auto removed = target.remove(step.path); !removed) return removed;
-    m_catalog.forget_published(target.name(), step.path);
+    m_catalog.record_published(identity, {step.path, step.sha256, step.size, 0});
     return util::Status::success();
   }
 
@@ -218,9 +315,15 @@ private:
   const Portfolio& m_portfolio;
   std::map<std::string, const PortfolioFile*, std::less<>> m_by_path;
   std::atomic<std::int64_t> m_done{0};
+  std::unique_ptr<net::HttpClient> m_http;
 };
 
 }  // namespace
+
+std::string target_identity(const config::Config& config, const config::PublishTarget& target) {
+  if (target.type == "s3") return publish::s3_identity(s3_location(target), target.prefix);
+  return "local:" + fs::absolute(config.in_project(target.path)).lexically_normal().string();
+}
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
   std::map<std::int64_t, EffectiveTags> tags;

@@ -52,6 +52,7 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
 struct TargetOutcome {
   std::string name;
+  std::string identity;         // target_identity: the key of its record in the catalog
   std::filesystem::path index;  // the gallery's first page, for a local target
   std::optional<publish::Plan> plan;
   std::size_t put = 0;
@@ -63,6 +64,7 @@ struct TargetOutcome {
   std::size_t skipped = 0;    // held back after a failure, so no page points at a missing file
   std::int64_t bytes = 0;     // written
   double seconds = 0;         // planning and writing this target
+  std::int64_t requests = 0;  // sent to a remote store (retries included); for a dry run, those it would send
   std::string error;          // the target was not published at all, and why
   bool interrupted = false;
 };
@@ -72,11 +74,16 @@ struct PublishSummary {
   std::vector<TargetOutcome> targets;
 };
 
+// The key of a target's record in the catalog: its type and where it points
+// ("local:/abs/folder", "s3:https://endpoint/bucket/prefix/"), never its name
+// alone nor its credentials, so that a target pointed elsewhere starts afresh.
+std::string target_identity(const config::Config& config, const config::PublishTarget& target);
+
 // Publishes to every configured target (or `request.only_target`), one after
 // the other; two processes never publish the same project at once (the second
-// waits). `on_plan` sees each target's plan before it is applied. A target of a
-// type this version cannot publish to gets an error of its own; the others are
-// still published.
+// waits). `on_plan` sees each target's plan before it is applied. A target
+// that cannot be published (no credentials, a foreign folder) gets an error of
+// its own; the others are still published.
 PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
                        Observer& observer, const std::function<void(const TargetOutcome&)>& on_plan = {});
 

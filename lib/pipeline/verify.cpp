@@ -13,6 +13,7 @@
 #include <tbb/parallel_for.h>
 
 #include "imaging/probe.hpp"
+#include "pipeline/publish.hpp"
 #include "pipeline/render.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
@@ -184,15 +185,16 @@ private:
 
   void check_target(const config::PublishTarget& target) {
     const fs::path root = m_config.in_project(target.path);
+    const std::string identity = target_identity(m_config, target);
     // A record with no hash matches nothing: the next publish replaces the file
     // if the portfolio still has it, and lists it stale (for --prune) if not.
     // Forgetting the record instead would lose a stale file for good.
     auto invalidate = [&](const catalog::PublishedFile& file) {
-      if (m_request.repair) m_catalog.record_published(target.name, {file.path, "", file.size, file.published_ms});
+      if (m_request.repair) m_catalog.record_published(identity, {file.path, "", file.size, file.published_ms});
       return m_request.repair ? std::string("published again by the next `wsportfolio publish` (or pruned)")
                               : std::string();
     };
-    for (const auto& file : m_catalog.published(target.name)) {
+    for (const auto& file : m_catalog.published(identity)) {
       const std::string label = fmt::format("{}: {}", target.name, file.path);
       // Read once for all three checks.
       auto mapped = util::MappedFile::open(root / file.path);
