@@ -226,7 +226,7 @@ ALTER TABLE tags ADD COLUMN sidecar_keywords TEXT NOT NULL DEFAULT '';
      "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'sidecar_keywords'"},
     // The CDN URLs a failed purge left possibly stale, per target identity, for the next publish.
     {R"sql(
-CREATE TABLE purge_pending (
+CREATE TABLE IF NOT EXISTS purge_pending (
   target TEXT NOT NULL,
   url TEXT NOT NULL,
   recorded_ms INTEGER NOT NULL,

@@ -1,4 +1,6 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "pipeline/publish.hpp"
@@ -71,9 +73,20 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
                               .add("skipped", target.skipped)
                               .add("bytes", target.bytes)
                               .add("requests", target.requests)
+                              .add("purged", target.purged)
+                              .add_json("stale_urls", nlohmann::ordered_json(target.stale_urls))
                               .add("seconds", target.seconds)
                               .add("interrupted", target.interrupted)
                               .add("index", target.index.string()));
+    if (!target.stale_urls.empty()) {
+      code = k_exit_items_failed;
+      context.terminal.error(fmt::format(
+          "publish to '{}': the CDN purge failed ({}); the published files stay, but these URLs may still be served "
+          "old until the next publish purges them again: {}",
+          target.name, fmt::join(target.purge_errors, "; "), fmt::join(target.stale_urls, " ")));
+    } else if (target.purged > 0) {
+      context.terminal.info(fmt::format("publish to '{}': {} URLs purged from the CDN", target.name, target.purged));
+    }
     if (!target.interrupted && target.failed == 0 && !target.index.empty())
       context.terminal.info(fmt::format("gallery: {}", target.index.string()));
   }

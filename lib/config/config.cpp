@@ -712,6 +712,20 @@ void apply_derived_defaults(Config& config) {
                                     "AWS_SECRET_ACCESS_KEY, else the shared credentials file's profile)",
                                     config.config_file.string(), key));
   }
+  if (const auto& purge = config.publish.purge) {
+    const std::string& file = config.config_file.string();
+    if (purge->type.empty()) throw ConfigError(fmt::format("{}: publish.purge.type: cloudflare, cloudfront or fastly", file));
+    if (purge->type == "cloudflare" && purge->zone_id.empty())
+      throw ConfigError(fmt::format("{}: publish.purge.zone_id: a Cloudflare purge needs the zone's id", file));
+    if (purge->type == "cloudfront" && purge->distribution_id.empty())
+      throw ConfigError(fmt::format("{}: publish.purge.distribution_id: a CloudFront purge needs the distribution's id", file));
+    if (purge->type != "cloudfront" && purge->api_token.empty())
+      throw ConfigError(fmt::format("{}: publish.purge: a {} purge needs its API token (api_token_env or api_token_file)",
+                                    file, purge->type));
+    if (std::none_of(config.publish.targets.begin(), config.publish.targets.end(),
+                     [](const auto& target) { return !target.public_url.empty(); }))
+      throw ConfigError(fmt::format("{}: publish.purge: no target has a public_url, so there is nothing to purge", file));
+  }
   for (std::size_t i = 0; i < config.timeline.size(); ++i) {
     const auto& entry = config.timeline[i];
     if (entry.scene.empty())

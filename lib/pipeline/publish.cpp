@@ -17,6 +17,7 @@
 #include "pipeline/tag.hpp"
 #include "net/http.hpp"
 #include "publish/gallery.hpp"
+#include "publish/purge.hpp"
 #include "publish/s3_target.hpp"
 #include "publish/target.hpp"
 #include "tagging/tagger.hpp"
@@ -116,11 +117,14 @@ public:
     outcome.plan = std::move(*plan);
     outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
     outcome.stale = outcome.plan->count(PlanAction::Stale);
+    const auto pending = purges(target) ? m_catalog.pending_purges(outcome.identity) : std::vector<std::string>{};
     if (target.type == "s3") outcome.requests = planned_requests(*outcome.plan);
+    if (purges(target)) outcome.requests += planned_purge_requests(target, *outcome.plan, pending);
     if (on_plan) on_plan(outcome);
-    // With nothing to write the target is not even opened (opening walks a
-    // folder for a killed publish's temporaries), and no event is recorded.
-    if (m_request.dry_run || outcome.unchanged + outcome.stale == outcome.plan->steps.size()) {
+    // With nothing to write (nor a purge left to retry) the target is not even
+    // opened (opening walks a folder for a killed publish's temporaries), and
+    // no event is recorded.
+    if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty())) {
       if (!m_request.dry_run) outcome.requests = 0;
       return outcome;
     }
@@ -139,14 +143,16 @@ public:
       m_catalog.write([&] {
         for (const auto& file : recorded) m_catalog.forget_published(outcome.identity, file.path);
       });
-    apply(*opened, outcome);
-    outcome.requests = opened->requests();
+    outcome.requests = 0;
+    apply(*opened, target, outcome);
+    outcome.requests += opened->requests();
     m_catalog.write([&] {
       const nlohmann::ordered_json detail = {
           {"target", target.name},       {"put", outcome.put},         {"replaced", outcome.replaced},
           {"deleted", outcome.deleted},  {"unchanged", outcome.unchanged}, {"stale", outcome.stale},
           {"failed", outcome.failed},    {"skipped", outcome.skipped}, {"bytes", outcome.bytes},
-          {"requests", outcome.requests}, {"interrupted", outcome.interrupted}};
+          {"requests", outcome.requests}, {"purged", outcome.purged},  {"stale_urls", outcome.stale_urls},
+          {"interrupted", outcome.interrupted}};
       m_catalog.add_event({"publish.completed", std::nullopt,
                            detail.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)},
                           m_request.run_id);
@@ -171,6 +177,92 @@ private:
         m_catalog.forget_published(target.name, file.path);
       }
     });
+  }
+
+  bool purges(const config::PublishTarget& target) const {
+    return m_config.publish.purge.has_value() && !target.public_url.empty();
+  }
+
+  // The mutable paths a CDN may hold old copies of once this plan is applied:
+  // those replaced, and those about to be deleted.
+  static std::vector<std::string> mutable_paths(const publish::Plan& plan, bool replaced_only_if_done,
+                                                const std::vector<std::string>& replaced) {
+    std::vector<std::string> paths;
+    for (const auto& step : plan.steps) {
+      if (step.immutable) continue;
+      if (step.action == PlanAction::Delete || (step.action == PlanAction::Replace && !replaced_only_if_done))
+        paths.push_back(step.path);
+    }
+    if (replaced_only_if_done) paths.insert(paths.end(), replaced.begin(), replaced.end());
+    return paths;
+  }
+
+  static std::vector<std::string> merged(std::vector<std::string> urls, const std::vector<std::string>& more) {
+    urls.insert(urls.end(), more.begin(), more.end());
+    std::sort(urls.begin(), urls.end());
+    urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+    return urls;
+  }
+
+  std::int64_t planned_purge_requests(const config::PublishTarget& target, const publish::Plan& plan,
+                                      const std::vector<std::string>& pending) const {
+    publish::CdnSettings settings;
+    settings.provider = m_config.publish.purge->type;
+    const auto urls = merged(publish::purge_urls(target.public_url, mutable_paths(plan, false, {})), pending);
+    return static_cast<std::int64_t>(publish::purge_calls(settings, urls, {}, "plan").size());
+  }
+
+  // The CDN settings with their secrets, or why they cannot be had.
+  util::Result<publish::CdnSettings> cdn_settings() const {
+    const auto& purge = *m_config.publish.purge;
+    publish::CdnSettings settings;
+    settings.provider = purge.type;
+    settings.api_base = purge.api_base;
+    settings.zone_id = purge.zone_id;
+    settings.distribution_id = purge.distribution_id;
+    settings.soft = purge.soft;
+    if (purge.type == "cloudfront") {
+      net::CredentialSource source;
+      source.access_key_env = purge.api_token.env;
+      source.secret_key_env = purge.secret_key.env;
+      if (!purge.api_token.file.empty()) source.access_key_file = m_config.in_project(purge.api_token.file);
+      if (!purge.secret_key.file.empty()) source.secret_key_file = m_config.in_project(purge.secret_key.file);
+      auto credentials = net::load_credentials(source);
+      if (!credentials) return util::Error{fmt::format("publish.purge: {}", credentials.message())};
+      settings.aws = std::move(*credentials);
+    } else {
+      auto token = config::resolve_secret(purge.api_token, m_config.project_dir);
+      if (!token)
+        return util::Error{fmt::format("publish.purge: the API token ({}) is not set",
+                                       purge.api_token.env.empty() ? purge.api_token.file : purge.api_token.env)};
+      settings.token = std::move(*token);
+    }
+    return settings;
+  }
+
+  // Purges what changed and what an earlier purge left stale; a failure does
+  // not undo the publish: its URLs are recorded and tried again next time.
+  void purge(const config::PublishTarget& target, TargetOutcome& outcome) {
+    const auto urls = merged(publish::purge_urls(target.public_url, mutable_paths(*outcome.plan, true, m_replaced)),
+                             m_catalog.pending_purges(outcome.identity));
+    m_replaced.clear();
+    if (urls.empty()) return;
+    publish::PurgeReport report;
+    if (auto settings = cdn_settings(); !settings) {
+      report.stale = urls;
+      report.errors.push_back(settings.message());
+    } else {
+      report = publish::purge(http(), *settings, urls);
+    }
+    outcome.requests += report.requests;
+    outcome.purged = report.purged.size();
+    outcome.stale_urls = report.stale;
+    outcome.purge_errors = report.errors;
+    m_catalog.write([&] {
+      for (const auto& url : report.purged) m_catalog.forget_pending_purge(outcome.identity, url);
+      for (const auto& url : report.stale) m_catalog.record_pending_purge(outcome.identity, url);
+    });
+    for (const auto& error : report.errors) m_observer.item_problem(k_stage, "purge", error);
   }
 
   net::HttpClient& http() {
@@ -222,7 +314,7 @@ private:
   // nothing the site reads first may point at a file that did not land, and
   // what the old pages still show must stay. New immutable files go on
   // landing; nothing refers to them yet.
-  void apply(publish::PublishTarget& target, TargetOutcome& outcome) {
+  void apply(publish::PublishTarget& target, const config::PublishTarget& config_target, TargetOutcome& outcome) {
     const auto& plan = *outcome.plan;
     m_done = 0;
     std::int64_t total = 0;
@@ -257,8 +349,10 @@ private:
       }
       ++(step.action == PlanAction::Put ? outcome.put : outcome.replaced);
       outcome.bytes += step.size;
+      if (step.action == PlanAction::Replace && !step.immutable) m_replaced.push_back(step.path);
       m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
     }
+    if (purges(config_target)) purge(config_target, outcome);
     for (const auto& group : delete_groups(plan)) {
       if (stopping()) {
         outcome.interrupted = true;
@@ -316,6 +410,7 @@ private:
   std::map<std::string, const PortfolioFile*, std::less<>> m_by_path;
   std::atomic<std::int64_t> m_done{0};
   std::unique_ptr<net::HttpClient> m_http;
+  std::vector<std::string> m_replaced;  // mutable paths replaced by the target being published
 };
 
 }  // namespace

@@ -66,6 +66,9 @@ struct TargetOutcome {
   double seconds = 0;         // planning and writing this target
   std::int64_t requests = 0;  // sent to a remote store (retries included); for a dry run, those it would send
   std::string error;          // the target was not published at all, and why
+  std::size_t purged = 0;                 // CDN URLs purged
+  std::vector<std::string> stale_urls;    // CDN URLs whose purge failed: may still be served old
+  std::vector<std::string> purge_errors;  // why, redacted
   bool interrupted = false;
 };
 
