@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <map>
 #include <set>
 #include <unistd.h>
@@ -329,7 +332,66 @@ private:
       if (done.os_error() != EEXIST) held_back = true;
       m_observer.item_problem(k_stage, step.path, done.message());
     };
-    for (const auto& step : plan.steps) {
+    auto landed = [&](const publish::PlanStep& step, const util::Status& done) {
+      ++m_done;
+      if (!done) return failed(step, done);
+      m_catalog.record_published(outcome.identity, {step.path, step.sha256, step.size, 0});
+      ++(step.action == PlanAction::Put ? outcome.put : outcome.replaced);
+      outcome.bytes += step.size;
+      if (step.action == PlanAction::Replace && !step.immutable) m_replaced.push_back(step.path);
+      m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
+    };
+    // The immutable files come first and nothing refers to them yet: they go
+    // up as many at once as the target takes; each is recorded, on this
+    // thread, as soon as it has landed.
+    std::size_t next = 0;
+    {
+      std::mutex mutex;
+      std::condition_variable changed;
+      std::deque<std::pair<const publish::PlanStep*, util::Status>> finished;
+      std::size_t in_flight = 0;
+      auto settle = [&](std::size_t most_in_flight) {
+        std::unique_lock lock(mutex);
+        for (;;) {
+          while (!finished.empty()) {
+            auto [step, status] = std::move(finished.front());
+            finished.pop_front();
+            --in_flight;
+            lock.unlock();
+            landed(*step, status);
+            lock.lock();
+          }
+          if (in_flight <= most_in_flight) return;
+          changed.wait(lock, [&] { return !finished.empty(); });
+        }
+      };
+      const std::size_t window = std::max<std::size_t>(1, target.concurrency());
+      for (; next < plan.steps.size(); ++next) {
+        const auto& step = plan.steps[next];
+        if (!step.immutable || (step.action != PlanAction::Put && step.action != PlanAction::Replace)) break;
+        if (stopping()) break;
+        settle(window - 1);
+        auto bytes = read(step);
+        if (!bytes) {
+          ++m_done;
+          failed(step, util::Status(bytes.error()));
+          continue;
+        }
+        {
+          std::lock_guard lock(mutex);
+          ++in_flight;
+        }
+        target.put_async(step.path, std::move(*bytes), step.action == PlanAction::Put,
+                         [&, step_ptr = &step](util::Status status) {
+                           std::lock_guard lock(mutex);
+                           finished.emplace_back(step_ptr, std::move(status));
+                           changed.notify_one();
+                         });
+      }
+      settle(0);
+    }
+    for (; next < plan.steps.size(); ++next) {
+      const auto& step = plan.steps[next];
       if (step.action == PlanAction::Unchanged || step.action == PlanAction::Stale ||
           step.action == PlanAction::Delete)
         continue;
@@ -341,16 +403,10 @@ private:
         ++outcome.skipped;
         continue;
       }
-      auto done = put(target, outcome.identity, step);
-      ++m_done;
-      if (!done) {
-        failed(step, done);
-        continue;
-      }
-      ++(step.action == PlanAction::Put ? outcome.put : outcome.replaced);
-      outcome.bytes += step.size;
-      if (step.action == PlanAction::Replace && !step.immutable) m_replaced.push_back(step.path);
-      m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
+      auto bytes = read(step);
+      landed(step, !bytes ? util::Status(bytes.error())
+                          : step.action == PlanAction::Put ? target.put_new(step.path, *bytes)
+                                                           : target.put(step.path, *bytes));
     }
     if (purges(config_target)) purge(config_target, outcome);
     for (const auto& group : delete_groups(plan)) {
@@ -378,28 +434,18 @@ private:
     }
   }
 
-  util::Status put(publish::PublishTarget& target, const std::string& identity, const publish::PlanStep& step) {
+  // The bytes of a step's file: a render must still hash to what the catalog
+  // promises, so that a file damaged or replaced on disk is never published.
+  util::Result<std::string> read(const publish::PlanStep& step) const {
     const PortfolioFile& file = *m_by_path.at(step.path);
-    util::Status written;
-    // Only a file the tool published there may be replaced.
-    auto write = [&](std::string_view bytes) {
-      return step.action == PlanAction::Put ? target.put_new(step.path, bytes) : target.put(step.path, bytes);
-    };
-    if (file.source.empty()) {
-      written = write(file.bytes);
-    } else {
-      auto mapped = util::MappedFile::open(file.source);
-      if (!mapped) return util::Error{fmt::format("{}: cannot read: {}", file.source.string(), mapped.message())};
-      // A render damaged or replaced on disk is never published under the hash the catalog promises.
-      if (util::sha256_hex(mapped->bytes()) != step.sha256)
-        return util::Error{fmt::format("{}: the file no longer matches its render record; run `wsportfolio render`",
-                                       file.source.string())};
-      const auto bytes = mapped->bytes();
-      written = write({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-    }
-    if (!written) return written;
-    m_catalog.record_published(identity, {step.path, step.sha256, step.size, 0});
-    return util::Status::success();
+    if (file.source.empty()) return file.bytes;
+    auto mapped = util::MappedFile::open(file.source);
+    if (!mapped) return util::Error{fmt::format("{}: cannot read: {}", file.source.string(), mapped.message())};
+    const auto bytes = mapped->bytes();
+    if (util::sha256_hex(bytes) != step.sha256)
+      return util::Error{fmt::format("{}: the file no longer matches its render record; run `wsportfolio render`",
+                                     file.source.string())};
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
 
   const config::Config& m_config;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 
 #include <fmt/format.h>
@@ -39,13 +40,26 @@ public:
   std::string location(std::string_view path) const override { return m_client.object_url(key(path)); }
 
   util::Status put(std::string_view path, std::string_view bytes) override {
-    if (auto checked = check_publish_path(path); !checked) return checked;
-    ++m_requests;
-    auto put = m_client.put_object(
-        {key(path), std::string(bytes), content_type_of(path), cache_control_of(path, m_max_age)});
-    if (!put) return util::Error{fmt::format("{}: cannot upload: {}", location(path), put.message())};
-    return util::Status::success();
+    std::promise<util::Status> promise;
+    auto future = promise.get_future();
+    put_async(std::string(path), std::string(bytes), false,
+              [&promise](util::Status status) { promise.set_value(std::move(status)); });
+    return future.get();
   }
+
+  void put_async(std::string path, std::string bytes, bool, std::function<void(util::Status)> done) override {
+    if (auto checked = check_publish_path(path); !checked) return done(checked);
+    ++m_requests;
+    auto where = location(path);
+    m_client.put_object({key(path), std::move(bytes), content_type_of(path), cache_control_of(path, m_max_age)},
+                        [where = std::move(where), done = std::move(done)](util::Result<std::string> put) {
+                          if (!put) return done(util::Error{fmt::format("{}: cannot upload: {}", where, put.message())});
+                          done(util::Status::success());
+                        });
+  }
+
+  // As many as the HTTP client keeps connections to one host.
+  std::size_t concurrency() const override { return 8; }
 
   // Without a LIST (or a HEAD per file) a key someone else put there cannot
   // be told apart: the first publish to a prefix owns the names it writes.
@@ -92,7 +106,7 @@ private:
   std::string m_prefix;
   int m_max_age;
   net::S3Client m_client;
-  std::int64_t m_requests = 0;
+  std::atomic<std::int64_t> m_requests{0};
   int m_retries_before;
 };
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <span>
@@ -41,6 +42,13 @@ public:
     for (const auto& path : paths) results.push_back(remove(path));
     return results;
   }
+  // Puts like put (or put_new when `only_new`) and calls `done` with the
+  // outcome, from any thread, possibly before returning; a remote target has
+  // up to concurrency() of them in flight at once.
+  virtual void put_async(std::string path, std::string bytes, bool only_new, std::function<void(util::Status)> done) {
+    done(only_new ? put_new(path, bytes) : put(path, bytes));
+  }
+  virtual std::size_t concurrency() const { return 1; }
   // The requests sent to a remote store so far (retries included); 0 for a folder.
   virtual std::int64_t requests() const { return 0; }
 };
