@@ -5,12 +5,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <map>
 #include <set>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 #include "imaging/placeholder.hpp"
@@ -19,6 +21,7 @@
 #include "pipeline/scan.hpp"
 #include "pipeline/tag.hpp"
 #include "net/http.hpp"
+#include "net/s3.hpp"
 #include "publish/gallery.hpp"
 #include "publish/purge.hpp"
 #include "publish/s3_target.hpp"
@@ -63,6 +66,18 @@ publish::GalleryTemplate gallery_template(const config::Config& config) {
   auto loaded = publish::load_gallery_template(config.in_project(config.publish.gallery_template));
   if (!loaded) throw config::ConfigError(fmt::format("publish.gallery.template: {}", loaded.message()));
   return std::move(*loaded);
+}
+
+// "9f86d0..." -> "n4bQgY...": how S3 writes a SHA-256 checksum.
+std::string hex_to_base64(std::string_view hex) {
+  std::vector<unsigned char> bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    bytes.push_back(static_cast<unsigned char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  std::string encoded(4 * ((bytes.size() + 2) / 3), '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), bytes.data(),
+                                      static_cast<int>(bytes.size()));
+  encoded.resize(static_cast<std::size_t>(std::max(written, 0)));
+  return encoded;
 }
 
 net::S3Location s3_location(const config::PublishTarget& target) {
@@ -460,6 +475,49 @@ private:
 };
 
 }  // namespace
+
+util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::Config& config,
+                                                                    catalog::Catalog& catalog,
+                                                                    const config::PublishTarget& target) {
+  net::CredentialSource source;
+  source.access_key_env = target.access_key.env;
+  source.secret_key_env = target.secret_key.env;
+  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
+  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
+  source.profile = target.profile;
+  auto credentials = net::load_credentials(source);
+  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
+  net::HttpSettings settings;
+  settings.retry.retries = config.pipeline.retries;
+  net::HttpClient http(settings);
+  net::S3Client client(http, s3_location(target), *credentials);
+  const std::string prefix = publish::s3_prefix(target.prefix);
+  const auto files = catalog.published(target_identity(config, target));
+  std::vector<std::future<net::HttpResponse>> answers;
+  for (const auto& file : files)
+    // The store gives the SHA-256 it checked at upload only when asked for it.
+    answers.push_back(http.send(client.signed_request("HEAD", prefix + file.path, {},
+                                                      {{"x-amz-checksum-mode", "ENABLED"}}, "")));
+  std::vector<PublishedObjectProblem> problems;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto answer = answers[i].get();
+    if (answer.status == 404) {
+      problems.push_back({files[i], true, "recorded as published but not in the bucket"});
+      continue;
+    }
+    if (!answer.ok()) return util::Error{fmt::format("target '{}': {}", target.name, answer.error)};
+    const auto size = answer.header("Content-Length").value_or("");
+    if (size != std::to_string(files[i].size)) {
+      problems.push_back({files[i], false, fmt::format("{} bytes in the bucket, {} published", size, files[i].size)});
+      continue;
+    }
+    if (auto checksum = answer.header("x-amz-checksum-sha256"); checksum && !files[i].sha256.empty()) {
+      if (*checksum != hex_to_base64(files[i].sha256))
+        problems.push_back({files[i], false, "its SHA-256 in the bucket differs from what was published"});
+    }
+  }
+  return problems;
+}
 
 std::string target_identity(const config::Config& config, const config::PublishTarget& target) {
   if (target.type == "s3") return publish::s3_identity(s3_location(target), target.prefix);

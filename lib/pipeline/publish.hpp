@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "pipeline/observer.hpp"
 #include "publish/plan.hpp"
+#include "util/result.hpp"
 
 namespace wsp::pipeline {
 
@@ -81,6 +82,20 @@ struct PublishSummary {
 // ("local:/abs/folder", "s3:https://endpoint/bucket/prefix/"), never its name
 // alone nor its credentials, so that a target pointed elsewhere starts afresh.
 std::string target_identity(const config::Config& config, const config::PublishTarget& target);
+
+// What a HEAD of each object the catalog records for an s3 target found wrong.
+struct PublishedObjectProblem {
+  catalog::PublishedFile file;
+  bool missing = false;  // otherwise: there with another size or SHA-256
+  std::string detail;
+};
+
+// HEADs every object published to the s3 target `target` (many at once):
+// missing, another size, or, where the store keeps it, another SHA-256
+// checksum. Fails when the target cannot be reached at all.
+util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::Config& config,
+                                                                    catalog::Catalog& catalog,
+                                                                    const config::PublishTarget& target);
 
 // Publishes to every configured target (or `request.only_target`), one after
 // the other; two processes never publish the same project at once (the second

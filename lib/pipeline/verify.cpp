@@ -87,6 +87,7 @@ public:
     check_manifest(renders);
     for (const auto& target : m_config.publish.targets)
       if (target.type == "local") check_target(target);
+      else if (target.type == "s3") check_s3(target);
     std::stable_sort(m_findings.begin(), m_findings.end(), [](const Finding& a, const Finding& b) {
       const auto* rank_a = finding_kind(a.kind);
       const auto* rank_b = finding_kind(b.kind);
@@ -208,6 +209,24 @@ private:
       // Also a changed file: what matters most is what a visitor can download now.
       if (file.path.ends_with(".html")) check_page(root, target.name, file, bytes, invalidate);
       else check_privacy(label, file, bytes, invalidate);
+    }
+  }
+
+  // Each object HEADed in the bucket; the pages' links and the privacy scan are local-only for now.
+  void check_s3(const config::PublishTarget& target) {
+    auto problems = check_s3_target(m_config, m_catalog, target);
+    if (!problems) {
+      m_observer.warning(problems.message());
+      add("published.missing", target.name, fmt::format("the bucket could not be checked: {}", problems.message()));
+      return;
+    }
+    const std::string identity = target_identity(m_config, target);
+    for (const auto& problem : *problems) {
+      if (m_request.repair)
+        m_catalog.record_published(identity, {problem.file.path, "", problem.file.size, problem.file.published_ms});
+      add(problem.missing ? "published.missing" : "published.corrupt", fmt::format("{}: {}", target.name, problem.file.path),
+          problem.detail,
+          m_request.repair ? "published again by the next `wsportfolio publish` (or pruned)" : std::string());
     }
   }
 
