@@ -272,6 +272,9 @@ struct HttpClient::Engine {
     curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    // Over TLS, wait to learn whether the first connection multiplexes (HTTP/2)
+    // before opening more to the same host.
+    if (request.url.starts_with("https://")) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     const std::string& ca_file = request.ca_file.empty() ? settings.ca_file : request.ca_file;
@@ -344,8 +347,10 @@ struct HttpClient::Engine {
         if (transfer->error_buffer[0]) reason += std::string(" (") + transfer->error_buffer + ")";
       }
     } else {
-      long status = 0;
+      long status = 0, version = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+      response.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version == CURL_HTTP_VERSION_3 ? 3 : 1;
       response.status = static_cast<int>(status);
       if (status >= 400) {
         reason = fmt::format("HTTP {}", status);

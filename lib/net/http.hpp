@@ -44,6 +44,7 @@ struct HttpResponse {
   std::string error;
   bool transient = false;  // whether the final failure was a transient one
   int attempts = 0;
+  int http_version = 0;  // 1 or 2, as the last attempt spoke
 
   bool ok() const { return status >= 200 && status < 300 && error.empty(); }
   // The first header of that name (case-insensitive).

@@ -7,6 +7,10 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -671,6 +675,79 @@ TEST_F(NetHttp, ProxiesComeFromTheEnvironment) {
   auto received = proxy.received();
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(received[0].header("Host"), "photos.example.invalid");
+}
+
+// A node HTTP/2 server (TLS, HTTP/1.1 allowed too) that answers with the
+// version it spoke and the number of connections it has had.
+class NodeHttp2Server {
+public:
+  NodeHttp2Server(const std::filesystem::path& key, const std::filesystem::path& cert) {
+    std::string script =
+        "const http2 = require('node:http2'), fs = require('node:fs'); let sessions = 0;"
+        "const server = http2.createSecureServer({key: fs.readFileSync(" + nlohmann::json(key.string()).dump() +
+        "), cert: fs.readFileSync(" + nlohmann::json(cert.string()).dump() + "), allowHTTP1: true},"
+        " (request, response) => setTimeout(() => response.end(request.httpVersion + ' ' + sessions), 100));"
+        "server.on('connection', () => sessions++);"
+        "server.listen(0, '127.0.0.1', () => console.log('listening on ' + server.address().port));";
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      ::execlp("node", "node", "-e", script.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    std::string said;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (said.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd waiting{fds[0], POLLIN, 0};
+      if (::poll(&waiting, 1, 500) <= 0) continue;
+      char buffer[128];
+      auto got = ::read(fds[0], buffer, sizeof buffer);
+      if (got <= 0) break;
+      said.append(buffer, static_cast<std::size_t>(got));
+    }
+    ::close(fds[0]);
+    auto at = said.find("listening on ");
+    if (at != std::string::npos) m_port = std::atoi(said.c_str() + at + 13);
+  }
+  ~NodeHttp2Server() {
+    ::kill(m_pid, SIGTERM);
+    ::waitpid(m_pid, nullptr, 0);
+  }
+  int port() const { return m_port; }
+
+private:
+  pid_t m_pid = -1;
+  int m_port = 0;
+};
+
+TEST_F(NetHttp, Http2IsUsedWhereTlsOffersIt) {
+  if (std::system("node --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  wsp::testing::TempDir folder;
+  auto key = folder.path() / "key.pem", cert = folder.path() / "cert.pem";
+  std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                        "subjectAltName=IP:127.0.0.1 -keyout '" + key.string() + "' -out '" + cert.string() +
+                        "' 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  NodeHttp2Server server(key, cert);
+  ASSERT_NE(server.port(), 0) << "the node HTTP/2 server did not start";
+
+  auto settings = quick_settings();
+  settings.ca_file = cert.string();
+  HttpClient client(settings);
+  std::vector<std::future<HttpResponse>> answers;
+  for (int i = 0; i < 6; ++i)
+    answers.push_back(client.send(request("GET", "https://127.0.0.1:" + std::to_string(server.port()) + "/" + std::to_string(i))));
+  for (auto& answer : answers) {
+    auto response = answer.get();
+    ASSERT_TRUE(response.ok()) << response.error;
+    EXPECT_EQ(response.http_version, 2);
+    // All six over one connection, multiplexed.
+    EXPECT_EQ(response.body, "2.0 1");
+  }
 }
 
 TEST_F(NetHttp, CallbacksLetOneThreadKeepManyRequestsGoing) {
