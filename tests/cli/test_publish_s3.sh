@@ -81,12 +81,21 @@ diff <(echo "$old_files") deleted.txt >&2 || fail "--prune deleted other keys th
 grep -qx anna-ben-2026/renders/by-hand.jpg keys-after.txt || fail "a foreign key under the prefix was deleted"
 
 # A target pointed at another prefix is another target: everything is published there.
-sed -i 's|prefix: "anna-ben-2026/"|prefix: "moved/"|' shoot/wsportfolio.yaml
+moved="Mariée à l'église + 2026/"
+sed -i "s|prefix: \"anna-ben-2026/\"|prefix: \"$moved\"|" shoot/wsportfolio.yaml
 (cd shoot && wsp --json publish) >moved.jsonl 2>moved.err || { cat moved.err >&2; fail "publish to the moved target failed"; }
 expect_eq "$(completed moved.jsonl put)" "$(s3_keys anna-ben-2026/ | grep -vc by-hand)" "all files put at the new place"
+# Read back by the aws command line, which encodes the key its own way (s3rver's
+# listing escapes the quote twice, so the keys are asked for one by one).
+for file in index.html "$render"; do
+  s3api head-object --bucket "$S3_BUCKET" --key "$moved$file" >moved-head.json ||
+    fail "$moved$file is not in the bucket under that name"
+  expect_eq "$(jq -r .ContentLength moved-head.json)" "$(sql shoot "select size from published where path = '$file' and target like '%glise + 2026/'")" \
+    "$file under a prefix with spaces, accents, a quote and '+'"
+done
 
 # A wrong secret is refused by the store, and said without the secret.
-sed -i 's|prefix: "moved/"|prefix: "third/"|' shoot/wsportfolio.yaml
+sed -i "s|prefix: \"$moved\"|prefix: \"third/\"|" shoot/wsportfolio.yaml
 (cd shoot && S3_SECRET=not-the-secret-either wsp -v --json publish) >wrong2.jsonl 2>wrong2.err && fail "a wrong secret succeeded"
 expect_grep "SignatureDoesNotMatch\|403" wrong2.err "the store's refusal is said"
 
