@@ -51,6 +51,16 @@ expect_eq "$(s3_requests)" "$before" "an unchanged publish sends no request"
 expect_eq "$(completed second.jsonl requests) $(completed second.jsonl put) $(completed second.jsonl replaced)" \
   "0 0 0" "nothing sent"
 
+# A dry run counts the requests it would send, and sends none.
+(cd shoot && wsp tag set IMG_0001.JPG --alt "Anna and Ben at the church door") 2>/dev/null
+before=$(s3_requests)
+(cd shoot && wsp --json publish --dry-run) >dry.jsonl 2>dry.err || { cat dry.err >&2; fail "dry run failed"; }
+(cd shoot && wsp publish --dry-run) 2>dry.txt || fail "dry run failed"
+expect_eq "$(s3_requests)" "$before" "a dry run sends nothing"
+expect_eq "$(jq -r 'select(.event == "publish.plan") | "\(.requests) \(.plan.replace) \(.plan.upload_bytes > 0)"' dry.jsonl)" \
+  "1 1 true" "one page to replace, one request, its bytes"
+expect_grep "dry run, nothing written; 1 requests" dry.txt "the requests in the plan's text"
+
 # Another photo under the same name: only its renders, the page and the manifest are put.
 old_files=$(sql shoot "select v.path from variants v join images i on i.id = v.image_id where i.path like '%IMG_0003.JPG'" | sort)
 "$WSP_SAMPLE" --out other --count 1 --megapixels 1 --seed 99 >/dev/null
