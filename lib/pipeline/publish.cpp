@@ -353,7 +353,13 @@ private:
       m_catalog.record_published(outcome.identity, {step.path, step.sha256, step.size, 0});
       ++(step.action == PlanAction::Put ? outcome.put : outcome.replaced);
       outcome.bytes += step.size;
-      if (step.action == PlanAction::Replace && !step.immutable) m_replaced.push_back(step.path);
+      if (step.action == PlanAction::Replace && !step.immutable) {
+        m_replaced.push_back(step.path);
+        // Owed to the CDN from now on: a publish killed before its purge leaves it for the next one.
+        if (purges(config_target))
+          for (const auto& url : publish::purge_urls(config_target.public_url, std::vector<std::string>{step.path}))
+            m_catalog.record_pending_purge(outcome.identity, url);
+      }
       m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
     };
     // The immutable files come first and nothing refers to them yet: they go

@@ -2,11 +2,13 @@
 
 Writes its port to the file named first, records every request as a JSON line
 in the file named second, and answers as Cloudflare does, or with 500 while a
-file named "fail" exists in its working folder.
+file named "fail" exists in its working folder; while a file named "stall"
+exists, answers nothing.
 """
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port_file, calls_file = sys.argv[1], sys.argv[2]
@@ -20,6 +22,8 @@ class Handler(BaseHTTPRequestHandler):
                 "content_type": self.headers.get("Content-Type", ""), "body": body}
         with open(calls_file, "a") as out:
             out.write(json.dumps(call) + "\n")
+        while os.path.exists("stall"):  # holds the answer back, for a kill -9 mid-purge
+            time.sleep(0.05)
         failing = os.path.exists("fail")
         answer = {"success": not failing, "errors": [], "messages": [], "result": {"id": "zone"}}
         data = json.dumps(answer).encode()

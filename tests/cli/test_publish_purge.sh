@@ -1,7 +1,8 @@
 # The CDN purge after a publish (Cloudflare's API, faked on 127.0.0.1): a first
 # publish purges nothing; a changed page is purged by its public URLs with the
 # Bearer token; a purge that keeps failing leaves the publish in place, names
-# the URLs that may be stale, exits 1, and the next publish purges them again.
+# the URLs that may be stale, exits 1, and the next publish purges them again,
+# as it does after a publish killed before the CDN answered.
 # The API token appears in no output and not in the catalog.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -69,6 +70,25 @@ expect_eq "$(sql shoot "select count(*) from purge_pending")" 0 "nothing left to
 before=$(calls)
 (cd shoot && wsp --json publish) >quiet.jsonl 2>quiet.err || { cat quiet.err >&2; fail "unchanged publish failed"; }
 expect_eq "$(calls)" "$before" "nothing changed: nothing purged"
+
+# Killed while the CDN has not answered: the pages are live, and what they owe
+# the CDN is on record, so the next publish purges it.
+touch stall
+(cd shoot && wsp tag set IMG_0003.JPG --alt "The first dance") 2>/dev/null
+before=$(calls)
+(cd shoot && exec "$WSP_BIN" --no-progress publish) >/dev/null 2>killed.err &
+publisher=$!
+for _ in $(seq 1 300); do [ "$(calls)" -gt "$before" ] && break; sleep 0.1; done
+[ "$(calls)" -gt "$before" ] || fail "the publish never reached the CDN"
+kill -9 "$publisher"
+wait "$publisher" 2>/dev/null || true
+rm stall
+expect_eq "$(sql shoot "select url from purge_pending order by url" | tr '\n' ' ')" \
+  "https://photos.example.com/anna/ https://photos.example.com/anna/index.html " "owed to the CDN after a kill -9"
+before=$(calls)
+(cd shoot && wsp publish) 2>after-kill.err || { cat after-kill.err >&2; fail "the publish after the kill failed"; }
+expect_eq "$(( $(calls) - before ))" 1 "the owed purge is sent"
+expect_eq "$(sql shoot "select count(*) from purge_pending")" 0 "nothing owed any more"
 
 sqlite3 shoot/.wsportfolio/catalog.db .dump >dump.sql
 for file in first.jsonl first.err alt.jsonl alt.err failed.jsonl failed.err retry.jsonl retry.err dump.sql; do
