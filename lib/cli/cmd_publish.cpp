@@ -24,6 +24,7 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.dry_run = options.dry_run;
   request.prune = options.prune;
   request.adopt = options.adopt;
+  request.reconcile = options.reconcile;
   request.only_target = options.target;
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
@@ -120,6 +121,8 @@ Runner define_publish(CLI::App& command) {
                    "Delete files this tool published that are no longer in the portfolio");
   command.add_flag("--adopt", options->stage.adopt,
                    "Publish into target folders wsportfolio did not make, never overwriting their files");
+  command.add_flag("--reconcile", options->stage.reconcile,
+                   "List each s3 target first, and publish again what was deleted or changed there behind the tool's back");
   command.add_option("--target", options->stage.target, "Publish to this target only (a name in publish.targets)");
   return [options](const Context& context) { return run_publish(*options, context); };
 }

@@ -127,7 +127,12 @@ public:
     for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
     // A fresh folder holds nothing the tool published, whatever the record
     // says: the folder was deleted since.
-    const auto recorded = m_catalog.published(outcome.identity);
+    auto recorded = m_catalog.published(outcome.identity);
+    if (m_request.reconcile && target.type == "s3") {
+      auto reconciled = reconcile(target, outcome, recorded);
+      if (!reconciled) return failed(reconciled.message());
+    }
+    const std::int64_t listing_requests = outcome.requests;
     if (folder != publish::TargetFolder::fresh)
       for (const auto& file : recorded) published.push_back({file.path, file.sha256, file.size});
     auto plan = publish::make_plan(wanted, published, m_request.prune);
@@ -136,14 +141,14 @@ public:
     outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
     outcome.stale = outcome.plan->count(PlanAction::Stale);
     const auto pending = purges(target) ? m_catalog.pending_purges(outcome.identity) : std::vector<std::string>{};
-    if (target.type == "s3") outcome.requests = planned_requests(*outcome.plan);
+    if (target.type == "s3") outcome.requests = listing_requests + planned_requests(*outcome.plan);
     if (purges(target)) outcome.requests += planned_purge_requests(target, *outcome.plan, pending);
     if (on_plan) on_plan(outcome);
     // With nothing to write (nor a purge left to retry) the target is not even
     // opened (opening walks a folder for a killed publish's temporaries), and
     // no event is recorded.
     if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty())) {
-      if (!m_request.dry_run) outcome.requests = 0;
+      if (!m_request.dry_run) outcome.requests = listing_requests;
       return outcome;
     }
 
@@ -161,7 +166,7 @@ public:
       m_catalog.write([&] {
         for (const auto& file : recorded) m_catalog.forget_published(outcome.identity, file.path);
       });
-    outcome.requests = 0;
+    outcome.requests = listing_requests;
     apply(*opened, target, outcome);
     outcome.requests += opened->requests();
     m_catalog.write([&] {
@@ -180,6 +185,45 @@ public:
 
 private:
   bool stopping() const { return m_request.stop && m_request.stop->load(); }
+
+  // Lists the bucket under the target's prefix (the one time a publish does):
+  // a recorded object gone is forgotten, one of another size is recorded with
+  // no hash, so that the plan puts both again. Keys the record does not hold
+  // are someone else's and are left out. Nothing is written on a dry run.
+  util::Status reconcile(const config::PublishTarget& target, TargetOutcome& outcome,
+                         std::vector<catalog::PublishedFile>& recorded) {
+    auto settings = s3_settings(target);
+    auto credentials = net::load_credentials(settings.credentials);
+    if (!credentials) return util::Error{credentials.message()};
+    net::S3Client client(http(), settings.location, *credentials);
+    const std::string prefix = publish::s3_prefix(target.prefix);
+    const int retries_before = http().retries_spent();
+    auto listed = client.list_objects(prefix);
+    if (!listed) return util::Error{fmt::format("cannot list the bucket: {}", listed.message())};
+    outcome.requests += static_cast<std::int64_t>(listed->size() / 1000 + 1) + (http().retries_spent() - retries_before);
+    std::map<std::string, std::int64_t> sizes;
+    for (const auto& object : *listed)
+      if (object.key.starts_with(prefix)) sizes.emplace(object.key.substr(prefix.size()), object.size);
+    std::vector<catalog::PublishedFile> kept;
+    std::vector<std::string> gone;
+    for (auto file : recorded) {
+      auto found = sizes.find(file.path);
+      if (found == sizes.end()) {
+        gone.push_back(file.path);
+        continue;
+      }
+      if (found->second != file.size) file.sha256.clear();
+      kept.push_back(file);
+    }
+    if (!m_request.dry_run)
+      m_catalog.write([&] {
+        for (const auto& path : gone) m_catalog.forget_published(outcome.identity, path);
+        for (const auto& file : kept)
+          if (file.sha256.empty()) m_catalog.record_published(outcome.identity, file);
+      });
+    recorded = std::move(kept);
+    return util::Status::success();
+  }
 
   // Catalogs written before records were keyed by identity keyed them by the
   // target's name: a local folder still marked as the tool's takes them over

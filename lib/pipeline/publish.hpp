@@ -28,6 +28,7 @@ struct PublishRequest {
   bool dry_run = false;     // plan only: nothing is written anywhere
   bool prune = false;       // delete what the tool published that is no longer in the portfolio
   bool adopt = false;       // publish into target folders the tool did not make (their files are left alone)
+  bool reconcile = false;   // list each s3 target: what was deleted or changed there is published again
   std::string only_target;  // a target's name; empty: every configured target
   std::int64_t lease_ms = 30'000;
 };
