@@ -224,6 +224,15 @@ CREATE TABLE published (
 ALTER TABLE tags ADD COLUMN sidecar_keywords TEXT NOT NULL DEFAULT '';
 )sql",
      "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'sidecar_keywords'"},
+    // The CDN URLs a failed purge left possibly stale, per target identity, for the next publish.
+    {R"sql(
+CREATE TABLE IF NOT EXISTS purge_pending (
+  target TEXT NOT NULL,
+  url TEXT NOT NULL,
+  recorded_ms INTEGER NOT NULL,
+  PRIMARY KEY (target, url)
+);
+)sql"},
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -871,6 +880,30 @@ public:
     write([&] {
       Statement s(m_db, "DELETE FROM published WHERE target = ?1 AND path = ?2");
       s.bind(1, target).bind(2, path);
+      s.run();
+    });
+  }
+
+  std::vector<std::string> pending_purges(const std::string& target) override {
+    Statement s(m_db, "SELECT url FROM purge_pending WHERE target = ?1 ORDER BY url");
+    s.bind(1, target);
+    std::vector<std::string> urls;
+    while (s.step()) urls.push_back(s.text(0));
+    return urls;
+  }
+
+  void record_pending_purge(const std::string& target, const std::string& url) override {
+    write([&] {
+      Statement s(m_db, "INSERT OR IGNORE INTO purge_pending (target, url, recorded_ms) VALUES (?1, ?2, ?3)");
+      s.bind(1, target).bind(2, url).bind(3, now_ms());
+      s.run();
+    });
+  }
+
+  void forget_pending_purge(const std::string& target, const std::string& url) override {
+    write([&] {
+      Statement s(m_db, "DELETE FROM purge_pending WHERE target = ?1 AND url = ?2");
+      s.bind(1, target).bind(2, url);
       s.run();
     });
   }

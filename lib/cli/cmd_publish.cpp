@@ -1,4 +1,6 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "pipeline/publish.hpp"
@@ -22,15 +24,21 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.dry_run = options.dry_run;
   request.prune = options.prune;
   request.adopt = options.adopt;
+  request.reconcile = options.reconcile;
   request.only_target = options.target;
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
-        JsonLine().add("event", "publish.plan").add("target", target.name).add_json("plan", publish::plan_json(*target.plan)));
+        JsonLine()
+            .add("event", "publish.plan")
+            .add("target", target.name)
+            .add("requests", target.requests)
+            .add_json("plan", publish::plan_json(*target.plan)));
     if (options.dry_run) {
       auto summary = publish::plan_summary(*target.plan);
       while (!summary.empty() && summary.back() == '\n') summary.pop_back();
       context.terminal.finish_progress();
-      context.terminal.info(fmt::format("publish to '{}' (dry run, nothing written): {}", target.name, summary));
+      context.terminal.info(fmt::format("publish to '{}' (dry run, nothing written; {} requests): {}", target.name,
+                                        target.requests, summary));
     }
   };
   auto summary = pipeline::publish(config, catalog, request, context.terminal, on_plan);
@@ -48,11 +56,11 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
     if (options.dry_run) continue;
     if (target.failed > 0) code = k_exit_items_failed;
     context.terminal.info(fmt::format(
-        "publish to '{}': {} put, {} replaced, {} deleted, {} unchanged, {} stale{}{} ({} written, {:.2f} s)",
+        "publish to '{}': {} put, {} replaced, {} deleted, {} unchanged, {} stale{}{} ({} written, {} requests, {:.2f} s)",
         target.name, target.put, target.replaced, target.deleted, target.unchanged, target.stale,
         target.stale > 0 ? " (kept: --prune removes them)" : "",
         target.failed > 0 ? fmt::format(", {} failed, {} held back", target.failed, target.skipped) : "",
-        human_bytes(target.bytes), target.seconds));
+        human_bytes(target.bytes), target.requests, target.seconds));
     context.terminal.emit(JsonLine()
                               .add("event", "publish.completed")
                               .add("target", target.name)
@@ -65,10 +73,22 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
                               .add("failed", target.failed)
                               .add("skipped", target.skipped)
                               .add("bytes", target.bytes)
+                              .add("requests", target.requests)
+                              .add("purged", target.purged)
+                              .add_json("stale_urls", nlohmann::ordered_json(target.stale_urls))
                               .add("seconds", target.seconds)
                               .add("interrupted", target.interrupted)
                               .add("index", target.index.string()));
-    if (!target.interrupted && target.failed == 0)
+    if (!target.stale_urls.empty()) {
+      code = k_exit_items_failed;
+      context.terminal.error(fmt::format(
+          "publish to '{}': the CDN purge failed ({}); the published files stay, but these URLs may still be served "
+          "old until the next publish purges them again: {}",
+          target.name, fmt::join(target.purge_errors, "; "), fmt::join(target.stale_urls, " ")));
+    } else if (target.purged > 0) {
+      context.terminal.info(fmt::format("publish to '{}': {} URLs purged from the CDN", target.name, target.purged));
+    }
+    if (!target.interrupted && target.failed == 0 && !target.index.empty())
       context.terminal.info(fmt::format("gallery: {}", target.index.string()));
   }
   return code;
@@ -101,6 +121,8 @@ Runner define_publish(CLI::App& command) {
                    "Delete files this tool published that are no longer in the portfolio");
   command.add_flag("--adopt", options->stage.adopt,
                    "Publish into target folders wsportfolio did not make, never overwriting their files");
+  command.add_flag("--reconcile", options->stage.reconcile,
+                   "List each s3 target first, and publish again what was deleted or changed there behind the tool's back");
   command.add_option("--target", options->stage.target, "Publish to this target only (a name in publish.targets)");
   return [options](const Context& context) { return run_publish(*options, context); };
 }

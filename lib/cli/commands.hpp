@@ -75,6 +75,7 @@ struct PublishStageOptions {
   bool dry_run = false;
   bool prune = false;
   bool adopt = false;  // publish into target folders the tool did not make
+  bool reconcile = false;  // list s3 targets to find what changed behind the tool's back
   std::string target;  // empty: every target
 };
 // Publishes to the configured targets and tells where the gallery is; returns the exit code.
@@ -139,7 +140,7 @@ struct ProjectCommand {
   bool creates_catalog = false;     // ingest and run start a project; the others need one
   // Optional: checks the command line against the project before anything is
   // opened, throwing a UsageError.
-  std::function<void(const config::Config&)> check;
+  std::function<void(const config::Config&)> check = {};
 };
 
 // The skeleton of every command that works on a project: load its config,

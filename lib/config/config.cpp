@@ -402,6 +402,10 @@ const std::vector<KeySpec>& key_table() {
       {"publish.targets[].region", Kind::Value, text(FIELD(c.publish.targets.back().region))},
       {"publish.targets[].endpoint", Kind::Value, web_address(FIELD(c.publish.targets.back().endpoint))},
       {"publish.targets[].prefix", Kind::Value, text(FIELD(c.publish.targets.back().prefix))},
+      {"publish.targets[].path_style", Kind::Value, flag(FIELD(c.publish.targets.back().path_style))},
+      {"publish.targets[].profile", Kind::Value, text(FIELD(c.publish.targets.back().profile))},
+      {"publish.targets[].public_url", Kind::Value, web_address(FIELD(c.publish.targets.back().public_url))},
+      {"publish.targets[].max_age", Kind::Value, whole(FIELD(c.publish.targets.back().max_age), 0, 31536000)},
       {"publish.targets[].access_key_env", Kind::Value, env_name(FIELD(c.publish.targets.back().access_key.env)), true},
       {"publish.targets[].access_key_file", Kind::Value, text(FIELD(c.publish.targets.back().access_key.file))},
       {"publish.targets[].secret_key_env", Kind::Value, env_name(FIELD(c.publish.targets.back().secret_key.env)), true},
@@ -413,6 +417,10 @@ const std::vector<KeySpec>& key_table() {
       {"publish.purge.service_id", Kind::Value, text(FIELD(c.publish.purge->service_id))},
       {"publish.purge.api_token_env", Kind::Value, env_name(FIELD(c.publish.purge->api_token.env)), true},
       {"publish.purge.api_token_file", Kind::Value, text(FIELD(c.publish.purge->api_token.file))},
+      {"publish.purge.secret_key_env", Kind::Value, env_name(FIELD(c.publish.purge->secret_key.env)), true},
+      {"publish.purge.secret_key_file", Kind::Value, text(FIELD(c.publish.purge->secret_key.file))},
+      {"publish.purge.api_base", Kind::Value, web_address(FIELD(c.publish.purge->api_base))},
+      {"publish.purge.soft", Kind::Value, flag(FIELD(c.publish.purge->soft))},
       {"publish.gallery", Kind::Map, nullptr},
       {"publish.gallery.template", Kind::Value, text(FIELD(c.publish.gallery_template))},
       {"webhooks", Kind::List, list_of(FIELD(c.webhooks))},
@@ -699,9 +707,27 @@ void apply_derived_defaults(Config& config) {
     if (target.type == "local" && target.path.empty())
       throw ConfigError(fmt::format("{}: {}.path: a local target needs a path", config.config_file.string(), key));
     if (target.type == "local") check_target_folder(config, i);
-    if (target.type == "s3" && (target.bucket.empty() || target.access_key.empty() || target.secret_key.empty()))
-      throw ConfigError(fmt::format("{}: {}: an s3 target needs bucket and access and secret keys (access_key_env or access_key_file, secret_key_env or secret_key_file)",
+    if (target.type == "s3" && target.bucket.empty())
+      throw ConfigError(fmt::format("{}: {}.bucket: an s3 target needs a bucket", config.config_file.string(), key));
+    if (target.type == "s3" && target.access_key.empty() != target.secret_key.empty())
+      throw ConfigError(fmt::format("{}: {}: an s3 target names both its keys (access_key_env or access_key_file, "
+                                    "secret_key_env or secret_key_file) or neither (then AWS_ACCESS_KEY_ID and "
+                                    "AWS_SECRET_ACCESS_KEY, else the shared credentials file's profile)",
                                     config.config_file.string(), key));
+  }
+  if (const auto& purge = config.publish.purge) {
+    const std::string& file = config.config_file.string();
+    if (purge->type.empty()) throw ConfigError(fmt::format("{}: publish.purge.type: cloudflare, cloudfront or fastly", file));
+    if (purge->type == "cloudflare" && purge->zone_id.empty())
+      throw ConfigError(fmt::format("{}: publish.purge.zone_id: a Cloudflare purge needs the zone's id", file));
+    if (purge->type == "cloudfront" && purge->distribution_id.empty())
+      throw ConfigError(fmt::format("{}: publish.purge.distribution_id: a CloudFront purge needs the distribution's id", file));
+    if (purge->type != "cloudfront" && purge->api_token.empty())
+      throw ConfigError(fmt::format("{}: publish.purge: a {} purge needs its API token (api_token_env or api_token_file)",
+                                    file, purge->type));
+    if (std::none_of(config.publish.targets.begin(), config.publish.targets.end(),
+                     [](const auto& target) { return !target.public_url.empty(); }))
+      throw ConfigError(fmt::format("{}: publish.purge: no target has a public_url, so there is nothing to purge", file));
   }
   for (std::size_t i = 0; i < config.timeline.size(); ++i) {
     const auto& entry = config.timeline[i];

@@ -118,13 +118,20 @@ struct PublishTarget {
   std::string type;  // local | s3
   std::string path;  // local
   std::string bucket, region = "auto", endpoint, prefix;  // s3
-  SecretRef access_key, secret_key;                        // s3
+  bool path_style = false;                                 // s3: endpoint/bucket/key instead of bucket.endpoint/key
+  SecretRef access_key, secret_key;                        // s3 [else AWS_* variables, else the profile]
+  std::string profile;                                     // s3: of the shared credentials file [AWS_PROFILE, default]
+  std::string public_url;                                  // where visitors see the target, for CDN purges
+  int max_age = 300;  // s3: seconds a page, the manifest or a style may be cached (hashed files: a year)
 };
 
 struct PurgeSettings {
   std::string type;  // cloudflare | cloudfront | fastly
   std::string zone_id, distribution_id, service_id;
-  SecretRef api_token;
+  SecretRef api_token;     // cloudfront: the access key (api_token) and secret_key, else the AWS_* variables
+  SecretRef secret_key;    // cloudfront
+  std::string api_base;    // [the provider's API]
+  bool soft = false;       // fastly: mark stale instead of evicting
 };
 
 struct PublishSettings {

@@ -13,11 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "catalog/catalog.hpp"
 #include "pipeline/names.hpp"
@@ -34,8 +33,8 @@ enum class Work { cpu, io };
 // of date (its fingerprint is the source hash + ':' + `settings`), pending, or
 // held under an expired lease, once the image's `after` stage is done.
 struct ClaimRule {
-  std::string settings;
-  std::optional<StageName> after;
+  std::string settings = {};
+  std::optional<StageName> after = {};
   int at_once = 1;  // jobs claimed per transaction; more waiting in a queue is work other processes cannot do
 };
 
@@ -49,15 +48,15 @@ enum class Verdict {
 
 struct Outcome {
   Verdict verdict = Verdict::not_attempted;
-  std::string word;             // what the observer is told of a done or waiting item ("rendered", a scene)
-  std::string reason;           // why it failed or waits; with stops_stage, why the stage stops
-  std::int64_t bytes = 0;       // written, for the progress and the summary
-  nlohmann::json detail;        // the done event's detail (an object)
-  std::vector<std::string> notes;  // what a done item left out, told to the observer as warnings
-  bool stops_stage = false;     // no further item can succeed (a full disk): claim nothing more
+  std::string word = {};                // what the observer is told of a done or waiting item ("rendered", a scene)
+  std::string reason = {};              // why it failed or waits; with stops_stage, why the stage stops
+  std::int64_t bytes = 0;               // written, for the progress and the summary
+  nlohmann::json detail = {};           // the done event's detail (an object)
+  std::vector<std::string> notes = {};  // what a done item left out, told to the observer as warnings
+  bool stops_stage = false;             // no further item can succeed (a full disk): claim nothing more
   // The stage's own writes for the item, inside the batch's transaction; the
   // engine writes the job row and the event itself.
-  std::function<void(catalog::Catalog&)> record;
+  std::function<void(catalog::Catalog&)> record = {};
 };
 
 using Item = catalog::ImageRecord;
@@ -65,24 +64,24 @@ using Item = catalog::ImageRecord;
 using Finish = std::function<void(Outcome)>;
 
 struct Stage {
-  StageName name;
+  StageName name = {};
   Work work = Work::cpu;
-  ClaimRule claim;
+  ClaimRule claim = {};
   // Work::cpu: one item, on a worker thread.
-  std::function<Outcome(const Item&)> run;
+  std::function<Outcome(const Item&)> run = {};
   // Work::io: starts one item and returns at once; `finish` reports it.
-  std::function<void(const Item&, Finish)> start;
+  std::function<void(const Item&, Finish)> start = {};
   // Results are committed in one transaction per `batch` items, or sooner when
   // the oldest has waited `batch_wait`: a kill loses at most one batch.
   std::size_t batch = 1;
   std::chrono::milliseconds batch_wait{0};
-  EventKind done_event;
-  EventKind failed_event;
+  EventKind done_event = {};
+  EventKind failed_event = {};
   // Optional: told how many items are due before the first is claimed (only
   // when some are).
-  std::function<void(std::int64_t due)> starting;
+  std::function<void(std::int64_t due)> starting = {};
   // Optional: after each batch is committed, by the one writer.
-  std::function<void()> committed;
+  std::function<void()> committed = {};
 };
 
 // Where a stage's time went, in seconds: its whole length, and the time the
@@ -116,7 +115,7 @@ struct EngineSettings {
 };
 
 class Engine {
-public:
+ public:
   Engine(catalog::Catalog& catalog, EngineSettings settings, Observer& observer);
 
   // Claims, works and commits every item of `stage` that is due, until none is
@@ -135,7 +134,7 @@ public:
   const EngineSettings& settings() const { return m_settings; }
   bool stopping() const { return m_settings.stop && m_settings.stop->load(); }
 
-private:
+ private:
   friend class StageRun;
   catalog::Catalog& m_catalog;
   const EngineSettings m_settings;

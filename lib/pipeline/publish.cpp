@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
 #include <map>
 #include <set>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 #include "imaging/placeholder.hpp"
@@ -15,7 +20,11 @@
 #include "pipeline/render.hpp"
 #include "pipeline/scan.hpp"
 #include "pipeline/tag.hpp"
+#include "net/http.hpp"
+#include "net/s3.hpp"
 #include "publish/gallery.hpp"
+#include "publish/purge.hpp"
+#include "publish/s3_target.hpp"
 #include "publish/target.hpp"
 #include "tagging/tagger.hpp"
 #include "tagging/timeline.hpp"
@@ -59,6 +68,28 @@ publish::GalleryTemplate gallery_template(const config::Config& config) {
   return std::move(*loaded);
 }
 
+// "9f86d0..." -> "n4bQgY...": how S3 writes a SHA-256 checksum.
+std::string hex_to_base64(std::string_view hex) {
+  std::vector<unsigned char> bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    bytes.push_back(static_cast<unsigned char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  std::string encoded(4 * ((bytes.size() + 2) / 3), '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), bytes.data(),
+                                      static_cast<int>(bytes.size()));
+  encoded.resize(static_cast<std::size_t>(std::max(written, 0)));
+  return encoded;
+}
+
+net::S3Location s3_location(const config::PublishTarget& target) {
+  net::S3Location location;
+  location.endpoint = target.endpoint;
+  // "auto" is R2's region; AWS's own endpoints need a real one.
+  location.region = target.region == "auto" && target.endpoint.empty() ? "us-east-1" : target.region;
+  location.bucket = target.bucket;
+  location.path_style = target.path_style;
+  return location;
+}
+
 class TargetPublisher {
 public:
   TargetPublisher(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
@@ -70,63 +101,80 @@ public:
   TargetOutcome run(const config::PublishTarget& target, const std::function<void(const TargetOutcome&)>& on_plan) {
     TargetOutcome outcome;
     outcome.name = target.name;
-    if (target.type != "local") {
-      outcome.error = fmt::format("target '{}': {} targets are not supported in this version yet; it was not published",
-                                  target.name, target.type);
+    outcome.identity = target_identity(m_config, target);
+    auto failed = [&](std::string_view why) {
+      outcome.error = fmt::format("target '{}': {}", target.name, why);
       return outcome;
-    }
+    };
+    std::optional<publish::TargetFolder> folder;
+    auto adopt = publish::Adopt::no;
     const fs::path root = m_config.in_project(target.path);
-    outcome.index = root / "index.html";
-    auto folder = publish::inspect_local_target(root);
-    if (!folder) {
-      outcome.error = fmt::format("target '{}': {}", target.name, folder.message());
-      return outcome;
-    }
-    // A folder in the state folder can only be the tool's: one published before
-    // the marker existed is taken over without asking.
-    const auto adopt =
-        m_request.adopt || is_inside(root, m_config.state_dir()) ? publish::Adopt::yes : publish::Adopt::no;
-    if (auto allowed = publish::may_publish_into(root, *folder, adopt); !allowed) {
-      outcome.error = fmt::format("target '{}': {}", target.name, allowed.message());
-      return outcome;
+    if (target.type == "local") {
+      outcome.index = root / "index.html";
+      auto inspected = publish::inspect_local_target(root);
+      if (!inspected) return failed(inspected.message());
+      folder = *inspected;
+      // A folder in the state folder can only be the tool's: one published before
+      // the marker existed is taken over without asking.
+      adopt = m_request.adopt || is_inside(root, m_config.state_dir()) ? publish::Adopt::yes : publish::Adopt::no;
+      if (auto allowed = publish::may_publish_into(root, *folder, adopt); !allowed) return failed(allowed.message());
+    } else if (target.type != "s3") {
+      return failed(fmt::format("{} targets are not supported; it was not published", target.type));
     }
 
+    adopt_record_of_name(target, outcome.identity, folder);
     std::vector<publish::PublishFile> wanted, published;
     for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
-    // A fresh folder holds nothing the tool published, whatever the record of
-    // this target's name says: it was written when the name meant another
-    // folder (the path changed), or the folder was deleted.
-    const auto recorded = m_catalog.published(target.name);
-    if (*folder != publish::TargetFolder::fresh)
+    // A fresh folder holds nothing the tool published, whatever the record
+    // says: the folder was deleted since.
+    auto recorded = m_catalog.published(outcome.identity);
+    if (m_request.reconcile && target.type == "s3") {
+      auto reconciled = reconcile(target, outcome, recorded);
+      if (!reconciled) return failed(reconciled.message());
+    }
+    const std::int64_t listing_requests = outcome.requests;
+    if (folder != publish::TargetFolder::fresh)
       for (const auto& file : recorded) published.push_back({file.path, file.sha256, file.size});
     auto plan = publish::make_plan(wanted, published, m_request.prune);
-    if (!plan) {
-      outcome.error = fmt::format("target '{}': {}", target.name, plan.message());
-      return outcome;
-    }
+    if (!plan) return failed(plan.message());
     outcome.plan = std::move(*plan);
     outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
     outcome.stale = outcome.plan->count(PlanAction::Stale);
+    const auto pending = purges(target) ? m_catalog.pending_purges(outcome.identity) : std::vector<std::string>{};
+    if (target.type == "s3") outcome.requests = listing_requests + planned_requests(*outcome.plan);
+    if (purges(target)) outcome.requests += planned_purge_requests(target, *outcome.plan, pending);
     if (on_plan) on_plan(outcome);
-    // With nothing to write the target is not even opened (opening walks it for
-    // a killed publish's temporaries), and no event is recorded.
-    if (m_request.dry_run || outcome.unchanged + outcome.stale == outcome.plan->steps.size()) return outcome;
-
-    auto opened = publish::open_local_target(target.name, root, adopt);
-    if (!opened) {
-      outcome.error = fmt::format("target '{}': {}", target.name, opened.message());
+    // With nothing to write (nor a purge left to retry) the target is not even
+    // opened (opening walks a folder for a killed publish's temporaries), and
+    // no event is recorded.
+    if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty())) {
+      if (!m_request.dry_run) outcome.requests = listing_requests;
       return outcome;
     }
-    if (*folder == publish::TargetFolder::fresh && !recorded.empty())
+
+    std::unique_ptr<publish::PublishTarget> opened;
+    if (target.type == "local") {
+      auto local = publish::open_local_target(target.name, root, adopt);
+      if (!local) return failed(local.message());
+      opened = std::move(*local);
+    } else {
+      auto remote = publish::open_s3_target(http(), s3_settings(target));
+      if (!remote) return failed(remote.message());
+      opened = std::move(*remote);
+    }
+    if (folder == publish::TargetFolder::fresh && !recorded.empty())
       m_catalog.write([&] {
-        for (const auto& file : recorded) m_catalog.forget_published(target.name, file.path);
+        for (const auto& file : recorded) m_catalog.forget_published(outcome.identity, file.path);
       });
-    apply(**opened, outcome);
+    outcome.requests = listing_requests;
+    apply(*opened, target, outcome);
+    outcome.requests += opened->requests();
     m_catalog.write([&] {
       const nlohmann::ordered_json detail = {
           {"target", target.name},       {"put", outcome.put},         {"replaced", outcome.replaced},
           {"deleted", outcome.deleted},  {"unchanged", outcome.unchanged}, {"stale", outcome.stale},
           {"failed", outcome.failed},    {"skipped", outcome.skipped}, {"bytes", outcome.bytes},
+          {"requests", outcome.requests}, {"purged", outcome.purged},  {"stale_urls", outcome.stale_urls},
           {"interrupted", outcome.interrupted}};
       m_catalog.add_event({"publish.completed", std::nullopt,
                            detail.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)},
@@ -138,11 +186,197 @@ public:
 private:
   bool stopping() const { return m_request.stop && m_request.stop->load(); }
 
-  // The steps in plan order. After a failure every mutable file (pages, the
-  // manifest, styles) and every delete is held back: nothing the site reads
-  // first may point at a file that did not land, and what the old pages still
-  // show must stay. New immutable files go on landing; nothing refers to them yet.
-  void apply(publish::PublishTarget& target, TargetOutcome& outcome) {
+  // Lists the bucket under the target's prefix (the one time a publish does):
+  // a recorded object gone is forgotten, one of another size is recorded with
+  // no hash, so that the plan puts both again. Keys the record does not hold
+  // are someone else's and are left out. Nothing is written on a dry run.
+  util::Status reconcile(const config::PublishTarget& target, TargetOutcome& outcome,
+                         std::vector<catalog::PublishedFile>& recorded) {
+    auto settings = s3_settings(target);
+    auto credentials = net::load_credentials(settings.credentials);
+    if (!credentials) return util::Error{credentials.message()};
+    net::S3Client client(http(), settings.location, *credentials);
+    const std::string prefix = publish::s3_prefix(target.prefix);
+    const int retries_before = http().retries_spent();
+    auto listed = client.list_objects(prefix);
+    if (!listed) return util::Error{fmt::format("cannot list the bucket: {}", listed.message())};
+    outcome.requests += static_cast<std::int64_t>(listed->size() / 1000 + 1) + (http().retries_spent() - retries_before);
+    std::map<std::string, std::int64_t> sizes;
+    for (const auto& object : *listed)
+      if (object.key.starts_with(prefix)) sizes.emplace(object.key.substr(prefix.size()), object.size);
+    std::vector<catalog::PublishedFile> kept;
+    std::vector<std::string> gone;
+    for (auto file : recorded) {
+      auto found = sizes.find(file.path);
+      if (found == sizes.end()) {
+        gone.push_back(file.path);
+        continue;
+      }
+      if (found->second != file.size) file.sha256.clear();
+      kept.push_back(file);
+    }
+    if (!m_request.dry_run)
+      m_catalog.write([&] {
+        for (const auto& path : gone) m_catalog.forget_published(outcome.identity, path);
+        for (const auto& file : kept)
+          if (file.sha256.empty()) m_catalog.record_published(outcome.identity, file);
+      });
+    recorded = std::move(kept);
+    return util::Status::success();
+  }
+
+  // Catalogs written before records were keyed by identity keyed them by the
+  // target's name: a local folder still marked as the tool's takes them over
+  // once, so that its next publish is incremental.
+  void adopt_record_of_name(const config::PublishTarget& target, const std::string& identity,
+                            const std::optional<publish::TargetFolder>& folder) {
+    if (target.type != "local" || folder != publish::TargetFolder::marked || target.name == identity) return;
+    auto old = m_catalog.published(target.name);
+    if (old.empty() || !m_catalog.published(identity).empty()) return;
+    m_catalog.write([&] {
+      for (const auto& file : old) {
+        m_catalog.record_published(identity, file);
+        m_catalog.forget_published(target.name, file.path);
+      }
+    });
+  }
+
+  bool purges(const config::PublishTarget& target) const {
+    return m_config.publish.purge.has_value() && !target.public_url.empty();
+  }
+
+  // The mutable paths a CDN may hold old copies of once this plan is applied:
+  // those replaced, and those about to be deleted.
+  static std::vector<std::string> mutable_paths(const publish::Plan& plan, bool replaced_only_if_done,
+                                                const std::vector<std::string>& replaced) {
+    std::vector<std::string> paths;
+    for (const auto& step : plan.steps) {
+      if (step.immutable) continue;
+      if (step.action == PlanAction::Delete || (step.action == PlanAction::Replace && !replaced_only_if_done))
+        paths.push_back(step.path);
+    }
+    if (replaced_only_if_done) paths.insert(paths.end(), replaced.begin(), replaced.end());
+    return paths;
+  }
+
+  static std::vector<std::string> merged(std::vector<std::string> urls, const std::vector<std::string>& more) {
+    urls.insert(urls.end(), more.begin(), more.end());
+    std::sort(urls.begin(), urls.end());
+    urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+    return urls;
+  }
+
+  std::int64_t planned_purge_requests(const config::PublishTarget& target, const publish::Plan& plan,
+                                      const std::vector<std::string>& pending) const {
+    publish::CdnSettings settings;
+    settings.provider = m_config.publish.purge->type;
+    const auto urls = merged(publish::purge_urls(target.public_url, mutable_paths(plan, false, {})), pending);
+    return static_cast<std::int64_t>(publish::purge_calls(settings, urls, {}, "plan").size());
+  }
+
+  // The CDN settings with their secrets, or why they cannot be had.
+  util::Result<publish::CdnSettings> cdn_settings() const {
+    const auto& purge = *m_config.publish.purge;
+    publish::CdnSettings settings;
+    settings.provider = purge.type;
+    settings.api_base = purge.api_base;
+    settings.zone_id = purge.zone_id;
+    settings.distribution_id = purge.distribution_id;
+    settings.soft = purge.soft;
+    if (purge.type == "cloudfront") {
+      net::CredentialSource source;
+      source.access_key_env = purge.api_token.env;
+      source.secret_key_env = purge.secret_key.env;
+      if (!purge.api_token.file.empty()) source.access_key_file = m_config.in_project(purge.api_token.file);
+      if (!purge.secret_key.file.empty()) source.secret_key_file = m_config.in_project(purge.secret_key.file);
+      auto credentials = net::load_credentials(source);
+      if (!credentials) return util::Error{fmt::format("publish.purge: {}", credentials.message())};
+      settings.aws = std::move(*credentials);
+    } else {
+      auto token = config::resolve_secret(purge.api_token, m_config.project_dir);
+      if (!token)
+        return util::Error{fmt::format("publish.purge: the API token ({}) is not set",
+                                       purge.api_token.env.empty() ? purge.api_token.file : purge.api_token.env)};
+      settings.token = std::move(*token);
+    }
+    return settings;
+  }
+
+  // Purges what changed and what an earlier purge left stale; a failure does
+  // not undo the publish: its URLs are recorded and tried again next time.
+  void purge(const config::PublishTarget& target, TargetOutcome& outcome) {
+    const auto urls = merged(publish::purge_urls(target.public_url, mutable_paths(*outcome.plan, true, m_replaced)),
+                             m_catalog.pending_purges(outcome.identity));
+    m_replaced.clear();
+    if (urls.empty()) return;
+    publish::PurgeReport report;
+    if (auto settings = cdn_settings(); !settings) {
+      report.stale = urls;
+      report.errors.push_back(settings.message());
+    } else {
+      report = publish::purge(http(), *settings, urls);
+    }
+    outcome.requests += report.requests;
+    outcome.purged = report.purged.size();
+    outcome.stale_urls = report.stale;
+    outcome.purge_errors = report.errors;
+    m_catalog.write([&] {
+      for (const auto& url : report.purged) m_catalog.forget_pending_purge(outcome.identity, url);
+      for (const auto& url : report.stale) m_catalog.record_pending_purge(outcome.identity, url);
+    });
+    for (const auto& error : report.errors) m_observer.item_problem(k_stage, "purge", error);
+  }
+
+  net::HttpClient& http() {
+    if (!m_http) {
+      net::HttpSettings settings;
+      settings.retry.retries = m_config.pipeline.retries;
+      m_http = std::make_unique<net::HttpClient>(settings);
+    }
+    return *m_http;
+  }
+
+  publish::S3TargetSettings s3_settings(const config::PublishTarget& target) const {
+    publish::S3TargetSettings settings;
+    settings.name = target.name;
+    settings.location = s3_location(target);
+    settings.credentials.access_key_env = target.access_key.env;
+    settings.credentials.secret_key_env = target.secret_key.env;
+    if (!target.access_key.file.empty()) settings.credentials.access_key_file = m_config.in_project(target.access_key.file);
+    if (!target.secret_key.file.empty()) settings.credentials.secret_key_file = m_config.in_project(target.secret_key.file);
+    settings.credentials.profile = target.profile;
+    settings.prefix = target.prefix;
+    settings.max_age = target.max_age;
+    return settings;
+  }
+
+  // One request per upload, one DeleteObjects per group of deletes (pages,
+  // other mutable files, hashed files) and per thousand keys.
+  static std::int64_t planned_requests(const publish::Plan& plan) {
+    auto requests = static_cast<std::int64_t>(plan.count(PlanAction::Put) + plan.count(PlanAction::Replace));
+    for (const auto& group : delete_groups(plan)) requests += static_cast<std::int64_t>((group.size() + 999) / 1000);
+    return requests;
+  }
+
+  // The deletes of a plan in the groups they are applied in: pages, then the
+  // other mutable files, then hashed files; each group waits for the one before.
+  static std::vector<std::vector<const publish::PlanStep*>> delete_groups(const publish::Plan& plan) {
+    std::vector<std::vector<const publish::PlanStep*>> groups(3);
+    for (const auto& step : plan.steps) {
+      if (step.action != PlanAction::Delete) continue;
+      bool page = step.path.ends_with(".html") || step.path.ends_with(".htm");
+      groups[page ? 0 : step.immutable ? 2 : 1].push_back(&step);
+    }
+    std::erase_if(groups, [](const auto& group) { return group.empty(); });
+    return groups;
+  }
+
+  // The steps in plan order, deletes last in groups. After a failure every
+  // mutable file (pages, the manifest, styles) and every delete is held back:
+  // nothing the site reads first may point at a file that did not land, and
+  // what the old pages still show must stay. New immutable files go on
+  // landing; nothing refers to them yet.
+  void apply(publish::PublishTarget& target, const config::PublishTarget& config_target, TargetOutcome& outcome) {
     const auto& plan = *outcome.plan;
     m_done = 0;
     std::int64_t total = 0;
@@ -151,64 +385,132 @@ private:
     m_observer.stage_started(k_stage, static_cast<std::size_t>(total));
     LeaseKeeper heartbeat(m_catalog, m_request.run_id, std::string(k_stage), m_request.lease_ms, m_done, total);
     bool held_back = false;
-    for (const auto& step : plan.steps) {
-      if (step.action == PlanAction::Unchanged || step.action == PlanAction::Stale) continue;
+    auto failed = [&](const publish::PlanStep& step, const util::Status& done) {
+      ++outcome.failed;
+      // A file of someone else's in the way is left there: no page points at a missing file.
+      if (done.os_error() != EEXIST) held_back = true;
+      m_observer.item_problem(k_stage, step.path, done.message());
+    };
+    auto landed = [&](const publish::PlanStep& step, const util::Status& done) {
+      ++m_done;
+      if (!done) return failed(step, done);
+      m_catalog.record_published(outcome.identity, {step.path, step.sha256, step.size, 0});
+      ++(step.action == PlanAction::Put ? outcome.put : outcome.replaced);
+      outcome.bytes += step.size;
+      if (step.action == PlanAction::Replace && !step.immutable) {
+        m_replaced.push_back(step.path);
+        // Owed to the CDN from now on: a publish killed before its purge leaves it for the next one.
+        if (purges(config_target))
+          for (const auto& url : publish::purge_urls(config_target.public_url, std::vector<std::string>{step.path}))
+            m_catalog.record_pending_purge(outcome.identity, url);
+      }
+      m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
+    };
+    // The immutable files come first and nothing refers to them yet: they go
+    // up as many at once as the target takes; each is recorded, on this
+    // thread, as soon as it has landed.
+    std::size_t next = 0;
+    {
+      std::mutex mutex;
+      std::condition_variable changed;
+      std::deque<std::pair<const publish::PlanStep*, util::Status>> finished;
+      std::size_t in_flight = 0;
+      auto settle = [&](std::size_t most_in_flight) {
+        std::unique_lock lock(mutex);
+        for (;;) {
+          while (!finished.empty()) {
+            auto [step, status] = std::move(finished.front());
+            finished.pop_front();
+            --in_flight;
+            lock.unlock();
+            landed(*step, status);
+            lock.lock();
+          }
+          if (in_flight <= most_in_flight) return;
+          changed.wait(lock, [&] { return !finished.empty(); });
+        }
+      };
+      const std::size_t window = std::max<std::size_t>(1, target.concurrency());
+      for (; next < plan.steps.size(); ++next) {
+        const auto& step = plan.steps[next];
+        if (!step.immutable || (step.action != PlanAction::Put && step.action != PlanAction::Replace)) break;
+        if (stopping()) break;
+        settle(window - 1);
+        auto bytes = read(step);
+        if (!bytes) {
+          ++m_done;
+          failed(step, util::Status(bytes.error()));
+          continue;
+        }
+        {
+          std::lock_guard lock(mutex);
+          ++in_flight;
+        }
+        target.put_async(step.path, std::move(*bytes), step.action == PlanAction::Put,
+                         [&, step_ptr = &step](util::Status status) {
+                           std::lock_guard lock(mutex);
+                           finished.emplace_back(step_ptr, std::move(status));
+                           changed.notify_one();
+                         });
+      }
+      settle(0);
+    }
+    for (; next < plan.steps.size(); ++next) {
+      const auto& step = plan.steps[next];
+      if (step.action == PlanAction::Unchanged || step.action == PlanAction::Stale ||
+          step.action == PlanAction::Delete)
+        continue;
       if (stopping()) {
         outcome.interrupted = true;
-        break;
+        return;
       }
-      if (held_back && (!step.immutable || step.action == PlanAction::Delete)) {
+      if (held_back && !step.immutable) {
         ++outcome.skipped;
         continue;
       }
-      auto done = step.action == PlanAction::Delete ? remove(target, step) : put(target, step);
-      ++m_done;
-      if (!done) {
-        ++outcome.failed;
-        // A file of someone else's in the way is left there: no page points at a missing file.
-        if (done.os_error() != EEXIST) held_back = true;
-        m_observer.item_problem(k_stage, step.path, done.message());
+      auto bytes = read(step);
+      landed(step, !bytes ? util::Status(bytes.error())
+                          : step.action == PlanAction::Put ? target.put_new(step.path, *bytes)
+                                                           : target.put(step.path, *bytes));
+    }
+    if (purges(config_target)) purge(config_target, outcome);
+    for (const auto& group : delete_groups(plan)) {
+      if (stopping()) {
+        outcome.interrupted = true;
+        return;
+      }
+      if (held_back) {
+        outcome.skipped += group.size();
         continue;
       }
-      switch (step.action) {
-        case PlanAction::Put: ++outcome.put; break;
-        case PlanAction::Replace: ++outcome.replaced; break;
-        default: ++outcome.deleted; break;
+      std::vector<std::string> paths;
+      for (const auto* step : group) paths.push_back(step->path);
+      auto results = target.remove_all(paths);
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        ++m_done;
+        if (!results[i]) {
+          failed(*group[i], results[i]);
+          continue;
+        }
+        m_catalog.forget_published(outcome.identity, group[i]->path);
+        ++outcome.deleted;
+        m_observer.item_done(k_stage, group[i]->path, to_string(PlanAction::Delete), 0);
       }
-      if (step.action != PlanAction::Delete) outcome.bytes += step.size;
-      m_observer.item_done(k_stage, step.path, to_string(step.action),
-                           step.action == PlanAction::Delete ? 0 : step.size);
     }
   }
 
-  util::Status put(publish::PublishTarget& target, const publish::PlanStep& step) {
+  // The bytes of a step's file: a render must still hash to what the catalog
+  // promises, so that a file damaged or replaced on disk is never published.
+  util::Result<std::string> read(const publish::PlanStep& step) const {
     const PortfolioFile& file = *m_by_path.at(step.path);
-    util::Status written;
-    // Only a file the tool published there may be replaced.
-    auto write = [&](std::string_view bytes) {
-      return step.action == PlanAction::Put ? target.put_new(step.path, bytes) : target.put(step.path, bytes);
-    };
-    if (file.source.empty()) {
-      written = write(file.bytes);
-    } else {
-      auto mapped = util::MappedFile::open(file.source);
-      if (!mapped) return util::Error{fmt::format("{}: cannot read: {}", file.source.string(), mapped.message())};
-      // A render damaged or replaced on disk is never published under the hash the catalog promises.
-      if (util::sha256_hex(mapped->bytes()) != step.sha256)
-        return util::Error{fmt::format("{}: the file no longer matches its render record; run `wsportfolio render`",
-                                       file.source.string())};
-      const auto bytes = mapped->bytes();
-      written = write({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-    }
-    if (!written) return written;
-    m_catalog.record_published(target.name(), {step.path, step.sha256, step.size, 0});
-    return util::Status::success();
-  }
-
-  util::Status remove(publish::PublishTarget& target, const publish::PlanStep& step) {
-    if (auto removed = target.remove(step.path); !removed) return removed;
-    m_catalog.forget_published(target.name(), step.path);
-    return util::Status::success();
+    if (file.source.empty()) return file.bytes;
+    auto mapped = util::MappedFile::open(file.source);
+    if (!mapped) return util::Error{fmt::format("{}: cannot read: {}", file.source.string(), mapped.message())};
+    const auto bytes = mapped->bytes();
+    if (util::sha256_hex(bytes) != step.sha256)
+      return util::Error{fmt::format("{}: the file no longer matches its render record; run `wsportfolio render`",
+                                     file.source.string())};
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
 
   const config::Config& m_config;
@@ -218,9 +520,59 @@ private:
   const Portfolio& m_portfolio;
   std::map<std::string, const PortfolioFile*, std::less<>> m_by_path;
   std::atomic<std::int64_t> m_done{0};
+  std::unique_ptr<net::HttpClient> m_http;
+  std::vector<std::string> m_replaced;  // mutable paths replaced by the target being published
 };
 
 }  // namespace
+
+util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::Config& config,
+                                                                    catalog::Catalog& catalog,
+                                                                    const config::PublishTarget& target) {
+  net::CredentialSource source;
+  source.access_key_env = target.access_key.env;
+  source.secret_key_env = target.secret_key.env;
+  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
+  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
+  source.profile = target.profile;
+  auto credentials = net::load_credentials(source);
+  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
+  net::HttpSettings settings;
+  settings.retry.retries = config.pipeline.retries;
+  net::HttpClient http(settings);
+  net::S3Client client(http, s3_location(target), *credentials);
+  const std::string prefix = publish::s3_prefix(target.prefix);
+  const auto files = catalog.published(target_identity(config, target));
+  std::vector<std::future<net::HttpResponse>> answers;
+  for (const auto& file : files)
+    // The store gives the SHA-256 it checked at upload only when asked for it.
+    answers.push_back(http.send(client.signed_request("HEAD", prefix + file.path, {},
+                                                      {{"x-amz-checksum-mode", "ENABLED"}}, "")));
+  std::vector<PublishedObjectProblem> problems;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto answer = answers[i].get();
+    if (answer.status == 404) {
+      problems.push_back({files[i], true, "recorded as published but not in the bucket"});
+      continue;
+    }
+    if (!answer.ok()) return util::Error{fmt::format("target '{}': {}", target.name, answer.error)};
+    const auto size = answer.header("Content-Length").value_or("");
+    if (size != std::to_string(files[i].size)) {
+      problems.push_back({files[i], false, fmt::format("{} bytes in the bucket, {} published", size, files[i].size)});
+      continue;
+    }
+    if (auto checksum = answer.header("x-amz-checksum-sha256"); checksum && !files[i].sha256.empty()) {
+      if (*checksum != hex_to_base64(files[i].sha256))
+        problems.push_back({files[i], false, "its SHA-256 in the bucket differs from what was published"});
+    }
+  }
+  return problems;
+}
+
+std::string target_identity(const config::Config& config, const config::PublishTarget& target) {
+  if (target.type == "s3") return publish::s3_identity(s3_location(target), target.prefix);
+  return "local:" + fs::absolute(config.in_project(target.path)).lexically_normal().string();
+}
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
   std::map<std::int64_t, EffectiveTags> tags;

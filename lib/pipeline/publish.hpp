@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "pipeline/observer.hpp"
 #include "publish/plan.hpp"
+#include "util/result.hpp"
 
 namespace wsp::pipeline {
 
@@ -27,6 +28,7 @@ struct PublishRequest {
   bool dry_run = false;     // plan only: nothing is written anywhere
   bool prune = false;       // delete what the tool published that is no longer in the portfolio
   bool adopt = false;       // publish into target folders the tool did not make (their files are left alone)
+  bool reconcile = false;   // list each s3 target: what was deleted or changed there is published again
   std::string only_target;  // a target's name; empty: every configured target
   std::int64_t lease_ms = 30'000;
 };
@@ -52,6 +54,7 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
 struct TargetOutcome {
   std::string name;
+  std::string identity;         // target_identity: the key of its record in the catalog
   std::filesystem::path index;  // the gallery's first page, for a local target
   std::optional<publish::Plan> plan;
   std::size_t put = 0;
@@ -63,7 +66,11 @@ struct TargetOutcome {
   std::size_t skipped = 0;    // held back after a failure, so no page points at a missing file
   std::int64_t bytes = 0;     // written
   double seconds = 0;         // planning and writing this target
+  std::int64_t requests = 0;  // sent to a remote store (retries included); for a dry run, those it would send
   std::string error;          // the target was not published at all, and why
+  std::size_t purged = 0;                 // CDN URLs purged
+  std::vector<std::string> stale_urls;    // CDN URLs whose purge failed: may still be served old
+  std::vector<std::string> purge_errors;  // why, redacted
   bool interrupted = false;
 };
 
@@ -72,11 +79,30 @@ struct PublishSummary {
   std::vector<TargetOutcome> targets;
 };
 
+// The key of a target's record in the catalog: its type and where it points
+// ("local:/abs/folder", "s3:https://endpoint/bucket/prefix/"), never its name
+// alone nor its credentials, so that a target pointed elsewhere starts afresh.
+std::string target_identity(const config::Config& config, const config::PublishTarget& target);
+
+// What a HEAD of each object the catalog records for an s3 target found wrong.
+struct PublishedObjectProblem {
+  catalog::PublishedFile file;
+  bool missing = false;  // otherwise: there with another size or SHA-256
+  std::string detail;
+};
+
+// HEADs every object published to the s3 target `target` (many at once):
+// missing, another size, or, where the store keeps it, another SHA-256
+// checksum. Fails when the target cannot be reached at all.
+util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::Config& config,
+                                                                    catalog::Catalog& catalog,
+                                                                    const config::PublishTarget& target);
+
 // Publishes to every configured target (or `request.only_target`), one after
 // the other; two processes never publish the same project at once (the second
-// waits). `on_plan` sees each target's plan before it is applied. A target of a
-// type this version cannot publish to gets an error of its own; the others are
-// still published.
+// waits). `on_plan` sees each target's plan before it is applied. A target
+// that cannot be published (no credentials, a foreign folder) gets an error of
+// its own; the others are still published.
 PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
                        Observer& observer, const std::function<void(const TargetOutcome&)>& on_plan = {});
 

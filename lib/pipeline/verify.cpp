@@ -14,6 +14,7 @@
 
 #include "imaging/probe.hpp"
 #include "pipeline/names.hpp"
+#include "pipeline/publish.hpp"
 #include "pipeline/render.hpp"
 #include "util/files.hpp"
 #include "util/hash.hpp"
@@ -87,6 +88,7 @@ public:
     check_manifest(renders);
     for (const auto& target : m_config.publish.targets)
       if (target.type == "local") check_target(target);
+      else if (target.type == "s3") check_s3(target);
     std::stable_sort(m_findings.begin(), m_findings.end(), [](const Finding& a, const Finding& b) {
       const auto* rank_a = finding_kind(a.kind);
       const auto* rank_b = finding_kind(b.kind);
@@ -185,15 +187,16 @@ private:
 
   void check_target(const config::PublishTarget& target) {
     const fs::path root = m_config.in_project(target.path);
+    const std::string identity = target_identity(m_config, target);
     // A record with no hash matches nothing: the next publish replaces the file
     // if the portfolio still has it, and lists it stale (for --prune) if not.
     // Forgetting the record instead would lose a stale file for good.
     auto invalidate = [&](const catalog::PublishedFile& file) {
-      if (m_request.repair) m_catalog.record_published(target.name, {file.path, "", file.size, file.published_ms});
+      if (m_request.repair) m_catalog.record_published(identity, {file.path, "", file.size, file.published_ms});
       return m_request.repair ? std::string("published again by the next `wsportfolio publish` (or pruned)")
                               : std::string();
     };
-    for (const auto& file : m_catalog.published(target.name)) {
+    for (const auto& file : m_catalog.published(identity)) {
       const std::string label = fmt::format("{}: {}", target.name, file.path);
       // Read once for all three checks.
       auto mapped = util::MappedFile::open(root / file.path);
@@ -207,6 +210,24 @@ private:
       // Also a changed file: what matters most is what a visitor can download now.
       if (file.path.ends_with(".html")) check_page(root, target.name, file, bytes, invalidate);
       else check_privacy(label, file, bytes, invalidate);
+    }
+  }
+
+  // Each object HEADed in the bucket; the pages' links and the privacy scan are local-only for now.
+  void check_s3(const config::PublishTarget& target) {
+    auto problems = check_s3_target(m_config, m_catalog, target);
+    if (!problems) {
+      m_observer.warning(problems.message());
+      add("published.missing", target.name, fmt::format("the bucket could not be checked: {}", problems.message()));
+      return;
+    }
+    const std::string identity = target_identity(m_config, target);
+    for (const auto& problem : *problems) {
+      if (m_request.repair)
+        m_catalog.record_published(identity, {problem.file.path, "", problem.file.size, problem.file.published_ms});
+      add(problem.missing ? "published.missing" : "published.corrupt", fmt::format("{}: {}", target.name, problem.file.path),
+          problem.detail,
+          m_request.repair ? "published again by the next `wsportfolio publish` (or pruned)" : std::string());
     }
   }
 

@@ -1,13 +1,17 @@
 #pragma once
-// Where a gallery is published: a folder on this machine now, an S3-compatible
-// store later, behind one interface. A target only ever writes and removes the
+// Where a gallery is published: a folder on this machine or an S3-compatible
+// store (s3_target.hpp), behind one interface. A target only ever writes and removes the
 // paths it is given, each checked with check_publish_path first, so that no name
 // from a file or the config reaches outside it.
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "util/result.hpp"
 
@@ -32,6 +36,21 @@ public:
   virtual util::Status put_new(std::string_view path, std::string_view bytes) = 0;
   // Removes `path`; success when it is already gone.
   virtual util::Status remove(std::string_view path) = 0;
+  // Removes every path, in as few requests as the target allows; one status per path.
+  virtual std::vector<util::Status> remove_all(std::span<const std::string> paths) {
+    std::vector<util::Status> results;
+    for (const auto& path : paths) results.push_back(remove(path));
+    return results;
+  }
+  // Puts like put (or put_new when `only_new`) and calls `done` with the
+  // outcome, from any thread, possibly before returning; a remote target has
+  // up to concurrency() of them in flight at once.
+  virtual void put_async(std::string path, std::string bytes, bool only_new, std::function<void(util::Status)> done) {
+    done(only_new ? put_new(path, bytes) : put(path, bytes));
+  }
+  virtual std::size_t concurrency() const { return 1; }
+  // The requests sent to a remote store so far (retries included); 0 for a folder.
+  virtual std::int64_t requests() const { return 0; }
 };
 
 // The file that names a folder as a wsportfolio publish target, written into

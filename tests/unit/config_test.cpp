@@ -771,7 +771,7 @@ TEST(DerivedDefaults, TimelineErrorFromAFileNamesTheFile) {
 TEST(DerivedDefaults, IncompleteSettingsAreErrors) {
   TempDir dir;
   const char* cases[] = {
-      "publish:\n  targets:\n    - { name: cdn, type: s3, bucket: b }\n",        // no keys
+      "publish:\n  targets:\n    - { name: cdn, type: s3, bucket: b, access_key_env: K }\n",  // a key without its secret
       "publish:\n  targets:\n    - { name: site, type: local }\n",               // no path
       "publish:\n  targets:\n    - { type: local, path: ./public }\n",           // no name
       "cameras:\n  - { offset: \"+00:01\" }\n",                                    // neither serial nor model

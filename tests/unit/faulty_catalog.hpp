@@ -108,6 +108,13 @@ public:
   void forget_published(const std::string& target, const std::string& path) override {
     m_real->forget_published(target, path);
   }
+  std::vector<std::string> pending_purges(const std::string& target) override { return m_real->pending_purges(target); }
+  void record_pending_purge(const std::string& target, const std::string& url) override {
+    m_real->record_pending_purge(target, url);
+  }
+  void forget_pending_purge(const std::string& target, const std::string& url) override {
+    m_real->forget_pending_purge(target, url);
+  }
   std::optional<catalog::RunProgress> run_progress(const std::string& run_id) override {
     return m_real->run_progress(run_id);
   }

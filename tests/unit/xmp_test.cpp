@@ -812,21 +812,27 @@ TEST(WriteSidecars, ASaveMadeMeanwhileIsMergedNotLost) {
   }
   ASSERT_EQ(::chmod(sidecar.c_str(), 0600), 0);
   const bool root = ::geteuid() == 0;
-  if (root) ASSERT_EQ(::chown(sidecar.c_str(), 4321, 4322), 0);
+  if (root) {
+    ASSERT_EQ(::chown(sidecar.c_str(), 4321, 4322), 0);
+  }
 
   // Lightroom saves meanwhile: a new rating and a keyword of the photographer's.
   auto lightroom_save = lightroom_sidecar();
   const auto rating = lightroom_save.find("xmp:Rating=\"2\"");
   ASSERT_NE(rating, std::string::npos);
   lightroom_save.replace(rating, 14, "xmp:Rating=\"5\"");
-  auto saved = merge_xmp(lightroom_save, XmpFields{.keywords = {"client favourite"}});
+  XmpFields favourite;
+  favourite.keywords = {"client favourite"};
+  auto saved = merge_xmp(lightroom_save, favourite);
   ASSERT_TRUE(saved.ok()) << saved.message();
   bool saved_meanwhile = false;
   g_save_meanwhile = [&] {
     const fs::path lightroom_temp = dir.path() / "IMG_0001.xmp.lrtmp";
     std::ofstream(lightroom_temp, std::ios::binary) << *saved;
     ASSERT_EQ(::chmod(lightroom_temp.c_str(), 0600), 0);
-    if (root) ASSERT_EQ(::chown(lightroom_temp.c_str(), 4321, 4322), 0);
+    if (root) {
+      ASSERT_EQ(::chown(lightroom_temp.c_str(), 4321, 4322), 0);
+    }
     fs::rename(lightroom_temp, sidecar);
     saved_meanwhile = true;
   };
@@ -855,8 +861,12 @@ TEST(WriteSidecars, ASaveMadeMeanwhileIsMergedNotLost) {
   struct stat st {};
   ASSERT_EQ(::stat(sidecar.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u) << "the photographer's private sidecar became readable by all";
-  if (root) EXPECT_EQ(st.st_uid, 4321u);
-  if (root) EXPECT_EQ(st.st_gid, 4322u);
+  if (root) {
+    EXPECT_EQ(st.st_uid, 4321u);
+  }
+  if (root) {
+    EXPECT_EQ(st.st_gid, 4322u);
+  }
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir.path())) names.push_back(entry.path().filename().string());
   EXPECT_EQ(std::count_if(names.begin(), names.end(), [](const auto& n) { return n.find(".tmp-") != n.npos; }), 0);

@@ -1,0 +1,52 @@
+# An s3rver (npm @20minutes/s3rver) on 127.0.0.1 for the S3 publish tests,
+# with its own key pair, logging every request it receives, and Debian's aws
+# command line as an independent reader. Stopped by its pid when the test ends.
+s3_modules=${WSP_NODE_MODULES:-}
+s3_cli="$s3_modules/@20minutes/s3rver/lib/cli.js"
+[ -n "$s3_modules" ] && [ -f "$s3_cli" ] || skip "s3rver is not installed (scripts/test installs it)"
+command -v node >/dev/null || skip "node is needed for s3rver"
+command -v aws >/dev/null || skip "aws (awscli) is needed to read the bucket back"
+command -v jq >/dev/null || skip "jq is needed to read the events"
+
+S3_BUCKET=portfolios
+S3_KEY_ID=AKIDWEDDINGTEST01
+S3_SECRET_VALUE='wJalrXUtnFEMI-K7MDENG-bPxRfiCYsecret9q'
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+
+s3_start() {
+  mkdir -p s3data
+  local account="$s3_modules/@20minutes/s3rver/lib/models/account.js"
+  # Each request is written down as it arrives: "REQUEST PUT /portfolios/key".
+  NODE_OPTIONS=--openssl-legacy-provider node -e "
+    const http = require('http');
+    const emit = http.Server.prototype.emit;
+    http.Server.prototype.emit = function (event, request, ...rest) {
+      if (event === 'request') process.stdout.write('REQUEST ' + request.method + ' ' + request.url + '\\n');
+      return emit.call(this, event, request, ...rest);
+    };
+    require('$account').DUMMY_ACCOUNT.createKeyPair('$S3_KEY_ID', '$S3_SECRET_VALUE');
+    require('$s3_cli').parseAsync(['node', 's3rver', '-d', 's3data', '-a', '127.0.0.1', '-p', '0',
+                                   '--silent', '--configure-bucket', '$S3_BUCKET'])" >s3.log 2>&1 &
+  s3_pid=$!
+  trap 'kill $s3_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 1 300); do
+    S3_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' s3.log | head -1)
+    [ -n "$S3_PORT" ] && break
+    kill -0 "$s3_pid" 2>/dev/null || { cat s3.log >&2; fail "s3rver did not start"; }
+    sleep 0.1
+  done
+  [ -n "$S3_PORT" ] || { cat s3.log >&2; fail "s3rver did not say where it listens"; }
+  S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+}
+
+# The requests s3rver has received so far.
+s3_requests() { grep -c '^REQUEST ' s3.log || true; }
+
+s3api() {
+  AWS_ACCESS_KEY_ID=$S3_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_VALUE AWS_DEFAULT_REGION=us-east-1 \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    aws --endpoint-url "$S3_ENDPOINT" s3api "$@"
+}
+
+# Every key under a prefix, one a line, sorted.
+s3_keys() { s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$1" | jq -r '.Contents[]?.Key' | sort; }
