@@ -50,6 +50,11 @@ Runner define_retry(CLI::App& command);
 Runner define_status(CLI::App& command);
 Runner define_publish(CLI::App& command);
 Runner define_watch(CLI::App& command);
+Runner define_webhooks(CLI::App& command);
+
+// Sends the webhooks that are due, waiting at most a few seconds, as `run`
+// and `publish` do at their end; the rest stay pending for the next process.
+void deliver_webhooks_at_end(const Context& context, const config::Config& config, catalog::Catalog& catalog);
 
 // Where one stage of a command spent its time; claim, work and commit are
 // known for the stages the engine runs.

@@ -276,8 +276,10 @@ Apply optional_map(Get get) {
 
 const std::vector<std::string> k_positions{"top-left", "top-right", "bottom-left", "bottom-right", "center"};
 const std::vector<std::string> k_providers{"local", "openai", "google_vision"};
-const std::vector<std::string> k_events{"ingest.completed", "render.completed", "tag.completed",
-                                        "publish.completed", "run.completed", "run.failed", "verify.failed"};
+const std::vector<std::string> k_events{
+    "ingest.completed", "render.completed", "tag.completed", "run.started",       "run.completed",
+    "run.failed",       "images.rejected",  "images.failed", "review.needed",     "publish.completed",
+    "publish.failed",   "verify.failed",    "test.ping"};
 
 // An alt text template may use only the placeholders the tagger fills.
 void check_alt_text(const Config& config) {
@@ -420,6 +422,8 @@ const std::vector<KeySpec>& key_table() {
       {"webhooks[].secret_env", Kind::Value, env_name(FIELD(c.webhooks.back().secret.env)), true},
       {"webhooks[].secret_file", Kind::Value, text(FIELD(c.webhooks.back().secret.file))},
       {"webhooks[].events", Kind::Value, choices(FIELD(c.webhooks.back().events), k_events)},
+      {"webhooks[].allow_http", Kind::Value, flag(FIELD(c.webhooks.back().allow_http))},
+      {"webhooks[].timeout_seconds", Kind::Value, whole(FIELD(c.webhooks.back().timeout_seconds), 1, 300)},
       {"pipeline", Kind::Map, nullptr},
       {"pipeline.jobs", Kind::Value, whole(FIELD(c.pipeline.jobs), 0, 1024)},
       {"pipeline.max_inflight_images", Kind::Value, whole(FIELD(c.pipeline.max_inflight_images), 0, 4096)},
