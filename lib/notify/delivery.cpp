@@ -25,7 +25,7 @@ constexpr std::array<std::chrono::milliseconds, k_max_attempts> k_schedule{
     0ms, 5s, 5min, 30min, 2h, 5h, 10h, 10h};
 
 // A lease comfortably longer than one attempt may take.
-constexpr std::chrono::milliseconds k_lease_margin = 60s;
+constexpr std::chrono::milliseconds k_lease_margin = 10s;
 
 std::string lowercase(std::string_view text) {
   std::string out(text);
