@@ -6,8 +6,9 @@ JSON line: path, webhook-id, event type, whether the signature is valid, when
 it came (monotonic seconds) and the status it answered.
 
 Paths: /ok 200; /flaky 500 then 200; /busy 503 with Retry-After: 2 then 200;
-/gone 410 then 200; /slow answers after 3 s; /hold answers the first request
-after 5 s, then at once.
+/gone 410 then 200; /slow answers after 3 s; /hold answers after 5 s while a
+file named `holding` exists in the current folder (logged as held), at once
+otherwise.
 
 usage: webhooks_receiver.py PORT_FILE LOG_FILE   (secret in WEBHOOK_SECRET)
 """
@@ -47,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             count = seen[self.path] = seen.get(self.path, 0) + 1
         ok = valid(self.headers, body)
-        status, extra, delay = 200, {}, 0
+        status, extra, delay, held = 200, {}, 0, False
         if not ok:
             status = 401
         elif self.path == "/flaky" and count == 1:
@@ -58,15 +59,15 @@ class Handler(BaseHTTPRequestHandler):
             status = 410
         elif self.path == "/slow":
             delay = 3
-        elif self.path == "/hold" and count == 1:
-            delay = 5
+        elif self.path == "/hold" and os.path.exists("holding"):
+            delay, held = 5, True
         try:
             event_type = json.loads(body).get("type", "")
         except ValueError:
             event_type = "?"
         with lock, open(log_file, "a") as log:
             log.write(json.dumps({"path": self.path, "id": self.headers.get("webhook-id"), "type": event_type,
-                                  "valid": ok, "at": arrived, "status": status}) + "\n")
+                                  "valid": ok, "at": arrived, "status": status, "held": held}) + "\n")
         time.sleep(delay)
         self.send_response(status)
         for name, value in extra.items():
