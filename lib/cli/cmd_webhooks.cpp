@@ -28,6 +28,26 @@ void deliver_webhooks_at_end(const Context& context, const config::Config& confi
                                       report.delivered(), report.failed(), report.pending_left));
 }
 
+void show_webhook_backlog(const Context& context, catalog::Catalog& catalog) {
+  auto backlog = catalog.webhook_backlog();
+  if (backlog.empty()) return;
+  if (!context.terminal.json()) fmt::print("\nwebhooks (`wsportfolio webhooks list`)\n");
+  for (const auto& endpoint : backlog) {
+    const std::string state = endpoint.disabled_ms ? "disabled: " + endpoint.disabled_reason : "enabled";
+    if (!context.terminal.json())
+      fmt::print("  {}: {} pending, {} dead, {}{}\n", endpoint.endpoint, endpoint.pending, endpoint.dead, state,
+                 endpoint.last_error.empty() ? std::string() : "; last error: " + endpoint.last_error);
+    context.terminal.emit(JsonLine()
+                              .add("event", "status.webhook")
+                              .add("endpoint", endpoint.endpoint)
+                              .add("pending", endpoint.pending)
+                              .add("dead", endpoint.dead)
+                              .add("disabled", endpoint.disabled_ms.has_value())
+                              .add("disabled_reason", endpoint.disabled_reason)
+                              .add("last_error", endpoint.last_error));
+  }
+}
+
 namespace {
 
 using catalog::DeliveryState;

@@ -55,6 +55,8 @@ Runner define_webhooks(CLI::App& command);
 // Sends the webhooks that are due, waiting at most a few seconds, as `run`
 // and `publish` do at their end; the rest stay pending for the next process.
 void deliver_webhooks_at_end(const Context& context, const config::Config& config, catalog::Catalog& catalog);
+// The webhook backlog per endpoint, for `status`: pending, dead, disabled, last error.
+void show_webhook_backlog(const Context& context, catalog::Catalog& catalog);
 
 // Where one stage of a command spent its time; claim, work and commit are
 // known for the stages the engine runs.

@@ -86,6 +86,9 @@ for attempt in $(seq $((made + 1)) 8); do
   fi
 done
 expect_eq "$(state_of "$refused")" "dead 8" "dead-lettered after the eighth attempt"
+wsp status shoot --json >status.jsonl
+expect_eq "$(jq -r --arg e "$refused" 'select(.event == "status.webhook" and .endpoint == $e) | "\(.pending) \(.dead)"' status.jsonl)" "0 1" "status: the refused endpoint's backlog"
+expect_eq "$(jq -r --arg e "$base/gone" 'select(.event == "status.webhook" and .endpoint == $e) | "\(.disabled) \(.disabled_reason)"' status.jsonl)" "true 410 Gone" "status: /gone disabled"
 wsp webhooks list -C shoot --dead >dead.txt
 expect_grep "$refused" dead.txt "listed as dead"
 expect_grep "$base/gone" dead.txt "the 410 listed as dead"
@@ -111,7 +114,7 @@ expect_eq "$(received /ok id | wc -l)" 4 "each /ok event sent twice"
 # The secret is in no output, no log and no catalog row.
 secret_key=${WEBHOOK_SECRET#whsec_}
 sqlite3 shoot/.wsportfolio/catalog.db .dump >dump.sql
-for f in run.jsonl run.err deliver.jsonl deliver.err test1.err test2.out test2.err dead.txt replay.jsonl dump.sql; do
+for f in run.jsonl run.err deliver.jsonl deliver.err test1.err test2.out test2.err dead.txt replay.jsonl status.jsonl dump.sql; do
   expect_no_grep "$secret_key" "$f" "the secret in $f"
 done
 expect_eq "$(jq -s 'all(.valid)' received.jsonl)" true "every signature checks out"
