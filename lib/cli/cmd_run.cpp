@@ -86,6 +86,7 @@ int run_pipeline(const RunOptions& options, const Context& context) {
                                                          (catalog::now_ms() - started_ms) / 1000.0, {}};
                               for (const auto& timing : timings)
                                 summary.stage_items.emplace_back(to_string(timing.stage), timing.items);
+                              record_review_needed(p.config, p.catalog, p.run_id);
                               notify::record_run_end(p.catalog, p.run_id, summary);
                               deliver_webhooks_at_end(context, p.config, p.catalog);
                               return code;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <iomanip>
@@ -11,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "notify/delivery.hpp"
 #include "notify/events.hpp"
+#include "pipeline/tag.hpp"
 
 namespace wsp::cli {
 
@@ -26,6 +28,41 @@ void deliver_webhooks_at_end(const Context& context, const config::Config& confi
     context.terminal.info(fmt::format("webhooks: {} delivered, {} attempt(s) failed, {} pending (`wsportfolio webhooks "
                                       "list --pending`)",
                                       report.delivered(), report.failed(), report.pending_left));
+}
+
+void record_review_needed(const config::Config& config, catalog::Catalog& catalog, const std::string& run_id) {
+  auto images = nlohmann::json::array();
+  for (const auto& tags : pipeline::effective_tags(config, catalog))
+    if (tags.needs_review) images.push_back(tags.path);
+  if (images.empty()) return;
+  catalog.write([&] {
+    notify::record_event(catalog, notify::EventType::review_needed,
+                         {{"run_id", run_id}, {"count", images.size()}, {"images", images}}, run_id);
+  });
+}
+
+void record_publish_failed(catalog::Catalog& catalog, const std::string& run_id, const std::string& target, int code) {
+  catalog.write([&] {
+    notify::record_event(catalog, notify::EventType::publish_failed,
+                         {{"run_id", run_id}, {"target", target.empty() ? "*" : target}, {"exit_code", code}}, run_id);
+  });
+}
+
+void record_verify_failed(const Context& context, const config::Config& config, const nlohmann::json& findings) {
+  const bool heard = std::any_of(config.webhooks.begin(), config.webhooks.end(), [](const config::Webhook& w) {
+    return std::find(w.events.begin(), w.events.end(), "verify.failed") != w.events.end();
+  });
+  if (!heard) return;
+  try {
+    auto catalog = open_existing_catalog(config);
+    catalog->write([&] {
+      notify::record_event(*catalog, notify::EventType::verify_failed,
+                           {{"count", findings.size()}, {"findings", findings}}, "");
+    });
+    deliver_webhooks_at_end(context, config, *catalog);
+  } catch (const catalog::CatalogError& error) {
+    context.terminal.warn(fmt::format("verify.failed not recorded for webhooks: {}", error.what()));
+  }
 }
 
 void show_webhook_backlog(const Context& context, catalog::Catalog& catalog) {
