@@ -154,8 +154,9 @@ DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& conf
   const auto deadline = std::chrono::steady_clock::now() + settings.wait;
   const auto stopped = [&] { return settings.stop && settings.stop->load(); };
 
-  catalog.prune_deliveries(catalog::now_ms() -
-                           std::chrono::duration_cast<std::chrono::milliseconds>(settings.retention).count());
+  if (settings.retention.count() > 0)
+    catalog.prune_deliveries(catalog::now_ms() -
+                             std::chrono::duration_cast<std::chrono::milliseconds>(settings.retention).count());
   try {
     while (!stopped()) {
       auto batch = catalog.claim_deliveries(owner, lease.count(), 32, settings.endpoint);
@@ -245,6 +246,34 @@ DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& conf
   catalog.release_deliveries(owner);
   for (const auto& backlog : catalog.webhook_backlog()) report.pending_left += backlog.pending;
   return report;
+}
+
+BackgroundSender::BackgroundSender(catalog::Catalog& catalog, config::Config config)
+    : m_catalog(catalog.reopen()), m_config(std::move(config)), m_thread([this] { loop(); }) {}
+
+BackgroundSender::~BackgroundSender() {
+  m_stop = true;
+  m_thread.join();
+}
+
+void BackgroundSender::loop() {
+  DispatchSettings settings;
+  settings.wait = 30s;
+  settings.stop = &m_stop;
+  while (!m_stop) {
+    try {
+      // A read first: the pipeline's writers are not made to wait while nothing is due.
+      const auto next = m_catalog->next_delivery_ms();
+      if (next && *next <= catalog::now_ms()) {
+        deliver_due(*m_catalog, m_config, settings);
+        settings.retention = std::chrono::hours(0);  // pruned once per watch is enough
+      }
+    } catch (const std::exception&) {
+      // A busy or unavailable catalog: the deliveries stay pending, their
+      // errors are the attempts' (`status`); try again after the pause.
+    }
+    for (int i = 0; i < 20 && !m_stop; ++i) std::this_thread::sleep_for(50ms);
+  }
 }
 
 }  // namespace wsp::notify

@@ -18,6 +18,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <memory>
 #include <vector>
 
 namespace wsp::notify {
@@ -54,7 +56,7 @@ struct DispatchSettings {
   std::chrono::milliseconds wait{0};
   // Only deliveries to this endpoint, when not empty.
   std::string endpoint;
-  // Delivered rows older than this are pruned; the events stay.
+  // Delivered rows older than this are pruned first; the events stay. Zero: no pruning.
   std::chrono::hours retention{24 * 30};
   // When not zero, no attempt takes longer than this (the endpoint's timeout otherwise).
   std::chrono::milliseconds attempt_cap{0};
@@ -74,5 +76,25 @@ struct DispatchReport {
 // endpoints of `config`; secrets are read at the point of use and never
 // leave this function.
 DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& config, const DispatchSettings& settings);
+
+// Sends the outbox continuously from a thread of its own with its own catalog
+// connection, for `watch`: the batches commit events, and this delivers them
+// without the pipeline waiting on any receiver. Stops (and hands its claims
+// back) when destroyed.
+class BackgroundSender {
+public:
+  BackgroundSender(catalog::Catalog& catalog, config::Config config);
+  ~BackgroundSender();
+  BackgroundSender(const BackgroundSender&) = delete;
+  BackgroundSender& operator=(const BackgroundSender&) = delete;
+
+private:
+  void loop();
+
+  std::unique_ptr<catalog::Catalog> m_catalog;
+  config::Config m_config;
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+};
 
 }  // namespace wsp::notify
