@@ -719,6 +719,17 @@ void apply_derived_defaults(Config& config) {
     if (config.tagging.vocabulary[i].word.empty() || config.tagging.vocabulary[i].text.empty())
       throw ConfigError(fmt::format("{}: tagging.vocabulary[{}]: an entry needs a word and its text",
                                     config.config_file.string(), i));
+  for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
+    // Signed events are not secret but name the studio's clients: plain
+    // http:// only where nothing leaves the machine, unless asked for.
+    static const std::regex k_loopback(R"(http://(127(\.\d{1,3}){3}|localhost|\[::1\])(:\d+)?([/?#].*)?)",
+                                       std::regex::icase);
+    const auto& webhook = config.webhooks[i];
+    if (webhook.url.starts_with("http://") && !webhook.allow_http && !std::regex_match(webhook.url, k_loopback))
+      throw ConfigError(fmt::format("{}: webhooks[{}].url: plain http:// is only for a loopback host (127.0.0.1, ::1, "
+                                    "localhost); use https:// or set allow_http: true",
+                                    config.config_file.string(), i));
+  }
   check_alt_text(config);
   if (auto& mark = config.render.watermark) {
     if (mark->text.empty() && mark->image.empty())
