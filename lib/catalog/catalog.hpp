@@ -16,10 +16,11 @@
 #include "catalog/renders.hpp"
 #include "catalog/runs.hpp"
 #include "catalog/tags.hpp"
+#include "catalog/webhooks.hpp"
 
 namespace wsp::catalog {
 
-struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog {
+struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog {
   ~Catalog() override = default;
 
   // Runs `work` inside one write transaction taken up front (BEGIN IMMEDIATE in

@@ -47,7 +47,22 @@ std::string_view to_string(JobState state) {
   return "pending";
 }
 
+std::string_view to_string(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::pending: return "pending";
+    case DeliveryState::delivered: return "delivered";
+    case DeliveryState::dead: return "dead";
+  }
+  return "pending";
+}
+
 namespace {
+
+DeliveryState delivery_state_from(std::string_view text) {
+  if (text == "delivered") return DeliveryState::delivered;
+  if (text == "dead") return DeliveryState::dead;
+  return DeliveryState::pending;
+}
 
 JobState job_state_from(std::string_view text) {
   if (text == "running") return JobState::Running;
@@ -232,6 +247,48 @@ CREATE TABLE IF NOT EXISTS purge_pending (
   recorded_ms INTEGER NOT NULL,
   PRIMARY KEY (target, url)
 );
+)sql"},
+    // The webhook outbox: an event appended with subscribers gets its delivery
+    // rows from this trigger, in the same transaction; test.ping goes only to
+    // the endpoint its detail names. IF NOT EXISTS: the tests of older steps
+    // lower the version of a catalog that has every table.
+    {R"sql(
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+  url TEXT PRIMARY KEY,
+  disabled_ms INTEGER,
+  disabled_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+  endpoint TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  PRIMARY KEY (endpoint, event_type)
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  id INTEGER PRIMARY KEY,
+  message_id TEXT NOT NULL UNIQUE,
+  endpoint TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_ms INTEGER,
+  last_status INTEGER,
+  last_error TEXT NOT NULL DEFAULT '',
+  last_response TEXT NOT NULL DEFAULT '',
+  delivered_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries(event_id);
+CREATE TRIGGER IF NOT EXISTS events_webhook_outbox AFTER INSERT ON events BEGIN
+  INSERT INTO webhook_deliveries (message_id, endpoint, event_id, created_ms, next_attempt_ms)
+    SELECT 'msg_' || lower(hex(randomblob(16))), s.endpoint, NEW.id, NEW.at_ms, NEW.at_ms
+    FROM webhook_subscriptions s WHERE s.event_type = NEW.kind AND NEW.kind != 'test.ping';
+  INSERT INTO webhook_deliveries (message_id, endpoint, event_id, created_ms, next_attempt_ms)
+    SELECT 'msg_' || lower(hex(randomblob(16))), e.url, NEW.id, NEW.at_ms, NEW.at_ms
+    FROM webhook_endpoints e WHERE NEW.kind = 'test.ping' AND e.url = json_extract(NEW.detail, '$.endpoint');
+END;
 )sql"},
 };
 
@@ -900,12 +957,158 @@ public:
     });
   }
 
+  void subscribe(const std::vector<WebhookSubscription>& subscriptions) override {
+    write([&] {
+      Statement clear(m_db, "DELETE FROM webhook_subscriptions");
+      clear.run();
+      for (const auto& subscription : subscriptions) {
+        Statement endpoint(m_db, "INSERT INTO webhook_endpoints (url) VALUES (?1) ON CONFLICT (url) DO NOTHING");
+        endpoint.bind(1, subscription.endpoint);
+        endpoint.run();
+        for (const auto& type : subscription.events) {
+          Statement s(m_db, "INSERT OR IGNORE INTO webhook_subscriptions (endpoint, event_type) VALUES (?1, ?2)");
+          s.bind(1, subscription.endpoint).bind(2, type);
+          s.run();
+        }
+      }
+    });
+  }
+
+  std::vector<Delivery> claim_deliveries(const std::string& owner, std::int64_t lease_ms, int limit,
+                                         const std::string& endpoint) override {
+    std::vector<Delivery> claimed;
+    write([&] {
+      const auto now = now_ms();
+      Statement take(m_db,
+                     "UPDATE webhook_deliveries SET lease_owner = ?1, lease_expires_ms = ?2 WHERE id IN (SELECT d.id "
+                     "FROM webhook_deliveries d JOIN webhook_endpoints e ON e.url = d.endpoint WHERE d.state = "
+                     "'pending' AND d.next_attempt_ms <= ?3 AND (d.lease_expires_ms IS NULL OR d.lease_expires_ms < ?3) "
+                     "AND e.disabled_ms IS NULL AND (?4 = '' OR d.endpoint = ?4) ORDER BY d.next_attempt_ms, d.id "
+                     "LIMIT ?5)");
+      take.bind(1, owner).bind(2, now + lease_ms).bind(3, now).bind(4, endpoint).bind(5, limit);
+      take.run();
+      Statement s(m_db, fmt::format("SELECT {} WHERE d.lease_owner = ?1 AND d.lease_expires_ms = ?2 AND d.state = "
+                                    "'pending' ORDER BY d.next_attempt_ms, d.id",
+                                    k_delivery_select)
+                            .c_str());
+      s.bind(1, owner).bind(2, now + lease_ms);
+      while (s.step()) claimed.push_back(read_delivery(s));
+    });
+    return claimed;
+  }
+
+  bool record_delivery(const std::string& owner, const DeliveryOutcome& outcome) override {
+    bool held = false;
+    write([&] {
+      const auto now = now_ms();
+      Statement s(m_db,
+                  "UPDATE webhook_deliveries SET state = ?1, attempts = attempts + 1, next_attempt_ms = ?2, "
+                  "last_status = ?3, last_error = ?4, last_response = ?5, delivered_ms = CASE WHEN ?1 = 'delivered' "
+                  "THEN ?6 END, lease_owner = NULL, lease_expires_ms = NULL WHERE id = ?7 AND lease_owner = ?8 AND "
+                  "state = 'pending'");
+      s.bind(1, to_string(outcome.state)).bind(2, outcome.next_attempt_ms).bind(3, outcome.status);
+      s.bind(4, outcome.error).bind(5, outcome.response).bind(6, now).bind(7, outcome.id).bind(8, owner);
+      s.run();
+      held = sqlite3_changes(m_db) > 0;
+      if (held && outcome.disable_endpoint_reason) {
+        Statement disable(m_db,
+                          "UPDATE webhook_endpoints SET disabled_ms = ?1, disabled_reason = ?2 WHERE url = (SELECT "
+                          "endpoint FROM webhook_deliveries WHERE id = ?3)");
+        disable.bind(1, now).bind(2, *outcome.disable_endpoint_reason).bind(3, outcome.id);
+        disable.run();
+      }
+    });
+    return held;
+  }
+
+  void release_deliveries(const std::string& owner) override {
+    write([&] {
+      Statement s(m_db, "UPDATE webhook_deliveries SET lease_owner = NULL, lease_expires_ms = NULL WHERE lease_owner = ?1");
+      s.bind(1, owner);
+      s.run();
+    });
+  }
+
   void forget_pending_purge(const std::string& target, const std::string& url) override {
     write([&] {
       Statement s(m_db, "DELETE FROM purge_pending WHERE target = ?1 AND url = ?2");
       s.bind(1, target).bind(2, url);
       s.run();
     });
+  }
+
+  std::vector<Delivery> deliveries(std::optional<DeliveryState> state, int limit) override {
+    Statement s(m_db, fmt::format("SELECT {} WHERE (?1 = '' OR d.state = ?1) ORDER BY d.id DESC LIMIT ?2",
+                                  k_delivery_select)
+                          .c_str());
+    s.bind(1, state ? std::string(to_string(*state)) : std::string()).bind(2, limit);
+    std::vector<Delivery> found;
+    while (s.step()) found.push_back(read_delivery(s));
+    return found;
+  }
+
+  std::optional<Delivery> delivery(std::int64_t id) override {
+    Statement s(m_db, fmt::format("SELECT {} WHERE d.id = ?1", k_delivery_select).c_str());
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_delivery(s);
+  }
+
+  std::optional<std::int64_t> next_delivery_ms() override {
+    Statement s(m_db,
+                "SELECT min(max(d.next_attempt_ms, coalesce(d.lease_expires_ms, 0))) FROM webhook_deliveries d JOIN "
+                "webhook_endpoints e ON e.url = d.endpoint WHERE d.state = 'pending' AND e.disabled_ms IS NULL");
+    s.step();
+    return s.optional<std::int64_t>(0);
+  }
+
+  std::int64_t retry_delivery(std::int64_t id) override {
+    return changes("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = ?1, "
+                   "lease_owner = NULL, lease_expires_ms = NULL WHERE id = ?2 AND state != 'delivered'",
+                   now_ms(), id);
+  }
+
+  std::int64_t retry_dead_deliveries() override {
+    return changes("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = ?1, "
+                   "lease_owner = NULL, lease_expires_ms = NULL WHERE state = 'dead' AND ?2 = ?2",
+                   now_ms(), 0);
+  }
+
+  std::int64_t replay_deliveries(std::int64_t since_ms) override {
+    return changes("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = ?1, "
+                   "delivered_ms = NULL, lease_owner = NULL, lease_expires_ms = NULL WHERE state != 'pending' AND "
+                   "event_id IN (SELECT id FROM events WHERE at_ms >= ?2)",
+                   now_ms(), since_ms);
+  }
+
+  bool enable_endpoint(const std::string& endpoint) override {
+    bool enabled = false;
+    write([&] {
+      Statement s(m_db, "UPDATE webhook_endpoints SET disabled_ms = NULL, disabled_reason = '' WHERE url = ?1 AND "
+                        "disabled_ms IS NOT NULL");
+      s.bind(1, endpoint);
+      s.run();
+      enabled = sqlite3_changes(m_db) > 0;
+    });
+    return enabled;
+  }
+
+  std::int64_t prune_deliveries(std::int64_t before_ms) override {
+    return changes("DELETE FROM webhook_deliveries WHERE state = 'delivered' AND delivered_ms < ?1 AND ?2 = ?2",
+                   before_ms, 0);
+  }
+
+  std::vector<EndpointBacklog> webhook_backlog() override {
+    Statement s(m_db,
+                "SELECT e.url, (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint = e.url AND d.state = "
+                "'pending'), (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint = e.url AND d.state = 'dead'), "
+                "coalesce((SELECT d.last_error FROM webhook_deliveries d WHERE d.endpoint = e.url AND d.attempts > 0 "
+                "AND d.state != 'delivered' ORDER BY d.id DESC LIMIT 1), ''), e.disabled_ms, e.disabled_reason FROM "
+                "webhook_endpoints e ORDER BY e.url");
+    std::vector<EndpointBacklog> backlog;
+    while (s.step())
+      backlog.push_back({s.text(0), s.integer(1), s.integer(2), s.text(3), s.optional<std::int64_t>(4), s.text(5)});
+    return backlog;
   }
 
   std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file, m_access); }
@@ -917,6 +1120,43 @@ public:
   }
 
 private:
+  static constexpr const char* k_delivery_select =
+      "d.id, d.message_id, d.endpoint, d.event_id, ev.kind, ev.at_ms, ev.detail, d.state, d.attempts, d.created_ms, "
+      "d.next_attempt_ms, d.last_status, d.last_error, d.last_response, d.delivered_ms FROM webhook_deliveries d "
+      "JOIN events ev ON ev.id = d.event_id";
+
+  static Delivery read_delivery(const Statement& row) {
+    Delivery d;
+    d.id = row.integer(0);
+    d.message_id = row.text(1);
+    d.endpoint = row.text(2);
+    d.event_id = row.integer(3);
+    d.event_type = row.text(4);
+    d.event_ms = row.integer(5);
+    d.data = row.text(6);
+    d.state = delivery_state_from(row.text(7));
+    d.attempts = static_cast<int>(row.integer(8));
+    d.created_ms = row.integer(9);
+    d.next_attempt_ms = row.integer(10);
+    d.last_status = row.optional<int>(11);
+    d.last_error = row.text(12);
+    d.last_response = row.text(13);
+    d.delivered_ms = row.optional<std::int64_t>(14);
+    return d;
+  }
+
+  // Runs a two-parameter update in a write transaction; the rows it changed.
+  std::int64_t changes(const char* sql, std::int64_t first, std::int64_t second) {
+    std::int64_t changed = 0;
+    write([&] {
+      Statement s(m_db, sql);
+      s.bind(1, first).bind(2, second);
+      s.run();
+      changed = sqlite3_changes(m_db);
+    });
+    return changed;
+  }
+
   std::vector<TagOverride> read_overrides(const char* where, std::optional<std::int64_t> image_id) {
     Statement s(m_db, fmt::format("SELECT o.image_id, i.path, o.scene, o.add_tags, o.remove_tags, o.alt_text, "
                                   "o.rating FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "

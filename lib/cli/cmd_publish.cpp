@@ -107,6 +107,9 @@ int run_publish(const PublishOptions& options, const Context& context) {
   RunRegistration run(*catalog, "publish");
   int code = publish_stage(context, config, *catalog, run.id(), options.stage);
   if (context.stop) code = k_exit_interrupted;
+  if (!options.stage.dry_run && code != k_exit_ok && code != k_exit_interrupted)
+    record_publish_failed(*catalog, run.id(), options.stage.target, code);
+  if (!options.stage.dry_run) deliver_webhooks_at_end(context, config, *catalog);
   run.set_exit_code(code);
   return code;
 }

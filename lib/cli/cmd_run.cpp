@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "notify/events.hpp"
 
 namespace wsp::cli {
 
@@ -78,7 +79,17 @@ int run_pipeline(const RunOptions& options, const Context& context) {
                             [&](const Project& p) {
                               std::vector<fs::path> narrowed;
                               if (!own_project(p.config)) narrowed.push_back(options.path);
-                              return run_stages(context, p.config, p.catalog, p.run_id, narrowed, {}, &timings);
+                              const auto started_ms = catalog::now_ms();
+                              notify::record_run_started(p.catalog, p.run_id, "run");
+                              int code = run_stages(context, p.config, p.catalog, p.run_id, narrowed, {}, &timings);
+                              notify::RunSummary summary{"run", started_ms, context.stop ? k_exit_interrupted : code,
+                                                         (catalog::now_ms() - started_ms) / 1000.0, {}};
+                              for (const auto& timing : timings)
+                                summary.stage_items.emplace_back(to_string(timing.stage), timing.items);
+                              record_review_needed(p.config, p.catalog, p.run_id);
+                              notify::record_run_end(p.catalog, p.run_id, summary);
+                              deliver_webhooks_at_end(context, p.config, p.catalog);
+                              return code;
                             });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report_timings(context, timings, seconds, code);

@@ -104,6 +104,8 @@ int run_status(const StatusOptions& options, const Context& context) {
     terminal.emit(JsonLine().add("event", "status.failed").add("file", file).add("reason", error));
   }
 
+  show_webhook_backlog(context, *catalog);
+
   auto runs = catalog->unfinished_runs();
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));
   for (const auto& run : runs) {

@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "pipeline/verify.hpp"
@@ -54,6 +55,9 @@ int run_verify(const VerifyOptions& options, const Context& context) {
   std::string next = "; `wsportfolio verify --repair` queues what can be rebuilt";
   if (options.repair) next = fmt::format("; {} repaired or queued: `wsportfolio run` rebuilds them", repaired);
   context.terminal.info(fmt::format("verify: {} finding(s){}", findings.size(), next));
+  auto reported = nlohmann::json::array();
+  for (const auto& f : findings) reported.push_back({{"kind", f.kind}, {"file", f.file}, {"detail", f.detail}});
+  record_verify_failed(context, config, reported);
   return k_exit_integrity;
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "notify/delivery.hpp"
 #include "pipeline/hot_folder.hpp"
 #include "util/files.hpp"
 
@@ -136,10 +137,15 @@ int run_watch(const WatchOptions& options, const Context& context) {
             return fresh;
           },
   };
+  // Webhooks go out from a thread of their own while watching; --once sends at its end.
+  std::optional<notify::BackgroundSender> webhooks;
+  if (!options.once && !config.webhooks.empty()) webhooks.emplace(*catalog, config);
+  const auto webhook_config = config;
   pipeline::HotFolder hot_folder(std::move(parts), std::move(watching), std::move(config));
   int code = 0;
   if (options.once) {
     code = hot_folder.run_once();
+    deliver_webhooks_at_end(context, webhook_config, *catalog);
   } else {
     std::signal(SIGHUP, on_hangup);
     code = hot_folder.run(g_reload);

@@ -11,6 +11,7 @@
 #include <tbb/global_control.h>
 
 #include "cli/commands.hpp"
+#include "notify/events.hpp"
 #include "pipeline/scan.hpp"
 
 namespace wsp::cli {
@@ -30,6 +31,7 @@ const CommandSpec k_commands[] = {
     {"retry", "Put failed work back in the queue (all, by stage, or by file)", define_retry},
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},
     {"config", "Show the effective configuration or check it", define_config},
+    {"webhooks", "The outbox of signed event deliveries: list, retry, replay, enable, test, deliver", define_webhooks},
 };
 
 std::atomic<bool> g_stop{false};
@@ -58,14 +60,18 @@ std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
   if (error)
     throw std::runtime_error(fmt::format("{}: cannot create the state folder: {}", config.state_dir().string(),
                                          error.message()));
-  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+  auto catalog = catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+  notify::subscribe(*catalog, config);
+  return catalog;
 }
 
 std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config, catalog::Access access) {
   if (!std::filesystem::exists(config.state_dir() / "catalog.db"))
     throw UsageError(fmt::format("{}: no wsportfolio project here yet (run `wsportfolio ingest` or `run` first)",
                                  config.project_dir.string()));
-  return catalog::open_sqlite_catalog(config.state_dir() / "catalog.db", access);
+  auto catalog = catalog::open_sqlite_catalog(config.state_dir() / "catalog.db", access);
+  if (access == catalog::Access::read_write) notify::subscribe(*catalog, config);
+  return catalog;
 }
 
 std::filesystem::path existing_folder(const std::string& folder) {

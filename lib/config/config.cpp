@@ -276,8 +276,10 @@ Apply optional_map(Get get) {
 
 const std::vector<std::string> k_positions{"top-left", "top-right", "bottom-left", "bottom-right", "center"};
 const std::vector<std::string> k_providers{"local", "openai", "google_vision"};
-const std::vector<std::string> k_events{"ingest.completed", "render.completed", "tag.completed",
-                                        "publish.completed", "run.completed", "run.failed", "verify.failed"};
+const std::vector<std::string> k_events{
+    "ingest.completed", "render.completed", "tag.completed", "run.started",       "run.completed",
+    "run.failed",       "images.rejected",  "images.failed", "review.needed",     "publish.completed",
+    "publish.failed",   "verify.failed",    "test.ping"};
 
 // An alt text template may use only the placeholders the tagger fills.
 void check_alt_text(const Config& config) {
@@ -428,6 +430,8 @@ const std::vector<KeySpec>& key_table() {
       {"webhooks[].secret_env", Kind::Value, env_name(FIELD(c.webhooks.back().secret.env)), true},
       {"webhooks[].secret_file", Kind::Value, text(FIELD(c.webhooks.back().secret.file))},
       {"webhooks[].events", Kind::Value, choices(FIELD(c.webhooks.back().events), k_events)},
+      {"webhooks[].allow_http", Kind::Value, flag(FIELD(c.webhooks.back().allow_http))},
+      {"webhooks[].timeout_seconds", Kind::Value, whole(FIELD(c.webhooks.back().timeout_seconds), 1, 300)},
       {"pipeline", Kind::Map, nullptr},
       {"pipeline.jobs", Kind::Value, whole(FIELD(c.pipeline.jobs), 0, 1024)},
       {"pipeline.max_inflight_images", Kind::Value, whole(FIELD(c.pipeline.max_inflight_images), 0, 4096)},
@@ -744,6 +748,17 @@ void apply_derived_defaults(Config& config) {
     if (config.tagging.vocabulary[i].word.empty() || config.tagging.vocabulary[i].text.empty())
       throw ConfigError(fmt::format("{}: tagging.vocabulary[{}]: an entry needs a word and its text",
                                     config.config_file.string(), i));
+  for (std::size_t i = 0; i < config.webhooks.size(); ++i) {
+    // Signed events are not secret but name the studio's clients: plain
+    // http:// only where nothing leaves the machine, unless asked for.
+    static const std::regex k_loopback(R"(http://(127(\.\d{1,3}){3}|localhost|\[::1\])(:\d+)?([/?#].*)?)",
+                                       std::regex::icase);
+    const auto& webhook = config.webhooks[i];
+    if (webhook.url.starts_with("http://") && !webhook.allow_http && !std::regex_match(webhook.url, k_loopback))
+      throw ConfigError(fmt::format("{}: webhooks[{}].url: plain http:// is only for a loopback host (127.0.0.1, ::1, "
+                                    "localhost); use https:// or set allow_http: true",
+                                    config.config_file.string(), i));
+  }
   check_alt_text(config);
   if (auto& mark = config.render.watermark) {
     if (mark->text.empty() && mark->image.empty())

@@ -144,6 +144,8 @@ struct Webhook {
   std::string url;
   SecretRef secret;
   std::vector<std::string> events{"publish.completed", "run.failed"};
+  bool allow_http = false;  // plain http:// to a host that is not loopback
+  int timeout_seconds = 10;  // per delivery attempt
 };
 
 struct PipelineSettings {

@@ -119,6 +119,26 @@ public:
     return m_real->run_progress(run_id);
   }
   std::vector<catalog::StageCount> stage_counts() override { return m_real->stage_counts(); }
+  void subscribe(const std::vector<catalog::WebhookSubscription>& s) override { m_real->subscribe(s); }
+  std::vector<catalog::Delivery> claim_deliveries(const std::string& owner, std::int64_t lease_ms, int limit,
+                                                  const std::string& endpoint) override {
+    return m_real->claim_deliveries(owner, lease_ms, limit, endpoint);
+  }
+  bool record_delivery(const std::string& owner, const catalog::DeliveryOutcome& o) override {
+    return m_real->record_delivery(owner, o);
+  }
+  void release_deliveries(const std::string& owner) override { m_real->release_deliveries(owner); }
+  std::vector<catalog::Delivery> deliveries(std::optional<catalog::DeliveryState> state, int limit) override {
+    return m_real->deliveries(state, limit);
+  }
+  std::optional<catalog::Delivery> delivery(std::int64_t id) override { return m_real->delivery(id); }
+  std::optional<std::int64_t> next_delivery_ms() override { return m_real->next_delivery_ms(); }
+  std::int64_t retry_delivery(std::int64_t id) override { return m_real->retry_delivery(id); }
+  std::int64_t retry_dead_deliveries() override { return m_real->retry_dead_deliveries(); }
+  std::int64_t replay_deliveries(std::int64_t since_ms) override { return m_real->replay_deliveries(since_ms); }
+  bool enable_endpoint(const std::string& endpoint) override { return m_real->enable_endpoint(endpoint); }
+  std::int64_t prune_deliveries(std::int64_t before_ms) override { return m_real->prune_deliveries(before_ms); }
+  std::vector<catalog::EndpointBacklog> webhook_backlog() override { return m_real->webhook_backlog(); }
   int schema_version() override { return m_real->schema_version(); }
   // The second connection carries the same faults.
   std::unique_ptr<catalog::Catalog> reopen() override {
