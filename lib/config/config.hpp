@@ -50,10 +50,20 @@ struct CameraClock {
   int offset_seconds = 0;
 };
 
+// Prices of a remote provider in the unit of tagging.max_cost.
+struct ProviderPrices {
+  double input_per_million = 0;   // per million input tokens
+  double output_per_million = 0;  // per million output tokens
+};
+
 struct OpenAiSettings {
   std::string model = "gpt-4o-mini";
+  // No key is sent when the variable is unset or empty (local servers: Ollama, vLLM, LM Studio).
   SecretRef api_key{"OPENAI_API_KEY", ""};
   std::string base_url = "https://api.openai.com/v1";
+  int concurrency = 4;            // requests in flight at once
+  int timeout_seconds = 60;       // one attempt, start to end
+  ProviderPrices prices;
 };
 
 struct GoogleVisionSettings {
@@ -75,6 +85,8 @@ struct TaggingSettings {
   // Placeholders: {scene} {orientation} {colours} {people} {title} {credit}.
   std::string alt_text = "{scene} photo, {orientation}, in {colours}{people}";
   std::vector<Wording> vocabulary;  // overrides of the built-in English words
+  std::string language = "English";  // of the alt text remote providers write
+  std::optional<double> max_cost;  // [none] per run: remote calls stop when reached
   OpenAiSettings openai;
   GoogleVisionSettings google_vision;
 };

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "imaging/render.hpp"
+#include "net/retry.hpp"
 #include "pipeline/engine.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/tagger.hpp"
@@ -25,18 +26,99 @@ using catalog::ImageRecord;
 
 namespace {
 
+// What the run has spent on remote providers, against tagging.max_cost.
+class RunCost {
+public:
+  explicit RunCost(std::optional<double> cap) : m_cap(cap) {}
+  bool reached() const {
+    std::lock_guard lock(m_mutex);
+    return m_cap && m_spent >= *m_cap;
+  }
+  void add(double cost) {
+    std::lock_guard lock(m_mutex);
+    m_spent += cost;
+  }
+
+private:
+  mutable std::mutex m_mutex;
+  std::optional<double> m_cap;
+  double m_spent = 0;
+};
+
+config::ProviderPrices prices_of(const config::Config& config, const std::string& provider) {
+  if (provider == "openai") return config.tagging.openai.prices;
+  return {};
+}
+
+// One remote provider's circuit and spending. A provider that keeps failing
+// for passing reasons is left alone for a while (its photos stay due) instead
+// of being asked for every photo of the shoot.
+class ProviderBudget {
+public:
+  ProviderBudget(config::ProviderPrices prices, std::shared_ptr<RunCost> spent)
+      : m_prices(prices), m_spent(std::move(spent)), m_breaker({}, net::real_steady_clock()) {}
+
+  // Empty when the provider may be asked now; else why not.
+  std::string may_ask() {
+    if (m_spent->reached()) return "tagging.max_cost reached for this run";
+    std::lock_guard lock(m_mutex);
+    return m_breaker.allow() ? "" : "circuit open after repeated failures";
+  }
+
+  // Records the answer; returns what it cost.
+  double record(const tagging::Answer& answer) {
+    const double cost = (answer.usage.input_tokens * m_prices.input_per_million +
+                         answer.usage.output_tokens * m_prices.output_per_million) / 1e6;
+    m_spent->add(cost);
+    std::lock_guard lock(m_mutex);
+    // A verdict on one photo says the service works.
+    if (answer.observation || !answer.transient) m_breaker.record_success();
+    else m_breaker.record_failure();
+    return cost;
+  }
+
+  net::BreakerState circuit() const {
+    std::lock_guard lock(m_mutex);
+    return m_breaker.state();
+  }
+
+private:
+  config::ProviderPrices m_prices;
+  std::shared_ptr<RunCost> m_spent;
+  mutable std::mutex m_mutex;
+  net::CircuitBreaker m_breaker;
+};
+
+// A cached verdict on a photo (a refusal, an answer outside the schema):
+// recorded once, never asked again for the same pixels, prompt and model.
+std::optional<std::string> refusal_in(const std::string& cached) {
+  auto parsed = nlohmann::json::parse(cached, nullptr, false);
+  if (parsed.is_object() && parsed.contains("failed") && parsed["failed"].is_string())
+    return parsed["failed"].get<std::string>();
+  return std::nullopt;
+}
+
 // The tag stage's description and its work on one image.
 class TagStage {
 public:
-  TagStage(const config::Config& config, Engine& engine, Observer& observer)
-      : m_config(config), m_engine(engine), m_settings(tag_settings(config)), m_zone(project_zone(config)) {
+  TagStage(const config::Config& config, Engine& engine, Observer& observer, std::string run_id,
+           ProviderFactory factory)
+      : m_config(config),
+        m_engine(engine),
+        m_settings(tag_settings(config)),
+        m_zone(project_zone(config)),
+        m_run_id(std::move(run_id)),
+        m_local(tagging::make_local_provider()),
+        m_spent(std::make_shared<RunCost>(config.tagging.max_cost)) {
     for (const auto& name : config.tagging.providers) {
-      if (auto provider = tagging::make_provider(name, config)) m_providers.push_back(std::move(provider));
-      else observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
+      if (name == "local") continue;  // always there, and always last
+      if (auto provider = factory ? factory(name, config) : tagging::make_provider(name, config)) {
+        m_budgets.emplace(name, std::make_unique<ProviderBudget>(prices_of(config, name), m_spent));
+        m_remote.push_back(std::move(provider));
+      } else {
+        observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
+      }
     }
-    // The local provider is always there to fall back on.
-    if (std::none_of(m_providers.begin(), m_providers.end(), [](const auto& p) { return p->name() == "local"; }))
-      m_providers.push_back(tagging::make_local_provider());
   }
 
   Stage description() {
@@ -55,6 +137,7 @@ public:
   }
 
   std::size_t from_cache() const { return m_from_cache; }
+  std::size_t due_remote() const { return m_due_remote; }
 
 private:
   static tagging::TimeZone project_zone(const config::Config& config) {
@@ -83,40 +166,96 @@ private:
     }
     auto failed = [](std::string reason) { return Outcome{.verdict = Verdict::failed, .reason = std::move(reason)}; };
     const std::string content = util::sha256_hex(*bytes);
-    std::optional<tagging::Observation> seen;
-    std::string provider_name, model, last_error;
     std::optional<tagging::Pixels> pixels;
-    std::optional<std::array<std::string, 4>> to_cache;  // content hash, provider, model, JSON
+    auto decode = [&]() -> util::Status {
+      if (pixels) return {};
+      auto decoded =
+          imaging::decode_rgb8(std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
+      if (!decoded.ok()) return util::Error{fmt::format("analysis image: {}", decoded.message())};
+      pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
+      return {};
+    };
+    std::vector<std::array<std::string, 4>> to_cache;  // content hash, provider, model, JSON
+    std::vector<catalog::ProviderCall> calls;
     bool from_cache = false;
-    for (const auto& provider : m_providers) {
+
+    // The pixels' own measurements come from the local provider, always.
+    std::optional<tagging::Observation> seen;
+    if (auto cached = m_engine.with_catalog(
+            [&](catalog::Catalog& c) { return c.cached_result(content, m_local->name(), m_local->model()); }))
+      if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
+        seen = std::move(*restored);
+        from_cache = true;
+      }
+    if (!seen) {
+      if (auto decoded = decode(); !decoded.ok()) return failed(decoded.message());
+      auto answer = m_local->ask(*pixels);
+      if (!answer.observation) return failed(fmt::format("local: {}", answer.failure));
+      seen = std::move(*answer.observation);
+      to_cache.push_back({content, m_local->name(), m_local->model(), tagging::to_json(*seen)});
+    }
+
+    // Remote providers in fallback order: the first that sees the photo adds
+    // scenes, keywords, alt text and people. One that failed for a passing
+    // reason leaves the photo due for it; a verdict on the photo is cached.
+    std::string provider_name = m_local->name(), model = m_local->model();
+    std::vector<std::string> due_for;
+    std::vector<std::string> refused;
+    for (const auto& provider : m_remote) {
+      std::optional<tagging::Observation> remote;
       auto cached = m_engine.with_catalog(
           [&](catalog::Catalog& c) { return c.cached_result(content, provider->name(), provider->model()); });
       if (cached) {
+        if (auto verdict = refusal_in(*cached)) {
+          refused.push_back(fmt::format("{}: {}", provider->name(), *verdict));
+          continue;
+        }
         if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
-          seen = std::move(*restored);
+          remote = std::move(*restored);
           from_cache = true;
         }
       }
-      if (!seen) {
-        if (!pixels) {
-          auto decoded = imaging::decode_rgb8(
-              std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
-          if (!decoded.ok()) return failed(fmt::format("analysis image: {}", decoded.message()));
-          pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
+      if (!remote) {
+        auto& budget = *m_budgets.at(provider->name());
+        if (auto closed = budget.may_ask(); !closed.empty()) {
+          due_for.push_back(fmt::format("{}: {}", provider->name(), closed));
+          continue;
         }
-        auto observed = provider->observe(*pixels, *bytes);
-        if (!observed.ok()) {
-          last_error = fmt::format("{}: {}", provider->name(), observed.message());
-          continue;  // the next provider in the fallback order
+        if (auto decoded = decode(); !decoded.ok()) return failed(decoded.message());
+        auto answer = provider->ask(*pixels);
+        const double cost = budget.record(answer);
+        calls.push_back({.run_id = m_run_id,
+                         .provider = provider->name(),
+                         .calls = answer.calls,
+                         .input_tokens = answer.usage.input_tokens,
+                         .output_tokens = answer.usage.output_tokens,
+                         .cost = cost,
+                         .failure = answer.observation ? "" : answer.failure,
+                         .transient = answer.transient,
+                         .circuit = std::string(net::to_string(budget.circuit()))});
+        if (!answer.observation) {
+          if (answer.transient) {
+            due_for.push_back(fmt::format("{}: {}", provider->name(), answer.failure));
+          } else {
+            refused.push_back(fmt::format("{}: {}", provider->name(), answer.failure));
+            to_cache.push_back({content, provider->name(), provider->model(),
+                                nlohmann::json{{"failed", answer.failure}}.dump(
+                                    -1, ' ', false, nlohmann::json::error_handler_t::replace)});
+          }
+          continue;
         }
-        seen = std::move(*observed);
-        to_cache = {content, provider->name(), provider->model(), tagging::to_json(*seen)};
+        remote = std::move(*answer.observation);
+        to_cache.push_back({content, provider->name(), provider->model(), tagging::to_json(*remote)});
       }
+      seen->scenes = remote->scenes;
+      seen->labels = remote->labels;
+      seen->people = remote->people;
+      seen->description = remote->description;
+      seen->eyes_closed = remote->eyes_closed;
       provider_name = provider->name();
       model = provider->model();
       break;
     }
-    if (!seen) return failed(last_error.empty() ? "no tagging provider could look at it" : last_error);
 
     tagging::PhotoContext photo;
     photo.header = image.header;
@@ -148,17 +287,23 @@ private:
     record.capture_utc_ms = photo.capture_utc_ms;
     record.camera = image.header.camera.serial.empty() ? image.header.camera.model : image.header.camera.serial;
 
-    Outcome done{.verdict = Verdict::done, .word = record.scene.empty() ? "untagged" : record.scene};
+    // Asked again in a later run while a remote provider it is due for was
+    // away (outage, rate limit, cost cap): the best conclusion now stands meanwhile.
+    const bool still_due = !due_for.empty();
+    Outcome done{.verdict = still_due ? Verdict::waiting : Verdict::done,
+                 .word = record.scene.empty() ? "untagged" : record.scene};
+    if (still_due) done.reason = fmt::format("tagged without {}; due for it in a later run", fmt::join(due_for, "; "));
     done.detail = {{"scene", record.scene},
                    {"confidence", std::round(record.confidence * 100) / 100},
-                   {"basis", record.scene_basis}};
-    done.record = [this, record = std::move(record), to_cache = std::move(to_cache),
-                   from_cache](catalog::Catalog& c) {
+                   {"basis", record.scene_basis},
+                   {"provider", provider_name}};
+    if (!refused.empty()) done.detail["refused"] = refused;
+    done.record = [this, record = std::move(record), to_cache = std::move(to_cache), calls = std::move(calls),
+                   from_cache, still_due](catalog::Catalog& c) {
       c.put_tags(record);
-      if (to_cache) {
-        const auto& [content, provider, model, json] = *to_cache;
-        c.put_cached_result(content, provider, model, json);
-      }
+      if (still_due) ++m_due_remote;
+      for (const auto& [content, provider, model, json] : to_cache) c.put_cached_result(content, provider, model, json);
+      for (const auto& call : calls) c.add_provider_call(call);
       if (from_cache) ++m_from_cache;
     };
     return done;
@@ -168,8 +313,13 @@ private:
   Engine& m_engine;
   const std::string m_settings;
   const tagging::TimeZone m_zone;
-  std::vector<std::unique_ptr<tagging::Provider>> m_providers;
+  const std::string m_run_id;
+  std::unique_ptr<tagging::Provider> m_local;
+  std::vector<std::unique_ptr<tagging::Provider>> m_remote;  // fallback order
+  std::shared_ptr<RunCost> m_spent;
+  std::map<std::string, std::unique_ptr<ProviderBudget>> m_budgets;
   std::size_t m_from_cache = 0;  // only the writer counts
+  std::size_t m_due_remote = 0;
 };
 
 bool contains(const std::vector<std::string>& words, const std::string& word) {
@@ -203,12 +353,13 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
                  .max_inflight = 2 * std::max(1, request.jobs),
                  .lease_ms = request.lease_ms},
                 observer);
-  TagStage stage(config, engine, observer);
+  TagStage stage(config, engine, observer, request.run_id, request.providers);
   auto report = engine.run(stage.description());
   TagSummary summary;
   summary.tagged = report.done;
   summary.failed = report.failed;
-  summary.rerender = report.waiting;
+  summary.due_remote = stage.due_remote();
+  summary.rerender = report.waiting - summary.due_remote;
   summary.from_cache = stage.from_cache();
   summary.stopped_because = report.stopped_because;
   summary.seconds = report.seconds;

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,11 +19,17 @@
 #include "config/config.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
+#include "tagging/tagger.hpp"
 
 namespace wsp::pipeline {
 
+// Makes the remote provider of that name (tests point them at a server on 127.0.0.1).
+using ProviderFactory =
+    std::function<std::unique_ptr<tagging::Provider>(const std::string& name, const config::Config& config)>;
+
 struct TagRequest {
   std::string run_id;
+  ProviderFactory providers;  // empty: tagging::make_provider
   const std::atomic<bool>* stop = nullptr;
   int jobs = 1;
   std::int64_t lease_ms = 30'000;
@@ -32,6 +40,7 @@ struct TagSummary {
   std::size_t failed = 0;
   std::size_t rerender = 0;     // analysis image gone: queued for render again
   std::size_t from_cache = 0;   // observations reused instead of recomputed
+  std::size_t due_remote = 0;   // tagged for now, still due for a remote provider that was away
   std::size_t groups = 0;       // bursts / near-duplicate groups in the shoot
   std::string stopped_because;  // non-empty: the stage stopped early (leases lost), and why
   StageTimes seconds;
