@@ -859,6 +859,9 @@ public:
   }
 
   std::vector<ProviderUsage> provider_usage() override {
+    // A catalog opened read-only may predate the table.
+    Statement exists(m_db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'provider_calls'");
+    if (!exists.step() || exists.integer(0) == 0) return {};
     Statement s(m_db,
                 "SELECT provider, sum(calls), sum(failure != ''), sum(input_tokens), sum(output_tokens), sum(cost), "
                 "(SELECT circuit FROM provider_calls l WHERE l.provider = p.provider ORDER BY id DESC LIMIT 1), "

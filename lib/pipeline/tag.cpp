@@ -13,6 +13,7 @@
 #include "net/retry.hpp"
 #include "pipeline/engine.hpp"
 #include "tagging/scores.hpp"
+#include "tagging/openai.hpp"
 #include "tagging/tagger.hpp"
 #include "tagging/timeline.hpp"
 #include "tagging/xmp.hpp"
@@ -365,6 +366,26 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
   summary.seconds = report.seconds;
   summary.groups = regroup(catalog);
   return summary;
+}
+
+TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& catalog) {
+  TagEstimate estimate;
+  estimate.due = catalog.count_claimable(to_string(StageName::tag), tag_settings(config), "");
+  estimate.max_cost = config.tagging.max_cost;
+  for (const auto& name : config.tagging.providers) {
+    if (name != "openai") continue;
+    estimate.provider = name;
+    estimate.calls = estimate.due;
+    // A low-detail image is 85 tokens; text is about 4 characters a token.
+    const auto prompt = tagging::openai_prompt(config) + tagging::openai_schema(config).dump();
+    estimate.input_tokens = estimate.calls * (85 + static_cast<std::int64_t>(prompt.size()) / 4);
+    estimate.output_tokens = estimate.calls * 120;
+    const auto& prices = config.tagging.openai.prices;
+    estimate.cost = (estimate.input_tokens * prices.input_per_million +
+                     estimate.output_tokens * prices.output_per_million) / 1e6;
+    break;
+  }
+  return estimate;
 }
 
 std::size_t regroup(catalog::Catalog& catalog) {

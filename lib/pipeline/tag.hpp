@@ -49,6 +49,22 @@ struct TagSummary {
 TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,
                Observer& observer);
 
+// What a tag run would send before it sends anything: per remote provider
+// the most calls it could make (every due photo; cached ones make none, so
+// the real number may be lower) and their cost from the configured prices
+// with an estimate of the tokens per call. Only the first remote provider
+// is counted: the others are asked only when it fails.
+struct TagEstimate {
+  std::int64_t due = 0;
+  std::string provider;  // empty: only local tagging
+  std::int64_t calls = 0;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost = 0;
+  std::optional<double> max_cost;
+};
+TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& catalog);
+
 // The settings part of the tag fingerprint.
 std::string tag_settings(const config::Config& config);
 
