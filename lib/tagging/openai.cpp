@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <future>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -97,7 +100,7 @@ util::Result<Observation> observation_from_answer(const json& answer, const conf
 class OpenAiProvider final : public Provider {
 public:
   OpenAiProvider(const config::Config& config, std::optional<std::string> key, net::HttpSettings http)
-      : m_config(config), m_key(std::move(key)), m_client(std::move(http)) {
+      : m_config(config), m_key(std::move(key)), m_client(std::make_unique<net::HttpClient>(std::move(http))) {
     m_model = fmt::format("{}#{}", config.tagging.openai.model,
                           util::sha256_hex(openai_prompt(config) + dump(openai_schema(config))).substr(0, 12));
   }
@@ -107,8 +110,17 @@ public:
   bool remote() const override { return true; }
 
   Answer ask(const Pixels& analysis) override {
+    auto answered = std::make_shared<std::promise<Answer>>();
+    auto answer = answered->get_future();
+    ask_async(analysis, [answered](Answer a) { answered->set_value(std::move(a)); });
+    return answer.get();
+  }
+
+  // At most tagging.openai.concurrency requests are out at once; the rest
+  // wait in order, without a thread each, and go out as answers come back.
+  void ask_async(const Pixels& analysis, std::function<void(Answer)> done) override {
     auto jpeg = plain_jpeg(analysis, m_config.render.analysis_size);
-    if (!jpeg.ok()) return failure(fmt::format("analysis image: {}", jpeg.message()), false);
+    if (!jpeg.ok()) return done(failure(fmt::format("analysis image: {}", jpeg.message()), false));
     net::HttpRequest request;
     request.method = "POST";
     std::string base = m_config.tagging.openai.base_url;
@@ -118,15 +130,49 @@ public:
     if (m_key && !m_key->empty()) request.headers.push_back({"Authorization", "Bearer " + *m_key});
     request.body = dump(openai_request_body(m_config, *jpeg));
     request.timeout = std::chrono::seconds(m_config.tagging.openai.timeout_seconds);
-    auto answer = read_openai_answer(m_client.perform(std::move(request)), m_config);
-    return answer;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_in_flight >= std::max(1, m_config.tagging.openai.concurrency)) {
+        m_waiting.push_back({std::move(request), std::move(done)});
+        return;
+      }
+      ++m_in_flight;
+    }
+    send({std::move(request), std::move(done)});
   }
 
 private:
+  struct Asking {
+    net::HttpRequest request;
+    std::function<void(Answer)> done;
+  };
+
+  void send(Asking asking) {
+    m_client->send(std::move(asking.request), [this, done = std::move(asking.done)](net::HttpResponse response) {
+      auto answer = read_openai_answer(response, m_config);
+      std::optional<Asking> next;
+      {
+        std::lock_guard lock(m_mutex);
+        if (m_waiting.empty()) {
+          --m_in_flight;
+        } else {
+          next = std::move(m_waiting.front());
+          m_waiting.pop_front();
+        }
+      }
+      if (next) send(std::move(*next));
+      done(std::move(answer));
+    });
+  }
+
   const config::Config m_config;  // a copy: the provider may outlive the caller's
   std::optional<std::string> m_key;
-  net::HttpClient m_client;
   std::string m_model;
+  std::mutex m_mutex;
+  int m_in_flight = 0;
+  std::deque<Asking> m_waiting;
+  // Last, so that it stops (answering what is in flight) while the rest still exists.
+  std::unique_ptr<net::HttpClient> m_client;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 // that add scene guesses, labels and people counts.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,10 @@ struct Provider {
   // Whether it sends the photo somewhere (and may cost money).
   virtual bool remote() const { return false; }
   virtual Answer ask(const Pixels& analysis) = 0;
+  // Asks without holding the caller's thread while the answer is on its way;
+  // `done` runs exactly once, on any thread, and must be short. The default
+  // asks on the caller's thread.
+  virtual void ask_async(const Pixels& analysis, std::function<void(Answer)> done) { done(ask(analysis)); }
 };
 
 // Measures sharpness, exposure, palette and the perceptual hash; needs no

@@ -124,10 +124,15 @@ private:
       server->m_received.push_back(received);
       script = server->m_script;
     }
+    {
+      std::lock_guard lock(server->m_mutex);
+      server->m_max_inside = std::max(server->m_max_inside, ++server->m_inside);
+    }
     Reply reply = script(received, index);
-    if (reply.delay > 0ms) {
+    {
       std::unique_lock lock(server->m_mutex);
-      server->m_changed.wait_for(lock, reply.delay, [&] { return server->m_stopping; });
+      if (reply.delay > 0ms) server->m_changed.wait_for(lock, reply.delay, [&] { return server->m_stopping; });
+      --server->m_inside;
     }
     auto* response = MHD_create_response_from_buffer(reply.body.size(), reply.body.data(), MHD_RESPMEM_MUST_COPY);
     for (const auto& h : reply.headers) MHD_add_response_header(response, h.name.c_str(), h.value.c_str());
@@ -144,6 +149,14 @@ private:
   std::condition_variable m_changed;
   std::vector<Received> m_received;
   bool m_stopping = false;
+  int m_inside = 0;
+  int m_max_inside = 0;
+
+public:
+  int max_inside() const {
+    std::lock_guard lock(m_mutex);
+    return m_max_inside;
+  }
 };
 
 json content(std::string scene = "ceremony", double confidence = 0.9) {
@@ -514,6 +527,7 @@ TEST(RemoteTagging, CachedPhotosAndRecordedRefusalsMakeNoCall) {
 TEST(RemoteTagging, TheCircuitOpensAfterRepeatedFailuresAndThePhotosStayDue) {
   FakeOpenAi server([](const Received&, int) { return error_reply(500); });
   TaggedShoot shoot(8, server);
+  shoot.m_config.tagging.openai.concurrency = 1;  // one at a time: the count is exact
   shoot.tag("run-1");
   // The default breaker opens after 5 consecutive failures, then stays open for 30 s.
   EXPECT_EQ(server.received().size(), 5u);
@@ -529,6 +543,7 @@ TEST(RemoteTagging, TheCostCapStopsRemoteCallsAndTheRestStayDue) {
   // 1200 input tokens at 1000 per million + 80 output at 2500 per million: 1.4 per call.
   shoot.m_config.tagging.openai.prices = {1000.0, 2500.0};
   shoot.m_config.tagging.max_cost = 2.5;
+  shoot.m_config.tagging.openai.concurrency = 1;  // requests already out when the cap is reached still land
   shoot.tag("run-1");
   EXPECT_EQ(server.received().size(), 2u);
   EXPECT_EQ(shoot.jobs("done"), 2);
@@ -536,6 +551,23 @@ TEST(RemoteTagging, TheCostCapStopsRemoteCallsAndTheRestStayDue) {
   auto usage = shoot.m_catalog->provider_usage();
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_NEAR(usage[0].cost, 2.8, 1e-9);
+}
+
+TEST(RemoteTagging, RequestsAreInFlightTogetherUpToTheProvidersConcurrencyWithOneWorker) {
+  FakeOpenAi server([](const Received&, int) {
+    auto reply = completion(content());
+    reply.delay = 300ms;
+    return reply;
+  });
+  TaggedShoot shoot(10, server);
+  shoot.m_config.tagging.openai.concurrency = 4;
+  const auto started = std::chrono::steady_clock::now();
+  auto summary = shoot.tag("run-1");  // jobs = 1
+  const auto wall = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(summary.tagged, 10u);
+  EXPECT_EQ(server.received().size(), 10u);
+  EXPECT_EQ(server.max_inside(), 4) << "never more than tagging.openai.concurrency, and not one per worker";
+  EXPECT_LT(wall, 10 * 300ms) << "not one after the other";
 }
 
 TEST(RemoteTagging, TheKeyIsInNoCatalogRow) {
