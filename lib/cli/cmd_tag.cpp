@@ -28,6 +28,10 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
                                     "({:.2f} s)",
                                     summary.tagged, summary.from_cache, summary.failed, summary.groups, review,
                                     seconds));
+  if (summary.due_remote > 0)
+    context.terminal.info(fmt::format("{} image(s) were tagged without a remote provider that was away (outage, rate "
+                                      "limit, tagging.max_cost) and stay due for it: the next run asks again",
+                                      summary.due_remote));
   if (summary.rerender > 0)
     context.terminal.info(fmt::format("{} image(s) lost their analysis image and wait for render: `wsportfolio run` "
                                       "renders and tags them",
@@ -38,6 +42,7 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
                             .add("from_cache", summary.from_cache)
                             .add("failed", summary.failed)
                             .add("waiting_for_render", summary.rerender)
+                            .add("due_for_provider", summary.due_remote)
                             .add("groups", summary.groups)
                             .add("needs_review", static_cast<std::int64_t>(review))
                             .add("seconds", seconds)
