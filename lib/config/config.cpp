@@ -390,6 +390,14 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.google_vision.api_key_env", Kind::Value, env_name(FIELD(c.tagging.google_vision.api_key.env)), true},
       {"tagging.google_vision.api_key_file", Kind::Value, text(FIELD(c.tagging.google_vision.api_key.file))},
       {"tagging.google_vision.base_url", Kind::Value, web_address(FIELD(c.tagging.google_vision.base_url))},
+      {"tagging.google_vision.concurrency", Kind::Value, whole(FIELD(c.tagging.google_vision.concurrency), 1, 64)},
+      {"tagging.google_vision.timeout_seconds", Kind::Value,
+       whole(FIELD(c.tagging.google_vision.timeout_seconds), 1, 3600)},
+      {"tagging.google_vision.price_per_thousand", Kind::Value,
+       number(FIELD(c.tagging.google_vision.price_per_thousand), 0.0, 1e6)},
+      {"tagging.google_vision.labels", Kind::List, list_of(FIELD(c.tagging.google_vision.labels))},
+      {"tagging.google_vision.labels[].label", Kind::Value, text(FIELD(c.tagging.google_vision.labels.back().label))},
+      {"tagging.google_vision.labels[].scene", Kind::Value, text(FIELD(c.tagging.google_vision.labels.back().scene))},
       {"render", Kind::Map, nullptr},
       {"render.widths", Kind::Value, wholes(FIELD(c.render.widths), 16, 16384)},
       {"render.formats", Kind::Map, nullptr},
@@ -570,6 +578,7 @@ private:
     else if (schema_path == "timeline") m_config.timeline.clear();
     else if (schema_path == "cameras") m_config.cameras.clear();
     else if (schema_path == "tagging.vocabulary") m_config.tagging.vocabulary.clear();
+    else if (schema_path == "tagging.google_vision.labels") m_config.tagging.google_vision.labels.clear();
     else if (schema_path == "publish.targets") m_config.publish.targets.clear();
     else if (schema_path == "webhooks") m_config.webhooks.clear();
     std::erase_if(m_config.origins, [&](const Origin& o) { return o.key.starts_with(display_key + "["); });

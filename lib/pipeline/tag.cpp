@@ -16,6 +16,7 @@
 #include "net/retry.hpp"
 #include "pipeline/engine.hpp"
 #include "tagging/scores.hpp"
+#include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
 #include "tagging/tagger.hpp"
 #include "tagging/timeline.hpp"
@@ -51,11 +52,14 @@ private:
 
 config::ProviderPrices prices_of(const config::Config& config, const std::string& provider) {
   if (provider == "openai") return config.tagging.openai.prices;
+  if (provider == "google_vision") return {.per_thousand_images = config.tagging.google_vision.price_per_thousand};
   return {};
 }
 
 int concurrency_of(const config::Config& config, const std::string& provider) {
   if (provider == "openai") return config.tagging.openai.concurrency;
+  // Photos, not requests: each request carries up to 16.
+  if (provider == "google_vision") return config.tagging.google_vision.concurrency * tagging::k_vision_batch;
   return 4;
 }
 
@@ -107,7 +111,8 @@ public:
   // Records the answer; returns what it cost.
   double record(const tagging::Answer& answer) {
     const double cost = (answer.usage.input_tokens * m_prices.input_per_million +
-                         answer.usage.output_tokens * m_prices.output_per_million) / 1e6;
+                         answer.usage.output_tokens * m_prices.output_per_million) / 1e6 +
+                        answer.usage.images * m_prices.per_thousand_images / 1e3;
     m_spent->add(cost);
     std::lock_guard lock(m_mutex);
     // A verdict on one photo says the service works.
@@ -469,17 +474,25 @@ TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& cat
   estimate.due = catalog.count_claimable(to_string(StageName::tag), tag_settings(config), "");
   estimate.max_cost = config.tagging.max_cost;
   for (const auto& name : config.tagging.providers) {
-    if (name != "openai") continue;
-    estimate.provider = name;
-    estimate.calls = estimate.due;
-    // A low-detail image is 85 tokens; text is about 4 characters a token.
-    const auto prompt = tagging::openai_prompt(config) + tagging::openai_schema(config).dump();
-    estimate.input_tokens = estimate.calls * (85 + static_cast<std::int64_t>(prompt.size()) / 4);
-    estimate.output_tokens = estimate.calls * 120;
-    const auto& prices = config.tagging.openai.prices;
-    estimate.cost = (estimate.input_tokens * prices.input_per_million +
-                     estimate.output_tokens * prices.output_per_million) / 1e6;
-    break;
+    if (name == "openai") {
+      estimate.provider = name;
+      estimate.calls = estimate.due;
+      // A low-detail image is 85 tokens; text is about 4 characters a token.
+      const auto prompt = tagging::openai_prompt(config) + tagging::openai_schema(config).dump();
+      estimate.input_tokens = estimate.calls * (85 + static_cast<std::int64_t>(prompt.size()) / 4);
+      estimate.output_tokens = estimate.calls * 120;
+      const auto& prices = config.tagging.openai.prices;
+      estimate.cost = (estimate.input_tokens * prices.input_per_million +
+                       estimate.output_tokens * prices.output_per_million) / 1e6;
+      break;
+    }
+    if (name == "google_vision") {
+      estimate.provider = name;
+      const auto batch = static_cast<std::int64_t>(tagging::k_vision_batch);
+      estimate.calls = (estimate.due + batch - 1) / batch;
+      estimate.cost = estimate.due * config.tagging.google_vision.price_per_thousand / 1e3;
+      break;
+    }
   }
   return estimate;
 }

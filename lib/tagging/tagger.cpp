@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
 #include "util/text.hpp"
 
@@ -76,6 +77,7 @@ std::unique_ptr<Provider> make_local_provider() { return std::make_unique<LocalP
 std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config& config) {
   if (name == "local") return make_local_provider();
   if (name == "openai") return make_openai_provider(config);
+  if (name == "google_vision") return make_google_vision_provider(config);
   return nullptr;
 }
 

@@ -45,6 +45,7 @@ struct Observation {
 struct Usage {
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
+  std::int64_t images = 0;  // photos billed per image (Google Vision)
 };
 
 // What came of asking one provider about one photo: an observation, or why

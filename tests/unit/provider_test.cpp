@@ -1,6 +1,7 @@
-// The `openai` tagging provider against a fake Chat Completions server
-// (libmicrohttpd on 127.0.0.1) that decodes the image it is sent, and the tag
-// stage's fallback, circuit, cost cap and cache around it.
+// The remote tagging providers against fake servers (libmicrohttpd on
+// 127.0.0.1) speaking the documented formats and decoding the images they are
+// sent: `openai` (Chat Completions) and `google_vision` (images:annotate), and
+// the tag stage's fallback, circuit, cost cap and cache around them.
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
@@ -8,6 +9,7 @@
 #include "pipeline/ingest.hpp"
 #include "pipeline/render.hpp"
 #include "pipeline/tag.hpp"
+#include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
 #include "temp_dir.hpp"
 
@@ -39,10 +41,12 @@ using nlohmann::json;
 using wsp::testing::TempDir;
 
 constexpr const char* k_key = "sk-test-5ecret-key-0123456789";
+constexpr const char* k_vision_key = "AIzaTestVisionKey0123456789abcdef";
 
 struct Received {
   std::string path;
   wsp::net::Headers headers;
+  wsp::net::Headers query;
   std::string body;
   std::chrono::steady_clock::time_point at;
   std::string header(const std::string& name) const {
@@ -114,8 +118,9 @@ private:
       *upload_size = 0;
       return MHD_YES;
     }
-    Received received{url, {}, *body, std::chrono::steady_clock::now()};
+    Received received{url, {}, {}, *body, std::chrono::steady_clock::now()};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, &FakeOpenAi::collect, &received.headers);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &FakeOpenAi::collect, &received.query);
     Script script;
     int index;
     {
@@ -198,15 +203,8 @@ struct SentImage {
   std::string detail;
 };
 
-SentImage sent_image(const Received& request) {
+SentImage decoded_image(const std::string& bytes) {
   SentImage sent;
-  auto body = json::parse(request.body);
-  const auto& image = body["messages"][1]["content"][1]["image_url"];
-  sent.detail = image["detail"].get<std::string>();
-  const std::string url = image["url"].get<std::string>();
-  const std::string prefix = "data:image/jpeg;base64,";
-  if (!url.starts_with(prefix)) return sent;
-  const std::string bytes = base64_decoded(url.substr(prefix.size()));
   auto decoded = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "");
   sent.is_jpeg = std::string(decoded.get_string("vips-loader")) == "jpegload_buffer";
   sent.width = decoded.width();
@@ -219,6 +217,17 @@ SentImage sent_image(const Received& request) {
     g_free(*f);
   }
   g_free(fields);
+  return sent;
+}
+
+SentImage sent_image(const Received& request) {
+  auto body = json::parse(request.body);
+  const auto& image = body["messages"][1]["content"][1]["image_url"];
+  const std::string url = image["url"].get<std::string>();
+  const std::string prefix = "data:image/jpeg;base64,";
+  if (!url.starts_with(prefix)) return {};
+  auto sent = decoded_image(base64_decoded(url.substr(prefix.size())));
+  sent.detail = image["detail"].get<std::string>();
   return sent;
 }
 
@@ -434,9 +443,12 @@ public:
     wsp::pipeline::TagRequest request;
     request.run_id = run_id;
     request.jobs = 1;
-    request.providers = [](const std::string& name, const wsp::config::Config& config) {
-      return name == "openai" ? wsp::tagging::make_openai_provider(config, std::string(k_key), quick_http())
-                              : nullptr;
+    request.providers = [](const std::string& name,
+                           const wsp::config::Config& config) -> std::unique_ptr<wsp::tagging::Provider> {
+      if (name == "openai") return wsp::tagging::make_openai_provider(config, std::string(k_key), quick_http());
+      if (name == "google_vision")
+        return wsp::tagging::make_google_vision_provider(config, std::string(k_vision_key), quick_http());
+      return nullptr;
     };
     return wsp::pipeline::tag(m_config, *m_catalog, request, quiet);
   }
@@ -578,6 +590,146 @@ TEST(RemoteTagging, TheKeyIsInNoCatalogRow) {
   shoot.tag("run-1");
   ASSERT_EQ(server.received().size(), 2u);
   EXPECT_EQ(shoot.catalog_bytes().find(k_key), std::string::npos);
+}
+
+// images:annotate answers, one per image of the request, in the documented shape.
+Reply vision_reply(const Received& request, const std::function<json(int image)>& one) {
+  auto body = json::parse(request.body);
+  json responses = json::array();
+  for (std::size_t i = 0; i < body["requests"].size(); ++i) responses.push_back(one(static_cast<int>(i)));
+  return {200, json{{"responses", responses}}.dump()};
+}
+
+json vision_labels(const std::string& label, double score, int faces) {
+  json out = {{"labelAnnotations",
+               {{{"mid", "/m/1"}, {"description", label}, {"score", score}, {"topicality", score}},
+                {{"mid", "/m/2"}, {"description", "Event"}, {"score", 0.6}, {"topicality", 0.6}}}},
+              {"imagePropertiesAnnotation", {{"dominantColors", {{"colors", json::array()}}}}}};
+  if (faces > 0) {
+    out["faceAnnotations"] = json::array();
+    for (int i = 0; i < faces; ++i)
+      out["faceAnnotations"].push_back({{"detectionConfidence", 0.9}, {"blurredLikelihood", "VERY_UNLIKELY"}});
+  }
+  return out;
+}
+
+TEST(GoogleVisionProvider, SendsUpTo16PlainSmallJpegsPerRequestWithTheKeyOnlyInTheQuery) {
+  FakeOpenAi server([](const Received& request, int) {
+    return vision_reply(request, [](int) { return vision_labels("Wedding ring", 0.95, 2); });
+  });
+  auto config = provider_config(server);
+  config.tagging.google_vision.base_url = server.base_url();
+  auto provider = wsp::tagging::make_google_vision_provider(config, std::string(k_vision_key), quick_http());
+  std::mutex mutex;
+  std::condition_variable all_in;
+  std::vector<wsp::tagging::Answer> answers;
+  const auto photo = pixels(900, 600);
+  for (int i = 0; i < 20; ++i)
+    provider->ask_async(photo, [&](wsp::tagging::Answer answer) {
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(answer));
+      all_in.notify_all();
+    });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(all_in.wait_for(lock, 20s, [&] { return answers.size() == 20; }));
+  }
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 2u);
+  std::vector<std::size_t> sizes;
+  for (const auto& request : received) {
+    EXPECT_EQ(request.path, "/v1/images:annotate");
+    ASSERT_EQ(request.query.size(), 1u);
+    EXPECT_EQ(request.query[0].name, "key");
+    EXPECT_EQ(request.query[0].value, k_vision_key);
+    for (const auto& header : request.headers) EXPECT_EQ(header.value.find(k_vision_key), std::string::npos);
+    EXPECT_EQ(request.body.find(k_vision_key), std::string::npos);
+    auto body = json::parse(request.body);
+    sizes.push_back(body["requests"].size());
+    for (const auto& one : body["requests"]) {
+      std::vector<std::string> features;
+      for (const auto& f : one["features"]) features.push_back(f["type"]);
+      EXPECT_EQ(features, (std::vector<std::string>{"LABEL_DETECTION", "FACE_DETECTION", "IMAGE_PROPERTIES"}));
+      auto image = decoded_image(base64_decoded(one["image"]["content"].get<std::string>()));
+      EXPECT_TRUE(image.is_jpeg);
+      EXPECT_LE(std::max(image.width, image.height), 512);
+      EXPECT_TRUE(image.metadata.empty());
+    }
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{16, 4}));
+  for (const auto& answer : answers) {
+    ASSERT_TRUE(answer.observation) << answer.failure;
+    ASSERT_EQ(answer.observation->scenes.size(), 1u);
+    EXPECT_EQ(answer.observation->scenes[0].scene, "detail") << "through the label table";
+    EXPECT_DOUBLE_EQ(answer.observation->scenes[0].confidence, 0.95);
+    EXPECT_EQ(answer.observation->labels, (std::vector<std::string>{"wedding ring"}));
+    EXPECT_EQ(answer.observation->people, 2);
+  }
+}
+
+TEST(GoogleVisionProvider, AnErrorForOneImageFailsOnlyThatImage) {
+  FakeOpenAi server([](const Received& request, int) {
+    return vision_reply(request, [](int image) {
+      if (image == 1) return json{{"error", {{"code", 3}, {"message", "Bad image data."}}}};
+      if (image == 2) return json{{"error", {{"code", 14}, {"message", "Service unavailable."}}}};
+      return vision_labels("Dance", 0.9, 0);
+    });
+  });
+  auto config = provider_config(server);
+  config.tagging.google_vision.base_url = server.base_url();
+  wsp::net::HttpResponse response;
+  auto provider = wsp::tagging::make_google_vision_provider(config, std::nullopt, quick_http());
+  std::mutex mutex;
+  std::condition_variable all_in;
+  std::map<int, wsp::tagging::Answer> answers;
+  for (int i = 0; i < 4; ++i)
+    provider->ask_async(pixels(64 + i, 48), [&, i](wsp::tagging::Answer answer) {
+      std::lock_guard lock(mutex);
+      answers[i] = std::move(answer);
+      all_in.notify_all();
+    });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(all_in.wait_for(lock, 20s, [&] { return answers.size() == 4; }));
+  }
+  ASSERT_EQ(server.received().size(), 1u);
+  EXPECT_TRUE(server.received()[0].query.empty()) << "no key, no key parameter";
+  EXPECT_TRUE(answers[0].observation);
+  EXPECT_EQ(answers[0].observation->scenes.at(0).scene, "reception");
+  EXPECT_FALSE(answers[1].observation);
+  EXPECT_FALSE(answers[1].transient);
+  EXPECT_NE(answers[1].failure.find("Bad image data."), std::string::npos);
+  EXPECT_FALSE(answers[2].observation);
+  EXPECT_TRUE(answers[2].transient);
+  EXPECT_TRUE(answers[3].observation);
+}
+
+TEST(RemoteTagging, ProvidersAreAskedInOrderAndTheFirstStaysDueWhileItIsAway) {
+  FakeOpenAi openai([](const Received&, int) { return error_reply(503); });
+  FakeOpenAi vision([](const Received& request, int) {
+    return vision_reply(request, [](int) { return vision_labels("Altar", 0.9, 2); });
+  });
+  TaggedShoot shoot(3, openai);
+  shoot.m_config.tagging.providers = {"openai", "google_vision", "local"};
+  shoot.m_config.tagging.google_vision.base_url = vision.base_url();
+  auto first = shoot.tag("run-1");
+  EXPECT_EQ(openai.received().size(), 3u);
+  EXPECT_GE(vision.received().size(), 1u);
+  EXPECT_EQ(first.due_remote, 3u);
+  for (const auto& t : shoot.m_catalog->tags()) {
+    EXPECT_EQ(t.provider, "google_vision");
+    EXPECT_EQ(t.scene, "ceremony");
+  }
+  EXPECT_EQ(shoot.jobs("pending"), 3) << "still due for openai";
+
+  openai.set_script([](const Received&, int) { return completion(content("portrait", 0.9)); });
+  const auto vision_calls = vision.received().size();
+  auto second = shoot.tag("run-2");
+  EXPECT_EQ(second.tagged, 3u);
+  EXPECT_EQ(openai.received().size(), 6u);
+  EXPECT_EQ(vision.received().size(), vision_calls) << "the first provider answered: the second is not asked";
+  for (const auto& t : shoot.m_catalog->tags()) EXPECT_EQ(t.provider, "openai");
+  EXPECT_EQ(shoot.jobs("done"), 3);
 }
 
 }  // namespace
