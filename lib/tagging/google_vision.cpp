@@ -242,8 +242,10 @@ std::unique_ptr<Provider> make_google_vision_provider(const config::Config& conf
 }
 
 std::unique_ptr<Provider> make_google_vision_provider(const config::Config& config) {
-  return make_google_vision_provider(config,
-                                     config::resolve_secret(config.tagging.google_vision.api_key, config.project_dir));
+  net::HttpSettings http;
+  http.retry.retries = config.pipeline.retries;
+  return make_google_vision_provider(
+      config, config::resolve_secret(config.tagging.google_vision.api_key, config.project_dir), std::move(http));
 }
 
 }  // namespace wsp::tagging

@@ -297,7 +297,10 @@ std::unique_ptr<Provider> make_openai_provider(const config::Config& config, std
 }
 
 std::unique_ptr<Provider> make_openai_provider(const config::Config& config) {
-  return make_openai_provider(config, config::resolve_secret(config.tagging.openai.api_key, config.project_dir));
+  net::HttpSettings http;
+  http.retry.retries = config.pipeline.retries;
+  return make_openai_provider(config, config::resolve_secret(config.tagging.openai.api_key, config.project_dir),
+                              std::move(http));
 }
 
 }  // namespace wsp::tagging
