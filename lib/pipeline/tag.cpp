@@ -437,7 +437,9 @@ std::string tag_settings(const config::Config& config) {
   std::string text = fmt::format("v1 providers={} scenes={} alt={} analysis={} zone={}", fmt::join(t.providers, ","),
                                  fmt::join(t.scenes, ","), t.alt_text, config.render.analysis_size,
                                  config.project.timezone);
-  if (contains(t.providers, "openai")) text += " openai=" + t.openai.model;
+  if (contains(t.providers, "openai")) text += " openai=" + t.openai.model + " language=" + t.language;
+  if (contains(t.providers, "google_vision"))
+    for (const auto& rule : t.google_vision.labels) text += fmt::format(" label={}={}", rule.label, rule.scene);
   if (t.alt_text.find("{title}") != std::string::npos) text += " title=" + config.project.title;
   if (t.alt_text.find("{credit}") != std::string::npos) text += " credit=" + config.project.credit;
   for (const auto& w : t.vocabulary) text += fmt::format(" word={}={}", w.word, w.text);

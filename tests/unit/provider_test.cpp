@@ -704,6 +704,25 @@ TEST(GoogleVisionProvider, AnErrorForOneImageFailsOnlyThatImage) {
   EXPECT_TRUE(answers[3].observation);
 }
 
+TEST(RemoteTagging, AChangedLabelTableRetagsAndAsksVisionAgain) {
+  FakeOpenAi vision([](const Received& request, int) {
+    return vision_reply(request, [](int) { return vision_labels("Cake", 0.9, 0); });
+  });
+  TaggedShoot shoot(2, vision);
+  shoot.m_config.tagging.providers = {"google_vision", "local"};
+  shoot.m_config.tagging.google_vision.base_url = vision.base_url();
+  shoot.tag("run-1");
+  for (const auto& t : shoot.m_catalog->tags()) EXPECT_EQ(t.scene, "detail");
+  const auto requests = vision.received().size();
+  shoot.tag("run-2");
+  EXPECT_EQ(vision.received().size(), requests) << "nothing due, nothing asked";
+  shoot.m_config.tagging.google_vision.labels = {{"cake", "reception"}};
+  auto third = shoot.tag("run-3");
+  EXPECT_EQ(third.tagged, 2u);
+  EXPECT_GT(vision.received().size(), requests);
+  for (const auto& t : shoot.m_catalog->tags()) EXPECT_EQ(t.scene, "reception");
+}
+
 TEST(RemoteTagging, ProvidersAreAskedInOrderAndTheFirstStaysDueWhileItIsAway) {
   FakeOpenAi openai([](const Received&, int) { return error_reply(503); });
   FakeOpenAi vision([](const Received& request, int) {
