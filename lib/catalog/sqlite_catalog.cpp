@@ -290,6 +290,23 @@ CREATE TRIGGER IF NOT EXISTS events_webhook_outbox AFTER INSERT ON events BEGIN
     FROM webhook_endpoints e WHERE NEW.kind = 'test.ping' AND e.url = json_extract(NEW.detail, '$.endpoint');
 END;
 )sql"},
+    // Remote tagging providers: each call's tokens, cost and outcome, for status and the cost cap.
+    {R"sql(
+CREATE TABLE provider_calls (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  calls INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  failure TEXT NOT NULL,
+  transient INTEGER NOT NULL,
+  circuit TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+)sql",
+     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'provider_calls'"},
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -897,6 +914,32 @@ public:
                 "created_ms = excluded.created_ms");
     s.bind(1, content_sha256).bind(2, provider).bind(3, model).bind(4, result).bind(5, now_ms());
     s.run();
+  }
+
+  void add_provider_call(const ProviderCall& call) override {
+    Statement s(m_db,
+                "INSERT INTO provider_calls (run_id, provider, calls, input_tokens, output_tokens, cost, failure, "
+                "transient, circuit, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    s.bind(1, call.run_id).bind(2, call.provider).bind(3, std::int64_t{call.calls}).bind(4, call.input_tokens);
+    s.bind(5, call.output_tokens).bind(6, call.cost).bind(7, call.failure).bind(8, std::int64_t{call.transient});
+    s.bind(9, call.circuit).bind(10, now_ms());
+    s.run();
+  }
+
+  std::vector<ProviderUsage> provider_usage() override {
+    // A catalog opened read-only may predate the table.
+    Statement exists(m_db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'provider_calls'");
+    if (!exists.step() || exists.integer(0) == 0) return {};
+    Statement s(m_db,
+                "SELECT provider, sum(calls), sum(failure != ''), sum(input_tokens), sum(output_tokens), sum(cost), "
+                "(SELECT circuit FROM provider_calls l WHERE l.provider = p.provider ORDER BY id DESC LIMIT 1), "
+                "(SELECT failure FROM provider_calls l WHERE l.provider = p.provider AND failure != '' "
+                "ORDER BY id DESC LIMIT 1) FROM provider_calls p GROUP BY provider ORDER BY provider");
+    std::vector<ProviderUsage> usage;
+    while (s.step())
+      usage.push_back({s.text(0), s.integer(1), s.integer(2), s.integer(3), s.integer(4), s.real(5), s.text(6),
+                       s.text(7)});
+    return usage;
   }
 
   std::optional<RunProgress> run_progress(const std::string& run_id) override {

@@ -53,6 +53,31 @@ struct TagOverride {
   bool empty() const { return !scene && add_tags.empty() && remove_tags.empty() && !alt_text && !rating; }
 };
 
+// One request (or a few, for a batch) to a remote tagging provider.
+struct ProviderCall {
+  std::string run_id;
+  std::string provider;
+  int calls = 0;            // requests that reached the provider
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost = 0;          // from the configured prices
+  std::string failure;      // empty when it saw the photo
+  bool transient = false;   // the failure was passing (the photo stays due)
+  std::string circuit;      // the provider's circuit after the call: closed, open, half_open
+};
+
+// What `status` shows per provider, over every run.
+struct ProviderUsage {
+  std::string provider;
+  std::int64_t calls = 0;
+  std::int64_t failures = 0;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost = 0;
+  std::string circuit;       // as the last call left it
+  std::string last_failure;
+};
+
 struct TagCatalog {
   virtual ~TagCatalog() = default;
 
@@ -75,6 +100,9 @@ struct TagCatalog {
                                                    const std::string& model) = 0;
   virtual void put_cached_result(const std::string& content_sha256, const std::string& provider,
                                  const std::string& model, const std::string& result) = 0;
+
+  virtual void add_provider_call(const ProviderCall& call) = 0;
+  virtual std::vector<ProviderUsage> provider_usage() = 0;  // by provider name
 };
 
 }  // namespace wsp::catalog

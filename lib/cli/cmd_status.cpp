@@ -87,6 +87,25 @@ int run_status(const StatusOptions& options, const Context& context) {
     terminal.emit(line);
   }
 
+  auto usage = catalog->provider_usage();
+  if (!usage.empty()) say(fmt::format("\n{:<15}{:>8}{:>10}{:>14}{:>10}  {}\n", "provider", "calls", "failures",
+                                      "tokens in/out", "cost", "circuit"));
+  for (const auto& u : usage) {
+    say(fmt::format("{:<15}{:>8}{:>10}{:>14}{:>10.4f}  {}\n", u.provider, u.calls, u.failures,
+                    fmt::format("{}/{}", u.input_tokens, u.output_tokens), u.cost, u.circuit));
+    if (!u.last_failure.empty()) say(fmt::format("  last failure: {}\n", u.last_failure));
+    terminal.emit(JsonLine()
+                      .add("event", "status.provider")
+                      .add("provider", u.provider)
+                      .add("calls", u.calls)
+                      .add("failures", u.failures)
+                      .add("input_tokens", u.input_tokens)
+                      .add("output_tokens", u.output_tokens)
+                      .add("cost", u.cost)
+                      .add("circuit", u.circuit)
+                      .add("last_failure", u.last_failure));
+  }
+
   bool header_shown = false;
   for (const auto& image : images) {
     if (image.status != catalog::ImageStatus::Rejected) continue;

@@ -28,6 +28,10 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
                                     "({:.2f} s)",
                                     summary.tagged, summary.from_cache, summary.failed, summary.groups, review,
                                     seconds));
+  if (summary.due_remote > 0)
+    context.terminal.info(fmt::format("{} image(s) were tagged without a remote provider that was away (outage, rate "
+                                      "limit, tagging.max_cost) and stay due for it: the next run asks again",
+                                      summary.due_remote));
   if (summary.rerender > 0)
     context.terminal.info(fmt::format("{} image(s) lost their analysis image and wait for render: `wsportfolio run` "
                                       "renders and tags them",
@@ -38,6 +42,7 @@ int tag_stage(const Context& context, const config::Config& config, catalog::Cat
                             .add("from_cache", summary.from_cache)
                             .add("failed", summary.failed)
                             .add("waiting_for_render", summary.rerender)
+                            .add("due_for_provider", summary.due_remote)
                             .add("groups", summary.groups)
                             .add("needs_review", static_cast<std::int64_t>(review))
                             .add("seconds", seconds)
@@ -74,6 +79,7 @@ namespace {
 struct TagOptions {
   std::string folder;
   bool xmp = false;
+  bool estimate = false;
   // tag set / clear / show
   std::vector<std::string> files;
   std::optional<std::string> scene;
@@ -109,7 +115,29 @@ std::vector<catalog::ImageRecord> images_for(const config::Config& config, catal
   return found;
 }
 
+int run_estimate(const TagOptions& options, const Context& context) {
+  auto config = load_project(context, existing_folder(options.folder));
+  auto catalog = open_existing_catalog(config, catalog::Access::read_only);
+  auto estimate = pipeline::estimate_tagging(config, *catalog);
+  if (estimate.provider.empty())
+    context.terminal.info(fmt::format("{} photo(s) due for tagging, all local: no remote call, no cost", estimate.due));
+  else
+    context.terminal.info(fmt::format(
+        "{} photo(s) due for tagging: at most {} call(s) to {}, about {} input and {} output tokens, about {:.4f} "
+        "in the unit of its prices{}",
+        estimate.due, estimate.calls, estimate.provider, estimate.input_tokens, estimate.output_tokens, estimate.cost,
+        estimate.max_cost ? fmt::format(" (tagging.max_cost: {})", *estimate.max_cost) : std::string()));
+  JsonLine line;
+  line.add("event", "tag.estimate").add("due", estimate.due).add("provider", estimate.provider);
+  line.add("calls", estimate.calls).add("input_tokens", estimate.input_tokens);
+  line.add("output_tokens", estimate.output_tokens).add("cost", estimate.cost);
+  if (estimate.max_cost) line.add("max_cost", *estimate.max_cost);
+  context.terminal.emit(line);
+  return k_exit_ok;
+}
+
 int run_tag(const TagOptions& options, const Context& context) {
+  if (options.estimate) return run_estimate(options, context);
   return run_on_project(context, {.name = "tag", .folder = existing_folder(options.folder)}, [&](const Project& p) {
     int code = tag_stage(context, p.config, p.catalog, p.run_id);
     if (options.xmp && !context.stop) code = std::max(code, write_xmp_sidecars(context, p.config, p.catalog));
@@ -276,6 +304,8 @@ Runner define_tag(CLI::App& command) {
   command.fallthrough();
   command.add_option("folder", options->folder, "Project folder (default: the current folder)");
   command.add_flag("--xmp", options->xmp, "Write XMP sidecars (IMG_1234.xmp) for Lightroom and Photo Mechanic");
+  command.add_flag("--estimate", options->estimate,
+                   "Print the remote calls and their cost a tag run would make, and send nothing");
 
   auto* set = command.add_subcommand("set", "Override scene, keywords, alt text or rating; automation never overwrites it");
   set->fallthrough();

@@ -267,6 +267,22 @@ Apply list_of(Get get) {
   return [get](Config& c, const YAML::Node&, const Place&) { get(c).emplace_back(); };
 }
 
+// A number that may be left out (no limit): `none` or empty says so explicitly.
+template <typename Get>
+Apply optional_number(Get get, double lo, double hi) {
+  return [get, lo, hi](Config& c, const YAML::Node& n, const Place& p) {
+    auto raw = scalar_of(n, p, "a number or none");
+    if (raw.empty() || raw == "none" || raw == "~" || raw == "null") {
+      get(c).reset();
+      return;
+    }
+    double value = 0;
+    auto apply = number([&](Config&) -> double& { return value; }, lo, hi);
+    apply(c, n, p);
+    get(c) = value;
+  };
+}
+
 template <typename Get>
 Apply optional_map(Get get) {
   return [get](Config& c, const YAML::Node&, const Place&) {
@@ -355,6 +371,8 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.min_confidence", Kind::Value, number(FIELD(c.tagging.min_confidence), 0.0, 1.0)},
       {"tagging.scenes", Kind::Value, texts(FIELD(c.tagging.scenes))},
       {"tagging.alt_text", Kind::Value, text(FIELD(c.tagging.alt_text))},
+      {"tagging.language", Kind::Value, text(FIELD(c.tagging.language))},
+      {"tagging.max_cost", Kind::Value, optional_number(FIELD(c.tagging.max_cost), 0.0, 1e9)},
       {"tagging.vocabulary", Kind::List, list_of(FIELD(c.tagging.vocabulary))},
       {"tagging.vocabulary[].word", Kind::Value, text(FIELD(c.tagging.vocabulary.back().word))},
       {"tagging.vocabulary[].text", Kind::Value, text(FIELD(c.tagging.vocabulary.back().text))},
@@ -363,10 +381,25 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.openai.api_key_env", Kind::Value, env_name(FIELD(c.tagging.openai.api_key.env)), true},
       {"tagging.openai.api_key_file", Kind::Value, text(FIELD(c.tagging.openai.api_key.file))},
       {"tagging.openai.base_url", Kind::Value, web_address(FIELD(c.tagging.openai.base_url))},
+      {"tagging.openai.concurrency", Kind::Value, whole(FIELD(c.tagging.openai.concurrency), 1, 256)},
+      {"tagging.openai.timeout_seconds", Kind::Value, whole(FIELD(c.tagging.openai.timeout_seconds), 1, 3600)},
+      {"tagging.openai.prices", Kind::Map, nullptr},
+      {"tagging.openai.prices.input_per_million", Kind::Value,
+       number(FIELD(c.tagging.openai.prices.input_per_million), 0.0, 1e6)},
+      {"tagging.openai.prices.output_per_million", Kind::Value,
+       number(FIELD(c.tagging.openai.prices.output_per_million), 0.0, 1e6)},
       {"tagging.google_vision", Kind::Map, nullptr},
       {"tagging.google_vision.api_key_env", Kind::Value, env_name(FIELD(c.tagging.google_vision.api_key.env)), true},
       {"tagging.google_vision.api_key_file", Kind::Value, text(FIELD(c.tagging.google_vision.api_key.file))},
       {"tagging.google_vision.base_url", Kind::Value, web_address(FIELD(c.tagging.google_vision.base_url))},
+      {"tagging.google_vision.concurrency", Kind::Value, whole(FIELD(c.tagging.google_vision.concurrency), 1, 64)},
+      {"tagging.google_vision.timeout_seconds", Kind::Value,
+       whole(FIELD(c.tagging.google_vision.timeout_seconds), 1, 3600)},
+      {"tagging.google_vision.price_per_thousand", Kind::Value,
+       number(FIELD(c.tagging.google_vision.price_per_thousand), 0.0, 1e6)},
+      {"tagging.google_vision.labels", Kind::List, list_of(FIELD(c.tagging.google_vision.labels))},
+      {"tagging.google_vision.labels[].label", Kind::Value, text(FIELD(c.tagging.google_vision.labels.back().label))},
+      {"tagging.google_vision.labels[].scene", Kind::Value, text(FIELD(c.tagging.google_vision.labels.back().scene))},
       {"render", Kind::Map, nullptr},
       {"render.widths", Kind::Value, wholes(FIELD(c.render.widths), 16, 16384)},
       {"render.formats", Kind::Map, nullptr},
@@ -557,6 +590,7 @@ private:
     else if (schema_path == "timeline") m_config.timeline.clear();
     else if (schema_path == "cameras") m_config.cameras.clear();
     else if (schema_path == "tagging.vocabulary") m_config.tagging.vocabulary.clear();
+    else if (schema_path == "tagging.google_vision.labels") m_config.tagging.google_vision.labels.clear();
     else if (schema_path == "publish.targets") m_config.publish.targets.clear();
     else if (schema_path == "webhooks") m_config.webhooks.clear();
     std::erase_if(m_config.origins, [&](const Origin& o) { return o.key.starts_with(display_key + "["); });

@@ -50,15 +50,43 @@ struct CameraClock {
   int offset_seconds = 0;
 };
 
+// Prices of a remote provider in the unit of tagging.max_cost.
+struct ProviderPrices {
+  double input_per_million = 0;   // per million input tokens
+  double output_per_million = 0;  // per million output tokens
+  double per_thousand_images = 0;  // per 1000 photos
+};
+
 struct OpenAiSettings {
   std::string model = "gpt-4o-mini";
+  // No key is sent when the variable is unset or empty (local servers: Ollama, vLLM, LM Studio).
   SecretRef api_key{"OPENAI_API_KEY", ""};
   std::string base_url = "https://api.openai.com/v1";
+  int concurrency = 4;            // requests in flight at once
+  int timeout_seconds = 60;       // one attempt, start to end
+  ProviderPrices prices;
+};
+
+// A Google Vision label (compared without case) and the scene it points to.
+struct LabelScene {
+  std::string label;
+  std::string scene;
 };
 
 struct GoogleVisionSettings {
-  SecretRef api_key{"GOOGLE_VISION_API_KEY", ""};
+  SecretRef api_key{"GOOGLE_VISION_API_KEY", ""};  // sent as the `key` query parameter
   std::string base_url = "https://vision.googleapis.com/v1";
+  int concurrency = 2;            // requests (of up to 16 photos each) in flight at once
+  int timeout_seconds = 60;
+  double price_per_thousand = 0;  // per 1000 photos (three features each)
+  // Replaces the built-in table when given.
+  std::vector<LabelScene> labels{
+      {"wedding ring", "detail"}, {"ring", "detail"},        {"jewellery", "detail"},  {"bouquet", "detail"},
+      {"shoe", "detail"},         {"cake", "detail"},        {"wedding cake", "detail"}, {"makeup", "getting_ready"},
+      {"hairstyle", "getting_ready"}, {"mirror", "getting_ready"}, {"altar", "ceremony"}, {"aisle", "ceremony"},
+      {"church", "ceremony"},     {"chapel", "ceremony"},    {"officiant", "ceremony"}, {"dance", "reception"},
+      {"party", "reception"},     {"banquet", "reception"},  {"nightclub", "reception"}, {"portrait", "portrait"},
+      {"portrait photography", "portrait"}, {"smile", "candid"}, {"fun", "candid"}};
 };
 
 // A word of the alt text in the gallery's language: a scene, a colour name or
@@ -75,6 +103,8 @@ struct TaggingSettings {
   // Placeholders: {scene} {orientation} {colours} {people} {title} {credit}.
   std::string alt_text = "{scene} photo, {orientation}, in {colours}{people}";
   std::vector<Wording> vocabulary;  // overrides of the built-in English words
+  std::string language = "English";  // of the alt text remote providers write
+  std::optional<double> max_cost;  // [none] per run: remote calls stop when reached
   OpenAiSettings openai;
   GoogleVisionSettings google_vision;
 };

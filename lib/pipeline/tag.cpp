@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -10,8 +13,11 @@
 #include <fmt/format.h>
 
 #include "imaging/render.hpp"
+#include "net/retry.hpp"
 #include "pipeline/engine.hpp"
 #include "tagging/scores.hpp"
+#include "tagging/google_vision.hpp"
+#include "tagging/openai.hpp"
 #include "tagging/tagger.hpp"
 #include "tagging/timeline.hpp"
 #include "tagging/xmp.hpp"
@@ -25,28 +31,154 @@ using catalog::ImageRecord;
 
 namespace {
 
+// What the run has spent on remote providers, against tagging.max_cost.
+class RunCost {
+public:
+  explicit RunCost(std::optional<double> cap) : m_cap(cap) {}
+  bool reached() const {
+    std::lock_guard lock(m_mutex);
+    return m_cap && m_spent >= *m_cap;
+  }
+  void add(double cost) {
+    std::lock_guard lock(m_mutex);
+    m_spent += cost;
+  }
+
+private:
+  mutable std::mutex m_mutex;
+  std::optional<double> m_cap;
+  double m_spent = 0;
+};
+
+config::ProviderPrices prices_of(const config::Config& config, const std::string& provider) {
+  if (provider == "openai") return config.tagging.openai.prices;
+  if (provider == "google_vision") return {.per_thousand_images = config.tagging.google_vision.price_per_thousand};
+  return {};
+}
+
+int concurrency_of(const config::Config& config, const std::string& provider) {
+  if (provider == "openai") return config.tagging.openai.concurrency;
+  // Photos, not requests: each request carries up to 16.
+  if (provider == "google_vision") return config.tagging.google_vision.concurrency * tagging::k_vision_batch;
+  return 4;
+}
+
+// One remote provider's circuit and spending. A provider that keeps failing
+// for passing reasons is left alone for a while (its photos stay due) instead
+// of being asked for every photo of the shoot.
+class ProviderBudget {
+public:
+  ProviderBudget(config::ProviderPrices prices, int concurrency, std::shared_ptr<RunCost> spent)
+      : m_prices(prices),
+        m_concurrency(std::max(1, concurrency)),
+        m_spent(std::move(spent)),
+        m_breaker({}, net::real_steady_clock()) {}
+
+  // Runs `go` now when fewer than `concurrency` requests are out, else when
+  // one comes back (on that thread); each `go` ends with one release().
+  void when_free(std::function<void()> go) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_out >= m_concurrency) {
+        m_waiting.push_back(std::move(go));
+        return;
+      }
+      ++m_out;
+    }
+    go();
+  }
+  void release() {
+    std::function<void()> next;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_waiting.empty()) {
+        --m_out;
+        return;
+      }
+      next = std::move(m_waiting.front());
+      m_waiting.pop_front();
+    }
+    next();
+  }
+
+  // Empty when the provider may be asked now; else why not.
+  std::string may_ask() {
+    if (m_spent->reached()) return "tagging.max_cost reached for this run";
+    std::lock_guard lock(m_mutex);
+    return m_breaker.allow() ? "" : "circuit open after repeated failures";
+  }
+
+  // Records the answer; returns what it cost.
+  double record(const tagging::Answer& answer) {
+    const double cost = (answer.usage.input_tokens * m_prices.input_per_million +
+                         answer.usage.output_tokens * m_prices.output_per_million) / 1e6 +
+                        answer.usage.images * m_prices.per_thousand_images / 1e3;
+    m_spent->add(cost);
+    std::lock_guard lock(m_mutex);
+    // A verdict on one photo says the service works.
+    if (answer.observation || !answer.transient) m_breaker.record_success();
+    else m_breaker.record_failure();
+    return cost;
+  }
+
+  net::BreakerState circuit() const {
+    std::lock_guard lock(m_mutex);
+    return m_breaker.state();
+  }
+
+private:
+  config::ProviderPrices m_prices;
+  const int m_concurrency;
+  std::shared_ptr<RunCost> m_spent;
+  mutable std::mutex m_mutex;
+  net::CircuitBreaker m_breaker;
+  int m_out = 0;
+  std::deque<std::function<void()>> m_waiting;
+};
+
+// A cached verdict on a photo (a refusal, an answer outside the schema):
+// recorded once, never asked again for the same pixels, prompt and model.
+std::optional<std::string> refusal_in(const std::string& cached) {
+  auto parsed = nlohmann::json::parse(cached, nullptr, false);
+  if (parsed.is_object() && parsed.contains("failed") && parsed["failed"].is_string())
+    return parsed["failed"].get<std::string>();
+  return std::nullopt;
+}
+
 // The tag stage's description and its work on one image.
 class TagStage {
 public:
-  TagStage(const config::Config& config, Engine& engine, Observer& observer)
-      : m_config(config), m_engine(engine), m_settings(tag_settings(config)), m_zone(project_zone(config)) {
+  TagStage(const config::Config& config, Engine& engine, Observer& observer, std::string run_id,
+           ProviderFactory factory)
+      : m_config(config),
+        m_engine(engine),
+        m_settings(tag_settings(config)),
+        m_zone(project_zone(config)),
+        m_run_id(std::move(run_id)),
+        m_local(tagging::make_local_provider()),
+        m_spent(std::make_shared<RunCost>(config.tagging.max_cost)) {
     for (const auto& name : config.tagging.providers) {
-      if (auto provider = tagging::make_provider(name, config)) m_providers.push_back(std::move(provider));
-      else observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
+      if (name == "local") continue;  // always there, and always last
+      if (auto provider = factory ? factory(name, config) : tagging::make_provider(name, config)) {
+        m_budgets.emplace(name, std::make_unique<ProviderBudget>(prices_of(config, name), concurrency_of(config, name), m_spent));
+        m_remote.push_back(std::move(provider));
+      } else {
+        observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
+      }
     }
-    // The local provider is always there to fall back on.
-    if (std::none_of(m_providers.begin(), m_providers.end(), [](const auto& p) { return p->name() == "local"; }))
-      m_providers.push_back(tagging::make_local_provider());
   }
 
   Stage description() {
     // Small batches, claimed and committed in one transaction each: a kill
     // loses at most one batch of cheap work.
     const int batch = std::max(1, m_engine.settings().jobs) * 4;
+    // With a remote provider, photos wait on the network, not on a CPU.
+    const bool remote = !m_remote.empty();
     Stage stage{.name = StageName::tag,
-                .work = Work::cpu,
+                .work = remote ? Work::io : Work::cpu,
                 .claim = {.settings = m_settings, .after = StageName::render, .at_once = batch}};
     stage.run = [this](const Item& image) { return tag_one(image); };
+    stage.start = [this](const Item& image, Finish finish) { start_one(image, std::move(finish)); };
     stage.batch = static_cast<std::size_t>(batch);
     stage.batch_wait = std::chrono::milliseconds(500);
     stage.done_event = EventKind::image_tagged;
@@ -55,6 +187,7 @@ public:
   }
 
   std::size_t from_cache() const { return m_from_cache; }
+  std::size_t due_remote() const { return m_due_remote; }
 
 private:
   static tagging::TimeZone project_zone(const config::Config& config) {
@@ -62,7 +195,48 @@ private:
     return zone ? *zone : tagging::TimeZone::utc();
   }
 
+  // One photo while its providers are asked.
+  struct Tagging {
+    ImageRecord image;
+    std::string content;  // the analysis image's hash: the cache key
+    std::string bytes;
+    std::optional<tagging::Pixels> pixels;
+    tagging::Observation seen;
+    std::vector<std::array<std::string, 4>> to_cache;  // content hash, provider, model, JSON
+    std::vector<catalog::ProviderCall> calls;
+    bool from_cache = false;
+    std::vector<std::string> due_for;  // remote providers that were away: asked again in a later run
+    std::vector<std::string> refused;  // verdicts on the photo
+    std::string provider_name, model;
+    std::size_t next = 0;  // the next remote provider to ask
+    Finish finish;
+  };
+  using TaggingPtr = std::shared_ptr<Tagging>;
+
   Outcome tag_one(const ImageRecord& image) {
+    std::promise<Outcome> concluded;
+    auto outcome = concluded.get_future();
+    start_one(image, [&concluded](Outcome o) { concluded.set_value(std::move(o)); });
+    return outcome.get();
+  }
+
+  static Outcome failed(std::string reason) { return Outcome{.verdict = Verdict::failed, .reason = std::move(reason)}; }
+
+  util::Status decode(Tagging& t) {
+    if (t.pixels) return {};
+    auto decoded =
+        imaging::decode_rgb8(std::span(reinterpret_cast<const std::uint8_t*>(t.bytes.data()), t.bytes.size()));
+    if (!decoded.ok()) return util::Error{fmt::format("analysis image: {}", decoded.message())};
+    t.pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
+    return {};
+  }
+
+  // Reads the analysis image and measures its pixels locally (cached), then
+  // asks the remote providers; `finish` is called once, maybe on another thread.
+  void start_one(const ImageRecord& image, Finish finish) {
+    auto t = std::make_shared<Tagging>();
+    t->image = image;
+    t->finish = std::move(finish);
     // Asked per image: another process may have rendered it again since the claim.
     auto analysis = m_engine.with_catalog([&](catalog::Catalog& c) { return c.analysis_path(image.id); });
     auto bytes = analysis ? util::read_text_file(m_config.state_dir() / *analysis)
@@ -79,45 +253,112 @@ private:
           c.put_job(*render);
         }
       };
-      return waiting;
+      return t->finish(std::move(waiting));
     }
-    auto failed = [](std::string reason) { return Outcome{.verdict = Verdict::failed, .reason = std::move(reason)}; };
-    const std::string content = util::sha256_hex(*bytes);
-    std::optional<tagging::Observation> seen;
-    std::string provider_name, model, last_error;
-    std::optional<tagging::Pixels> pixels;
-    std::optional<std::array<std::string, 4>> to_cache;  // content hash, provider, model, JSON
-    bool from_cache = false;
-    for (const auto& provider : m_providers) {
-      auto cached = m_engine.with_catalog(
-          [&](catalog::Catalog& c) { return c.cached_result(content, provider->name(), provider->model()); });
-      if (cached) {
-        if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
-          seen = std::move(*restored);
-          from_cache = true;
-        }
-      }
-      if (!seen) {
-        if (!pixels) {
-          auto decoded = imaging::decode_rgb8(
-              std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
-          if (!decoded.ok()) return failed(fmt::format("analysis image: {}", decoded.message()));
-          pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
-        }
-        auto observed = provider->observe(*pixels, *bytes);
-        if (!observed.ok()) {
-          last_error = fmt::format("{}: {}", provider->name(), observed.message());
-          continue;  // the next provider in the fallback order
-        }
-        seen = std::move(*observed);
-        to_cache = {content, provider->name(), provider->model(), tagging::to_json(*seen)};
-      }
-      provider_name = provider->name();
-      model = provider->model();
-      break;
-    }
-    if (!seen) return failed(last_error.empty() ? "no tagging provider could look at it" : last_error);
+    t->bytes = std::move(*bytes);
+    t->content = util::sha256_hex(t->bytes);
 
+    // The pixels' own measurements come from the local provider, always.
+    std::optional<tagging::Observation> seen;
+    if (auto cached = m_engine.with_catalog(
+            [&](catalog::Catalog& c) { return c.cached_result(t->content, m_local->name(), m_local->model()); }))
+      if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
+        seen = std::move(*restored);
+        t->from_cache = true;
+      }
+    if (!seen) {
+      if (auto decoded = decode(*t); !decoded.ok()) return t->finish(failed(decoded.message()));
+      auto answer = m_local->ask(*t->pixels);
+      if (!answer.observation) return t->finish(failed(fmt::format("local: {}", answer.failure)));
+      seen = std::move(*answer.observation);
+      t->to_cache.push_back({t->content, m_local->name(), m_local->model(), tagging::to_json(*seen)});
+    }
+    t->seen = std::move(*seen);
+    t->provider_name = m_local->name();
+    t->model = m_local->model();
+    ask_next(t);
+  }
+
+  // Remote providers in fallback order: the first that sees the photo adds
+  // scenes, keywords, alt text and people. One that failed for a passing
+  // reason leaves the photo due for it; a verdict on the photo is cached.
+  void ask_next(const TaggingPtr& t) {
+    while (t->next < m_remote.size()) {
+      auto& provider = *m_remote[t->next++];
+      auto cached = m_engine.with_catalog(
+          [&](catalog::Catalog& c) { return c.cached_result(t->content, provider.name(), provider.model()); });
+      if (cached) {
+        if (auto verdict = refusal_in(*cached)) {
+          t->refused.push_back(fmt::format("{}: {}", provider.name(), *verdict));
+          continue;
+        }
+        if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
+          t->from_cache = true;
+          adopt(*t, provider, std::move(*restored));
+          return conclude_one(t);
+        }
+      }
+      auto& budget = *m_budgets.at(provider.name());
+      budget.when_free([this, t, &provider, &budget] {
+        // Checked when the request would go out, so that the cost cap and an
+        // open circuit also hold back photos that were waiting for a slot.
+        if (auto closed = budget.may_ask(); !closed.empty()) {
+          budget.release();
+          t->due_for.push_back(fmt::format("{}: {}", provider.name(), closed));
+          return ask_next(t);
+        }
+        if (auto decoded = decode(*t); !decoded.ok()) {
+          budget.release();
+          return t->finish(failed(decoded.message()));
+        }
+        provider.ask_async(*t->pixels, [this, t, &provider, &budget](tagging::Answer answer) {
+          const double cost = budget.record(answer);
+          budget.release();
+          t->calls.push_back({.run_id = m_run_id,
+                              .provider = provider.name(),
+                              .calls = answer.calls,
+                              .input_tokens = answer.usage.input_tokens,
+                              .output_tokens = answer.usage.output_tokens,
+                              .cost = cost,
+                              .failure = answer.observation ? "" : answer.failure,
+                              .transient = answer.transient,
+                              .circuit = std::string(net::to_string(budget.circuit()))});
+          if (answer.observation) {
+            t->to_cache.push_back(
+                {t->content, provider.name(), provider.model(), tagging::to_json(*answer.observation)});
+            adopt(*t, provider, std::move(*answer.observation));
+            return conclude_one(t);
+          }
+          if (answer.transient) {
+            t->due_for.push_back(fmt::format("{}: {}", provider.name(), answer.failure));
+          } else {
+            t->refused.push_back(fmt::format("{}: {}", provider.name(), answer.failure));
+            t->to_cache.push_back({t->content, provider.name(), provider.model(),
+                                   nlohmann::json{{"failed", answer.failure}}.dump(
+                                       -1, ' ', false, nlohmann::json::error_handler_t::replace)});
+          }
+          ask_next(t);
+        });
+      });
+      return;
+    }
+    conclude_one(t);
+  }
+
+  static void adopt(Tagging& t, const tagging::Provider& provider, tagging::Observation remote) {
+    t.seen.scenes = std::move(remote.scenes);
+    t.seen.labels = std::move(remote.labels);
+    t.seen.people = remote.people;
+    t.seen.description = std::move(remote.description);
+    t.seen.eyes_closed = remote.eyes_closed;
+    t.provider_name = provider.name();
+    t.model = provider.model();
+  }
+
+  void conclude_one(const TaggingPtr& t) {
+    const auto& image = t->image;
+    const auto& seen = t->seen;
+    const auto& provider_name = t->provider_name;
     tagging::PhotoContext photo;
     photo.header = image.header;
     auto instant = tagging::capture_instant(image.header.camera, m_zone, m_config.cameras);
@@ -125,51 +366,62 @@ private:
       photo.capture_utc_ms = instant->utc_ms;
       photo.local_offset_seconds = m_zone.offset_at_utc(instant->utc_ms / 1000);
     }
-    auto conclusion = tagging::conclude(*seen, photo, m_config);
+    auto conclusion = tagging::conclude(seen, photo, m_config);
 
     catalog::TagRecord record;
     record.image_id = image.id;
     record.fingerprint = image.sha256 + ":" + m_settings;
     record.provider = provider_name;
-    record.model = model;
+    record.model = t->model;
     record.scene = conclusion.scene;
     record.scene_confidence = conclusion.scene_confidence;
     record.scene_basis = conclusion.scene_basis == "provider" ? provider_name : conclusion.scene_basis;
     record.keywords = conclusion.keywords;
     record.alt_text = conclusion.alt_text;
     record.confidence = conclusion.confidence;
-    record.sharpness = seen->scores.sharpness;
-    record.exposure_error = seen->scores.exposure_error;
-    record.overexposed = seen->scores.overexposed;
-    record.underexposed = seen->scores.underexposed;
-    record.palette = tagging::palette_text(seen->palette);
-    record.dominant_colour = tagging::dominant_colour_name(seen->palette);
-    record.phash = seen->phash;
+    record.sharpness = seen.scores.sharpness;
+    record.exposure_error = seen.scores.exposure_error;
+    record.overexposed = seen.scores.overexposed;
+    record.underexposed = seen.scores.underexposed;
+    record.palette = tagging::palette_text(seen.palette);
+    record.dominant_colour = tagging::dominant_colour_name(seen.palette);
+    record.phash = seen.phash;
     record.capture_utc_ms = photo.capture_utc_ms;
     record.camera = image.header.camera.serial.empty() ? image.header.camera.model : image.header.camera.serial;
 
-    Outcome done{.verdict = Verdict::done, .word = record.scene.empty() ? "untagged" : record.scene};
+    // Asked again in a later run while a remote provider it is due for was
+    // away (outage, rate limit, cost cap): the best conclusion now stands meanwhile.
+    const bool still_due = !t->due_for.empty();
+    Outcome done{.verdict = still_due ? Verdict::waiting : Verdict::done,
+                 .word = record.scene.empty() ? "untagged" : record.scene};
+    if (still_due) done.reason = fmt::format("tagged without {}; due for it in a later run", fmt::join(t->due_for, "; "));
     done.detail = {{"scene", record.scene},
                    {"confidence", std::round(record.confidence * 100) / 100},
-                   {"basis", record.scene_basis}};
-    done.record = [this, record = std::move(record), to_cache = std::move(to_cache),
-                   from_cache](catalog::Catalog& c) {
+                   {"basis", record.scene_basis},
+                   {"provider", provider_name}};
+    if (!t->refused.empty()) done.detail["refused"] = t->refused;
+    done.record = [this, record = std::move(record), to_cache = std::move(t->to_cache),
+                   calls = std::move(t->calls), from_cache = t->from_cache, still_due](catalog::Catalog& c) {
       c.put_tags(record);
-      if (to_cache) {
-        const auto& [content, provider, model, json] = *to_cache;
-        c.put_cached_result(content, provider, model, json);
-      }
+      if (still_due) ++m_due_remote;
+      for (const auto& [content, provider, model, json] : to_cache) c.put_cached_result(content, provider, model, json);
+      for (const auto& call : calls) c.add_provider_call(call);
       if (from_cache) ++m_from_cache;
     };
-    return done;
+    t->finish(std::move(done));
   }
 
   const config::Config& m_config;
   Engine& m_engine;
   const std::string m_settings;
   const tagging::TimeZone m_zone;
-  std::vector<std::unique_ptr<tagging::Provider>> m_providers;
+  const std::string m_run_id;
+  std::unique_ptr<tagging::Provider> m_local;
+  std::vector<std::unique_ptr<tagging::Provider>> m_remote;  // fallback order
+  std::shared_ptr<RunCost> m_spent;
+  std::map<std::string, std::unique_ptr<ProviderBudget>> m_budgets;
   std::size_t m_from_cache = 0;  // only the writer counts
+  std::size_t m_due_remote = 0;
 };
 
 bool contains(const std::vector<std::string>& words, const std::string& word) {
@@ -185,7 +437,9 @@ std::string tag_settings(const config::Config& config) {
   std::string text = fmt::format("v1 providers={} scenes={} alt={} analysis={} zone={}", fmt::join(t.providers, ","),
                                  fmt::join(t.scenes, ","), t.alt_text, config.render.analysis_size,
                                  config.project.timezone);
-  if (contains(t.providers, "openai")) text += " openai=" + t.openai.model;
+  if (contains(t.providers, "openai")) text += " openai=" + t.openai.model + " language=" + t.language;
+  if (contains(t.providers, "google_vision"))
+    for (const auto& rule : t.google_vision.labels) text += fmt::format(" label={}={}", rule.label, rule.scene);
   if (t.alt_text.find("{title}") != std::string::npos) text += " title=" + config.project.title;
   if (t.alt_text.find("{credit}") != std::string::npos) text += " credit=" + config.project.credit;
   for (const auto& w : t.vocabulary) text += fmt::format(" word={}={}", w.word, w.text);
@@ -203,17 +457,46 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
                  .max_inflight = 2 * std::max(1, request.jobs),
                  .lease_ms = request.lease_ms},
                 observer);
-  TagStage stage(config, engine, observer);
+  TagStage stage(config, engine, observer, request.run_id, request.providers);
   auto report = engine.run(stage.description());
   TagSummary summary;
   summary.tagged = report.done;
   summary.failed = report.failed;
-  summary.rerender = report.waiting;
+  summary.due_remote = stage.due_remote();
+  summary.rerender = report.waiting - summary.due_remote;
   summary.from_cache = stage.from_cache();
   summary.stopped_because = report.stopped_because;
   summary.seconds = report.seconds;
   summary.groups = regroup(catalog);
   return summary;
+}
+
+TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& catalog) {
+  TagEstimate estimate;
+  estimate.due = catalog.count_claimable(to_string(StageName::tag), tag_settings(config), "");
+  estimate.max_cost = config.tagging.max_cost;
+  for (const auto& name : config.tagging.providers) {
+    if (name == "openai") {
+      estimate.provider = name;
+      estimate.calls = estimate.due;
+      // A low-detail image is 85 tokens; text is about 4 characters a token.
+      const auto prompt = tagging::openai_prompt(config) + tagging::openai_schema(config).dump();
+      estimate.input_tokens = estimate.calls * (85 + static_cast<std::int64_t>(prompt.size()) / 4);
+      estimate.output_tokens = estimate.calls * 120;
+      const auto& prices = config.tagging.openai.prices;
+      estimate.cost = (estimate.input_tokens * prices.input_per_million +
+                       estimate.output_tokens * prices.output_per_million) / 1e6;
+      break;
+    }
+    if (name == "google_vision") {
+      estimate.provider = name;
+      const auto batch = static_cast<std::int64_t>(tagging::k_vision_batch);
+      estimate.calls = (estimate.due + batch - 1) / batch;
+      estimate.cost = estimate.due * config.tagging.google_vision.price_per_thousand / 1e3;
+      break;
+    }
+  }
+  return estimate;
 }
 
 std::size_t regroup(catalog::Catalog& catalog) {

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,11 +19,17 @@
 #include "config/config.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
+#include "tagging/tagger.hpp"
 
 namespace wsp::pipeline {
 
+// Makes the remote provider of that name (tests point them at a server on 127.0.0.1).
+using ProviderFactory =
+    std::function<std::unique_ptr<tagging::Provider>(const std::string& name, const config::Config& config)>;
+
 struct TagRequest {
   std::string run_id;
+  ProviderFactory providers;  // empty: tagging::make_provider
   const std::atomic<bool>* stop = nullptr;
   int jobs = 1;
   std::int64_t lease_ms = 30'000;
@@ -32,6 +40,7 @@ struct TagSummary {
   std::size_t failed = 0;
   std::size_t rerender = 0;     // analysis image gone: queued for render again
   std::size_t from_cache = 0;   // observations reused instead of recomputed
+  std::size_t due_remote = 0;   // tagged for now, still due for a remote provider that was away
   std::size_t groups = 0;       // bursts / near-duplicate groups in the shoot
   std::string stopped_because;  // non-empty: the stage stopped early (leases lost), and why
   StageTimes seconds;
@@ -39,6 +48,22 @@ struct TagSummary {
 
 TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const TagRequest& request,
                Observer& observer);
+
+// What a tag run would send before it sends anything: per remote provider
+// the most calls it could make (every due photo; cached ones make none, so
+// the real number may be lower) and their cost from the configured prices
+// with an estimate of the tokens per call. Only the first remote provider
+// is counted: the others are asked only when it fails.
+struct TagEstimate {
+  std::int64_t due = 0;
+  std::string provider;  // empty: only local tagging
+  std::int64_t calls = 0;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost = 0;
+  std::optional<double> max_cost;
+};
+TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& catalog);
 
 // The settings part of the tag fingerprint.
 std::string tag_settings(const config::Config& config);

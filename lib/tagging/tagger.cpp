@@ -5,8 +5,10 @@
 #include <cstdio>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
+#include "tagging/google_vision.hpp"
+#include "tagging/openai.hpp"
 #include "util/text.hpp"
 
 namespace wsp::tagging {
@@ -17,12 +19,12 @@ public:
   std::string name() const override { return "local"; }
   // Bumped whenever the measurements change, so cached observations are redone.
   std::string model() const override { return "local-1"; }
-  util::Result<Observation> observe(const Pixels& analysis, std::string_view) override {
+  Answer ask(const Pixels& analysis) override {
     Observation seen;
     seen.scores = technical_scores(analysis);
     seen.palette = palette(analysis);
     seen.phash = perceptual_hash(analysis);
-    return seen;
+    return {.observation = std::move(seen)};
   }
 };
 
@@ -72,59 +74,59 @@ std::string word(const config::Config& config, const std::string& key) {
 
 std::unique_ptr<Provider> make_local_provider() { return std::make_unique<LocalProvider>(); }
 
-std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config&) {
+std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config& config) {
   if (name == "local") return make_local_provider();
+  if (name == "openai") return make_openai_provider(config);
+  if (name == "google_vision") return make_google_vision_provider(config);
   return nullptr;
 }
 
 std::string to_json(const Observation& seen) {
   const auto& s = seen.scores;
-  std::string json = fmt::format(
-      "{{\"sharpness\":{:.17g},\"clipped_highlights\":{:.17g},\"clipped_shadows\":{:.17g},\"mean_luminance\":{:.17g},"
-      "\"overexposed\":{},\"underexposed\":{},\"exposure_error\":{:.17g},\"phash\":\"{:016x}\",\"palette\":[",
-      s.sharpness, s.clipped_highlights, s.clipped_shadows, s.mean_luminance, s.overexposed, s.underexposed,
-      s.exposure_error, seen.phash);
-  for (std::size_t i = 0; i < seen.palette.size(); ++i) {
-    const auto& c = seen.palette[i];
-    json += fmt::format("{}{{\"r\":{},\"g\":{},\"b\":{},\"share\":{:.17g},\"name\":\"{}\"}}", i ? "," : "", c.r, c.g,
-                        c.b, c.share, util::json_escape(c.name));
-  }
-  json += "],\"scenes\":[";
-  for (std::size_t i = 0; i < seen.scenes.size(); ++i)
-    json += fmt::format("{}{{\"scene\":\"{}\",\"confidence\":{:.17g}}}", i ? "," : "",
-                        util::json_escape(seen.scenes[i].scene), seen.scenes[i].confidence);
-  json += "],\"labels\":[";
-  for (std::size_t i = 0; i < seen.labels.size(); ++i)
-    json += fmt::format("{}\"{}\"", i ? "," : "", util::json_escape(seen.labels[i]));
-  json += "]";
-  if (seen.people) json += fmt::format(",\"people\":{}", *seen.people);
-  json += fmt::format(",\"description\":\"{}\"}}", util::json_escape(seen.description));
-  return json;
+  nlohmann::json json = {{"sharpness", s.sharpness},
+                         {"clipped_highlights", s.clipped_highlights},
+                         {"clipped_shadows", s.clipped_shadows},
+                         {"mean_luminance", s.mean_luminance},
+                         {"overexposed", s.overexposed},
+                         {"underexposed", s.underexposed},
+                         {"exposure_error", s.exposure_error},
+                         {"phash", fmt::format("{:016x}", seen.phash)},
+                         {"palette", nlohmann::json::array()},
+                         {"scenes", nlohmann::json::array()},
+                         {"labels", seen.labels},
+                         {"description", seen.description}};
+  for (const auto& c : seen.palette)
+    json["palette"].push_back({{"r", c.r}, {"g", c.g}, {"b", c.b}, {"share", c.share}, {"name", c.name}});
+  for (const auto& g : seen.scenes) json["scenes"].push_back({{"scene", g.scene}, {"confidence", g.confidence}});
+  if (seen.people) json["people"] = *seen.people;
+  if (seen.eyes_closed) json["eyes_closed"] = *seen.eyes_closed;
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-util::Result<Observation> observation_from_json(std::string_view json) {
+util::Result<Observation> observation_from_json(std::string_view text) {
   try {
-    // JSON is YAML: the parser the config already uses reads it.
-    YAML::Node root = YAML::Load(std::string(json));
-    if (!root.IsMap()) return util::Error{"not a JSON object"};
+    auto root = nlohmann::json::parse(text);
+    if (!root.is_object()) return util::Error{"not a JSON object"};
     Observation seen;
     auto& s = seen.scores;
-    s.sharpness = root["sharpness"].as<double>();
-    s.clipped_highlights = root["clipped_highlights"].as<double>();
-    s.clipped_shadows = root["clipped_shadows"].as<double>();
-    s.mean_luminance = root["mean_luminance"].as<double>();
-    s.overexposed = root["overexposed"].as<bool>();
-    s.underexposed = root["underexposed"].as<bool>();
-    s.exposure_error = root["exposure_error"].as<double>();
-    seen.phash = std::stoull(root["phash"].as<std::string>(), nullptr, 16);
-    for (const auto& c : root["palette"])
-      seen.palette.push_back({static_cast<std::uint8_t>(c["r"].as<int>()), static_cast<std::uint8_t>(c["g"].as<int>()),
-                              static_cast<std::uint8_t>(c["b"].as<int>()), c["share"].as<double>(),
-                              c["name"].as<std::string>()});
-    for (const auto& g : root["scenes"]) seen.scenes.push_back({g["scene"].as<std::string>(), g["confidence"].as<double>()});
-    for (const auto& label : root["labels"]) seen.labels.push_back(label.as<std::string>());
-    if (root["people"]) seen.people = root["people"].as<int>();
-    seen.description = root["description"].as<std::string>();
+    s.sharpness = root.at("sharpness").get<double>();
+    s.clipped_highlights = root.at("clipped_highlights").get<double>();
+    s.clipped_shadows = root.at("clipped_shadows").get<double>();
+    s.mean_luminance = root.at("mean_luminance").get<double>();
+    s.overexposed = root.at("overexposed").get<bool>();
+    s.underexposed = root.at("underexposed").get<bool>();
+    s.exposure_error = root.at("exposure_error").get<double>();
+    seen.phash = std::stoull(root.at("phash").get<std::string>(), nullptr, 16);
+    for (const auto& c : root.at("palette"))
+      seen.palette.push_back({c.at("r").get<std::uint8_t>(), c.at("g").get<std::uint8_t>(),
+                              c.at("b").get<std::uint8_t>(), c.at("share").get<double>(),
+                              c.at("name").get<std::string>()});
+    for (const auto& g : root.at("scenes"))
+      seen.scenes.push_back({g.at("scene").get<std::string>(), g.at("confidence").get<double>()});
+    seen.labels = root.at("labels").get<std::vector<std::string>>();
+    if (root.contains("people")) seen.people = root["people"].get<int>();
+    if (root.contains("eyes_closed")) seen.eyes_closed = root["eyes_closed"].get<bool>();
+    seen.description = root.at("description").get<std::string>();
     return seen;
   } catch (const std::exception& e) {
     return util::Error{fmt::format("unreadable observation: {}", e.what())};
@@ -204,6 +206,11 @@ Conclusion conclude(const Observation& seen, const PhotoContext& photo, const co
     out.scene = timed->scene;
     out.scene_confidence = timed->confidence;
     out.scene_basis = "timeline";
+    // The photographer's schedule stays the basis, but a provider sure of
+    // something else is worth a look: the photo goes to review.
+    if (provided != seen.scenes.end() && provided->scene != timed->scene &&
+        provided->confidence >= k_confident_disagreement)
+      out.scene_confidence = std::min(out.scene_confidence, config.tagging.min_confidence * 0.9);
   } else if (provided != seen.scenes.end()) {
     out.scene = provided->scene;
     out.scene_confidence = provided->confidence;

@@ -7,6 +7,7 @@
 // that add scene guesses, labels and people counts.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,13 +38,41 @@ struct Observation {
   std::vector<std::string> labels;  // content keywords ("bouquet", "rings")
   std::optional<int> people;
   std::string description;          // a provider's own alt text, if it writes one
+  std::optional<bool> eyes_closed;  // whether any visible eyes are closed, when a provider says
+};
+
+// Tokens a remote call consumed, as the provider reported them.
+struct Usage {
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  std::int64_t images = 0;  // photos billed per image (Google Vision)
+};
+
+// What came of asking one provider about one photo: an observation, or why
+// not. A transient failure (outage, rate limit, timeout) is worth asking again
+// in a later run; a permanent one (a refusal, an answer outside the schema)
+// is a verdict on that photo that asking again would repeat.
+struct Answer {
+  std::optional<Observation> observation = {};
+  std::string failure = {};
+  bool transient = false;
+  int calls = 0;  // requests that reached the provider
+  Usage usage = {};
 };
 
 struct Provider {
   virtual ~Provider() = default;
   virtual std::string name() const = 0;
-  virtual std::string model() const = 0;  // part of the cache key: a new model re-asks
-  virtual util::Result<Observation> observe(const Pixels& analysis, std::string_view analysis_jpeg) = 0;
+  // Part of the cache key: the model and everything that shapes the answer
+  // (prompt, schema, label table), so changing any of them re-asks.
+  virtual std::string model() const = 0;
+  // Whether it sends the photo somewhere (and may cost money).
+  virtual bool remote() const { return false; }
+  virtual Answer ask(const Pixels& analysis) = 0;
+  // Asks without holding the caller's thread while the answer is on its way;
+  // `done` runs exactly once, on any thread, and must be short. The default
+  // asks on the caller's thread.
+  virtual void ask_async(const Pixels& analysis, std::function<void(Answer)> done) { done(ask(analysis)); }
 };
 
 // Measures sharpness, exposure, palette and the perceptual hash; needs no
@@ -51,7 +80,7 @@ struct Provider {
 std::unique_ptr<Provider> make_local_provider();
 
 // The provider named in `tagging.providers`, or nullptr for one this build
-// does not include.
+// does not include. Remote providers read their key here (never logged).
 std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config& config);
 
 // Round trip for the results cache. from_json fails on text it cannot read
@@ -69,6 +98,8 @@ struct Conclusion {
   double confidence = 0;
 };
 
+// A provider's scene this sure, against the timeline's, sends the photo to review.
+inline constexpr double k_confident_disagreement = 0.8;
 inline constexpr double k_heuristic_confidence = 0.45;  // below the default review threshold on purpose
 
 // Everything besides the observation that the conclusion depends on.

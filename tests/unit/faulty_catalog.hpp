@@ -99,6 +99,8 @@ public:
                          const std::string& result) override {
     m_real->put_cached_result(content_sha256, provider, model, result);
   }
+  void add_provider_call(const wsp::catalog::ProviderCall& call) override { m_real->add_provider_call(call); }
+  std::vector<wsp::catalog::ProviderUsage> provider_usage() override { return m_real->provider_usage(); }
   std::vector<catalog::PublishedFile> published(const std::string& target) override {
     return m_real->published(target);
   }

@@ -233,8 +233,10 @@ TEST(PaletteText, RoundTrips) {
 TEST(LocalProvider, MeasuresThePixels) {
   auto provider = make_local_provider();
   Pixels grey{64, 48, std::vector<std::uint8_t>(64 * 48 * 3, 128)};
-  auto seen = provider->observe(grey, "");
-  ASSERT_TRUE(seen.ok());
+  auto answer = provider->ask(grey);
+  ASSERT_TRUE(answer.observation);
+  const auto& seen = answer.observation;
+  EXPECT_FALSE(provider->remote());
   EXPECT_NEAR(seen->scores.mean_luminance, 128.0 / 255.0, 0.01);
   ASSERT_FALSE(seen->palette.empty());
   EXPECT_EQ(seen->palette.front().name, "grey");
