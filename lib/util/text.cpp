@@ -4,7 +4,6 @@
 #include <cctype>
 #include <vector>
 
-#include <fmt/format.h>
 
 namespace wsp::util {
 
@@ -102,24 +101,6 @@ bool glob_at(std::string_view pattern, std::size_t p, std::string_view path, std
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view path) { return glob_at(pattern, 0, path, 0); }
-
-std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
 
 std::string capitalised(std::string text) {
   if (!text.empty() && text.front() >= 'a' && text.front() <= 'z') text.front() = static_cast<char>(text.front() - 'a' + 'A');

@@ -18,8 +18,6 @@ std::optional<std::string> closest_match(std::string_view word, std::span<const 
 // because cameras write .JPG and configs say *.jpg.
 bool glob_match(std::string_view pattern, std::string_view path);
 
-std::string json_escape(std::string_view text);
-
 // `text` with ASCII letters in lower case: HTTP header names, host names and
 // other protocol words, never a person's text.
 std::string ascii_lower(std::string_view text);

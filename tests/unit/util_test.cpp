@@ -312,11 +312,6 @@ TEST(MappedFile, MapsWholeFileAndEmptyFiles) {
   EXPECT_FALSE(wsp::util::MappedFile::open(dir.path() / "missing.bin").ok());
 }
 
-TEST(JsonEscape, EscapesQuotesBackslashesAndControls) {
-  EXPECT_EQ(wsp::util::json_escape("a\"b\\c\nd\te\x01"), "a\\\"b\\\\c\\nd\\te\\u0001");
-  EXPECT_EQ(wsp::util::json_escape("café"), "café");
-}
-
 }  // namespace
 
 // flock locks belong to an open file, so two FileLocks in one process conflict
