@@ -219,7 +219,9 @@ TEST(WriteFileAtomically, ReplacingAFileKeepsItsModeAndOwner) {
   ASSERT_TRUE(wsp::util::write_file_atomically(file, "old").ok());
   ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
   const bool root = ::geteuid() == 0;
-  if (root) ASSERT_EQ(::chown(file.c_str(), 4321, 4322), 0);
+  if (root) {
+    ASSERT_EQ(::chown(file.c_str(), 4321, 4322), 0);
+  }
   struct stat before {};
   ASSERT_EQ(::stat(file.c_str(), &before), 0);
 
@@ -231,7 +233,9 @@ TEST(WriteFileAtomically, ReplacingAFileKeepsItsModeAndOwner) {
   EXPECT_EQ(after.st_mode & 07777, 0600u);
   EXPECT_EQ(after.st_uid, before.st_uid);
   EXPECT_EQ(after.st_gid, before.st_gid);
-  if (root) EXPECT_EQ(after.st_uid, 4321u);
+  if (root) {
+    EXPECT_EQ(after.st_uid, 4321u);
+  }
 }
 
 // What was read is replaced only while the file still holds it; a change made
