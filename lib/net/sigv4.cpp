@@ -3,7 +3,6 @@
 #include "util/hash.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <ctime>
@@ -16,15 +15,6 @@ namespace wsp::net {
 namespace {
 
 constexpr std::string_view k_algorithm = "AWS4-HMAC-SHA256";
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length))
-    throw std::runtime_error("HMAC-SHA-256 failed in libcrypto");
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char k_hex[] = "0123456789abcdef";
@@ -115,11 +105,11 @@ void sign(SignedRequest& out, const SigningRequest& request, const QueryParams& 
   std::string date = amz_date(scope.time);
   out.string_to_sign = std::string(k_algorithm) + "\n" + date + "\n" + credential_scope(scope) + "\n" +
                        util::sha256_hex(out.canonical_request);
-  std::string key = hmac_sha256("AWS4" + scope.credentials.secret_access_key, date.substr(0, 8));
-  key = hmac_sha256(key, scope.region);
-  key = hmac_sha256(key, scope.service);
-  key = hmac_sha256(key, "aws4_request");
-  out.signature = to_hex(hmac_sha256(key, out.string_to_sign));
+  std::string key = util::hmac_sha256("AWS4" + scope.credentials.secret_access_key, date.substr(0, 8));
+  key = util::hmac_sha256(key, scope.region);
+  key = util::hmac_sha256(key, scope.service);
+  key = util::hmac_sha256(key, "aws4_request");
+  out.signature = to_hex(util::hmac_sha256(key, out.string_to_sign));
 }
 
 }  // namespace
@@ -207,7 +197,6 @@ std::string amz_date(std::chrono::sys_seconds time) {
   return text;
 }
 
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) { return to_hex(hmac_sha256(key, data)); }
 
 SignedRequest sign_with_header(const SigningRequest& request, const SigningScope& scope) {
   SignedRequest out;

@@ -76,7 +76,4 @@ std::string encode_query(const QueryParams& query);
 
 // "20150830T123600Z"
 std::string amz_date(std::chrono::sys_seconds time);
-// Lower-case hex HMAC-SHA-256 and SHA-256.
-std::string hmac_sha256_hex(std::string_view key, std::string_view data);
-
 }  // namespace wsp::net

@@ -1,8 +1,8 @@
 #include "notify/signature.hpp"
+#include "util/hash.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <fmt/format.h>
 
@@ -13,15 +13,6 @@ namespace wsp::notify {
 namespace {
 
 constexpr std::string_view k_prefix = "whsec_";
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-            data.size(), out, &length))
-    throw std::runtime_error("HMAC-SHA-256 failed in libcrypto");
-  return std::string(reinterpret_cast<const char*>(out), length);
-}
 
 std::string signed_content(std::string_view id, std::int64_t timestamp, std::string_view body) {
   return fmt::format("{}.{}.{}", id, timestamp, body);
@@ -68,7 +59,7 @@ util::Result<std::string> sign(std::string_view id, std::int64_t timestamp, std:
     auto key = secret_key(secret);
     if (!key) return key.error();
     if (!header.empty()) header.push_back(' ');
-    header += "v1," + base64_encode(hmac_sha256(*key, content));
+    header += "v1," + base64_encode(util::hmac_sha256(*key, content));
   }
   return header;
 }
@@ -80,7 +71,7 @@ bool verify(std::string_view id, std::int64_t timestamp, std::string_view body, 
   std::vector<std::string> expected;
   for (const auto& secret : secrets) {
     auto key = secret_key(secret);
-    if (key) expected.push_back(base64_encode(hmac_sha256(*key, content)));
+    if (key) expected.push_back(base64_encode(util::hmac_sha256(*key, content)));
   }
   std::size_t start = 0;
   while (start < signature_header.size()) {
@@ -99,7 +90,7 @@ bool verify(std::string_view id, std::int64_t timestamp, std::string_view body, 
 std::string github_signature(std::string_view secret, std::string_view body) {
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string hex = "sha256=";
-  for (unsigned char c : hmac_sha256(secret, body)) {
+  for (unsigned char c : util::hmac_sha256(secret, body)) {
     hex.push_back(k_hex[c >> 4]);
     hex.push_back(k_hex[c & 15]);
   }

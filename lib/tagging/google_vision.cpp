@@ -4,7 +4,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <thread>
 
@@ -98,12 +97,7 @@ public:
   std::string model() const override { return m_model; }
   bool remote() const override { return true; }
 
-  Answer ask(const Pixels& analysis) override {
-    auto answered = std::make_shared<std::promise<Answer>>();
-    auto answer = answered->get_future();
-    ask_async(analysis, [answered](Answer a) { answered->set_value(std::move(a)); });
-    return answer.get();
-  }
+  Answer ask(const Pixels& analysis) override { return wait_for_answer(analysis); }
 
   // Queues the photo for the next batch; its JPEG is made when the batch goes.
   void ask_async(const Pixels& analysis, std::function<void(Answer)> done) override {

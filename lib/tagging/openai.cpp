@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <future>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -109,12 +108,7 @@ public:
   std::string model() const override { return m_model; }
   bool remote() const override { return true; }
 
-  Answer ask(const Pixels& analysis) override {
-    auto answered = std::make_shared<std::promise<Answer>>();
-    auto answer = answered->get_future();
-    ask_async(analysis, [answered](Answer a) { answered->set_value(std::move(a)); });
-    return answer.get();
-  }
+  Answer ask(const Pixels& analysis) override { return wait_for_answer(analysis); }
 
   // At most tagging.openai.concurrency requests are out at once; the rest
   // wait in order, without a thread each, and go out as answers come back.

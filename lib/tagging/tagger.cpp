@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <future>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -73,6 +74,13 @@ std::string word(const config::Config& config, const std::string& key) {
 }
 
 std::unique_ptr<Provider> make_local_provider() { return std::make_unique<LocalProvider>(); }
+
+Answer Provider::wait_for_answer(const Pixels& analysis) {
+  auto answered = std::make_shared<std::promise<Answer>>();
+  auto answer = answered->get_future();
+  ask_async(analysis, [answered](Answer a) { answered->set_value(std::move(a)); });
+  return answer.get();
+}
 
 std::unique_ptr<Provider> make_provider(const std::string& name, const config::Config& config) {
   if (name == "local") return make_local_provider();

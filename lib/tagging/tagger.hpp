@@ -73,6 +73,10 @@ struct Provider {
   // `done` runs exactly once, on any thread, and must be short. The default
   // asks on the caller's thread.
   virtual void ask_async(const Pixels& analysis, std::function<void(Answer)> done) { done(ask(analysis)); }
+
+protected:
+  // For a provider whose ask_async is its real work: ask() waits for it.
+  Answer wait_for_answer(const Pixels& analysis);
 };
 
 // Measures sharpness, exposure, palette and the perceptual hash; needs no

@@ -1,6 +1,7 @@
 #include "util/hash.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <stdexcept>
 
@@ -23,6 +24,15 @@ std::string sha256_hex(std::span<const std::uint8_t> bytes) {
 
 std::string sha256_hex(std::string_view text) {
   return sha256_hex(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+            data.size(), digest, &length))
+    throw std::runtime_error("HMAC-SHA-256 failed in libcrypto");
+  return std::string(reinterpret_cast<const char*>(digest), length);
 }
 
 }  // namespace wsp::util

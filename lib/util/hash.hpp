@@ -11,4 +11,7 @@ namespace wsp::util {
 std::string sha256_hex(std::span<const std::uint8_t> bytes);
 std::string sha256_hex(std::string_view text);
 
+// The raw 32-byte HMAC-SHA-256 of `data` under `key` (SigV4, webhook signatures).
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
 }  // namespace wsp::util
