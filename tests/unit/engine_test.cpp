@@ -377,8 +377,9 @@ private:
         m_wake.wait(lock);
         continue;
       }
-      if (Clock::now() < m_due.top().at) {
-        m_wake.wait_until(lock, m_due.top().at);
+      // A copy: while this waits, a push may move the queue's elements.
+      if (const auto at = m_due.top().at; Clock::now() < at) {
+        m_wake.wait_until(lock, at);
         continue;
       }
       auto work = m_due.top().work;
