@@ -3,10 +3,10 @@
 # command line as an independent reader. Stopped by its pid when the test ends.
 s3_modules=${WSP_NODE_MODULES:-}
 s3_cli="$s3_modules/@20minutes/s3rver/lib/cli.js"
-[ -n "$s3_modules" ] && [ -f "$s3_cli" ] || skip "s3rver is not installed (scripts/test installs it)"
-command -v node >/dev/null || skip "node is needed for s3rver"
-command -v aws >/dev/null || skip "aws (awscli) is needed to read the bucket back"
-command -v jq >/dev/null || skip "jq is needed to read the events"
+[ -n "$s3_modules" ] && [ -f "$s3_cli" ] || unavailable "s3rver is not installed"
+require node "run s3rver"
+require aws "read the bucket back (awscli)"
+require jq "read the events"
 
 S3_BUCKET=portfolios
 S3_KEY_ID=AKIDWEDDINGTEST01
@@ -50,3 +50,16 @@ s3api() {
 
 # Every key under a prefix, one a line, sorted.
 s3_keys() { s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$1" | jq -r '.Contents[]?.Key' | sort; }
+
+# A shoot of two photos that `run` published to the bucket under the prefix
+# "wedding", with the store's keys in the standard AWS_* variables.
+s3_published_shoot() {
+  sample --out shoot --count 2 --megapixels 1
+  cat >shoot/wsportfolio.yaml <<YAML
+publish:
+  targets:
+    - { name: cdn, type: s3, bucket: $S3_BUCKET, endpoint: "$S3_ENDPOINT", path_style: true, prefix: wedding }
+YAML
+  export AWS_ACCESS_KEY_ID=$S3_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_VALUE AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  (cd shoot && wsp run) 2>run.err || { cat run.err >&2; fail "run failed"; }
+}

@@ -6,8 +6,8 @@
 # The API token appears in no output and not in the catalog.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-command -v python3 >/dev/null || skip "python3 is needed for the fake CDN"
-command -v jq >/dev/null || skip "jq is needed to read the calls"
+require python3 "the fake CDN"
+require jq "read the calls"
 export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
 python3 "$here/fake_cloudflare.py" port calls.jsonl &

@@ -6,14 +6,7 @@ source "$here/lib.sh"
 source "$here/s3_lib.sh"
 s3_start
 
-sample --out shoot --count 2 --megapixels 1
-cat >shoot/wsportfolio.yaml <<YAML
-publish:
-  targets:
-    - { name: cdn, type: s3, bucket: $S3_BUCKET, endpoint: "$S3_ENDPOINT", path_style: true, prefix: wedding }
-YAML
-export AWS_ACCESS_KEY_ID=$S3_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_VALUE AWS_SHARED_CREDENTIALS_FILE=/dev/null
-(cd shoot && wsp run) 2>run.err || { cat run.err >&2; fail "run failed"; }
+s3_published_shoot
 
 render=$(sql shoot "select path from published where path like 'renders/%' order by path limit 1")
 s3api delete-object --bucket "$S3_BUCKET" --key "wedding/$render" >/dev/null

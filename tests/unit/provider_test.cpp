@@ -12,6 +12,7 @@
 #include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
 #include "temp_dir.hpp"
+#include "test_images.hpp"
 
 #include <gtest/gtest.h>
 #include <microhttpd.h>
@@ -34,6 +35,8 @@
 #include <vector>
 
 namespace {
+
+using wsp::testing::make_jpeg;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -397,18 +400,6 @@ TEST(OpenAiProvider, TheCacheKeyChangesWithTheModelThePromptAndTheScenes) {
   for (const auto* changed : {&other_model, &other_scenes, &other_language})
     EXPECT_NE(wsp::tagging::make_openai_provider(*changed, std::nullopt, quick_http())->model(), base);
   EXPECT_EQ(wsp::tagging::make_openai_provider(config, std::nullopt, quick_http())->model(), base);
-}
-
-std::string make_jpeg(int width, int height, double mean) {
-  wsp::imaging::start_imaging();
-  auto image = vips::VImage::gaussnoise(width, height, vips::VImage::option()->set("mean", mean)->set("sigma", 30.0))
-                   .cast(VIPS_FORMAT_UCHAR);
-  VipsBlob* blob = image.jpegsave_buffer(vips::VImage::option()->set("Q", 85));
-  std::size_t length = 0;
-  const void* data = vips_area_get_data(VIPS_AREA(blob), &length, nullptr, nullptr, nullptr);
-  std::string bytes(static_cast<const char*>(data), length);
-  vips_area_unref(VIPS_AREA(blob));
-  return bytes;
 }
 
 struct Quiet : wsp::pipeline::Observer {};
