@@ -12,6 +12,7 @@
 
 #include "tagging/openai.hpp"
 #include "util/hash.hpp"
+#include "util/text.hpp"
 
 namespace wsp::tagging {
 namespace {
@@ -29,39 +30,27 @@ std::string base64(std::string_view bytes) {
   return encoded;
 }
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-Answer failed(std::string reason, bool transient) {
-  Answer answer;
-  answer.failure = std::move(reason);
-  answer.transient = transient;
-  return answer;
-}
-
 Answer answer_for(const json& one, const config::Config& config) {
-  if (!one.is_object()) return failed("the answer for this photo is not an object", true);
+  if (!one.is_object()) return Answer::failed("the answer for this photo is not an object", true);
   if (one.contains("error") && one["error"].is_object()) {
     const auto& error = one["error"];
     const int code = error.value("code", 0);
     std::string message = error.value("message", std::string());
     if (message.size() > 200) message = message.substr(0, 200) + "...";
     // 3 is INVALID_ARGUMENT: this image, asked again, would fail again.
-    return failed(fmt::format("error {}: {}", code, message), code != 3);
+    return Answer::failed(fmt::format("error {}: {}", code, message), code != 3);
   }
   Observation seen;
   std::optional<SceneGuess> best;
   if (one.contains("labelAnnotations") && one["labelAnnotations"].is_array())
     for (const auto& label : one["labelAnnotations"]) {
       if (!label.is_object() || !label.contains("description") || !label["description"].is_string()) continue;
-      const std::string text = lower(label["description"].get<std::string>());
+      const std::string text = util::ascii_lower(label["description"].get<std::string>());
       const double score = label.value("score", 0.0);
       if (score >= k_keyword_score && std::find(seen.labels.begin(), seen.labels.end(), text) == seen.labels.end())
         seen.labels.push_back(text);
       for (const auto& rule : config.tagging.google_vision.labels)
-        if (lower(rule.label) == text && (!best || score > best->confidence)) best = SceneGuess{rule.scene, score};
+        if (util::ascii_lower(rule.label) == text && (!best || score > best->confidence)) best = SceneGuess{rule.scene, score};
     }
   if (best) seen.scenes.push_back(*best);
   if (one.contains("faceAnnotations") && one["faceAnnotations"].is_array())
@@ -144,7 +133,7 @@ private:
     for (auto& photo : batch) {
       auto jpeg = plain_jpeg(photo.pixels, m_config.render.analysis_size);
       if (!jpeg.ok()) {
-        photo.done(failed(fmt::format("analysis image: {}", jpeg.message()), false));
+        photo.done(Answer::failed(fmt::format("analysis image: {}", jpeg.message()), false));
         continue;
       }
       jpegs.push_back(std::move(*jpeg));
@@ -210,15 +199,15 @@ json vision_request_body(const std::vector<std::string>& jpegs) {
 std::vector<Answer> read_vision_answers(const net::HttpResponse& response, std::size_t count,
                                         const config::Config& config) {
   auto all = [&](Answer answer) { return std::vector<Answer>(count, answer); };
-  if (response.status == 0) return all(failed(response.error.empty() ? "no answer" : response.error, true));
+  if (response.status == 0) return all(Answer::failed(response.error.empty() ? "no answer" : response.error, true));
   if (!response.ok()) {
     const bool refused = response.status == 400 || response.status == 413;
-    return all(failed(fmt::format("HTTP {}", response.status), !refused));
+    return all(Answer::failed(fmt::format("HTTP {}", response.status), !refused));
   }
   auto body = json::parse(response.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("responses") || !body["responses"].is_array() ||
       body["responses"].size() != count)
-    return all(failed("the server's answer is not an images:annotate response for this batch", true));
+    return all(Answer::failed("the server's answer is not an images:annotate response for this batch", true));
   std::vector<Answer> answers;
   for (const auto& one : body["responses"]) {
     auto answer = answer_for(one, config);

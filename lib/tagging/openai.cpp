@@ -45,13 +45,6 @@ std::string server_message(std::string_view body) {
   return message;
 }
 
-Answer failure(std::string reason, bool transient) {
-  Answer answer;
-  answer.failure = std::move(reason);
-  answer.transient = transient;
-  return answer;
-}
-
 // The model's answer, checked against the schema it was given: strict mode is
 // the server's promise, not a guarantee (local servers often ignore it).
 util::Result<Observation> observation_from_answer(const json& answer, const config::Config& config) {
@@ -114,7 +107,7 @@ public:
   // wait in order, without a thread each, and go out as answers come back.
   void ask_async(const Pixels& analysis, std::function<void(Answer)> done) override {
     auto jpeg = plain_jpeg(analysis, m_config.render.analysis_size);
-    if (!jpeg.ok()) return done(failure(fmt::format("analysis image: {}", jpeg.message()), false));
+    if (!jpeg.ok()) return done(Answer::failed(fmt::format("analysis image: {}", jpeg.message()), false));
     net::HttpRequest request;
     request.method = "POST";
     std::string base = m_config.tagging.openai.base_url;
@@ -232,18 +225,18 @@ json openai_request_body(const config::Config& config, std::string_view jpeg) {
 }
 
 Answer read_openai_answer(const net::HttpResponse& response, const config::Config& config) {
-  if (response.status == 0) return failure(response.error.empty() ? "no answer" : response.error, true);
+  if (response.status == 0) return Answer::failed(response.error.empty() ? "no answer" : response.error, true);
   const auto said = server_message(response.body);
   const auto with_message = [&](std::string text) { return said.empty() ? text : text + ": " + said; };
   if (!response.ok()) {
     // 400, 413, 415, 422: this photo (or request) was refused, and would be again.
     const bool photo_refused = response.status == 400 || response.status == 413 || response.status == 415 ||
                                response.status == 422;
-    return failure(with_message(fmt::format("HTTP {}", response.status)), !photo_refused);
+    return Answer::failed(with_message(fmt::format("HTTP {}", response.status)), !photo_refused);
   }
   auto envelope = json::parse(response.body, nullptr, false);
   if (envelope.is_discarded() || !envelope.is_object())
-    return failure("the server's answer is not JSON", true);
+    return Answer::failed("the server's answer is not JSON", true);
 
   Answer answer;
   answer.calls = 1;

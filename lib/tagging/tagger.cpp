@@ -75,6 +75,13 @@ std::string word(const config::Config& config, const std::string& key) {
 
 std::unique_ptr<Provider> make_local_provider() { return std::make_unique<LocalProvider>(); }
 
+Answer Answer::failed(std::string reason, bool transient) {
+  Answer answer;
+  answer.failure = std::move(reason);
+  answer.transient = transient;
+  return answer;
+}
+
 Answer Provider::wait_for_answer(const Pixels& analysis) {
   auto answered = std::make_shared<std::promise<Answer>>();
   auto answer = answered->get_future();

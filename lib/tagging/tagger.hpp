@@ -58,6 +58,9 @@ struct Answer {
   bool transient = false;
   int calls = 0;  // requests that reached the provider
   Usage usage = {};
+
+  // A provider's failure for one photo: transient ones leave it due for that provider.
+  static Answer failed(std::string reason, bool transient);
 };
 
 struct Provider {
