@@ -6,17 +6,11 @@
 # replay, the same webhook-id throughout, and the secret nowhere.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-require python3 "the scripted webhook receiver"
-require jq "reading the JSON lines"
-require sqlite3 "fast-forwarding the delivery schedule"
+source "$here/webhooks_lib.sh"
+require jq "read the JSON lines"
+require sqlite3 "fast-forward the delivery schedule"
 
-export WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
-python3 "$here/webhooks_receiver.py" port received.jsonl 2>receiver.err &
-receiver=$!
-trap 'kill $receiver 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -f port ] && break; sleep 0.1; done
-[ -f port ] || fail "the receiver did not start: $(cat receiver.err)"
-base="http://127.0.0.1:$(cat port)"
+start_receiver
 # A port nobody listens on: bound, then closed.
 refused_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 

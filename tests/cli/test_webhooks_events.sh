@@ -4,17 +4,11 @@
 # verify.failed with its findings; each payload versioned in the envelope.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-require python3 "the scripted webhook receiver"
-require jq "reading the JSON lines"
+source "$here/webhooks_lib.sh"
+require jq "read the JSON lines"
 
-export WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
 mkdir bodies
-python3 "$here/webhooks_receiver.py" port received.jsonl 2>receiver.err &
-receiver=$!
-trap 'kill $receiver 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -f port ] && break; sleep 0.1; done
-[ -f port ] || fail "the receiver did not start: $(cat receiver.err)"
-base="http://127.0.0.1:$(cat port)"
+start_receiver
 
 sample --out shoot --count 3 --megapixels 1 --with-bad-files
 cat >shoot/wsportfolio.yaml <<YAML

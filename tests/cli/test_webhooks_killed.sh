@@ -3,17 +3,11 @@
 # webhook-id it had, and nothing twice once delivered.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-require python3 "the scripted webhook receiver"
-require jq "reading the JSON lines"
-require sqlite3 "reading the outbox"
+source "$here/webhooks_lib.sh"
+require jq "read the JSON lines"
+require sqlite3 "read the outbox"
 
-export WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
-python3 "$here/webhooks_receiver.py" port received.jsonl 2>receiver.err &
-receiver=$!
-trap 'kill $receiver 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -f port ] && break; sleep 0.1; done
-[ -f port ] || fail "the receiver did not start: $(cat receiver.err)"
-base="http://127.0.0.1:$(cat port)"
+start_receiver
 
 sample --out shoot --count 2 --megapixels 1
 # /hold answers only after 5 s while `holding` exists: run is killed while it waits.
