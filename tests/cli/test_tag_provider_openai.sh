@@ -8,8 +8,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 require node "the fake OpenAI server"
-require jq "reading the events"
-require exiftool "checking what the server received"
+require jq "read the events"
+require exiftool "check what the server received"
 
 key="sk-cli-test-0f1e2d3c4b5a69788796a5b4"
 mkdir received
