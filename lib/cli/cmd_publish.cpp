@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "notify/events.hpp"
 #include "pipeline/publish.hpp"
 
 namespace wsp::cli {
@@ -108,7 +109,7 @@ int run_publish(const PublishOptions& options, const Context& context) {
   int code = publish_stage(context, config, *catalog, run.id(), options.stage);
   if (context.stop) code = k_exit_interrupted;
   if (!options.stage.dry_run && code != k_exit_ok && code != k_exit_interrupted)
-    record_publish_failed(*catalog, run.id(), options.stage.target, code);
+    notify::record_publish_failed(*catalog, run.id(), options.stage.target, code);
   if (!options.stage.dry_run) deliver_webhooks_at_end(context, config, *catalog);
   run.set_exit_code(code);
   return code;

@@ -31,21 +31,10 @@ void deliver_webhooks_at_end(const Context& context, const config::Config& confi
 }
 
 void record_review_needed(const config::Config& config, catalog::Catalog& catalog, const std::string& run_id) {
-  auto images = nlohmann::json::array();
+  std::vector<std::string> paths;
   for (const auto& tags : pipeline::effective_tags(config, catalog))
-    if (tags.needs_review) images.push_back(tags.path);
-  if (images.empty()) return;
-  catalog.write([&] {
-    notify::record_event(catalog, notify::EventType::review_needed,
-                         {{"run_id", run_id}, {"count", images.size()}, {"images", images}}, run_id);
-  });
-}
-
-void record_publish_failed(catalog::Catalog& catalog, const std::string& run_id, const std::string& target, int code) {
-  catalog.write([&] {
-    notify::record_event(catalog, notify::EventType::publish_failed,
-                         {{"run_id", run_id}, {"target", target.empty() ? "*" : target}, {"exit_code", code}}, run_id);
-  });
+    if (tags.needs_review) paths.push_back(tags.path);
+  notify::record_review_needed(catalog, run_id, paths);
 }
 
 void record_verify_failed(const Context& context, const config::Config& config, const nlohmann::json& findings) {

@@ -57,11 +57,10 @@ Runner define_webhooks(CLI::App& command);
 // and `publish` do at their end; the rest stay pending for the next process.
 void deliver_webhooks_at_end(const Context& context, const config::Config& config, catalog::Catalog& catalog);
 // The events of commands that end: review.needed (photos under the confidence
-// threshold, at the end of `run`), publish.failed, verify.failed (findings;
+// threshold, at the end of `run`), verify.failed (findings;
 // verify reads its catalog read-only, so this opens it for writing only when
 // an endpoint hears verify.failed, and warns when it cannot).
 void record_review_needed(const config::Config& config, catalog::Catalog& catalog, const std::string& run_id);
-void record_publish_failed(catalog::Catalog& catalog, const std::string& run_id, const std::string& target, int code);
 void record_verify_failed(const Context& context, const config::Config& config, const nlohmann::json& findings);
 
 // The webhook backlog per endpoint, for `status`: pending, dead, disabled, last error.

@@ -81,4 +81,20 @@ void record_run_end(catalog::Catalog& catalog, const std::string& run_id, const 
   });
 }
 
+void record_review_needed(catalog::Catalog& catalog, const std::string& run_id, const std::vector<std::string>& paths) {
+  if (paths.empty()) return;
+  catalog.write([&] {
+    record_event(catalog, EventType::review_needed, {{"run_id", run_id}, {"count", paths.size()}, {"images", paths}},
+                 run_id);
+  });
+}
+
+void record_publish_failed(catalog::Catalog& catalog, const std::string& run_id, const std::string& target,
+                           int exit_code) {
+  catalog.write([&] {
+    record_event(catalog, EventType::publish_failed,
+                 {{"run_id", run_id}, {"target", target.empty() ? "*" : target}, {"exit_code", exit_code}}, run_id);
+  });
+}
+
 }  // namespace wsp::notify

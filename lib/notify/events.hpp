@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace wsp::notify {
@@ -59,5 +60,12 @@ void record_run_started(catalog::Catalog& catalog, const std::string& run_id, co
 // with images.rejected and images.failed (one event each, listing the files)
 // when the run left any, in one write.
 void record_run_end(catalog::Catalog& catalog, const std::string& run_id, const RunSummary& summary);
+
+// review.needed listing the photos under tagging.min_confidence (nothing when
+// there are none).
+void record_review_needed(catalog::Catalog& catalog, const std::string& run_id, const std::vector<std::string>& paths);
+// publish.failed for a publish that ended with `exit_code` (an empty target: every target).
+void record_publish_failed(catalog::Catalog& catalog, const std::string& run_id, const std::string& target,
+                           int exit_code);
 
 }  // namespace wsp::notify
