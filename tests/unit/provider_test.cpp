@@ -371,6 +371,175 @@ TEST(OpenAiProvider, A429IsAskedAgainAfterItsRetryAfter) {
   EXPECT_GE(received[1].at - received[0].at, 950ms);
 }
 
+// Asks about `count` photos at once, as the tag stage does, and waits for every answer.
+std::vector<wsp::tagging::Answer> ask_all(wsp::tagging::Provider& provider, int count,
+                                          std::chrono::seconds within = 30s) {
+  std::mutex mutex;
+  std::condition_variable all_in;
+  std::vector<wsp::tagging::Answer> answers;
+  for (int i = 0; i < count; ++i)
+    provider.ask_async(pixels(64 + i, 48), [&](wsp::tagging::Answer answer) {
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(answer));
+      all_in.notify_all();
+    });
+  std::unique_lock lock(mutex);
+  if (!all_in.wait_for(lock, within, [&] { return answers.size() == static_cast<std::size_t>(count); }))
+    ADD_FAILURE() << "only " << answers.size() << " of " << count << " answers came";
+  return answers;
+}
+
+// The most requests the server saw in any `window`.
+std::size_t busiest(const std::vector<Received>& received, std::chrono::milliseconds window) {
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    std::size_t inside = 0;
+    for (const auto& other : received)
+      if (other.at >= received[i].at && other.at - received[i].at < window) ++inside;
+    most = std::max(most, inside);
+  }
+  return most;
+}
+
+// A server that takes `allowed` requests in any sliding `window` and answers
+// 429 beyond it, as OpenAI does (its limits are enforced over short periods).
+FakeOpenAi::Script throttled(int allowed, std::chrono::milliseconds window, std::shared_ptr<std::atomic<int>> refused) {
+  auto times = std::make_shared<std::vector<std::chrono::steady_clock::time_point>>();
+  auto mutex = std::make_shared<std::mutex>();
+  return [=](const Received& request, int) {
+    std::lock_guard lock(*mutex);
+    std::erase_if(*times, [&](auto at) { return request.at - at >= window; });
+    if (static_cast<int>(times->size()) >= allowed) {
+      ++*refused;
+      return error_reply(429, {{"Retry-After", "1"}});
+    }
+    times->push_back(request.at);
+    return completion(content());
+  };
+}
+
+TEST(OpenAiProvider, RequestsPerMinuteKeepTheClientUnderTheServersLimit) {
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  FakeOpenAi server(throttled(5, 1000ms, refused));
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 8;
+  config.tagging.openai.requests_per_minute = 270;  // 4.5 a second, under the server's 5
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http(3));
+  const auto started = std::chrono::steady_clock::now();
+  auto answers = ask_all(*provider, 12);
+  const auto wall = std::chrono::steady_clock::now() - started;
+  for (const auto& answer : answers) EXPECT_TRUE(answer.observation) << answer.failure;
+  EXPECT_EQ(refused->load(), 0) << "the client slowed down before the server had to refuse";
+  auto received = server.received();
+  EXPECT_EQ(received.size(), 12u);
+  EXPECT_LE(busiest(received, 1000ms), 5u);
+  // Twelve requests 222 ms apart: the last goes out 2.4 s after the first.
+  EXPECT_GE(wall, 2200ms);
+}
+
+TEST(OpenAiProvider, TokensPerMinuteKeepTheClientUnderTheServersLimit) {
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  FakeOpenAi server(throttled(5, 1000ms, refused));
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 8;
+  // Each request counts as its estimated tokens: 4.5 requests' worth a second.
+  config.tagging.openai.tokens_per_minute = wsp::tagging::openai_rate_tokens(config) * 270;
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http(3));
+  auto answers = ask_all(*provider, 12);
+  for (const auto& answer : answers) EXPECT_TRUE(answer.observation) << answer.failure;
+  EXPECT_EQ(refused->load(), 0);
+  EXPECT_LE(busiest(server.received(), 1000ms), 5u);
+}
+
+TEST(OpenAiProvider, NoLimitsConfiguredSendsAtOnceAndMeetsTheServersRefusals) {
+  // The server of the two tests above, and a client without limits: the
+  // limit is what kept those under it.
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  FakeOpenAi server(throttled(5, 1000ms, refused));
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 8;
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http(0));
+  ask_all(*provider, 12);
+  EXPECT_GT(refused->load(), 0);
+}
+
+TEST(OpenAiProvider, NoRequestsRemainingWaitsForTheResetTheServerGives) {
+  for (const auto& counter : std::vector<std::pair<std::string, std::string>>{
+           {"x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"},
+           {"x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}}) {
+    const std::string remaining = counter.first, reset = counter.second;
+    FakeOpenAi server([remaining, reset](const Received&, int) {
+      auto reply = completion(content());
+      reply.headers = {{"x-ratelimit-limit-requests", "500"}, {"x-ratelimit-limit-tokens", "30000"},
+                       {remaining, "0"}, {reset, "1s"}};
+      return reply;
+    });
+    auto provider = wsp::tagging::make_openai_provider(provider_config(server), std::nullopt, quick_http());
+    auto first = provider->ask(pixels(64, 48));
+    ASSERT_TRUE(first.observation) << first.failure;
+    auto second = provider->ask(pixels(64, 48));
+    ASSERT_TRUE(second.observation) << second.failure;
+    auto received = server.received();
+    ASSERT_EQ(received.size(), 2u);
+    EXPECT_GE(received[1].at - received[0].at, 900ms) << remaining;
+    EXPECT_LT(received[1].at - received[0].at, 5s) << remaining;
+  }
+}
+
+TEST(OpenAiProvider, RemainingRequestsAreSpentUntilTheReset) {
+  // Two left for the next 1.5 s: two go at once, the third waits for the reset.
+  FakeOpenAi server([](const Received&, int index) {
+    auto reply = completion(content());
+    if (index == 0)
+      reply.headers = {{"x-ratelimit-remaining-requests", "2"}, {"x-ratelimit-reset-requests", "1.5s"},
+                       {"x-ratelimit-remaining-tokens", "29000"}, {"x-ratelimit-reset-tokens", "20ms"}};
+    return reply;
+  });
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 1;
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http());
+  ASSERT_TRUE(provider->ask(pixels(64, 48)).observation);
+  ask_all(*provider, 3);
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 4u);
+  EXPECT_LT(received[2].at - received[0].at, 1000ms);
+  EXPECT_GE(received[3].at - received[0].at, 1400ms);
+}
+
+TEST(OpenAiProvider, A429sRetryAfterHoldsBackTheNextRequestsToo) {
+  FakeOpenAi server([](const Received&, int index) {
+    return index == 0 ? error_reply(429, {{"Retry-After", "1"}}) : completion(content());
+  });
+  auto provider = wsp::tagging::make_openai_provider(provider_config(server), std::nullopt, quick_http(0));
+  auto first = provider->ask(pixels(64, 48));
+  EXPECT_FALSE(first.observation);
+  EXPECT_TRUE(first.transient);
+  ASSERT_TRUE(provider->ask(pixels(64, 48)).observation);
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_GE(received[1].at - received[0].at, 950ms);
+}
+
+TEST(OpenAiProvider, AResetTooFarAwayFailsThePhotosForNowInsteadOfWaiting) {
+  // A daily limit spent: waiting six minutes would hold the run; the photos stay due instead.
+  FakeOpenAi server([](const Received&, int) {
+    auto reply = completion(content());
+    reply.headers = {{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "6m0s"}};
+    return reply;
+  });
+  auto provider = wsp::tagging::make_openai_provider(provider_config(server), std::nullopt, quick_http());
+  ASSERT_TRUE(provider->ask(pixels(64, 48)).observation);
+  const auto started = std::chrono::steady_clock::now();
+  auto answers = ask_all(*provider, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  for (const auto& answer : answers) {
+    EXPECT_FALSE(answer.observation);
+    EXPECT_TRUE(answer.transient);
+    EXPECT_NE(answer.failure.find("rate limit"), std::string::npos) << answer.failure;
+  }
+  EXPECT_EQ(server.received().size(), 1u);
+}
+
 TEST(OpenAiProvider, AServerThatDoesNotAnswerInTimeIsATransientFailure) {
   FakeOpenAi server([](const Received&, int) {
     auto reply = completion(content());
@@ -656,6 +825,24 @@ TEST(GoogleVisionProvider, SendsUpTo16PlainSmallJpegsPerRequestWithTheKeyOnlyInT
     EXPECT_EQ(answer.observation->labels, (std::vector<std::string>{"wedding ring"}));
     EXPECT_EQ(answer.observation->people, 2);
   }
+}
+
+TEST(GoogleVisionProvider, RequestsPerMinuteSpaceTheBatches) {
+  FakeOpenAi server([](const Received& request, int) {
+    return vision_reply(request, [](int) { return vision_labels("Cake", 0.9, 0); });
+  });
+  auto config = provider_config(server);
+  config.tagging.google_vision.base_url = server.base_url();
+  config.tagging.google_vision.concurrency = 4;
+  config.tagging.google_vision.requests_per_minute = 100;  // one each 600 ms
+  auto provider = wsp::tagging::make_google_vision_provider(config, std::nullopt, quick_http());
+  auto answers = ask_all(*provider, 40);
+  for (const auto& answer : answers) EXPECT_TRUE(answer.observation) << answer.failure;
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 3u) << "16 + 16 + 8";
+  EXPECT_EQ(json::parse(received[0].body)["requests"].size(), 16u);
+  EXPECT_EQ(json::parse(received[1].body)["requests"].size(), 16u);
+  for (std::size_t i = 1; i < received.size(); ++i) EXPECT_GE(received[i].at - received[i - 1].at, 550ms) << i;
 }
 
 TEST(GoogleVisionProvider, AnErrorForOneImageFailsOnlyThatImage) {
