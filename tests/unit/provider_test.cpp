@@ -598,11 +598,13 @@ public:
     wsp::pipeline::render(m_config, *m_catalog, render, quiet);
   }
 
-  wsp::pipeline::TagSummary tag(const std::string& run_id) {
+  wsp::pipeline::TagSummary tag(const std::string& run_id, wsp::net::SteadyClock circuit_clock = {},
+                                wsp::pipeline::Observer* observer = nullptr) {
     Quiet quiet;
     wsp::pipeline::TagRequest request;
     request.run_id = run_id;
     request.jobs = 1;
+    request.circuit_clock = std::move(circuit_clock);
     request.providers = [](const std::string& name,
                            const wsp::config::Config& config) -> std::unique_ptr<wsp::tagging::Provider> {
       if (name == "openai") return wsp::tagging::make_openai_provider(config, std::string(k_key), quick_http());
@@ -610,7 +612,7 @@ public:
         return wsp::tagging::make_google_vision_provider(config, std::string(k_vision_key), quick_http());
       return nullptr;
     };
-    return wsp::pipeline::tag(m_config, *m_catalog, request, quiet);
+    return wsp::pipeline::tag(m_config, *m_catalog, request, observer ? *observer : quiet);
   }
 
   std::int64_t jobs(const std::string& state) {
@@ -707,6 +709,49 @@ TEST(RemoteTagging, TheCircuitOpensAfterRepeatedFailuresAndThePhotosStayDue) {
   auto usage = shoot.m_catalog->provider_usage();
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_EQ(usage[0].circuit, "open");
+}
+
+// Counts the photos tagged without a provider because its circuit was open.
+struct CircuitWatcher : wsp::pipeline::Observer {
+  std::atomic<int> held_back{0};
+  void warning(std::string_view message) override {
+    if (message.find("circuit open") != std::string_view::npos) ++held_back;
+  }
+};
+
+TEST(RemoteTagging, TheCircuitClosesAgainAfterASuccessfulProbeAndThePhotosKeptDueAreAskedAgain) {
+  // Down for five requests, then back.
+  FakeOpenAi server([](const Received&, int index) { return index < 5 ? error_reply(500) : completion(content()); });
+  TaggedShoot shoot(16, server);
+  shoot.m_config.tagging.openai.concurrency = 1;  // one at a time: the order is exact
+  // Simulated time: each look at the clock is 5 s later, so that the 30 s the
+  // circuit stays open pass while photos are held back.
+  auto ticks = std::make_shared<std::atomic<long>>(0);
+  const auto origin = std::chrono::steady_clock::now();
+  auto clock = [ticks, origin] { return origin + std::chrono::seconds(5 * ++*ticks); };
+  CircuitWatcher watcher;
+  auto first = shoot.tag("run-1", clock, &watcher);
+
+  auto received = server.received();
+  ASSERT_GE(received.size(), 6u) << "a probe went out once the circuit was half-open";
+  EXPECT_GE(watcher.held_back.load(), 1) << "photos were held back while the circuit was open";
+  EXPECT_EQ(static_cast<int>(received.size()) + watcher.held_back.load(), 16)
+      << "every photo is either asked or held back";
+  auto usage = shoot.m_catalog->provider_usage();
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].failures, 5);
+  EXPECT_EQ(usage[0].calls, static_cast<std::int64_t>(received.size()) - 5) << "answered requests";
+  EXPECT_EQ(usage[0].circuit, "closed") << "the probe's success closed the circuit, and it stayed closed";
+  const auto due = shoot.jobs("pending");
+  EXPECT_EQ(due, 5 + watcher.held_back.load()) << "the failed and the held-back photos stay due";
+  EXPECT_EQ(first.due_remote, static_cast<std::size_t>(due));
+  EXPECT_EQ(shoot.jobs("done"), 16 - due);
+
+  auto second = shoot.tag("run-2");
+  EXPECT_EQ(server.received().size(), received.size() + static_cast<std::size_t>(due)) << "only those are asked again";
+  EXPECT_EQ(second.tagged, static_cast<std::size_t>(due));
+  EXPECT_EQ(shoot.jobs("done"), 16);
+  for (const auto& [path, provider] : shoot.providers_by_path()) EXPECT_EQ(provider, "openai") << path;
 }
 
 TEST(RemoteTagging, TheCostCapStopsRemoteCallsAndTheRestStayDue) {
