@@ -11,6 +11,7 @@
 #include "pipeline/tag.hpp"
 #include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
+#include "require_tool.hpp"
 #include "temp_dir.hpp"
 #include "test_images.hpp"
 
@@ -573,14 +574,34 @@ TEST(OpenAiProvider, TheCacheKeyChangesWithTheModelThePromptAndTheScenes) {
 
 struct Quiet : wsp::pipeline::Observer {};
 
+// Everything the tag stage says, as text.
+struct Transcript : wsp::pipeline::Observer {
+  std::mutex mutex;
+  std::string text;
+  void add(std::string_view line) {
+    std::lock_guard lock(mutex);
+    text.append(line).append("\n");
+  }
+  void item_done(std::string_view, std::string_view file, std::string_view outcome, std::int64_t) override {
+    add(std::string(file) + ": " + std::string(outcome));
+  }
+  void item_problem(std::string_view, std::string_view file, std::string_view reason) override {
+    add(std::string(file) + ": " + std::string(reason));
+  }
+  void warning(std::string_view message) override { add(message); }
+};
+
 // A shoot of `count` photos, ingested and rendered, tagged against the fake server.
 class TaggedShoot {
 public:
-  TaggedShoot(int count, const FakeOpenAi& server) {
+  // `prepare` may change the photos before they are ingested.
+  TaggedShoot(int count, const FakeOpenAi& server, std::function<void(const fs::path& shoot)> prepare = {},
+              int width = 640, int height = 480) {
     fs::create_directories(m_dir.path() / "shoot");
     for (int i = 0; i < count; ++i)
       std::ofstream(m_dir.path() / "shoot" / ("IMG_" + std::to_string(1000 + i) + ".jpg"), std::ios::binary)
-          << make_jpeg(640, 480, 40.0 + i * 9);
+          << make_jpeg(width, height, 40.0 + i * 9);
+    if (prepare) prepare(m_dir.path() / "shoot");
     m_config.project_dir = m_dir.path();
     wsp::config::apply_derived_defaults(m_config);
     m_config.render.widths = {320};
@@ -944,6 +965,53 @@ TEST(RemoteTagging, AChangedLabelTableRetagsAndAsksVisionAgain) {
   EXPECT_EQ(third.tagged, 2u);
   EXPECT_GT(vision.received().size(), requests);
   for (const auto& t : shoot.m_catalog->tags()) EXPECT_EQ(t.scene, "reception");
+}
+
+TEST(RemoteTagging, VisionGetsSmallJpegsWithoutTheShootsMetadataAndItsKeyIsInNoMessageOrCatalogRow) {
+  WSP_REQUIRE_TOOL(std::system("exiftool -ver >/dev/null 2>&1") == 0, "exiftool writes the photos' GPS and serials");
+  // The first request is not answered in time (its error names the URL); then the service is back.
+  FakeOpenAi vision([](const Received& request, int index) {
+    auto reply = vision_reply(request, [](int) { return vision_labels("Bouquet", 0.9, 1); });
+    if (index == 0) reply.delay = 3s;
+    return reply;
+  });
+  TaggedShoot shoot(
+      18, vision,
+      [](const fs::path& folder) {
+        const auto command = "exiftool -q -overwrite_original -GPSLatitude=48.8584 -GPSLatitudeRef=N "
+                             "-GPSLongitude=2.2945 -GPSLongitudeRef=E -SerialNumber=083021002694 "
+                             "-Artist='Anna Photographer' -Comment='private note' '" + folder.string() + "'";
+        ASSERT_EQ(std::system(command.c_str()), 0);
+      },
+      1600, 1200);
+  shoot.m_config.tagging.providers = {"google_vision", "local"};
+  shoot.m_config.tagging.google_vision.base_url = vision.base_url();
+  shoot.m_config.tagging.google_vision.timeout_seconds = 1;
+  shoot.m_config.tagging.google_vision.concurrency = 1;
+  Transcript said;
+  auto first = shoot.tag("run-1", {}, &said);
+  EXPECT_GE(first.due_remote, 1u) << "the photos of the request that timed out stay due";
+  EXPECT_NE(said.text.find("images:annotate"), std::string::npos) << "the error names the request: " << said.text;
+  shoot.tag("run-2", {}, &said);
+  EXPECT_EQ(shoot.jobs("done"), 18);
+
+  std::size_t images = 0;
+  for (const auto& request : vision.received()) {
+    EXPECT_EQ(request.query.at(0).value, k_vision_key);
+    auto body = json::parse(request.body);
+    EXPECT_LE(body["requests"].size(), 16u);
+    for (const auto& one : body["requests"]) {
+      ++images;
+      auto image = decoded_image(base64_decoded(one["image"]["content"].get<std::string>()));
+      EXPECT_TRUE(image.is_jpeg);
+      EXPECT_LE(std::max(image.width, image.height), 512);
+      EXPECT_TRUE(image.metadata.empty()) << image.metadata.front();
+      EXPECT_EQ(one.dump().find("083021002694"), std::string::npos);
+    }
+  }
+  EXPECT_GE(images, 18u + first.due_remote);
+  EXPECT_EQ(said.text.find(k_vision_key), std::string::npos) << said.text;
+  EXPECT_EQ(shoot.catalog_bytes().find(k_vision_key), std::string::npos);
 }
 
 TEST(RemoteTagging, ProvidersAreAskedInOrderAndTheFirstStaysDueWhileItIsAway) {
