@@ -541,6 +541,23 @@ TEST(OpenAiProvider, AResetTooFarAwayFailsThePhotosForNowInsteadOfWaiting) {
   EXPECT_EQ(server.received().size(), 1u);
 }
 
+TEST(OpenAiProvider, TheLimitsAreReadFromTheConfigAndChecked) {
+  auto config = wsp::config::parse_config(R"(
+tagging:
+  openai: { requests_per_minute: 500, tokens_per_minute: 200000 }
+  google_vision: { requests_per_minute: 1800 }
+)",
+                                          "wsportfolio.yaml");
+  EXPECT_EQ(config.tagging.openai.requests_per_minute, 500);
+  EXPECT_EQ(config.tagging.openai.tokens_per_minute, 200'000);
+  EXPECT_EQ(config.tagging.google_vision.requests_per_minute, 1800);
+  EXPECT_EQ(wsp::config::Config().tagging.openai.requests_per_minute, 0) << "no limit of ours by default";
+  EXPECT_THROW(wsp::config::parse_config("tagging: { openai: { requests_per_minute: -1 } }\n", "wsportfolio.yaml"),
+               wsp::config::ConfigError);
+  EXPECT_THROW(wsp::config::parse_config("tagging: { openai: { tokens_per_minute: lots } }\n", "wsportfolio.yaml"),
+               wsp::config::ConfigError);
+}
+
 TEST(OpenAiProvider, AServerThatDoesNotAnswerInTimeIsATransientFailure) {
   FakeOpenAi server([](const Received&, int) {
     auto reply = completion(content());
