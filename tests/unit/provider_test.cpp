@@ -928,6 +928,23 @@ TEST(GoogleVisionProvider, RequestsPerMinuteSpaceTheBatches) {
   for (std::size_t i = 1; i < received.size(); ++i) EXPECT_GE(received[i].at - received[i - 1].at, 550ms) << i;
 }
 
+TEST(GoogleVisionProvider, A429sRetryAfterHoldsBackTheNextBatch) {
+  FakeOpenAi server([](const Received& request, int index) {
+    if (index == 0) return error_reply(429, {{"Retry-After", "1"}});
+    return vision_reply(request, [](int) { return vision_labels("Cake", 0.9, 0); });
+  });
+  auto config = provider_config(server);
+  config.tagging.google_vision.base_url = server.base_url();
+  auto provider = wsp::tagging::make_google_vision_provider(config, std::nullopt, quick_http(0));
+  auto first = ask_all(*provider, 2);
+  for (const auto& answer : first) EXPECT_TRUE(answer.transient) << answer.failure;
+  auto second = ask_all(*provider, 2);
+  for (const auto& answer : second) EXPECT_TRUE(answer.observation) << answer.failure;
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_GE(received[1].at - received[0].at, 950ms);
+}
+
 TEST(GoogleVisionProvider, AnErrorForOneImageFailsOnlyThatImage) {
   FakeOpenAi server([](const Received& request, int) {
     return vision_reply(request, [](int image) {
