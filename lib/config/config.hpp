@@ -63,6 +63,8 @@ struct OpenAiSettings {
   SecretRef api_key{"OPENAI_API_KEY", ""};
   std::string base_url = "https://api.openai.com/v1";
   int concurrency = 4;            // requests in flight at once
+  int requests_per_minute = 0;    // 0: no limit of ours (the server's x-ratelimit headers still count)
+  std::int64_t tokens_per_minute = 0;  // 0: no limit of ours
   int timeout_seconds = 60;       // one attempt, start to end
   ProviderPrices prices;
 };
@@ -77,6 +79,7 @@ struct GoogleVisionSettings {
   SecretRef api_key{"GOOGLE_VISION_API_KEY", ""};  // sent as the `key` query parameter
   std::string base_url = "https://vision.googleapis.com/v1";
   int concurrency = 2;            // requests (of up to 16 photos each) in flight at once
+  int requests_per_minute = 0;    // 0: no limit of ours
   int timeout_seconds = 60;
   double price_per_thousand = 0;  // per 1000 photos (three features each)
   // Replaces the built-in table when given.

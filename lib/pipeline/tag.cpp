@@ -68,11 +68,11 @@ int concurrency_of(const config::Config& config, const std::string& provider) {
 // of being asked for every photo of the shoot.
 class ProviderBudget {
 public:
-  ProviderBudget(config::ProviderPrices prices, int concurrency, std::shared_ptr<RunCost> spent)
+  ProviderBudget(config::ProviderPrices prices, int concurrency, std::shared_ptr<RunCost> spent, net::SteadyClock clock)
       : m_prices(prices),
         m_concurrency(std::max(1, concurrency)),
         m_spent(std::move(spent)),
-        m_breaker({}, net::real_steady_clock()) {}
+        m_breaker({}, clock ? std::move(clock) : net::real_steady_clock()) {}
 
   // Runs `go` now when fewer than `concurrency` requests are out, else when
   // one comes back (on that thread); each `go` ends with one release().
@@ -149,7 +149,7 @@ std::optional<std::string> refusal_in(const std::string& cached) {
 class TagStage {
 public:
   TagStage(const config::Config& config, Engine& engine, Observer& observer, std::string run_id,
-           ProviderFactory factory)
+           ProviderFactory factory, net::SteadyClock circuit_clock)
       : m_config(config),
         m_engine(engine),
         m_settings(tag_settings(config)),
@@ -160,7 +160,8 @@ public:
     for (const auto& name : config.tagging.providers) {
       if (name == "local") continue;  // always there, and always last
       if (auto provider = factory ? factory(name, config) : tagging::make_provider(name, config)) {
-        m_budgets.emplace(name, std::make_unique<ProviderBudget>(prices_of(config, name), concurrency_of(config, name), m_spent));
+        m_budgets.emplace(name, std::make_unique<ProviderBudget>(prices_of(config, name), concurrency_of(config, name),
+                                                                 m_spent, circuit_clock));
         m_remote.push_back(std::move(provider));
       } else {
         observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
@@ -457,7 +458,7 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
                  .max_inflight = 2 * std::max(1, request.jobs),
                  .lease_ms = request.lease_ms},
                 observer);
-  TagStage stage(config, engine, observer, request.run_id, request.providers);
+  TagStage stage(config, engine, observer, request.run_id, request.providers, request.circuit_clock);
   auto report = engine.run(stage.description());
   TagSummary summary;
   summary.tagged = report.done;

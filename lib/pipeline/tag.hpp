@@ -17,6 +17,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "net/retry.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
 #include "tagging/tagger.hpp"
@@ -33,6 +34,8 @@ struct TagRequest {
   const std::atomic<bool>* stop = nullptr;
   int jobs = 1;
   std::int64_t lease_ms = 30'000;
+  // The providers' circuit breakers' clock (tests drive it); empty: the steady clock.
+  net::SteadyClock circuit_clock;
 };
 
 struct TagSummary {
