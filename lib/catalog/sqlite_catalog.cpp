@@ -307,6 +307,13 @@ CREATE TABLE provider_calls (
 );
 )sql",
      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'provider_calls'"},
+    // Faces and eyes, for the culling flags and the best pick of a burst.
+    {R"sql(
+ALTER TABLE tags ADD COLUMN eyes_closed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tags ADD COLUMN faces INTEGER;
+ALTER TABLE tags ADD COLUMN face_sharpness REAL NOT NULL DEFAULT 0;
+)sql",
+     "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'face_sharpness'"},
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -792,8 +799,9 @@ public:
     Statement s(m_db,
                 "INSERT INTO tags (image_id, fingerprint, provider, model, scene, scene_confidence, scene_basis, "
                 "keywords, alt_text, confidence, sharpness, exposure_error, overexposed, underexposed, palette, "
-                "dominant_colour, phash, capture_utc_ms, camera, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (image_id) DO UPDATE SET "
+                "dominant_colour, phash, capture_utc_ms, camera, updated_ms, eyes_closed, faces, face_sharpness) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+                "?21, ?22, ?23) ON CONFLICT (image_id) DO UPDATE SET "
                 "fingerprint = excluded.fingerprint, provider = excluded.provider, model = excluded.model, "
                 "scene = excluded.scene, scene_confidence = excluded.scene_confidence, "
                 "scene_basis = excluded.scene_basis, keywords = excluded.keywords, alt_text = excluded.alt_text, "
@@ -801,12 +809,14 @@ public:
                 "exposure_error = excluded.exposure_error, overexposed = excluded.overexposed, "
                 "underexposed = excluded.underexposed, palette = excluded.palette, "
                 "dominant_colour = excluded.dominant_colour, phash = excluded.phash, "
-                "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms");
+                "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms, "
+                "eyes_closed = excluded.eyes_closed, faces = excluded.faces, face_sharpness = excluded.face_sharpness");
     s.bind(1, t.image_id).bind(2, t.fingerprint).bind(3, t.provider).bind(4, t.model).bind(5, t.scene);
     s.bind(6, t.scene_confidence).bind(7, t.scene_basis).bind(8, join_words(t.keywords)).bind(9, t.alt_text);
     s.bind(10, t.confidence).bind(11, t.sharpness).bind(12, t.exposure_error).bind(13, t.overexposed ? 1 : 0);
     s.bind(14, t.underexposed ? 1 : 0).bind(15, t.palette).bind(16, t.dominant_colour);
     s.bind(17, static_cast<std::int64_t>(t.phash)).bind(18, t.capture_utc_ms).bind(19, t.camera).bind(20, now_ms());
+    s.bind(21, t.eyes_closed ? 1 : 0).bind(22, t.faces).bind(23, t.face_sharpness);
     s.run();
   }
 
@@ -815,7 +825,7 @@ public:
                 "SELECT t.image_id, i.path, t.fingerprint, t.provider, t.model, t.scene, t.scene_confidence, "
                 "t.scene_basis, t.keywords, t.alt_text, t.confidence, t.sharpness, t.exposure_error, t.overexposed, "
                 "t.underexposed, t.palette, t.dominant_colour, t.phash, t.capture_utc_ms, t.camera, t.burst_group, "
-                "t.sidecar_keywords "
+                "t.sidecar_keywords, t.eyes_closed, t.faces, t.face_sharpness "
                 "FROM tags t JOIN images i ON i.id = t.image_id WHERE i.status = 'active' ORDER BY i.path");
     std::vector<TagRecord> all;
     while (s.step()) {
@@ -842,6 +852,9 @@ public:
       t.camera = s.text(19);
       t.group = s.optional<std::int64_t>(20);
       t.sidecar_keywords = split_words(s.text(21));
+      t.eyes_closed = s.integer(22) != 0;
+      t.faces = s.optional<int>(23);
+      t.face_sharpness = s.real(24);
       all.push_back(std::move(t));
     }
     return all;

@@ -29,6 +29,9 @@ struct TagRecord {
   double exposure_error = 0;
   bool overexposed = false;
   bool underexposed = false;
+  bool eyes_closed = false;         // someone's eyes are closed (local faces or a provider)
+  std::optional<int> faces;         // faces found locally; unset when none were looked for
+  double face_sharpness = 0;        // of the sharpest face found, 0 with none
   std::string palette;      // "#rrggbb:share:name" entries joined by ' ', largest share first
   std::string dominant_colour;
   std::uint64_t phash = 0;

@@ -72,17 +72,19 @@ int run_status(const StatusOptions& options, const Context& context) {
   auto tags = pipeline::effective_tags(config, *catalog);
   if (!tags.empty()) {
     std::map<std::string, std::int64_t> scenes;
-    std::int64_t review = 0, picks = 0, overridden = 0;
+    std::int64_t review = 0, picks = 0, overridden = 0, eyes_closed = 0;
     for (const auto& t : tags) {
       ++scenes[t.scene.empty() ? "-" : t.scene];
-      review += t.needs_review, picks += t.best_pick, overridden += t.overridden;
+      review += t.needs_review, picks += t.best_pick, overridden += t.overridden, eyes_closed += t.eyes_closed;
     }
     std::string by_scene;
     for (const auto& [scene, count] : scenes) by_scene += fmt::format("{}{} {}", by_scene.empty() ? "" : ", ", scene, count);
-    say(fmt::format("\ntags     {}\n         {} to review (`wsportfolio tag review`), {} burst best picks, {} overridden\n",
-                    by_scene, review, picks, overridden));
+    say(fmt::format("\ntags     {}\n         {} to review (`wsportfolio tag review`), {} burst best picks, {} overridden, "
+                    "{} with closed eyes\n",
+                    by_scene, review, picks, overridden, eyes_closed));
     JsonLine line;
     line.add("event", "status.tags").add("needs_review", review).add("best_picks", picks).add("overridden", overridden);
+    line.add("eyes_closed", eyes_closed);
     for (const auto& [scene, count] : scenes) line.add("scene." + scene, count);
     terminal.emit(line);
   }

@@ -94,7 +94,8 @@ JsonLine describe(const pipeline::EffectiveTags& t) {
   line.add("file", t.path).add("scene", t.scene).add("confidence", t.confidence).add("basis", t.scene_basis);
   line.add("keywords", t.keywords).add("alt", t.alt_text).add("needs_review", t.needs_review);
   line.add("best_pick", t.best_pick).add("sharpness", t.sharpness).add("overexposed", t.overexposed);
-  line.add("underexposed", t.underexposed);
+  line.add("underexposed", t.underexposed).add("eyes_closed", t.eyes_closed);
+  if (t.faces) line.add("faces", *t.faces);
   if (t.group) line.add("group", *t.group);
   if (t.rating) line.add("rating", *t.rating);
   return line;
@@ -219,6 +220,7 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
     if (t.best_pick) flags += " best-pick";
     if (t.overexposed) flags += " overexposed";
     if (t.underexposed) flags += " underexposed";
+    if (t.eyes_closed) flags += " eyes-closed";
     if (t.rating) flags += fmt::format(" rating={}", *t.rating);
     std::fputs(fmt::format("{}\n  scene {} ({:.2f}, {}){}\n  keywords {}\n  alt {}\n", t.path,
                            t.scene.empty() ? "-" : t.scene, t.confidence,

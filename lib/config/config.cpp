@@ -373,6 +373,7 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.alt_text", Kind::Value, text(FIELD(c.tagging.alt_text))},
       {"tagging.language", Kind::Value, text(FIELD(c.tagging.language))},
       {"tagging.max_cost", Kind::Value, optional_number(FIELD(c.tagging.max_cost), 0.0, 1e9)},
+      {"tagging.faces", Kind::Value, choice(FIELD(c.tagging.faces), {"auto", "on", "off"})},
       {"tagging.vocabulary", Kind::List, list_of(FIELD(c.tagging.vocabulary))},
       {"tagging.vocabulary[].word", Kind::Value, text(FIELD(c.tagging.vocabulary.back().word))},
       {"tagging.vocabulary[].text", Kind::Value, text(FIELD(c.tagging.vocabulary.back().text))},

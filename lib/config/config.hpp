@@ -108,6 +108,7 @@ struct TaggingSettings {
   std::vector<Wording> vocabulary;  // overrides of the built-in English words
   std::string language = "English";  // of the alt text remote providers write
   std::optional<double> max_cost;  // [none] per run: remote calls stop when reached
+  std::string faces = "auto";      // auto | on | off: local faces and eyes (dlib), auto when its model is installed
   OpenAiSettings openai;
   GoogleVisionSettings google_vision;
 };

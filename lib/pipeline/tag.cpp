@@ -155,7 +155,7 @@ public:
         m_settings(tag_settings(config)),
         m_zone(project_zone(config)),
         m_run_id(std::move(run_id)),
-        m_local(tagging::make_local_provider()),
+        m_local(tagging::make_local_provider(tagging::use_faces(config))),
         m_spent(std::make_shared<RunCost>(config.tagging.max_cost)) {
     for (const auto& name : config.tagging.providers) {
       if (name == "local") continue;  // always there, and always last
@@ -351,7 +351,8 @@ private:
     t.seen.labels = std::move(remote.labels);
     t.seen.people = remote.people;
     t.seen.description = std::move(remote.description);
-    t.seen.eyes_closed = remote.eyes_closed;
+    // Either's closed eyes are worth a look: the faces found here and a provider's answer add up.
+    if (remote.eyes_closed) t.seen.eyes_closed = *remote.eyes_closed || t.seen.eyes_closed.value_or(false);
     t.provider_name = provider.name();
     t.model = provider.model();
   }
@@ -384,6 +385,9 @@ private:
     record.exposure_error = seen.scores.exposure_error;
     record.overexposed = seen.scores.overexposed;
     record.underexposed = seen.scores.underexposed;
+    record.eyes_closed = seen.eyes_closed.value_or(false);
+    if (seen.faces) record.faces = static_cast<int>(seen.faces->size());
+    record.face_sharpness = tagging::face_sharpness(seen);
     record.palette = tagging::palette_text(seen.palette);
     record.dominant_colour = tagging::dominant_colour_name(seen.palette);
     record.phash = seen.phash;
@@ -439,6 +443,7 @@ std::string tag_settings(const config::Config& config) {
                                  fmt::join(t.scenes, ","), t.alt_text, config.render.analysis_size,
                                  config.project.timezone);
   if (contains(t.providers, "openai")) text += " openai=" + t.openai.model + " language=" + t.language;
+  if (tagging::use_faces(config)) text += " faces=dlib68";
   if (contains(t.providers, "google_vision"))
     for (const auto& rule : t.google_vision.labels) text += fmt::format(" label={}={}", rule.label, rule.scene);
   if (t.alt_text.find("{title}") != std::string::npos) text += " title=" + config.project.title;
@@ -503,7 +508,8 @@ TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& cat
 std::size_t regroup(catalog::Catalog& catalog) {
   std::vector<tagging::FrameFacts> frames;
   for (const auto& t : catalog.tags())
-    frames.push_back({t.image_id, t.capture_utc_ms, t.phash, t.sharpness, t.exposure_error});
+    frames.push_back({t.image_id, t.capture_utc_ms, t.phash, t.sharpness, t.exposure_error, t.eyes_closed,
+                      t.face_sharpness});
   auto groups = tagging::group_near_duplicates(std::move(frames));
   std::vector<std::pair<std::int64_t, std::int64_t>> members;
   for (const auto& group : groups)
@@ -531,6 +537,8 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     e.sharpness = t.sharpness;
     e.overexposed = t.overexposed;
     e.underexposed = t.underexposed;
+    e.eyes_closed = t.eyes_closed;
+    e.faces = t.faces;
     e.capture_utc_ms = t.capture_utc_ms;
     e.sidecar_keywords = t.sidecar_keywords;
     if (auto it = overrides.find(t.image_id); it != overrides.end()) {

@@ -92,6 +92,8 @@ struct EffectiveTags {
   double sharpness = 0;
   bool overexposed = false;
   bool underexposed = false;
+  bool eyes_closed = false;
+  std::optional<int> faces;  // found locally; unset when none were looked for
   std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
   std::vector<std::string> removed_keywords;   // taken out by an override
   std::vector<std::string> sidecar_keywords;   // what the last XMP sidecar write put in

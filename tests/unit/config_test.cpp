@@ -941,3 +941,16 @@ TEST_F(LoadConfig, ErrorsInTheFileNameItAndTheLine) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FacesSetting, AutoByDefaultOnOrOffWhenSaidAndNothingElse) {
+  EXPECT_EQ(parse_config("version: 1\n", "test.yaml").tagging.faces, "auto");
+  EXPECT_EQ(parse_config("tagging: { faces: off }\n", "test.yaml").tagging.faces, "off");
+  EXPECT_EQ(parse_config("tagging: { faces: on }\n", "test.yaml").tagging.faces, "on");
+  auto message = parse_error("tagging:\n  faces: yes please\n");
+  EXPECT_TRUE(StartsWith(message, "test.yaml:2: tagging.faces: ")) << message;
+  EXPECT_TRUE(Contains(message, "auto, on, off")) << message;
+}
+
+}  // namespace

@@ -1077,3 +1077,26 @@ TEST(RemoteTagging, ProvidersAreAskedInOrderAndTheFirstStaysDueWhileItIsAway) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(RemoteTagging, ClosedEyesAProviderReportsAreACullingFlag) {
+  FakeOpenAi server([](const Received&, int index) {
+    auto answer = content();
+    answer["eyes_closed"] = index == 0;
+    return completion(answer);
+  });
+  TaggedShoot shoot(2, server);
+  shoot.tag("run-1");
+  auto tags = shoot.m_catalog->tags();
+  ASSERT_EQ(tags.size(), 2u);
+  int closed = 0;
+  for (const auto& t : tags) {
+    closed += t.eyes_closed;
+    EXPECT_EQ(std::find(t.keywords.begin(), t.keywords.end(), "eyes closed") != t.keywords.end(), t.eyes_closed)
+        << t.source_path;
+  }
+  EXPECT_EQ(closed, 1) << "the photo the provider saw blinking, and only that one";
+}
+
+}  // namespace

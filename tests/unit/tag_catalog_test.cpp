@@ -201,6 +201,32 @@ TEST_F(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
   EXPECT_FALSE(tags[2].group);
 }
 
+TEST_F(TagCatalogTest, RegroupKeepsTheFrameWhereNobodyBlinked) {
+  auto a = add("a.jpg", std::string(64, 'a'));
+  auto b = add("b.jpg", std::string(64, 'b'));
+  m_catalog->write([&] {
+    auto ta = automatic(a, "portrait", 0.95);
+    ta.sharpness = 10;
+    ta.faces = 1;
+    ta.face_sharpness = 30;
+    auto tb = automatic(b, "portrait", 0.95);
+    tb.sharpness = 90;
+    tb.faces = 1;
+    tb.face_sharpness = 80;
+    tb.eyes_closed = true;  // the sharper frame, but a blink
+    tb.capture_utc_ms = *ta.capture_utc_ms + 300;
+    m_catalog->put_tags(ta);
+    m_catalog->put_tags(tb);
+  });
+  EXPECT_EQ(wsp::pipeline::regroup(*m_catalog), 1u);
+  auto tags = effective();
+  ASSERT_EQ(tags.size(), 2u);
+  EXPECT_TRUE(tags[0].best_pick) << "open eyes win over a sharper blink";
+  EXPECT_FALSE(tags[0].eyes_closed);
+  EXPECT_TRUE(tags[1].eyes_closed);
+  EXPECT_EQ(tags[1].faces, 1);
+}
+
 TEST_F(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   m_catalog->write([&] { m_catalog->put_cached_result("abc", "local", "local-1", "{\"x\":1}"); });
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":1}");
