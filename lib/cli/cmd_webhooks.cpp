@@ -2,6 +2,7 @@
 #include <chrono>
 #include <ctime>
 #include <iomanip>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -57,12 +58,17 @@ void record_verify_failed(const Context& context, const config::Config& config, 
 void show_webhook_backlog(const Context& context, catalog::Catalog& catalog) {
   auto backlog = catalog.webhook_backlog();
   if (backlog.empty()) return;
+  std::map<std::string, std::string> circuits;
+  for (const auto& circuit : catalog.circuits())
+    if (circuit.kind == "webhook") circuits[circuit.name] = circuit.state;
   if (!context.terminal.json()) fmt::print("\nwebhooks (`wsportfolio webhooks list`)\n");
   for (const auto& endpoint : backlog) {
     const std::string state = endpoint.disabled_ms ? "disabled: " + endpoint.disabled_reason : "enabled";
+    const auto found = circuits.find(endpoint.endpoint);
+    const std::string circuit = found == circuits.end() ? "closed" : found->second;
     if (!context.terminal.json())
-      fmt::print("  {}: {} pending, {} dead, {}{}\n", endpoint.endpoint, endpoint.pending, endpoint.dead, state,
-                 endpoint.last_error.empty() ? std::string() : "; last error: " + endpoint.last_error);
+      fmt::print("  {}: {} pending, {} dead, {}, circuit {}{}\n", endpoint.endpoint, endpoint.pending, endpoint.dead,
+                 state, circuit, endpoint.last_error.empty() ? std::string() : "; last error: " + endpoint.last_error);
     context.terminal.emit(JsonLine()
                               .add("event", "status.webhook")
                               .add("endpoint", endpoint.endpoint)
@@ -70,6 +76,7 @@ void show_webhook_backlog(const Context& context, catalog::Catalog& catalog) {
                               .add("dead", endpoint.dead)
                               .add("disabled", endpoint.disabled_ms.has_value())
                               .add("disabled_reason", endpoint.disabled_reason)
+                              .add("circuit", circuit)
                               .add("last_error", endpoint.last_error));
   }
 }

@@ -3,6 +3,7 @@
 #include "net/http.hpp"
 #include "notify/events.hpp"
 #include "notify/signature.hpp"
+#include "notify/circuits.hpp"
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <unistd.h>
 
 namespace wsp::notify {
@@ -88,12 +90,13 @@ Attempt conclude(Prepared& item, const DispatchSettings& settings, net::CircuitB
     auto response = item.response.get();
     if (response.status) attempt.status = response.status;
     attempt.response = truncated(response.body);
-    breakers.record(item.delivery.endpoint, response.ok());
+    if (!response.ok())
+      attempt.error = response.error.empty() ? fmt::format("HTTP {}", response.status) : response.error;
+    breakers.record(item.delivery.endpoint, response.ok(), attempt.error);
     if (response.ok()) {
       attempt.state = catalog::DeliveryState::delivered;
       return attempt;
     }
-    attempt.error = response.error.empty() ? fmt::format("HTTP {}", response.status) : response.error;
     if (response.status == 410) {
       attempt.state = catalog::DeliveryState::dead;
       return attempt;
@@ -148,7 +151,10 @@ DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& conf
   http.breaker.failure_threshold = 1 << 30;  // the breakers below are per endpoint, not per host
   http.max_response_bytes = 1u << 20;
   net::HttpClient client(http);
-  net::CircuitBreakers breakers(net::BreakerSettings{}, net::real_steady_clock());
+  // Each endpoint's circuit goes on from where the last process left it.
+  CircuitRecorder circuits(catalog, "webhook");
+  net::CircuitBreakers breakers(net::BreakerSettings{}, net::real_steady_clock(), circuits.observer());
+  circuits.restore(breakers);
   const auto owner = owner_name();
   const auto lease = longest_timeout + k_lease_margin;
   const auto deadline = std::chrono::steady_clock::now() + settings.wait;
