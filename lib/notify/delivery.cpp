@@ -259,26 +259,43 @@ BackgroundSender::BackgroundSender(catalog::Catalog& catalog, config::Config con
 
 BackgroundSender::~BackgroundSender() {
   m_stop = true;
+  m_interrupt = true;
   m_thread.join();
+}
+
+void BackgroundSender::reload(config::Config config) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_reloaded = std::move(config);
+  }
+  m_interrupt = true;
 }
 
 void BackgroundSender::loop() {
   DispatchSettings settings;
   settings.wait = 30s;
-  settings.stop = &m_stop;
+  settings.stop = &m_interrupt;
+  bool pruned = false;
   while (!m_stop) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_reloaded) m_config = std::move(*std::exchange(m_reloaded, std::nullopt));
+      m_interrupt = m_stop.load();
+    }
     try {
       // A read first: the pipeline's writers are not made to wait while nothing is due.
       const auto next = m_catalog->next_delivery_ms();
       if (next && *next <= catalog::now_ms()) {
+        // Pruned once per watch is enough.
+        settings.retention = pruned ? std::chrono::hours(0) : DispatchSettings{}.retention;
         deliver_due(*m_catalog, m_config, settings);
-        settings.retention = std::chrono::hours(0);  // pruned once per watch is enough
+        pruned = true;
       }
     } catch (const std::exception&) {
       // A busy or unavailable catalog: the deliveries stay pending, their
       // errors are the attempts' (`status`); try again after the pause.
     }
-    for (int i = 0; i < 20 && !m_stop; ++i) std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 20 && !m_interrupt; ++i) std::this_thread::sleep_for(50ms);
   }
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace wsp::notify {
@@ -88,12 +89,19 @@ public:
   BackgroundSender(const BackgroundSender&) = delete;
   BackgroundSender& operator=(const BackgroundSender&) = delete;
 
+  // Sends with `config`'s endpoints and secrets from now on (SIGHUP): the
+  // attempts under way end first, then the sending starts again.
+  void reload(config::Config config);
+
 private:
   void loop();
 
   std::unique_ptr<catalog::Catalog> m_catalog;
-  config::Config m_config;
+  config::Config m_config;  // the sending thread's
+  std::mutex m_mutex;
+  std::optional<config::Config> m_reloaded;
   std::atomic<bool> m_stop{false};
+  std::atomic<bool> m_interrupt{false};  // ends a sending round early: stop or reload
   std::thread m_thread;
 };
 
