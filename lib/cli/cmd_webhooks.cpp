@@ -94,7 +94,7 @@ struct WebhooksOptions {
   std::string since;
   std::string endpoint;
   double wait_seconds = 0;
-  int keep_days = 30;
+  int keep_days = -1;  // -1: the config's webhook_retention
 };
 
 std::string when(std::int64_t ms) {
@@ -217,7 +217,7 @@ int run_deliver(const WebhooksOptions& options, const Context& context) {
   auto catalog = open_existing_catalog(config);
   notify::DispatchSettings settings;
   settings.wait = std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_seconds * 1000));
-  settings.retention = std::chrono::hours(24 * options.keep_days);
+  if (options.keep_days >= 0) settings.retention = std::chrono::hours(24 * options.keep_days);
   settings.stop = &context.stop;
   auto report = notify::deliver_due(*catalog, config, settings);
   report_attempts(context, report);
@@ -286,7 +286,7 @@ Runner define_webhooks(CLI::App& command) {
   auto* deliver = command.add_subcommand("deliver", "Send whatever is due (for cron when no watcher runs)");
   deliver->add_option("--wait", options->wait_seconds, "Go on sending what falls due for this many seconds")
       ->check(CLI::Range(0.0, 86400.0));
-  deliver->add_option("--keep-days", options->keep_days, "Delivered rows are pruned after this many days [30]")
+  deliver->add_option("--keep-days", options->keep_days, "Delivered rows are pruned after this many days (default: webhook_retention)")
       ->check(CLI::Range(0, 3650));
   for (auto* sub : {list, retry, replay, enable, test, deliver})
     sub->add_option("-C,--project", options->folder, "Project folder (default: the current folder)");

@@ -160,9 +160,9 @@ DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& conf
   const auto deadline = std::chrono::steady_clock::now() + settings.wait;
   const auto stopped = [&] { return settings.stop && settings.stop->load(); };
 
-  if (settings.retention.count() > 0)
+  if (const auto retention = settings.retention.value_or(config.webhook_retention); retention.count() > 0)
     catalog.prune_deliveries(catalog::now_ms() -
-                             std::chrono::duration_cast<std::chrono::milliseconds>(settings.retention).count());
+                             std::chrono::duration_cast<std::chrono::milliseconds>(retention).count());
   try {
     while (!stopped()) {
       auto batch = catalog.claim_deliveries(owner, lease.count(), 32, settings.endpoint);
@@ -287,7 +287,7 @@ void BackgroundSender::loop() {
       const auto next = m_catalog->next_delivery_ms();
       if (next && *next <= catalog::now_ms()) {
         // Pruned once per watch is enough.
-        settings.retention = pruned ? std::chrono::hours(0) : DispatchSettings{}.retention;
+        settings.retention = pruned ? std::optional(std::chrono::hours(0)) : std::nullopt;
         deliver_due(*m_catalog, m_config, settings);
         pruned = true;
       }

@@ -57,8 +57,9 @@ struct DispatchSettings {
   std::chrono::milliseconds wait{0};
   // Only deliveries to this endpoint, when not empty.
   std::string endpoint;
-  // Delivered rows older than this are pruned first; the events stay. Zero: no pruning.
-  std::chrono::hours retention{24 * 30};
+  // Delivered rows older than this are pruned first; the events stay. Zero:
+  // no pruning; none: the config's webhook_retention.
+  std::optional<std::chrono::hours> retention;
   // When not zero, no attempt takes longer than this (the endpoint's timeout otherwise).
   std::chrono::milliseconds attempt_cap{0};
   // Returns early once set.
