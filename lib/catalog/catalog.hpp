@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "catalog/circuits.hpp"
 #include "catalog/images.hpp"
 #include "catalog/publishing.hpp"
 #include "catalog/renders.hpp"
@@ -20,7 +21,8 @@
 
 namespace wsp::catalog {
 
-struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog {
+struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog,
+                 CircuitCatalog {
   ~Catalog() override = default;
 
   // Runs `work` inside one write transaction taken up front (BEGIN IMMEDIATE in

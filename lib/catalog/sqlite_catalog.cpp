@@ -314,6 +314,19 @@ ALTER TABLE tags ADD COLUMN faces INTEGER;
 ALTER TABLE tags ADD COLUMN face_sharpness REAL NOT NULL DEFAULT 0;
 )sql",
      "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'face_sharpness'"},
+    // Each remote party's circuit breaker as the last process left it (circuits.hpp).
+    {R"sql(
+CREATE TABLE IF NOT EXISTS circuits (
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  consecutive_failures INTEGER NOT NULL,
+  opened_ms INTEGER,
+  last_error TEXT NOT NULL DEFAULT '',
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+)sql"},
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -648,6 +661,26 @@ public:
     std::vector<RunRecord> runs;
     while (s.step())
       runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5), std::nullopt, std::nullopt});
+    return runs;
+  }
+
+  std::optional<std::int64_t> last_event_ms(const std::string& kind) override {
+    // Newest first by rowid: the last one is near the end, with no index on kind.
+    Statement s(m_db, "SELECT at_ms FROM events WHERE kind = ?1 ORDER BY id DESC LIMIT 1");
+    s.bind(1, kind);
+    if (!s.step()) return std::nullopt;
+    return s.integer(0);
+  }
+
+  std::vector<RunRecord> recent_runs(int limit) override {
+    Statement s(m_db,
+                "SELECT id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code FROM runs "
+                "ORDER BY started_ms DESC, rowid DESC LIMIT ?1");
+    s.bind(1, limit);
+    std::vector<RunRecord> runs;
+    while (s.step())
+      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5),
+                      s.optional<std::int64_t>(6), s.optional<int>(7)});
     return runs;
   }
 
@@ -1152,6 +1185,30 @@ public:
   std::int64_t prune_deliveries(std::int64_t before_ms) override {
     return changes("DELETE FROM webhook_deliveries WHERE state = 'delivered' AND delivered_ms < ?1 AND ?2 = ?2",
                    before_ms, 0);
+  }
+
+  void record_circuit(const CircuitRecord& circuit) override {
+    write([&] {
+      Statement s(m_db,
+                  "INSERT INTO circuits (kind, name, state, consecutive_failures, opened_ms, last_error, updated_ms) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (kind, name) DO UPDATE SET state = excluded.state, "
+                  "consecutive_failures = excluded.consecutive_failures, opened_ms = excluded.opened_ms, "
+                  "last_error = excluded.last_error, updated_ms = excluded.updated_ms");
+      s.bind(1, circuit.kind).bind(2, circuit.name).bind(3, circuit.state).bind(4, circuit.consecutive_failures);
+      s.bind(5, circuit.opened_ms).bind(6, circuit.last_error).bind(7, now_ms());
+      s.run();
+    });
+  }
+
+  std::vector<CircuitRecord> circuits() override {
+    Statement s(m_db,
+                "SELECT kind, name, state, consecutive_failures, opened_ms, last_error, updated_ms FROM circuits "
+                "ORDER BY kind, name");
+    std::vector<CircuitRecord> out;
+    while (s.step())
+      out.push_back({s.text(0), s.text(1), s.text(2), static_cast<int>(s.integer(3)), s.optional<std::int64_t>(4),
+                     s.text(5), s.integer(6)});
+    return out;
   }
 
   std::vector<EndpointBacklog> webhook_backlog() override {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <csignal>
 #include <map>
 
@@ -27,6 +28,65 @@ std::string ago(std::int64_t ms) {
   if (seconds < 120) return fmt::format("{}s ago", seconds);
   if (seconds < 7200) return fmt::format("{}m ago", seconds / 60);
   return fmt::format("{}h ago", seconds / 3600);
+}
+
+std::string outcome(const catalog::RunRecord& run) {
+  if (!run.finished_ms) return liveness(run) == "running" ? "running" : "died";
+  switch (run.exit_code.value_or(-1)) {
+    case k_exit_ok: return "ok";
+    case k_exit_items_failed: return "items failed";
+    case k_exit_usage: return "usage error";
+    case k_exit_integrity: return "integrity error";
+    case k_exit_interrupted: return "interrupted";
+    default: return fmt::format("error (exit {})", run.exit_code.value_or(-1));
+  }
+}
+
+// Every remote party's circuit: those the catalog recorded (targets' hosts,
+// webhook endpoints), and each tagging provider as its last call left it.
+void show_circuits(const Context& context, catalog::Catalog& catalog) {
+  auto circuits = catalog.circuits();
+  for (const auto& usage : catalog.provider_usage()) {
+    const bool recorded = std::any_of(circuits.begin(), circuits.end(), [&](const catalog::CircuitRecord& c) {
+      return c.kind == "provider" && c.name == usage.provider;
+    });
+    if (!recorded && !usage.circuit.empty())
+      circuits.push_back({"provider", usage.provider, usage.circuit, 0, std::nullopt, usage.last_failure, 0});
+  }
+  if (circuits.empty()) return;
+  const bool text = !context.terminal.json();
+  if (text) fmt::print("\ncircuits\n");
+  for (const auto& c : circuits) {
+    if (text)
+      fmt::print("  {:<9}{} {}{}{}\n", c.kind, c.name, c.state,
+                 c.consecutive_failures ? fmt::format(", {} failure(s) in a row", c.consecutive_failures) : "",
+                 c.last_error.empty() ? "" : "; last error: " + c.last_error);
+    JsonLine line;
+    line.add("event", "status.circuit").add("kind", c.kind).add("name", c.name).add("state", c.state);
+    line.add("consecutive_failures", c.consecutive_failures).add("last_error", c.last_error);
+    if (c.opened_ms) line.add("opened_ms", *c.opened_ms);
+    if (c.updated_ms) line.add("updated_ms", c.updated_ms);
+    context.terminal.emit(line);
+  }
+}
+
+void show_last_runs(const Context& context, catalog::Catalog& catalog) {
+  auto runs = catalog.recent_runs(5);
+  if (runs.empty()) return;
+  const bool text = !context.terminal.json();
+  if (text) fmt::print("\nlast runs\n");
+  for (const auto& run : runs) {
+    const auto result = outcome(run);
+    if (text)
+      fmt::print("  {:<14} {}, {}{}\n", run.command, ago(run.started_ms), result,
+                 run.finished_ms ? fmt::format(" after {} s", (*run.finished_ms - run.started_ms) / 1000) : "");
+    JsonLine line;
+    line.add("event", "status.last_run").add("run", run.id).add("command", run.command).add("started_ms", run.started_ms);
+    if (run.finished_ms) line.add("finished_ms", *run.finished_ms);
+    if (run.exit_code) line.add("exit_code", *run.exit_code);
+    line.add("outcome", result);
+    context.terminal.emit(line);
+  }
 }
 
 int run_status(const StatusOptions& options, const Context& context) {
@@ -126,6 +186,8 @@ int run_status(const StatusOptions& options, const Context& context) {
   }
 
   show_webhook_backlog(context, *catalog);
+  show_circuits(context, *catalog);
+  show_last_runs(context, *catalog);
 
   auto runs = catalog->unfinished_runs();
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));

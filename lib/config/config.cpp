@@ -121,6 +121,18 @@ Apply whole(Get get, long long lo, long long hi) {
   };
 }
 
+// An age in days or hours ("30d", "12h"); 0 alone is none.
+template <typename Get>
+Apply age_in_hours(Get get, long long most_days) {
+  return [get, most_days](Config& c, const YAML::Node& n, const Place& p) {
+    const auto raw = scalar_of(n, p, "an age such as 30d or 12h");
+    const long long unit = raw.ends_with('d') ? 24 : raw.ends_with('h') ? 1 : 0;
+    if (unit == 0 && raw != "0") fail(p, fmt::format("expected an age such as 30d or 12h, got '{}'", raw));
+    const auto count = unit == 0 ? 0 : parse_whole(raw.substr(0, raw.size() - 1), p, 0, most_days * 24 / unit);
+    get(c) = std::chrono::hours(count * unit);
+  };
+}
+
 template <typename Get>
 Apply number(Get get, double lo, double hi) {
   return [get, lo, hi](Config& c, const YAML::Node& n, const Place& p) {
@@ -472,6 +484,7 @@ const std::vector<KeySpec>& key_table() {
       {"webhooks[].events", Kind::Value, choices(FIELD(c.webhooks.back().events), k_events)},
       {"webhooks[].allow_http", Kind::Value, flag(FIELD(c.webhooks.back().allow_http))},
       {"webhooks[].timeout_seconds", Kind::Value, whole(FIELD(c.webhooks.back().timeout_seconds), 1, 300)},
+      {"webhook_retention", Kind::Value, age_in_hours(FIELD(c.webhook_retention), 3650)},
       {"pipeline", Kind::Map, nullptr},
       {"pipeline.jobs", Kind::Value, whole(FIELD(c.pipeline.jobs), 0, 1024)},
       {"pipeline.max_inflight_images", Kind::Value, whole(FIELD(c.pipeline.max_inflight_images), 0, 4096)},

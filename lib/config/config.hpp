@@ -4,6 +4,7 @@
 // specification is accepted and validated here, even for stages built later, so
 // that a config written today keeps working.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -211,6 +212,9 @@ struct Config {
   RenderRecipe render;
   PublishSettings publish;
   std::vector<Webhook> webhooks;
+  // Delivered webhook deliveries older than this are pruned (the events
+  // stay); zero keeps them.
+  std::chrono::hours webhook_retention{24 * 30};
   PipelineSettings pipeline;
   WatchSettings watch;
 

@@ -98,6 +98,14 @@ public:
     for (const auto& file : portfolio.files) m_by_path.emplace(file.file.path, &file);
   }
 
+  // Each remote host's circuit as this publish leaves it, for `status` and the metrics.
+  void record_circuits() {
+    if (!m_http) return;
+    for (const auto& host : m_http->breakers())
+      m_catalog.record_circuit({"target", host.host, std::string(net::to_string(host.state)),
+                                host.consecutive_failures, std::nullopt, {}, 0});
+  }
+
   TargetOutcome run(const config::PublishTarget& target, const std::function<void(const TargetOutcome&)>& on_plan) {
     TargetOutcome outcome;
     outcome.name = target.name;
@@ -671,6 +679,7 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
     summary.targets.push_back(publisher.run(target, on_plan));
     summary.targets.back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
+  if (!request.dry_run) publisher.record_circuits();
   return summary;
 }
 

@@ -14,6 +14,7 @@
 
 #include "imaging/render.hpp"
 #include "net/retry.hpp"
+#include "notify/circuits.hpp"
 #include "pipeline/engine.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/google_vision.hpp"
@@ -116,8 +117,13 @@ public:
     m_spent->add(cost);
     std::lock_guard lock(m_mutex);
     // A verdict on one photo says the service works.
-    if (answer.observation || !answer.transient) m_breaker.record_success();
-    else m_breaker.record_failure();
+    if (answer.observation || !answer.transient) {
+      m_breaker.record_success();
+    } else {
+      m_breaker.record_failure();
+      m_last_failure = answer.failure;
+      m_failed = true;
+    }
     return cost;
   }
 
@@ -126,12 +132,36 @@ public:
     return m_breaker.state();
   }
 
+  // The circuit outlives the run: taken up from the catalog at the start,
+  // written back at the end.
+  void restore(const catalog::CircuitRecord& circuit) {
+    std::lock_guard lock(m_mutex);
+    const auto now = catalog::now_ms();
+    const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now - circuit.opened_ms.value_or(now)));
+    m_breaker.restore(notify::breaker_state_from(circuit.state), circuit.consecutive_failures, age);
+    m_opened_ms = circuit.opened_ms;
+    m_last_failure = circuit.last_error;
+  }
+  catalog::CircuitRecord record(const std::string& provider) {
+    std::lock_guard lock(m_mutex);
+    const auto state = m_breaker.state();
+    // Not closed after a failure in this run: opened (again) about now, which
+    // makes the next run wait the whole time rather than probe too soon.
+    if (state == net::BreakerState::closed) m_opened_ms.reset();
+    else if (!m_opened_ms || m_failed) m_opened_ms = catalog::now_ms();
+    return {"provider", provider, std::string(net::to_string(state)), m_breaker.consecutive_failures(), m_opened_ms,
+            m_last_failure, 0};
+  }
+
 private:
   config::ProviderPrices m_prices;
   const int m_concurrency;
   std::shared_ptr<RunCost> m_spent;
   mutable std::mutex m_mutex;
   net::CircuitBreaker m_breaker;
+  std::optional<std::int64_t> m_opened_ms;
+  std::string m_last_failure;
+  bool m_failed = false;  // since the restore
   int m_out = 0;
   std::deque<std::function<void()>> m_waiting;
 };
@@ -185,6 +215,15 @@ public:
     stage.done_event = EventKind::image_tagged;
     stage.failed_event = EventKind::image_tag_failed;
     return stage;
+  }
+
+  void restore_circuits(catalog::Catalog& catalog) {
+    for (const auto& circuit : catalog.circuits())
+      if (auto found = m_budgets.find(circuit.name); circuit.kind == "provider" && found != m_budgets.end())
+        found->second->restore(circuit);
+  }
+  void record_circuits(catalog::Catalog& catalog) {
+    for (const auto& [name, budget] : m_budgets) catalog.record_circuit(budget->record(name));
   }
 
   std::size_t from_cache() const { return m_from_cache; }
@@ -464,7 +503,9 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
                  .lease_ms = request.lease_ms},
                 observer);
   TagStage stage(config, engine, observer, request.run_id, request.providers, request.circuit_clock);
+  stage.restore_circuits(catalog);
   auto report = engine.run(stage.description());
+  stage.record_circuits(catalog);
   TagSummary summary;
   summary.tagged = report.done;
   summary.failed = report.failed;

@@ -139,6 +139,7 @@ void expect_same_settings(const Config& a, const Config& b) {
   EXPECT_EQ(a.publish.purge.has_value(), b.publish.purge.has_value());
   EXPECT_EQ(a.publish.gallery_template, b.publish.gallery_template);
   EXPECT_EQ(a.webhooks.size(), b.webhooks.size());
+  EXPECT_EQ(a.webhook_retention, b.webhook_retention);
 
   EXPECT_EQ(a.pipeline.jobs, b.pipeline.jobs);
   EXPECT_EQ(a.pipeline.max_inflight_images, b.pipeline.max_inflight_images);

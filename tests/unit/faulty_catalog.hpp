@@ -47,6 +47,10 @@ public:
   void heartbeat(const std::string& run_id) override { m_real->heartbeat(run_id); }
   void finish_run(const std::string& run_id, int exit_code) override { m_real->finish_run(run_id, exit_code); }
   std::vector<catalog::RunRecord> unfinished_runs() override { return m_real->unfinished_runs(); }
+  std::vector<catalog::RunRecord> recent_runs(int limit) override { return m_real->recent_runs(limit); }
+  std::optional<std::int64_t> last_event_ms(const std::string& kind) override { return m_real->last_event_ms(kind); }
+  void record_circuit(const catalog::CircuitRecord& circuit) override { m_real->record_circuit(circuit); }
+  std::vector<catalog::CircuitRecord> circuits() override { return m_real->circuits(); }
   std::vector<catalog::ImageRecord> claim(const std::string& stage, const std::string& settings,
                                           const std::string& after, const std::string& run_id, std::int64_t lease_ms,
                                           int limit) override {

@@ -792,6 +792,25 @@ TEST(RemoteTagging, TheCircuitClosesAgainAfterASuccessfulProbeAndThePhotosKeptDu
   for (const auto& [path, provider] : shoot.providers_by_path()) EXPECT_EQ(provider, "openai") << path;
 }
 
+TEST(RemoteTagging, AnOpenCircuitOutlivesTheRun) {
+  FakeOpenAi server([](const Received&, int) { return error_reply(500); });
+  TaggedShoot shoot(8, server);
+  shoot.m_config.tagging.openai.concurrency = 1;
+  shoot.tag("run-1");
+  ASSERT_EQ(server.received().size(), 5u);
+  auto circuits = shoot.m_catalog->circuits();
+  ASSERT_EQ(circuits.size(), 1u);
+  EXPECT_EQ(circuits[0].kind, "provider");
+  EXPECT_EQ(circuits[0].name, "openai");
+  EXPECT_EQ(circuits[0].state, "open");
+  EXPECT_EQ(circuits[0].consecutive_failures, 5);
+  EXPECT_FALSE(circuits[0].last_error.empty());
+  // The next run, within the 30 s: the provider is left alone.
+  shoot.tag("run-2");
+  EXPECT_EQ(server.received().size(), 5u);
+  EXPECT_EQ(shoot.jobs("pending"), 8);
+}
+
 TEST(RemoteTagging, TheCostCapStopsRemoteCallsAndTheRestStayDue) {
   FakeOpenAi server([](const Received&, int) { return completion(content()); });
   TaggedShoot shoot(5, server);
