@@ -153,6 +153,8 @@ struct PublishTarget {
   std::string profile;                                     // s3: of the shared credentials file [AWS_PROFILE, default]
   std::string public_url;                                  // where visitors see the target, for CDN purges
   int max_age = 300;  // s3: seconds a page, the manifest or a style may be cached (hashed files: a year)
+  int multipart_threshold_mb = 16;  // s3: larger files go up in parts, several at once, resumable
+  int part_size_mb = 8;             // s3: at least 5 (S3's smallest part)
 };
 
 struct PurgeSettings {
