@@ -461,6 +461,7 @@ const std::vector<KeySpec>& key_table() {
       {"publish.purge.soft", Kind::Value, flag(FIELD(c.publish.purge->soft))},
       {"publish.gallery", Kind::Map, nullptr},
       {"publish.gallery.template", Kind::Value, text(FIELD(c.publish.gallery_template))},
+      {"publish.gallery.downloads", Kind::Value, choice(FIELD(c.publish.gallery_downloads), {"none", "originals"})},
       {"webhooks", Kind::List, list_of(FIELD(c.webhooks))},
       {"webhooks[].url", Kind::Value, web_address(FIELD(c.webhooks.back().url))},
       {"webhooks[].secret_env", Kind::Value, env_name(FIELD(c.webhooks.back().secret.env)), true},

@@ -170,6 +170,7 @@ struct PublishSettings {
   std::vector<PublishTarget> targets;  // [if none: a local one at .wsportfolio/public]
   std::optional<PurgeSettings> purge;
   std::string gallery_template = "default";
+  std::string gallery_downloads = "none";  // none | originals: each photo links its original (metadata policy applied)
 };
 
 struct Webhook {

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
+#include "imaging/original.hpp"
 #include "imaging/placeholder.hpp"
 #include "pipeline/leases.hpp"
 #include "pipeline/render.hpp"
@@ -78,6 +79,50 @@ std::string hex_to_base64(std::string_view hex) {
                                       static_cast<int>(bytes.size()));
   encoded.resize(static_cast<std::size_t>(std::max(written, 0)));
   return encoded;
+}
+
+// The original of a photo as the gallery offers it, "originals/STEM.HASH.ext":
+// made once per source content and metadata policy into the state folder's
+// originals/, with a small record beside it, so that later publishes find it
+// without reading the source again. Nothing, and a problem, when the source
+// changed since it was ingested or its metadata cannot be rewritten.
+std::optional<PortfolioFile> offered_original(const config::Config& config, const std::string& source_path,
+                                              const std::string& source_sha256, const std::string& stem,
+                                              std::vector<std::string>& problems) {
+  const fs::path folder = config.state_dir() / "originals";
+  const std::string extension = util::ascii_lower(fs::path(source_path).extension().string());
+  const std::string policy = util::sha256_hex(imaging::original_policy(config.render)).substr(0, 12);
+  const fs::path record = folder / fmt::format("{}-{}.json", source_sha256, policy);
+  auto offered = [&](const std::string& sha256, std::int64_t size) {
+    return PortfolioFile{{fmt::format("originals/{}.{}{}", stem, sha256.substr(0, 12), extension), sha256, size},
+                         {},
+                         folder / (sha256 + extension)};
+  };
+  if (auto text = util::read_text_file(record); text.ok()) {
+    auto made = nlohmann::json::parse(*text, nullptr, false);
+    if (made.is_object() && made.value("sha256", "").size() == 64 &&
+        fs::exists(folder / (made.value("sha256", "") + extension)))
+      return offered(made.value("sha256", ""), made.value("size", std::int64_t{0}));
+  }
+  auto problem = [&](const std::string& why) {
+    problems.push_back(fmt::format("{}: its original is not offered for download: {}", source_path, why));
+    return std::nullopt;
+  };
+  const fs::path source = config.in_project(source_path);
+  auto mapped = util::MappedFile::open(source);
+  if (!mapped) return problem(mapped.message());
+  const auto bytes = mapped->bytes();
+  if (util::sha256_hex(bytes) != source_sha256) return problem("the file changed since it was ingested; run `wsportfolio run`");
+  auto copy = imaging::published_original({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, config.render);
+  if (!copy) return problem(copy.message());
+  const std::string sha256 = util::sha256_hex(*copy);
+  std::error_code ignored;
+  fs::create_directories(folder, ignored);
+  if (auto written = util::write_file_atomically(folder / (sha256 + extension), *copy); !written)
+    return problem(written.message());
+  const nlohmann::json made = {{"sha256", sha256}, {"size", copy->size()}};
+  if (auto written = util::write_file_atomically(record, made.dump()); !written) return problem(written.message());
+  return offered(sha256, static_cast<std::int64_t>(copy->size()));
 }
 
 net::S3Location s3_location(const config::PublishTarget& target) {
@@ -655,6 +700,9 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
   });
 
   Portfolio portfolio;
+  std::map<std::int64_t, std::string> source_sha256;
+  if (config.publish.gallery_downloads == "originals")
+    for (const auto& record : catalog.images()) source_sha256.emplace(record.id, record.sha256);
   std::vector<publish::GalleryImage> images;
   std::vector<catalog::RenderRecord> shown;  // for the gallery's manifest
   std::set<std::string> ids, variant_paths;
@@ -690,6 +738,11 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
         portfolio.files.push_back(
             {{variant.path, variant.sha256, variant.bytes}, {}, config.state_dir() / variant.path});
     }
+    if (auto sha = source_sha256.find(render.image_id); sha != source_sha256.end())
+      if (auto original = offered_original(config, render.source_path, sha->second, image.id, portfolio.problems)) {
+        image.download = original->file.path;
+        if (variant_paths.insert(original->file.path).second) portfolio.files.push_back(std::move(*original));
+      }
     if (auto when = captured(render.image_id); when && (!earliest || *when < *earliest)) earliest = when;
     images.push_back(std::move(image));
     shown.push_back(render);
@@ -726,6 +779,7 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
   auto portfolio = build_portfolio(config, catalog);
   PublishSummary summary;
   summary.images = portfolio.images;
+  for (const auto& problem : portfolio.problems) observer.item_problem(k_stage, "downloads", problem);
   TargetPublisher publisher(config, catalog, request, observer, portfolio);
   for (const auto& target : config.publish.targets) {
     if (!request.only_target.empty() && target.name != request.only_target) continue;
