@@ -459,6 +459,7 @@ const std::vector<KeySpec>& key_table() {
       {"publish.purge.secret_key_file", Kind::Value, text(FIELD(c.publish.purge->secret_key.file))},
       {"publish.purge.api_base", Kind::Value, web_address(FIELD(c.publish.purge->api_base))},
       {"publish.purge.soft", Kind::Value, flag(FIELD(c.publish.purge->soft))},
+      {"publish.stall_seconds", Kind::Value, whole(FIELD(c.publish.stall_seconds), 1, 3600)},
       {"publish.gallery", Kind::Map, nullptr},
       {"publish.gallery.template", Kind::Value, text(FIELD(c.publish.gallery_template))},
       {"publish.gallery.downloads", Kind::Value, choice(FIELD(c.publish.gallery_downloads), {"none", "originals"})},

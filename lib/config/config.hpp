@@ -170,7 +170,8 @@ struct PublishSettings {
   std::vector<PublishTarget> targets;  // [if none: a local one at .wsportfolio/public]
   std::optional<PurgeSettings> purge;
   std::string gallery_template = "default";
-  std::string gallery_downloads = "none";  // none | originals: each photo links its original (metadata policy applied)
+  std::string gallery_downloads = "none";
+  int stall_seconds = 30;  // a transfer to a remote target moving under 1 KiB/s this long is aborted and tried again  // none | originals: each photo links its original (metadata policy applied)
 };
 
 struct Webhook {

@@ -420,6 +420,7 @@ private:
     if (!m_http) {
       net::HttpSettings settings;
       settings.retry.retries = m_config.pipeline.retries;
+      settings.low_speed_time = std::chrono::seconds(m_config.publish.stall_seconds);
       m_http = std::make_unique<net::HttpClient>(settings);
     }
     return *m_http;
