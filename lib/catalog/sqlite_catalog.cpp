@@ -325,6 +325,28 @@ CREATE TABLE IF NOT EXISTS circuits (
   last_error TEXT NOT NULL DEFAULT '',
   updated_ms INTEGER NOT NULL,
   PRIMARY KEY (kind, name)
+
+);
+)sql"},
+    // Multipart uploads to S3 targets in progress, and their acknowledged parts, so that a killed publish resumes.
+    {R"sql(
+CREATE TABLE IF NOT EXISTS multipart_uploads (
+  target TEXT NOT NULL,
+  upload_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  part_size INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL,
+  PRIMARY KEY (target, upload_id)
+);
+CREATE TABLE IF NOT EXISTS multipart_parts (
+  target TEXT NOT NULL,
+  upload_id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  checksum_sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (target, upload_id, number)
 );
 )sql"},
 };
@@ -1042,6 +1064,55 @@ public:
     write([&] {
       Statement s(m_db, "INSERT OR IGNORE INTO purge_pending (target, url, recorded_ms) VALUES (?1, ?2, ?3)");
       s.bind(1, target).bind(2, url).bind(3, now_ms());
+      s.run();
+    });
+  }
+
+  std::vector<MultipartUpload> multipart_uploads(const std::string& target) override {
+    std::vector<MultipartUpload> uploads;
+    {
+      Statement s(m_db, "SELECT path, sha256, upload_id, part_size, started_ms FROM multipart_uploads "
+                        "WHERE target = ?1 ORDER BY started_ms, upload_id");
+      s.bind(1, target);
+      while (s.step()) uploads.push_back({s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4), {}});
+    }
+    for (auto& upload : uploads) {
+      Statement s(m_db, "SELECT number, etag, checksum_sha256, size FROM multipart_parts "
+                        "WHERE target = ?1 AND upload_id = ?2 ORDER BY number");
+      s.bind(1, target).bind(2, upload.upload_id);
+      while (s.step()) upload.parts.push_back({static_cast<int>(s.integer(0)), s.text(1), s.text(2), s.integer(3)});
+    }
+    return uploads;
+  }
+
+  void record_multipart_upload(const std::string& target, const MultipartUpload& upload) override {
+    write([&] {
+      Statement s(m_db, "INSERT OR REPLACE INTO multipart_uploads (target, upload_id, path, sha256, part_size, "
+                        "started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      s.bind(1, target).bind(2, upload.upload_id).bind(3, upload.path).bind(4, upload.sha256);
+      s.bind(5, upload.part_size).bind(6, upload.started_ms != 0 ? upload.started_ms : now_ms());
+      s.run();
+    });
+  }
+
+  void record_uploaded_part(const std::string& target, const std::string& upload_id,
+                            const UploadedPart& part) override {
+    write([&] {
+      Statement s(m_db, "INSERT OR REPLACE INTO multipart_parts (target, upload_id, number, etag, checksum_sha256, "
+                        "size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      s.bind(1, target).bind(2, upload_id).bind(3, std::int64_t{part.number}).bind(4, part.etag);
+      s.bind(5, part.checksum_sha256).bind(6, part.size);
+      s.run();
+    });
+  }
+
+  void forget_multipart_upload(const std::string& target, const std::string& upload_id) override {
+    write([&] {
+      Statement parts(m_db, "DELETE FROM multipart_parts WHERE target = ?1 AND upload_id = ?2");
+      parts.bind(1, target).bind(2, upload_id);
+      parts.run();
+      Statement s(m_db, "DELETE FROM multipart_uploads WHERE target = ?1 AND upload_id = ?2");
+      s.bind(1, target).bind(2, upload_id);
       s.run();
     });
   }

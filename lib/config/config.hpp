@@ -158,6 +158,8 @@ struct PublishTarget {
   std::string profile;                                     // s3: of the shared credentials file [AWS_PROFILE, default]
   std::string public_url;                                  // where visitors see the target, for CDN purges
   int max_age = 300;  // s3: seconds a page, the manifest or a style may be cached (hashed files: a year)
+  int multipart_threshold_mb = 16;  // s3: larger files go up in parts, several at once, resumable
+  int part_size_mb = 8;             // s3: at least 5 (S3's smallest part)
 };
 
 struct PurgeSettings {
@@ -173,6 +175,8 @@ struct PublishSettings {
   std::vector<PublishTarget> targets;  // [if none: a local one at .wsportfolio/public]
   std::optional<PurgeSettings> purge;
   std::string gallery_template = "default";
+  std::string gallery_downloads = "none";
+  int stall_seconds = 30;  // a transfer to a remote target moving under 1 KiB/s this long is aborted and tried again  // none | originals: each photo links its original (metadata policy applied)
 };
 
 struct Webhook {

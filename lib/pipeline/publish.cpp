@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
+#include "imaging/original.hpp"
 #include "imaging/placeholder.hpp"
 #include "pipeline/leases.hpp"
 #include "pipeline/render.hpp"
@@ -80,6 +81,50 @@ std::string hex_to_base64(std::string_view hex) {
   return encoded;
 }
 
+// The original of a photo as the gallery offers it, "originals/STEM.HASH.ext":
+// made once per source content and metadata policy into the state folder's
+// originals/, with a small record beside it, so that later publishes find it
+// without reading the source again. Nothing, and a problem, when the source
+// changed since it was ingested or its metadata cannot be rewritten.
+std::optional<PortfolioFile> offered_original(const config::Config& config, const std::string& source_path,
+                                              const std::string& source_sha256, const std::string& stem,
+                                              std::vector<std::string>& problems) {
+  const fs::path folder = config.state_dir() / "originals";
+  const std::string extension = util::ascii_lower(fs::path(source_path).extension().string());
+  const std::string policy = util::sha256_hex(imaging::original_policy(config.render)).substr(0, 12);
+  const fs::path record = folder / fmt::format("{}-{}.json", source_sha256, policy);
+  auto offered = [&](const std::string& sha256, std::int64_t size) {
+    return PortfolioFile{{fmt::format("originals/{}.{}{}", stem, sha256.substr(0, 12), extension), sha256, size},
+                         {},
+                         folder / (sha256 + extension)};
+  };
+  if (auto text = util::read_text_file(record); text.ok()) {
+    auto made = nlohmann::json::parse(*text, nullptr, false);
+    if (made.is_object() && made.value("sha256", "").size() == 64 &&
+        fs::exists(folder / (made.value("sha256", "") + extension)))
+      return offered(made.value("sha256", ""), made.value("size", std::int64_t{0}));
+  }
+  auto problem = [&](const std::string& why) {
+    problems.push_back(fmt::format("{}: its original is not offered for download: {}", source_path, why));
+    return std::nullopt;
+  };
+  const fs::path source = config.in_project(source_path);
+  auto mapped = util::MappedFile::open(source);
+  if (!mapped) return problem(mapped.message());
+  const auto bytes = mapped->bytes();
+  if (util::sha256_hex(bytes) != source_sha256) return problem("the file changed since it was ingested; run `wsportfolio run`");
+  auto copy = imaging::published_original({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, config.render);
+  if (!copy) return problem(copy.message());
+  const std::string sha256 = util::sha256_hex(*copy);
+  std::error_code ignored;
+  fs::create_directories(folder, ignored);
+  if (auto written = util::write_file_atomically(folder / (sha256 + extension), *copy); !written)
+    return problem(written.message());
+  const nlohmann::json made = {{"sha256", sha256}, {"size", copy->size()}};
+  if (auto written = util::write_file_atomically(record, made.dump()); !written) return problem(written.message());
+  return offered(sha256, static_cast<std::int64_t>(copy->size()));
+}
+
 net::S3Location s3_location(const config::PublishTarget& target) {
   net::S3Location location;
   location.endpoint = target.endpoint;
@@ -89,6 +134,44 @@ net::S3Location s3_location(const config::PublishTarget& target) {
   location.path_style = target.path_style;
   return location;
 }
+
+// The catalog as an S3 target's record of its multipart uploads: a connection
+// of its own, as parts are recorded from the HTTP client's thread while this
+// one records whole files.
+class CatalogUploadJournal final : public publish::UploadJournal {
+public:
+  CatalogUploadJournal(catalog::Catalog& catalog, std::string target)
+      : m_catalog(catalog.reopen()), m_target(std::move(target)) {}
+
+  std::vector<publish::UploadRecord> uploads() override {
+    std::lock_guard lock(m_mutex);
+    std::vector<publish::UploadRecord> records;
+    for (const auto& upload : m_catalog->multipart_uploads(m_target)) {
+      publish::UploadRecord record{upload.path, upload.sha256, upload.upload_id, upload.part_size, {}};
+      for (const auto& part : upload.parts)
+        record.parts.push_back({part.number, part.etag, part.checksum_sha256, part.size});
+      records.push_back(std::move(record));
+    }
+    return records;
+  }
+  void begun(const publish::UploadRecord& upload) override {
+    std::lock_guard lock(m_mutex);
+    m_catalog->record_multipart_upload(m_target, {upload.path, upload.sha256, upload.upload_id, upload.part_size, 0, {}});
+  }
+  void part_done(const std::string& upload_id, const publish::UploadPart& part) override {
+    std::lock_guard lock(m_mutex);
+    m_catalog->record_uploaded_part(m_target, upload_id, {part.number, part.etag, part.checksum_sha256, part.size});
+  }
+  void ended(const std::string& upload_id) override {
+    std::lock_guard lock(m_mutex);
+    m_catalog->forget_multipart_upload(m_target, upload_id);
+  }
+
+private:
+  std::mutex m_mutex;
+  std::unique_ptr<catalog::Catalog> m_catalog;
+  std::string m_target;
+};
 
 class TargetPublisher {
 public:
@@ -149,24 +232,30 @@ public:
     outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
     outcome.stale = outcome.plan->count(PlanAction::Stale);
     const auto pending = purges(target) ? m_catalog.pending_purges(outcome.identity) : std::vector<std::string>{};
-    if (target.type == "s3") outcome.requests = listing_requests + planned_requests(*outcome.plan);
+    if (target.type == "s3") outcome.requests = listing_requests + planned_requests(*outcome.plan, target);
     if (purges(target)) outcome.requests += planned_purge_requests(target, *outcome.plan, pending);
     if (on_plan) on_plan(outcome);
     // With nothing to write (nor a purge left to retry) the target is not even
     // opened (opening walks a folder for a killed publish's temporaries), and
     // no event is recorded.
-    if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty())) {
+    const bool unfinished_uploads = target.type == "s3" && !m_catalog.multipart_uploads(outcome.identity).empty();
+    if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty() &&
+                              !unfinished_uploads)) {
       if (!m_request.dry_run) outcome.requests = listing_requests;
       return outcome;
     }
 
+    std::unique_ptr<CatalogUploadJournal> journal;  // outlives the target
     std::unique_ptr<publish::PublishTarget> opened;
     if (target.type == "local") {
       auto local = publish::open_local_target(target.name, root, adopt);
       if (!local) return failed(local.message());
       opened = std::move(*local);
     } else {
-      auto remote = publish::open_s3_target(http(), s3_settings(target));
+      journal = std::make_unique<CatalogUploadJournal>(m_catalog, outcome.identity);
+      auto settings = s3_settings(target);
+      settings.journal = journal.get();
+      auto remote = publish::open_s3_target(http(), std::move(settings));
       if (!remote) return failed(remote.message());
       opened = std::move(*remote);
     }
@@ -339,6 +428,7 @@ private:
     if (!m_http) {
       net::HttpSettings settings;
       settings.retry.retries = m_config.pipeline.retries;
+      settings.low_speed_time = std::chrono::seconds(m_config.publish.stall_seconds);
       m_http = std::make_unique<net::HttpClient>(settings);
     }
     return *m_http;
@@ -355,13 +445,23 @@ private:
     settings.credentials.profile = target.profile;
     settings.prefix = target.prefix;
     settings.max_age = target.max_age;
+    settings.multipart_threshold = std::int64_t{target.multipart_threshold_mb} << 20;
+    settings.part_size = std::int64_t{target.part_size_mb} << 20;
     return settings;
   }
 
-  // One request per upload, one DeleteObjects per group of deletes (pages,
+  // One request per upload (a large file: its parts, and one to begin and
+  // one to complete them), one DeleteObjects per group of deletes (pages,
   // other mutable files, hashed files) and per thousand keys.
-  static std::int64_t planned_requests(const publish::Plan& plan) {
-    auto requests = static_cast<std::int64_t>(plan.count(PlanAction::Put) + plan.count(PlanAction::Replace));
+  static std::int64_t planned_requests(const publish::Plan& plan, const config::PublishTarget& target) {
+    std::int64_t requests = 0;
+    for (const auto& step : plan.steps) {
+      if (step.action != PlanAction::Put && step.action != PlanAction::Replace) continue;
+      const std::int64_t part_size = std::int64_t{target.part_size_mb} << 20;
+      requests += step.size >= (std::int64_t{target.multipart_threshold_mb} << 20)
+                      ? 2 + publish::part_count(step.size, part_size)
+                      : 1;
+    }
     for (const auto& group : delete_groups(plan)) requests += static_cast<std::int64_t>((group.size() + 999) / 1000);
     return requests;
   }
@@ -414,6 +514,13 @@ private:
       }
       m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
     };
+    // An upload begun for a file that changed since, or is no longer
+    // published, will never be completed: the store would keep its parts.
+    std::vector<std::pair<std::string, std::string>> uploading;
+    for (const auto& step : plan.steps)
+      if (step.action == PlanAction::Put || step.action == PlanAction::Replace) uploading.emplace_back(step.path, step.sha256);
+    for (const auto& failure : target.abort_stale_uploads(uploading))
+      m_observer.item_problem(k_stage, "unfinished upload", failure.message());
     // The immutable files come first and nothing refers to them yet: they go
     // up as many at once as the target takes; each is recorded, on this
     // thread, as soon as it has landed.
@@ -569,7 +676,9 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
       problems.push_back({files[i], false, fmt::format("{} bytes in the bucket, {} published", size, files[i].size)});
       continue;
     }
-    if (auto checksum = answer.header("x-amz-checksum-sha256"); checksum && !files[i].sha256.empty()) {
+    // An object assembled from parts has a checksum of its parts' checksums ("...-3"): not the file's SHA-256.
+    if (auto checksum = answer.header("x-amz-checksum-sha256");
+        checksum && !files[i].sha256.empty() && checksum->find('-') == std::string::npos) {
       if (*checksum != hex_to_base64(files[i].sha256))
         problems.push_back({files[i], false, "its SHA-256 in the bucket differs from what was published"});
     }
@@ -600,6 +709,9 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
   });
 
   Portfolio portfolio;
+  std::map<std::int64_t, std::string> source_sha256;
+  if (config.publish.gallery_downloads == "originals")
+    for (const auto& record : catalog.images()) source_sha256.emplace(record.id, record.sha256);
   std::vector<publish::GalleryImage> images;
   std::vector<catalog::RenderRecord> shown;  // for the gallery's manifest
   std::set<std::string> ids, variant_paths;
@@ -635,6 +747,11 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
         portfolio.files.push_back(
             {{variant.path, variant.sha256, variant.bytes}, {}, config.state_dir() / variant.path});
     }
+    if (auto sha = source_sha256.find(render.image_id); sha != source_sha256.end())
+      if (auto original = offered_original(config, render.source_path, sha->second, image.id, portfolio.problems)) {
+        image.download = original->file.path;
+        if (variant_paths.insert(original->file.path).second) portfolio.files.push_back(std::move(*original));
+      }
     if (auto when = captured(render.image_id); when && (!earliest || *when < *earliest)) earliest = when;
     images.push_back(std::move(image));
     shown.push_back(render);
@@ -671,6 +788,7 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
   auto portfolio = build_portfolio(config, catalog);
   PublishSummary summary;
   summary.images = portfolio.images;
+  for (const auto& problem : portfolio.problems) observer.item_problem(k_stage, "downloads", problem);
   TargetPublisher publisher(config, catalog, request, observer, portfolio);
   for (const auto& target : config.publish.targets) {
     if (!request.only_target.empty() && target.name != request.only_target) continue;

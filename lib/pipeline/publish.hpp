@@ -44,11 +44,16 @@ struct PortfolioFile {
 struct Portfolio {
   std::vector<PortfolioFile> files;  // sorted by path
   std::size_t images = 0;
+  // "IMG_0001.JPG: its original is not offered for download: ...", per photo
+  std::vector<std::string> problems;
 };
 
 // Builds the portfolio from the catalog: images with a render, in sections per
 // scene (the timeline's order, then tagging.scenes), by capture time, with the
-// alt text and best picks of tagging and the render's placeholder. Throws
+// alt text and best picks of tagging and the render's placeholder; with
+// publish.gallery.downloads: originals, each photo's original with the
+// metadata policy applied (imaging/original.hpp), made once into the state
+// folder's originals/ per source content and policy. Throws
 // config::ConfigError when the gallery template cannot be read or does not parse.
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog);
 

@@ -434,6 +434,30 @@ TEST_F(CatalogTest, StageCountsGroupByStageAndState) {
   EXPECT_EQ(counts[3].count, 1);
 }
 
+TEST_F(CatalogTest, MultipartUploadsKeepTheirPartsPerTargetUntilForgotten) {
+  m_catalog->record_multipart_upload("s3:a", {"films/one.bin", "aa11", "upload-1", 5 << 20, 0, {}});
+  m_catalog->record_multipart_upload("s3:b", {"films/two.bin", "bb22", "upload-2", 8 << 20, 0, {}});
+  m_catalog->record_uploaded_part("s3:a", "upload-1", {2, "etag-2", "c2", 5 << 20});
+  m_catalog->record_uploaded_part("s3:a", "upload-1", {1, "etag-1", "c1", 5 << 20});
+  m_catalog->record_uploaded_part("s3:a", "upload-1", {2, "etag-2b", "c2b", 5 << 20});
+
+  auto uploads = m_catalog->multipart_uploads("s3:a");
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].path, "films/one.bin");
+  EXPECT_EQ(uploads[0].sha256, "aa11");
+  EXPECT_EQ(uploads[0].part_size, 5 << 20);
+  EXPECT_GT(uploads[0].started_ms, 0);
+  ASSERT_EQ(uploads[0].parts.size(), 2u);
+  EXPECT_EQ(uploads[0].parts[0].number, 1);
+  EXPECT_EQ(uploads[0].parts[1].etag, "etag-2b");  // recorded again: replaced
+  EXPECT_EQ(uploads[0].parts[1].checksum_sha256, "c2b");
+
+  m_catalog->forget_multipart_upload("s3:a", "upload-1");
+  EXPECT_TRUE(m_catalog->multipart_uploads("s3:a").empty());
+  EXPECT_EQ(RawDb(file()).scalar("SELECT count(*) FROM multipart_parts"), "0");
+  EXPECT_EQ(m_catalog->multipart_uploads("s3:b").size(), 1u);
+}
+
 TEST(CatalogOpen, NewerSchemaIsRefused) {
   TempDir dir;
   const auto file = dir.path() / "catalog.db";

@@ -121,6 +121,19 @@ public:
   void forget_pending_purge(const std::string& target, const std::string& url) override {
     m_real->forget_pending_purge(target, url);
   }
+  std::vector<catalog::MultipartUpload> multipart_uploads(const std::string& target) override {
+    return m_real->multipart_uploads(target);
+  }
+  void record_multipart_upload(const std::string& target, const catalog::MultipartUpload& upload) override {
+    m_real->record_multipart_upload(target, upload);
+  }
+  void record_uploaded_part(const std::string& target, const std::string& upload_id,
+                            const catalog::UploadedPart& part) override {
+    m_real->record_uploaded_part(target, upload_id, part);
+  }
+  void forget_multipart_upload(const std::string& target, const std::string& upload_id) override {
+    m_real->forget_multipart_upload(target, upload_id);
+  }
   std::optional<catalog::RunProgress> run_progress(const std::string& run_id) override {
     return m_real->run_progress(run_id);
   }
