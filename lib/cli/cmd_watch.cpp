@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "tagging/xmp.hpp"
 #include "notify/delivery.hpp"
 #include "pipeline/hot_folder.hpp"
 #include "util/files.hpp"
@@ -37,7 +38,13 @@ public:
 
   int run(const config::Config& config, const std::vector<fs::path>& present,
           const std::vector<fs::path>& gone) override {
-    return run_stages(m_context, config, m_catalog, m_run_id, present, gone);
+    // A sidecar is metadata, not pixels: a batch of only sidecars publishes the
+    // selection they carry (publish reads them) and renders and tags nothing.
+    std::vector<fs::path> photos, photos_gone;
+    std::copy_if(present.begin(), present.end(), std::back_inserter(photos), [](const auto& p) { return !tagging::is_sidecar(p); });
+    std::copy_if(gone.begin(), gone.end(), std::back_inserter(photos_gone), [](const auto& p) { return !tagging::is_sidecar(p); });
+    if (photos.empty() && photos_gone.empty()) return publish_stage(m_context, config, m_catalog, m_run_id, {});
+    return run_stages(m_context, config, m_catalog, m_run_id, photos, photos_gone);
   }
 
 private:

@@ -447,6 +447,12 @@ std::filesystem::path sidecar_path(const std::filesystem::path& source) {
   return sidecar;
 }
 
+bool is_sidecar(const std::filesystem::path& path) {
+  std::string extension = path.extension().string();
+  for (auto& c : extension) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return extension == ".xmp";
+}
+
 Result<std::string> merge_xmp(std::string_view existing, const XmpFields& fields) {
   if (auto status = check_fields(fields); !status) return Error{status.message()};
   std::lock_guard lock(toolkit_mutex());

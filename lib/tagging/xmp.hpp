@@ -45,6 +45,9 @@ struct Selection {
 // `source` is the image, never a sidecar itself.
 std::filesystem::path sidecar_path(const std::filesystem::path& source);
 
+// True for a sidecar's name: ".xmp" in any case.
+bool is_sidecar(const std::filesystem::path& path);
+
 // `existing` with `fields` merged in, or a new packet (<?xpacket?> wrapper, x:xmpmeta,
 // padding) holding `fields` when `existing` is empty. Every other property of `existing`
 // is kept; its line breaks (LF or CRLF) are kept. Fields that change no property give
