@@ -75,23 +75,27 @@ cat >shoot/IMG_0003.xmp <<'XMP'
 XMP
 # Capture One on Windows: BOM, CRLF, element form: 1 star, Red.
 printf '\xef\xbb\xbf<x:xmpmeta xmlns:x="adobe:ns:meta/">\r\n <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\r\n  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/">\r\n   <xmp:Rating>1</xmp:Rating>\r\n   <xmp:Label>Red</xmp:Label>\r\n  </rdf:Description>\r\n </rdf:RDF>\r\n</x:xmpmeta>\r\n' >shoot/IMG_0004.xmp
-# IMG_0005 has no sidecar: unrated.
+# IMG_0005 has no sidecar: its selection is inside the JPEG (4 stars, Green, an IPTC keyword).
+require exiftool "write a photo's embedded XMP (libimage-exiftool-perl)"
+exiftool -q -overwrite_original -XMP-xmp:Rating=4 -XMP-xmp:Label=Green -IPTC:Keywords=toast shoot/IMG_0005.JPG
 
 shown() { jq -r '.images[].source' "$1/manifest.json" | sort | tr '\n' ' '; }
 
 (cd shoot && wsp run) 2>run.err || { cat run.err >&2; fail "run failed"; }
 expect_eq "$(shown shoot/proofs)" "IMG_0001.JPG IMG_0002.JPG IMG_0004.JPG IMG_0005.JPG " \
   "the proofing gallery shows everything but darktable's reject"
-expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG " \
-  "the portfolio shows 3 stars and up labelled Green (Lightroom's label, Photo Mechanic's colour class)"
+expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG IMG_0005.JPG " \
+  "the portfolio shows 3 stars and up labelled Green (Lightroom's label, Photo Mechanic's colour class, embedded XMP)"
+expect_eq "$(sql shoot "select origin || ':' || keywords from selections s join images i on i.id = s.image_id where i.path = 'IMG_0005.JPG'")" \
+  "embedded:toast" "the embedded selection and its IPTC keyword"
 expect_eq "$(shown shoot/picks)" "IMG_0002.JPG " "the picks gallery shows Photo Mechanic's tagged photo"
 expect_eq "$(sql shoot "select group_concat(rating, ',') from (select rating from selections s join images i on i.id = s.image_id order by i.path)")" \
-  "3,5,-1,1" "the catalog holds each tool's rating"
+  "3,5,-1,1,4" "the catalog holds each tool's rating"
 expect_eq "$(sql shoot "select replace(labels, char(10), '+') from selections s join images i on i.id = s.image_id where i.path = 'IMG_0003.JPG'")" \
   "Red+Green" "darktable's two labels"
 
 (cd shoot && wsp --json publish --dry-run) >dry.jsonl 2>dry.err || { cat dry.err >&2; fail "publish --dry-run failed"; }
-expect_eq "$(jq -r 'select(.event == "publish.selection" and .target == "best") | .kept' dry.jsonl)" 2 \
+expect_eq "$(jq -r 'select(.event == "publish.selection" and .target == "best") | .kept' dry.jsonl)" 3 \
   "the dry run counts what 'best' keeps"
 expect_grep "left out IMG_0004.JPG: 1 stars, 3 wanted" dry.err "the dry run says why a photo is left out"
 expect_grep "left out IMG_0003.JPG: rejected" dry.err "the dry run names the rejected photo"
@@ -102,9 +106,9 @@ expect_grep "3 stars or more, labelled Green" dry.err "the dry run states the po
 printf '<x:xmpmeta xmlns:x="adobe:ns:meta/">\r\n <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\r\n  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/">\r\n   <xmp:Rating>4</xmp:Rating>\r\n   <xmp:Label>Green</xmp:Label>\r\n  </rdf:Description>\r\n </rdf:RDF>\r\n</x:xmpmeta>\r\n' >shoot/IMG_0004.xmp.new
 mv shoot/IMG_0004.xmp.new shoot/IMG_0004.xmp
 (cd shoot && wsp --json publish --dry-run) >dry2.jsonl 2>dry2.err || { cat dry2.err >&2; fail "publish --dry-run failed"; }
-expect_eq "$(jq -r 'select(.event == "publish.selection" and .target == "best") | .kept' dry2.jsonl)" 3 \
+expect_eq "$(jq -r 'select(.event == "publish.selection" and .target == "best") | .kept' dry2.jsonl)" 4 \
   "the dry run sees the new rating"
-expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG " "a dry run changes no gallery"
+expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG IMG_0005.JPG " "a dry run changes no gallery"
 (cd shoot && wsp publish) 2>pub.err || { cat pub.err >&2; fail "publish failed"; }
-expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG IMG_0004.JPG " "the new rating and label reach the portfolio"
+expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG IMG_0004.JPG IMG_0005.JPG " "the new rating and label reach the portfolio"
 echo ok
