@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 // A JPEG's or TIFF's XMP and IPTC sit in its first segments, before the pixels;
 // this much of the file holds them for any camera or culling tool.
-constexpr std::streamsize k_embedded_bytes = std::streamsize{4} << 20;
+constexpr std::streamsize k_embedded_bytes = std::streamsize{1} << 20;
 
 struct FileStamp {
   std::string stamp;

@@ -178,22 +178,6 @@ constexpr std::string_view k_split_sidecar =
     " </rdf:RDF>\n"
     "</x:xmpmeta>\n";
 
-std::vector<std::string> lines_of(std::string_view text) {
-  std::vector<std::string> lines;
-  std::istringstream in{std::string(text)};
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-// True when every line of `expected` appears in `actual`, in the same order.
-bool in_order(const std::vector<std::string>& expected, const std::vector<std::string>& actual) {
-  std::size_t next = 0;
-  for (const auto& line : actual) {
-    if (next < expected.size() && line == expected[next]) ++next;
-  }
-  return next == expected.size();
-}
-
 std::size_t count(std::string_view text, std::string_view part) {
   std::size_t found = 0;
   for (auto pos = text.find(part); pos != std::string_view::npos; pos = text.find(part, pos + 1)) ++found;
