@@ -26,7 +26,7 @@ sample --out shoot --count 1 --megapixels 0.3
 wsp run shoot 2>/dev/null || fail "run failed"
 save shoot/IMG_0001.xmp "first cut" 1
 # strace may not be allowed to trace (a container without ptrace): then there is nothing to hold.
-strace -qq -o /dev/null true 2>/dev/null || unavailable "strace cannot trace here"
+strace -f -qq -o /dev/null true 2>/dev/null || skip "ptrace is not permitted here"
 
 (cd shoot && exec strace -f -qq -o ../trace.log -e trace=fchmod -e inject=fchmod:delay_enter=3000000 \
   "$WSP_BIN" --no-progress tag --xmp) 2>tag.err &
