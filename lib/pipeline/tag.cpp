@@ -15,6 +15,7 @@
 #include "imaging/render.hpp"
 #include "net/retry.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/selection.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
@@ -602,13 +603,14 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     if (found == selections.end()) continue;
     const auto& chosen = found->second;
     e.labels = chosen.labels;
-    // The scene this tool wrote as the label, read back, is not the photographer's.
-    if (!e.scene.empty()) std::erase(e.labels, tagging::word(config, e.scene));
+    // A scene this tool wrote as the label, read back, is not the photographer's.
+    for (const auto& scene : config.tagging.scenes) std::erase(e.labels, tagging::word(config, scene));
     e.picked = chosen.tagged.value_or(false);
     auto o = overrides_given.find(e.image_id);
     auto rating = choose_rating(o == overrides_given.end() ? std::nullopt : o->second.rating,
                                 o == overrides_given.end() ? 0 : o->second.updated_ms, chosen.rating,
                                 chosen.changed_ms, chosen.origin);
+    e.rating_from_tool = chosen.rating && rating.rating == chosen.rating;
     e.rating = rating.rating;
     e.rating_conflict = std::move(rating.conflict);
   }
@@ -618,6 +620,8 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
 
 SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
   const std::string best_pick_word = tagging::word(config, "best_pick");
+  // The labels and ratings saved since the last look decide what is written.
+  sync_selections(config, catalog, observer);
   auto all = effective_tags(config, catalog);
   // IMG_1.JPG and IMG_1.png would share IMG_1.xmp: neither may claim it.
   std::map<fs::path, int> users;
@@ -656,7 +660,7 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
       if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
     // A colour label the photographer gave stays theirs; without one, the scene.
     if (!t.scene.empty() && t.labels.empty()) fields.label = tagging::word(config, t.scene);
-    fields.rating = t.rating;
+    if (!t.rating_from_tool) fields.rating = t.rating;
     // Photo Mechanic's tag is the photographer's too: set for a best pick, never cleared.
     if (t.best_pick) fields.best_pick = true;
     fields.description = t.alt_text;

@@ -98,6 +98,9 @@ struct EffectiveTags {
   bool picked = false;              // tagged in Photo Mechanic
   // `tag set` and the sidecar disagree on the rating: the newer won; says which.
   std::string rating_conflict;
+  // The rating is the one the photographer's tool saved: a sidecar write leaves
+  // it to the file, which may hold a newer one by then.
+  bool rating_from_tool = false;
 };
 
 // The rating that holds when `tag set` (an override) and the photographer's

@@ -25,6 +25,8 @@ XMP
 sample --out shoot --count 1 --megapixels 0.3
 wsp run shoot 2>/dev/null || fail "run failed"
 save shoot/IMG_0001.xmp "first cut" 1
+# The catalog knows the first save's rating; the tool must not write it back over a newer one.
+(cd shoot && wsp tag review) >/dev/null 2>&1 || fail "tag review failed"
 # strace may not be allowed to trace (a container without ptrace): then there is nothing to hold.
 strace -f -qq -o /dev/null true 2>/dev/null || skip "ptrace is not permitted here"
 
