@@ -349,6 +349,20 @@ CREATE TABLE IF NOT EXISTS multipart_parts (
   PRIMARY KEY (target, upload_id, number)
 );
 )sql"},
+    // The photographer's selection read from sidecars and embedded XMP.
+    {R"sql(
+CREATE TABLE selections (
+  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+  origin TEXT NOT NULL,
+  stamp TEXT NOT NULL,
+  rating INTEGER CHECK (rating BETWEEN -1 AND 5),
+  labels TEXT NOT NULL DEFAULT '',
+  tagged INTEGER,
+  keywords TEXT NOT NULL DEFAULT '',
+  changed_ms INTEGER NOT NULL
+);
+)sql",
+     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'selections'"},
 };
 
 constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
@@ -965,6 +979,46 @@ public:
 
   std::vector<TagOverride> overrides() override { return read_overrides("i.status = 'active'", std::nullopt); }
 
+  void put_selection(const SelectionRecord& r) override {
+    Statement s(m_db,
+                "INSERT INTO selections (image_id, origin, stamp, rating, labels, tagged, keywords, changed_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (image_id) DO UPDATE SET origin = excluded.origin, "
+                "stamp = excluded.stamp, rating = excluded.rating, labels = excluded.labels, tagged = excluded.tagged, "
+                "keywords = excluded.keywords, changed_ms = excluded.changed_ms");
+    std::optional<int> tagged;
+    if (r.tagged) tagged = *r.tagged ? 1 : 0;
+    s.bind(1, r.image_id).bind(2, r.origin).bind(3, r.stamp).bind(4, r.rating).bind(5, join_words(r.labels));
+    s.bind(6, tagged).bind(7, join_words(r.keywords)).bind(8, r.changed_ms);
+    s.run();
+  }
+
+  void remove_selection(std::int64_t image_id) override {
+    Statement s(m_db, "DELETE FROM selections WHERE image_id = ?1");
+    s.bind(1, image_id);
+    s.run();
+  }
+
+  std::vector<SelectionRecord> selections() override {
+    Statement s(m_db,
+                "SELECT s.image_id, i.path, s.origin, s.stamp, s.rating, s.labels, s.tagged, s.keywords, s.changed_ms "
+                "FROM selections s JOIN images i ON i.id = s.image_id WHERE i.status = 'active' ORDER BY i.path");
+    std::vector<SelectionRecord> found;
+    while (s.step()) {
+      SelectionRecord r;
+      r.image_id = s.integer(0);
+      r.source_path = s.text(1);
+      r.origin = s.text(2);
+      r.stamp = s.text(3);
+      r.rating = s.optional<int>(4);
+      r.labels = split_words(s.text(5));
+      if (!s.is_null(6)) r.tagged = s.integer(6) != 0;
+      r.keywords = split_words(s.text(7));
+      r.changed_ms = s.integer(8);
+      found.push_back(std::move(r));
+    }
+    return found;
+  }
+
   std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
                                            const std::string& model) override {
     Statement s(m_db,
@@ -1343,7 +1397,7 @@ private:
 
   std::vector<TagOverride> read_overrides(const char* where, std::optional<std::int64_t> image_id) {
     Statement s(m_db, fmt::format("SELECT o.image_id, i.path, o.scene, o.add_tags, o.remove_tags, o.alt_text, "
-                                  "o.rating FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
+                                  "o.rating, o.updated_ms FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
                                   "ORDER BY i.path",
                                   where)
                           .c_str());
@@ -1358,6 +1412,7 @@ private:
       o.remove_tags = split_words(s.text(4));
       if (!s.is_null(5)) o.alt_text = s.text(5);
       o.rating = s.optional<int>(6);
+      o.updated_ms = s.integer(7);
       found.push_back(std::move(o));
     }
     return found;

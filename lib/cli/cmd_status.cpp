@@ -132,10 +132,11 @@ int run_status(const StatusOptions& options, const Context& context) {
   auto tags = pipeline::effective_tags(config, *catalog);
   if (!tags.empty()) {
     std::map<std::string, std::int64_t> scenes;
-    std::int64_t review = 0, picks = 0, overridden = 0, eyes_closed = 0;
+    std::int64_t review = 0, picks = 0, overridden = 0, eyes_closed = 0, conflicts = 0;
     for (const auto& t : tags) {
       ++scenes[t.scene.empty() ? "-" : t.scene];
       review += t.needs_review, picks += t.best_pick, overridden += t.overridden, eyes_closed += t.eyes_closed;
+      conflicts += !t.rating_conflict.empty();
     }
     std::string by_scene;
     for (const auto& [scene, count] : scenes) by_scene += fmt::format("{}{} {}", by_scene.empty() ? "" : ", ", scene, count);
@@ -143,8 +144,13 @@ int run_status(const StatusOptions& options, const Context& context) {
                     "{} with closed eyes\n",
                     by_scene, review, picks, overridden, eyes_closed));
     JsonLine line;
+    if (conflicts > 0)
+      say(fmt::format("         {} rating conflict(s) between tag set and the photographer's tool, the newer holding "
+                      "(`wsportfolio tag review`)\n",
+                      conflicts));
     line.add("event", "status.tags").add("needs_review", review).add("best_picks", picks).add("overridden", overridden);
     line.add("eyes_closed", eyes_closed);
+    line.add("rating_conflicts", conflicts);
     for (const auto& [scene, count] : scenes) line.add("scene." + scene, count);
     terminal.emit(line);
   }

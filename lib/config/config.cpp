@@ -296,6 +296,20 @@ Apply optional_number(Get get, double lo, double hi) {
 }
 
 template <typename Get>
+Apply optional_whole(Get get, int lo, int hi) {
+  return [get, lo, hi](Config& c, const YAML::Node& n, const Place& p) {
+    auto raw = scalar_of(n, p, "a whole number or none");
+    if (raw.empty() || raw == "none" || raw == "~" || raw == "null") {
+      get(c).reset();
+      return;
+    }
+    int value = 0;
+    whole([&](Config&) -> int& { return value; }, lo, hi)(c, n, p);
+    get(c) = value;
+  };
+}
+
+template <typename Get>
 Apply optional_map(Get get) {
   return [get](Config& c, const YAML::Node&, const Place&) {
     if (!get(c)) get(c).emplace();
@@ -463,6 +477,11 @@ const std::vector<KeySpec>& key_table() {
       {"publish.targets[].multipart_threshold_mb", Kind::Value,
        whole(FIELD(c.publish.targets.back().multipart_threshold_mb), 5, 1 << 20)},
       {"publish.targets[].part_size_mb", Kind::Value, whole(FIELD(c.publish.targets.back().part_size_mb), 5, 5120)},
+      {"publish.targets[].select", Kind::Map, nullptr},
+      {"publish.targets[].select.min_rating", Kind::Value, optional_whole(FIELD(c.publish.targets.back().select.min_rating), 0, 5)},
+      {"publish.targets[].select.labels", Kind::Value, texts(FIELD(c.publish.targets.back().select.labels))},
+      {"publish.targets[].select.picks_only", Kind::Value, flag(FIELD(c.publish.targets.back().select.picks_only))},
+      {"publish.targets[].select.best_of_bursts", Kind::Value, flag(FIELD(c.publish.targets.back().select.best_of_bursts))},
       {"publish.targets[].access_key_env", Kind::Value, env_name(FIELD(c.publish.targets.back().access_key.env)), true},
       {"publish.targets[].access_key_file", Kind::Value, text(FIELD(c.publish.targets.back().access_key.file))},
       {"publish.targets[].secret_key_env", Kind::Value, env_name(FIELD(c.publish.targets.back().secret_key.env)), true},

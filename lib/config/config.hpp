@@ -160,6 +160,14 @@ struct PublishTarget {
   int max_age = 300;  // s3: seconds a page, the manifest or a style may be cached (hashed files: a year)
   int multipart_threshold_mb = 16;  // s3: larger files go up in parts, several at once, resumable
   int part_size_mb = 8;             // s3: at least 5 (S3's smallest part)
+  // Which photos this target shows; the default keeps everything not rejected.
+  struct Select {
+    std::optional<int> min_rating;    // stars, 0..5: unrated photos count as 0
+    std::vector<std::string> labels;  // colour labels, any of them (case-insensitive); empty: any
+    bool picks_only = false;          // only photos tagged in Photo Mechanic (or marked best pick)
+    bool best_of_bursts = false;      // of a burst or near-duplicate group, only its best pick
+    bool operator==(const Select&) const = default;
+  } select;
 };
 
 struct PurgeSettings {

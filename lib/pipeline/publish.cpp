@@ -1,4 +1,6 @@
 #include "pipeline/publish.hpp"
+#include "pipeline/selection.hpp"
+#include "publish/selection.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -691,9 +693,14 @@ std::string target_identity(const config::Config& config, const config::PublishT
   return "local:" + fs::absolute(config.in_project(target.path)).lexically_normal().string();
 }
 
-Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
+Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,
+                          const config::PublishTarget::Select& select) {
   std::map<std::int64_t, EffectiveTags> tags;
   for (auto& t : effective_tags(config, catalog)) tags.emplace(t.image_id, std::move(t));
+  // Photos tagging has not seen yet still carry the photographer's choice.
+  std::map<std::int64_t, catalog::SelectionRecord> untagged;
+  for (auto& record : catalog.selections())
+    if (!tags.contains(record.image_id)) untagged.emplace(record.image_id, std::move(record));
   auto captured = [&](std::int64_t image_id) {
     auto found = tags.find(image_id);
     return found == tags.end() ? std::nullopt : found->second.capture_utc_ms;
@@ -719,8 +726,21 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
   for (const auto& render : renders) {
     if (render.variants.empty()) continue;
     auto tagged = tags.find(render.image_id);
-    // A photo the photographer rejected (rating -1) never reaches the gallery.
-    if (tagged != tags.end() && tagged->second.rating && *tagged->second.rating < 0) continue;
+    // A photo the photographer rejected (rating -1) never reaches the gallery;
+    // the target's selection may leave out more.
+    publish::SelectionFacts facts;
+    if (tagged != tags.end()) {
+      const auto& t = tagged->second;
+      facts = {t.rating, t.labels, t.picked, t.group.has_value(), t.best_pick};
+    } else if (auto chosen = untagged.find(render.image_id); chosen != untagged.end()) {
+      facts.rating = chosen->second.rating;
+      facts.labels = chosen->second.labels;
+      facts.picked = chosen->second.tagged.value_or(false);
+    }
+    if (auto why = publish::left_out_because(select, facts)) {
+      portfolio.left_out.push_back({render.source_path, *why});
+      continue;
+    }
     publish::GalleryImage image;
     // The gallery's anchors read like the render files' names: "IMG_0001.JPG" -> "img-0001".
     const std::string stem = web_stem(render.source_path);
@@ -785,19 +805,33 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
   std::optional<util::FileLock> lock;
   if (!request.dry_run)
     lock.emplace(config.state_dir() / "publish.lock", util::FileLock::Wait::until_free, fmt::format("pid {}\n", ::getpid()));
-  auto portfolio = build_portfolio(config, catalog);
+  // A rating changed in the photographer's tool since the last look is metadata:
+  // it is read here, and nothing is rendered or tagged again for it.
+  sync_selections(config, catalog, observer);
+  // Each target shows its own selection; targets with the same one share a portfolio.
+  std::vector<std::pair<config::PublishTarget::Select, Portfolio>> portfolios;
+  auto portfolio_for = [&](const config::PublishTarget::Select& select) -> const Portfolio& {
+    for (const auto& [made_for, portfolio] : portfolios)
+      if (made_for == select) return portfolio;
+    portfolios.emplace_back(select, build_portfolio(config, catalog, select));
+    return portfolios.back().second;
+  };
   PublishSummary summary;
-  summary.images = portfolio.images;
-  for (const auto& problem : portfolio.problems) observer.item_problem(k_stage, "downloads", problem);
-  TargetPublisher publisher(config, catalog, request, observer, portfolio);
+  const Portfolio& everything = portfolio_for({});
+  summary.images = everything.images;
+  for (const auto& problem : everything.problems) observer.item_problem(k_stage, "downloads", problem);
   for (const auto& target : config.publish.targets) {
     if (!request.only_target.empty() && target.name != request.only_target) continue;
     if (request.stop && *request.stop) break;
     const auto started = std::chrono::steady_clock::now();
+    const Portfolio& portfolio = portfolio_for(target.select);
+    TargetPublisher publisher(config, catalog, request, observer, portfolio);
     summary.targets.push_back(publisher.run(target, on_plan));
+    summary.targets.back().images = portfolio.images;
+    summary.targets.back().left_out = portfolio.left_out;
     summary.targets.back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!request.dry_run) publisher.record_circuits();
   }
-  if (!request.dry_run) publisher.record_circuits();
   return summary;
 }
 

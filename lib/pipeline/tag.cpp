@@ -16,6 +16,7 @@
 #include "net/retry.hpp"
 #include "notify/circuits.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/selection.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
@@ -559,9 +560,21 @@ std::size_t regroup(catalog::Catalog& catalog) {
   return groups.size();
 }
 
+RatingChoice choose_rating(std::optional<int> override_rating, std::int64_t override_ms, std::optional<int> tool_rating,
+                           std::int64_t tool_ms, std::string_view tool_origin) {
+  if (!override_rating || !tool_rating || *override_rating == *tool_rating)
+    return {override_rating ? override_rating : tool_rating, {}};
+  const bool tool_newer = tool_ms > override_ms;
+  const std::string where = tool_origin == "embedded" ? "the photo's own XMP" : "the XMP sidecar";
+  return {tool_newer ? tool_rating : override_rating,
+          fmt::format("tag set gave rating {}, {} {}: the newer, {}, holds", *override_rating, where, *tool_rating,
+                      tool_newer ? where : "tag set")};
+}
+
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog) {
   std::map<std::int64_t, catalog::TagOverride> overrides;
-  for (auto& o : catalog.overrides()) overrides[o.image_id] = std::move(o);
+  for (auto& o : catalog.overrides()) overrides[o.image_id] = o;
+  const auto overrides_given = overrides;
   std::map<std::int64_t, imaging::PhotoHeader> headers;
   std::vector<EffectiveTags> all;
   for (const auto& t : catalog.tags()) {
@@ -632,12 +645,33 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     e.needs_review = e.confidence < config.tagging.min_confidence;
     all.push_back(std::move(e));
   }
+  // The photographer's own culling tool is their intent as much as `tag set`.
+  std::map<std::int64_t, catalog::SelectionRecord> selections;
+  for (auto& record : catalog.selections()) selections.emplace(record.image_id, std::move(record));
+  for (auto& e : all) {
+    auto found = selections.find(e.image_id);
+    if (found == selections.end()) continue;
+    const auto& chosen = found->second;
+    e.labels = chosen.labels;
+    // A scene this tool wrote as the label, read back, is not the photographer's.
+    for (const auto& scene : config.tagging.scenes) std::erase(e.labels, tagging::word(config, scene));
+    e.picked = chosen.tagged.value_or(false);
+    auto o = overrides_given.find(e.image_id);
+    auto rating = choose_rating(o == overrides_given.end() ? std::nullopt : o->second.rating,
+                                o == overrides_given.end() ? 0 : o->second.updated_ms, chosen.rating,
+                                chosen.changed_ms, chosen.origin);
+    e.rating_from_tool = chosen.rating && rating.rating == chosen.rating;
+    e.rating = rating.rating;
+    e.rating_conflict = std::move(rating.conflict);
+  }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return all;
 }
 
 SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
   const std::string best_pick_word = tagging::word(config, "best_pick");
+  // The labels and ratings saved since the last look decide what is written.
+  sync_selections(config, catalog, observer);
   auto all = effective_tags(config, catalog);
   // IMG_1.JPG and IMG_1.png would share IMG_1.xmp: neither may claim it.
   std::map<fs::path, int> users;
@@ -674,8 +708,9 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
       if (!contains(fields.keywords, old)) fields.remove_keywords.push_back(old);
     for (const auto& removed : t.removed_keywords)
       if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
-    if (!t.scene.empty()) fields.label = tagging::word(config, t.scene);
-    fields.rating = t.rating;
+    // A colour label the photographer gave stays theirs; without one, the scene.
+    if (!t.scene.empty() && t.labels.empty()) fields.label = tagging::word(config, t.scene);
+    if (!t.rating_from_tool) fields.rating = t.rating;
     // Photo Mechanic's tag is the photographer's too: set for a best pick, never cleared.
     if (t.best_pick) fields.best_pick = true;
     fields.description = t.alt_text;

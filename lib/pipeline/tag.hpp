@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.hpp"
@@ -97,7 +98,25 @@ struct EffectiveTags {
   std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
   std::vector<std::string> removed_keywords;   // taken out by an override
   std::vector<std::string> sidecar_keywords;   // what the last XMP sidecar write put in
+  // The photographer's selection from their culling tool (sync_selections).
+  std::vector<std::string> labels;  // colour labels
+  bool picked = false;              // tagged in Photo Mechanic
+  // `tag set` and the sidecar disagree on the rating: the newer won; says which.
+  std::string rating_conflict;
+  // The rating is the one the photographer's tool saved: a sidecar write leaves
+  // it to the file, which may hold a newer one by then.
+  bool rating_from_tool = false;
 };
+
+// The rating that holds when `tag set` (an override) and the photographer's
+// tool (a sidecar or embedded XMP) both gave one: the newer; `conflict` says
+// what each said when they differ.
+struct RatingChoice {
+  std::optional<int> rating;
+  std::string conflict;
+};
+RatingChoice choose_rating(std::optional<int> override_rating, std::int64_t override_ms, std::optional<int> tool_rating,
+                           std::int64_t tool_ms, std::string_view tool_origin);
 
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog);
 

@@ -95,6 +95,9 @@ public:
     return m_real->tag_override(image_id);
   }
   std::vector<catalog::TagOverride> overrides() override { return m_real->overrides(); }
+  void put_selection(const catalog::SelectionRecord& selection) override { m_real->put_selection(selection); }
+  void remove_selection(std::int64_t image_id) override { m_real->remove_selection(image_id); }
+  std::vector<catalog::SelectionRecord> selections() override { return m_real->selections(); }
   std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
                                            const std::string& model) override {
     return m_real->cached_result(content_sha256, provider, model);
