@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <array>
-#include <mutex>
 
 #include <fmt/format.h>
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // exiv2 0.27's std::auto_ptr
 #include <exiv2/exiv2.hpp>
 #pragma GCC diagnostic pop
+
+#include "imaging/exiv2_toolkit.hpp"
 
 namespace wsp::imaging {
 
@@ -44,8 +45,7 @@ std::string original_policy(const config::RenderRecipe& recipe) {
 }
 
 util::Result<std::string> published_original(std::string_view bytes, const config::RenderRecipe& recipe) {
-  static std::once_flag xmp_started;
-  std::call_once(xmp_started, [] { Exiv2::XmpParser::initialize(); });
+  const auto held = hold_exiv2();
   const bool artist = keeps(recipe, "artist"), copyright = keeps(recipe, "copyright");
   try {
     auto image = Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(bytes.data()),

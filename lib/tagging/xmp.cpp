@@ -3,6 +3,8 @@
 #include <exiv2/exiv2.hpp>
 #include <pugixml.hpp>
 
+#include "imaging/exiv2_toolkit.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -37,14 +39,6 @@ constexpr const char* k_darktable_labels = "Xmp.darktable.colorlabels";
 constexpr const char* k_hierarchical = "Xmp.lr.hierarchicalSubject";
 constexpr const char* k_iptc_keywords = "Iptc.Application2.Keywords";
 
-// exiv2's XMP toolkit keeps one process-wide namespace registry that parsing a
-// packet with an unknown namespace writes to, and its initialisation is not
-// thread-safe either: every use of it goes through this lock.
-std::mutex& toolkit_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-
 // exiv2 reports why a packet did not parse through its log handler, not its
 // return code: the message of the last failure on this thread.
 thread_local std::string t_last_message;
@@ -57,12 +51,11 @@ void capture_message(int level, const char* message) {
   }
 }
 
-// Called with toolkit_mutex held. The prefixes registered here are the ones
+// Called with exiv2 held (imaging::hold_exiv2). The prefixes registered here are the ones
 // keys use, whatever prefix a file binds to the namespace.
 void initialise_toolkit() {
   static bool initialised = false;
   if (initialised) return;
-  Exiv2::XmpParser::initialize();
   Exiv2::LogMsg::setHandler(capture_message);
   Exiv2::LogMsg::setLevel(Exiv2::LogMsg::warn);
   Exiv2::XmpProperties::registerNs("http://ns.camerabits.com/photomechanic/1.0/", "photomechanic");
@@ -192,7 +185,7 @@ Status check_packet(std::string_view text) {
   return {};
 }
 
-// Called with toolkit_mutex held.
+// Called with exiv2 held (imaging::hold_exiv2).
 Result<Exiv2::XmpData> decode(std::string_view text) {
   if (text.starts_with(k_bom)) text.remove_prefix(k_bom.size());
   Exiv2::XmpData data;
@@ -349,7 +342,7 @@ Result<bool> apply(Exiv2::XmpData& data, const XmpFields& fields) {
   return changed;
 }
 
-// Called with toolkit_mutex held. exiv2 writes nothing for no properties; a
+// Called with exiv2 held (imaging::hold_exiv2). exiv2 writes nothing for no properties; a
 // sidecar is still a packet then, so that other tools find one to fill in.
 Result<std::string> encode(const Exiv2::XmpData& data) {
   std::string packet;
@@ -455,7 +448,7 @@ bool is_sidecar(const std::filesystem::path& path) {
 
 Result<std::string> merge_xmp(std::string_view existing, const XmpFields& fields) {
   if (auto status = check_fields(fields); !status) return Error{status.message()};
-  std::lock_guard lock(toolkit_mutex());
+  const auto held = imaging::hold_exiv2();
   initialise_toolkit();
   auto data = decode(existing);
   if (!data) return data.error();
@@ -475,7 +468,7 @@ Result<std::string> merge_xmp(std::string_view existing, const XmpFields& fields
 }
 
 Result<XmpFields> read_xmp(std::string_view text) {
-  std::lock_guard lock(toolkit_mutex());
+  const auto held = imaging::hold_exiv2();
   initialise_toolkit();
   auto data = decode(text);
   if (!data) return data.error();
@@ -483,7 +476,7 @@ Result<XmpFields> read_xmp(std::string_view text) {
 }
 
 Result<Selection> read_selection(std::string_view xmp_text) {
-  std::lock_guard lock(toolkit_mutex());
+  const auto held = imaging::hold_exiv2();
   initialise_toolkit();
   auto data = decode(xmp_text);
   if (!data) return data.error();
@@ -491,7 +484,7 @@ Result<Selection> read_selection(std::string_view xmp_text) {
 }
 
 Result<std::optional<Selection>> read_embedded_selection(std::string_view image_bytes) {
-  std::lock_guard lock(toolkit_mutex());
+  const auto held = imaging::hold_exiv2();
   initialise_toolkit();
   Selection selection;
   try {
