@@ -426,6 +426,7 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.google_vision.concurrency", Kind::Value, whole(FIELD(c.tagging.google_vision.concurrency), 1, 64)},
       {"tagging.google_vision.requests_per_minute", Kind::Value,
        whole(FIELD(c.tagging.google_vision.requests_per_minute), 0, 1'000'000)},
+      {"tagging.google_vision.batch_wait_ms", Kind::Value, whole(FIELD(c.tagging.google_vision.batch_wait_ms), 0, 60'000)},
       {"tagging.google_vision.timeout_seconds", Kind::Value,
        whole(FIELD(c.tagging.google_vision.timeout_seconds), 1, 3600)},
       {"tagging.google_vision.price_per_thousand", Kind::Value,

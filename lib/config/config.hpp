@@ -81,6 +81,7 @@ struct GoogleVisionSettings {
   std::string base_url = "https://vision.googleapis.com/v1";
   int concurrency = 2;            // requests (of up to 16 photos each) in flight at once
   int requests_per_minute = 0;    // 0: no limit of ours
+  int batch_wait_ms = 200;        // how long a batch short of 16 photos waits for more
   int timeout_seconds = 60;
   double price_per_thousand = 0;  // per 1000 photos (three features each)
   // Replaces the built-in table when given.

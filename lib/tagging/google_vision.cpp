@@ -22,7 +22,6 @@ namespace {
 using nlohmann::json;
 
 constexpr double k_keyword_score = 0.7;  // labels less sure than this are not said
-constexpr auto k_gather = std::chrono::milliseconds(200);  // a batch waits this long for company
 
 std::string base64(std::string_view bytes) {
   std::string encoded(4 * ((bytes.size() + 2) / 3), '\0');
@@ -69,6 +68,7 @@ public:
   GoogleVisionProvider(const config::Config& config, std::optional<std::string> key, net::HttpSettings http)
       : m_config(config),
         m_key(std::move(key)),
+        m_gather(std::max(0, config.tagging.google_vision.batch_wait_ms)),
         m_limiter({.concurrency = std::max(1, config.tagging.google_vision.concurrency),
                    .requests_per_minute = config.tagging.google_vision.requests_per_minute}) {
     std::string table;
@@ -112,7 +112,7 @@ private:
   };
 
   // Sends the waiting photos 16 at a time, a partial batch once it has
-  // waited k_gather, each request when the limiter lets it go (concurrency,
+  // waited batch_wait_ms, each request when the limiter lets it go (concurrency,
   // requests per minute, a 429's Retry-After); photos arriving meanwhile make
   // the next batch.
   void gather() {
@@ -120,7 +120,7 @@ private:
     while (true) {
       m_changed.wait(lock, [&] { return m_stopping || !m_waiting.empty(); });
       if (m_waiting.empty() && m_stopping) return;
-      m_changed.wait_until(lock, m_first_waiting + k_gather,
+      m_changed.wait_until(lock, m_first_waiting + m_gather,
                            [&] { return m_stopping || m_waiting.size() >= k_vision_batch; });
       std::vector<Photo> batch;
       while (!m_waiting.empty() && batch.size() < k_vision_batch) {
@@ -176,6 +176,7 @@ private:
 
   const config::Config m_config;
   std::optional<std::string> m_key;
+  std::chrono::milliseconds m_gather;  // how long a partial batch waits for company
   std::string m_model;
   std::mutex m_mutex;
   std::condition_variable m_changed;

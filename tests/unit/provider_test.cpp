@@ -881,6 +881,9 @@ TEST(GoogleVisionProvider, SendsUpTo16PlainSmallJpegsPerRequestWithTheKeyOnlyInT
   });
   auto config = provider_config(server);
   config.tagging.google_vision.base_url = server.base_url();
+  // A full batch goes at once; the wait only holds the last four back, long
+  // enough that a slow machine (sanitizers) still queues all twenty in time.
+  config.tagging.google_vision.batch_wait_ms = 2000;
   auto provider = wsp::tagging::make_google_vision_provider(config, std::string(k_vision_key), quick_http());
   std::mutex mutex;
   std::condition_variable all_in;
