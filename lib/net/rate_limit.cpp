@@ -180,17 +180,22 @@ void RateLimiter::when_allowed(std::int64_t tokens, Task task) {
     Clock::time_point until;
     bool refuse = false;
     if (may_go(now, until, refuse)) {
-      auto go = std::move(m_waiting.front());
-      m_waiting.pop_front();
-      m_budget.take(go.tokens, now);
-      ++m_out;
-      m_out_tokens += go.tokens;
+      auto go = let_go(now);
       lock.unlock();
       return go.task("");
     }
   }
   lock.unlock();
   m_changed.notify_all();
+}
+
+RateLimiter::Waiting RateLimiter::let_go(Clock::time_point now) {
+  auto go = std::move(m_waiting.front());
+  m_waiting.pop_front();
+  m_budget.take(go.tokens, now);
+  ++m_out;
+  m_out_tokens += go.tokens;
+  return go;
 }
 
 void RateLimiter::finished(const HttpResponse& response, std::int64_t counted_tokens,
@@ -216,11 +221,7 @@ void RateLimiter::loop() {
     Clock::time_point until;
     bool refuse = false;
     if (may_go(now, until, refuse)) {
-      auto go = std::move(m_waiting.front());
-      m_waiting.pop_front();
-      m_budget.take(go.tokens, now);
-      ++m_out;
-      m_out_tokens += go.tokens;
+      auto go = let_go(now);
       lock.unlock();
       go.task("");
       lock.lock();

@@ -118,6 +118,9 @@ private:
   // With the lock held: whether the first waiting request may go now; if it
   // must wait, until when (refuse: it would wait too long).
   bool may_go(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point& until, bool& refuse);
+  // Called with the lock held: takes the first waiting request off the queue
+  // and counts it, and its tokens, as in flight.
+  Waiting let_go(std::chrono::steady_clock::time_point now);
 
   RateLimits m_limits;
   SystemClock m_wall_clock;
