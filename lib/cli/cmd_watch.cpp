@@ -7,7 +7,6 @@
 #include <httplib.h>
 
 #include "cli/commands.hpp"
-#include "tagging/xmp.hpp"
 #include "notify/delivery.hpp"
 #include "notify/events.hpp"
 #include "pipeline/hot_folder.hpp"
@@ -43,6 +42,10 @@ public:
         m_run_id(run_id),
         m_metrics(metrics) {}
 
+  int publish(const config::Config& config) override {
+    return publish_stage(m_context, config, m_catalog, m_run_id, {});
+  }
+
   int run(const config::Config& config, const std::vector<fs::path>& present,
           const std::vector<fs::path>& gone) override {
     StageTimings timings;
@@ -51,13 +54,7 @@ public:
       pipeline::WatchMetrics& metrics;
       ~Done() { metrics.batch_running(false); }
     } done{m_metrics};
-    // A sidecar is metadata, not pixels: a batch of only sidecars publishes the
-    // selection they carry (publish reads them) and renders and tags nothing.
-    std::vector<fs::path> photos, photos_gone;
-    std::copy_if(present.begin(), present.end(), std::back_inserter(photos), [](const auto& p) { return !tagging::is_sidecar(p); });
-    std::copy_if(gone.begin(), gone.end(), std::back_inserter(photos_gone), [](const auto& p) { return !tagging::is_sidecar(p); });
-    if (photos.empty() && photos_gone.empty()) return publish_stage(m_context, config, m_catalog, m_run_id, {});
-    const int code = run_stages(m_context, config, m_catalog, m_run_id, photos, photos_gone, &timings);
+    const int code = run_stages(m_context, config, m_catalog, m_run_id, present, gone, &timings);
     for (const auto& timing : timings)
       m_metrics.record_stage(pipeline::name_of(timing.stage), static_cast<std::int64_t>(timing.items),
                              timing.seconds.wall);

@@ -66,6 +66,15 @@ int HotFolder::poll_seconds() const {
   return m_options.poll_seconds >= 0 ? m_options.poll_seconds : m_config.watch.poll_seconds;
 }
 
+// Sidecars travel with their photos' batch, but alone they only publish.
+int HotFolder::run_batch(const std::vector<fs::path>& present, const std::vector<fs::path>& gone) {
+  std::vector<fs::path> photos, photos_gone;
+  std::copy_if(present.begin(), present.end(), std::back_inserter(photos), [](const auto& p) { return !tagging::is_sidecar(p); });
+  std::copy_if(gone.begin(), gone.end(), std::back_inserter(photos_gone), [](const auto& p) { return !tagging::is_sidecar(p); });
+  if (photos.empty() && photos_gone.empty() && !(present.empty() && gone.empty())) return m_parts.stages.publish(m_config);
+  return m_parts.stages.run(m_config, photos, photos_gone);
+}
+
 void HotFolder::set_roots() {
   m_roots.clear();
   if (m_options.narrowed.empty()) {
@@ -375,7 +384,7 @@ void HotFolder::run_batch(Batch batch, BatchKind kind) {
          {{"event", "watch.batch"}, {"files", present.size()}, {"paths", strings(present)}, {"gone", strings(gone)}});
   }
   try {
-    const int code = m_parts.stages.run(m_config, present, gone);
+    const int code = run_batch(present, gone);
     m_retry_after = k_first_retry;
     tell(Level::none, "", {{"event", kind == BatchKind::arrivals ? "watch.idle" : "watch.caught_up"}, {"code", code}});
   } catch (const std::exception& e) {
@@ -550,7 +559,7 @@ int HotFolder::run_once() {
   // Only the files seen complete are read: one whose copy starts after the
   // second look is left for the next run. What the catalog has under the
   // roots and is no longer there is marked missing, as `run` would.
-  const int code = m_parts.stages.run(m_config, complete, roots);
+  const int code = run_batch(complete, roots);
   tell(Level::none, "", {{"event", "watch.idle"}, {"code", code}});
   return code;
 }

@@ -49,6 +49,10 @@ struct WatchStages {
   // a disk full, a broken gallery template): the hot folder tries it again.
   virtual int run(const config::Config& config, const std::vector<std::filesystem::path>& present,
                   const std::vector<std::filesystem::path>& gone) = 0;
+  // Publishes again, for a batch of sidecars only: a rating or label changed in
+  // the photographer's tool is metadata, not pixels, so nothing is ingested,
+  // rendered or tagged for it (publish reads the selection).
+  virtual int publish(const config::Config& config) = 0;
 };
 
 // Something the hot folder tells its user: a line for people at `level`
@@ -146,6 +150,7 @@ class HotFolder {
   };
 
   int poll_seconds() const;
+  int run_batch(const std::vector<std::filesystem::path>& present, const std::vector<std::filesystem::path>& gone);
   void set_roots();
   bool wanted(const std::filesystem::path& file) const;
   bool polled(const Root& root) const;

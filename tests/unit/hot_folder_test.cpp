@@ -61,6 +61,7 @@ struct RecordedStages final : WatchStages {
     std::vector<fs::path> present;
     std::vector<fs::path> gone;
     WatchClock::time_point at;
+    bool publish_only = false;
   };
   explicit RecordedStages(FakeTime& time) : m_time(time) {}
   int run(const config::Config&, const std::vector<fs::path>& present, const std::vector<fs::path>& gone) override {
@@ -69,6 +70,10 @@ struct RecordedStages final : WatchStages {
       --failures;
       throw catalog::CatalogError("catalog: database is locked");
     }
+    return 0;
+  }
+  int publish(const config::Config&) override {
+    batches.push_back({{}, {}, m_time.at, true});
     return 0;
   }
   std::vector<Batch> batches;
@@ -181,6 +186,26 @@ TEST_F(HotFolderTest, ABurstOfCopiesIsOneBatch) {
   EXPECT_EQ(m_stages.batches[0].present, burst);
   EXPECT_TRUE(m_stages.batches[0].gone.empty());
   EXPECT_LT(m_stages.batches[0].at - k_start, 1s) << "a closed file waits only for the burst to end";
+}
+
+TEST_F(HotFolderTest, ASidecarTravelsWithItsPhotoAndAloneOnlyPublishes) {
+  auto& watcher = hot_folder();
+  watcher.start();
+  const auto shot = photo("IMG_0200.JPG");
+  const auto sidecar = m_project / "IMG_0200.xmp";
+  std::ofstream(sidecar) << "<x:xmpmeta xmlns:x='adobe:ns:meta/'/>";
+  closed(shot);
+  closed(sidecar);
+  step_until(1);
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+  EXPECT_FALSE(m_stages.batches[0].publish_only);
+  EXPECT_EQ(m_stages.batches[0].present, std::vector<fs::path>{shot}) << "only pixels are ingested";
+  // A rating saved later in the culling tool: metadata only.
+  std::ofstream(sidecar) << "<x:xmpmeta xmlns:x='adobe:ns:meta/'><!-- rated --></x:xmpmeta>";
+  closed(sidecar);
+  step_until(2);
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  EXPECT_TRUE(m_stages.batches[1].publish_only);
 }
 
 TEST_F(HotFolderTest, ADeletedPhotoIsGoneInTheNextBatchAndNeverRead) {
