@@ -7,7 +7,9 @@
 # initdb refuses to run as root: as root (CI) the server runs as `nobody`.
 set -euo pipefail
 action=${1:?start or stop}
-dir=${2:?the cluster folder}
+dir=$(realpath -m "${2:?the cluster folder}")
+# The server's user may not enter the caller's folder.
+cd /
 bin=$(pg_config --bindir 2>/dev/null || true)
 [ -x "$bin/initdb" ] || bin=/usr/lib/postgresql/15/bin
 as_owner() {

@@ -838,10 +838,12 @@ public:
       }
       run(fmt::format("ALTER TABLE {} ENABLE TRIGGER USER", name));
       // Identity columns go on after the highest id copied.
-      run(fmt::format("SELECT setval(s, (SELECT max(id) FROM {})) FROM pg_get_serial_sequence($1, 'id') s "
-                      "WHERE s IS NOT NULL AND EXISTS (SELECT 1 FROM {})",
-                      name, name),
-          {param(table)});
+      auto sequence = run("SELECT pg_get_serial_sequence($1::text, 'id') WHERE EXISTS (SELECT 1 FROM "
+                          "information_schema.columns WHERE table_schema = current_schema() AND table_name = $1::text "
+                          "AND column_name = 'id' AND is_identity = 'YES')",
+                          {param(table)});
+      if (!rows.rows.empty() && !sequence.empty() && !sequence.is_null(0, 0))
+        run(fmt::format("SELECT setval($1, (SELECT max(id) FROM {}))", name), {param(sequence.text(0, 0))});
     });
   }
 

@@ -76,7 +76,11 @@ int run_migrate(const CatalogOptions& options, const Context& context) {
   const auto file = config.state_dir() / "catalog.db";
   if (!std::filesystem::exists(file))
     throw UsageError(fmt::format("{}: no SQLite catalog to migrate", file.string()));
-  catalog::check_catalog_url(options.to);
+  try {
+    catalog::check_catalog_url(options.to);
+  } catch (const catalog::CatalogError& e) {
+    throw UsageError(e.what());
+  }
   const auto label = catalog::catalog_label({options.to, {}});
   auto source = catalog::open_sqlite_catalog(file, catalog::Access::read_only);
   auto target = catalog::open_postgres_catalog(options.to);
