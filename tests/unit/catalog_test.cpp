@@ -1,5 +1,4 @@
-#include "postgres_server.hpp"
-#include "require_tool.hpp"
+#include "catalog_backends.hpp"
 #include "temp_dir.hpp"
 #include "catalog/catalog.hpp"
 #include "catalog/migrations.hpp"
@@ -145,40 +144,11 @@ void expect_same_image(const ImageRecord& a, const ImageRecord& b) {
   EXPECT_EQ(x.has_gps, y.has_gps);
 }
 
-// The catalog's contract, run against each backend: a SQLite file, and a
-// database of its own on a real PostgreSQL server.
-enum class Backend { sqlite, postgres };
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::sqlite ? "sqlite" : "postgres";
-}
-
-// Opens the catalog of one backend: a file in `dir`, or the database `url`.
-struct CatalogPlace {
-  Backend backend = Backend::sqlite;
-  fs::path file;
-  std::string url;
-
-  std::unique_ptr<Catalog> open(Access access = Access::read_write) const {
-    return backend == Backend::sqlite ? open_sqlite_catalog(file, access) : open_postgres_catalog(url, access);
-  }
-  // The name a catalog error gives this catalog.
-  std::string label() const { return catalog_label({url, file}); }
-};
-
-#define WSP_REQUIRE_BACKEND(backend)                                                                  \
-  do {                                                                                                \
-    if ((backend) == Backend::postgres) {                                                             \
-      std::string why;                                                                                \
-      WSP_REQUIRE_TOOL(wsp::testing::postgres_server(&why), "a PostgreSQL 15 server is needed: " << why); \
-    }                                                                                                 \
-  } while (0)
-
-CatalogPlace new_place(Backend backend, const fs::path& dir) {
-  CatalogPlace place{backend, dir / "catalog.db", {}};
-  if (backend == Backend::postgres) place.url = wsp::testing::fresh_postgres_database();
-  return place;
-}
+// The catalog's contract, run against each backend (catalog_backends.hpp).
+using wsp::testing::Backend;
+using wsp::testing::backend_name;
+using wsp::testing::CatalogPlace;
+using wsp::testing::new_place;
 
 class CatalogTest : public ::testing::TestWithParam<Backend> {
 protected:

@@ -2,6 +2,7 @@
 // re-tagging, burst groups, the provider results cache, and tag work that
 // waits for render.
 
+#include "catalog_backends.hpp"
 #include "temp_dir.hpp"
 #include "catalog/catalog.hpp"
 #include "pipeline/tag.hpp"
@@ -17,10 +18,11 @@ namespace {
 using namespace wsp::catalog;
 using wsp::testing::TempDir;
 
-class TagCatalogTest : public ::testing::Test {
+class TagCatalogTest : public ::testing::TestWithParam<wsp::testing::Backend> {
 protected:
   void SetUp() override {
-    m_catalog = open_sqlite_catalog(m_dir.path() / "catalog.db");
+    WSP_REQUIRE_BACKEND(GetParam());
+    m_catalog = wsp::testing::new_place(GetParam(), m_dir.path()).open();
     m_config.project_dir = m_dir.path();
     m_config.project.timezone = "UTC";
   }
@@ -62,7 +64,9 @@ protected:
   wsp::config::Config m_config;
 };
 
-TEST_F(TagCatalogTest, TagsRoundTrip) {
+INSTANTIATE_TEST_SUITE_P(Backends, TagCatalogTest, wsp::testing::all_backends(), wsp::testing::backend_name);
+
+TEST_P(TagCatalogTest, TagsRoundTrip) {
   auto id = add("a.jpg", std::string(64, 'a'));
   auto t = automatic(id, "ceremony", 0.95);
   t.overexposed = true;
@@ -80,7 +84,7 @@ TEST_F(TagCatalogTest, TagsRoundTrip) {
   EXPECT_FALSE(all[0].group);
 }
 
-TEST_F(TagCatalogTest, OverridesWinAndSurviveRetagging) {
+TEST_P(TagCatalogTest, OverridesWinAndSurviveRetagging) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
   TagOverride o;
@@ -109,7 +113,7 @@ TEST_F(TagCatalogTest, OverridesWinAndSurviveRetagging) {
 
 // A photo the photographer rejected before (or without) automatic tagging:
 // the override is effective all the same, in path order with the others.
-TEST_F(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
+TEST_P(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
   auto tagged = add("b.jpg", std::string(64, 'b'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(tagged, "ceremony", 0.95)); });
   auto untagged = add("a.jpg", std::string(64, 'a'));
@@ -131,7 +135,7 @@ TEST_F(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
   EXPECT_EQ(tags[1].image_id, tagged);
 }
 
-TEST_F(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
+TEST_P(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
   TagOverride o;
@@ -141,7 +145,7 @@ TEST_F(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
   EXPECT_EQ(effective()[0].alt_text, "Detail photo, vertical, in ivory and sage");
 }
 
-TEST_F(TagCatalogTest, ClearingEveryPartRemovesTheOverride) {
+TEST_P(TagCatalogTest, ClearingEveryPartRemovesTheOverride) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.3)); });
   TagOverride o;
@@ -158,7 +162,7 @@ TEST_F(TagCatalogTest, ClearingEveryPartRemovesTheOverride) {
   EXPECT_TRUE(tags[0].needs_review);  // 0.3 < min_confidence 0.6
 }
 
-TEST_F(TagCatalogTest, GroupsAreReplacedAsAWholeAndNameTheBestPick) {
+TEST_P(TagCatalogTest, GroupsAreReplacedAsAWholeAndNameTheBestPick) {
   auto a = add("a.jpg", std::string(64, 'a'));
   auto b = add("b.jpg", std::string(64, 'b'));
   auto c = add("c.jpg", std::string(64, 'c'));
@@ -177,7 +181,7 @@ TEST_F(TagCatalogTest, GroupsAreReplacedAsAWholeAndNameTheBestPick) {
   EXPECT_TRUE(tags[2].best_pick);
 }
 
-TEST_F(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
+TEST_P(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
   auto a = add("a.jpg", std::string(64, 'a'));
   auto b = add("b.jpg", std::string(64, 'b'));
   auto lone = add("lone.jpg", std::string(64, 'c'));
@@ -201,7 +205,7 @@ TEST_F(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
   EXPECT_FALSE(tags[2].group);
 }
 
-TEST_F(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
+TEST_P(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   m_catalog->write([&] { m_catalog->put_cached_result("abc", "local", "local-1", "{\"x\":1}"); });
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":1}");
   EXPECT_FALSE(m_catalog->cached_result("abc", "local", "local-2"));
@@ -211,7 +215,7 @@ TEST_F(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":2}");
 }
 
-TEST_F(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
+TEST_P(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
   m_catalog->write([&] { m_catalog->set_sidecar_keywords(id, {"ceremony", "best pick"}); });
@@ -219,7 +223,7 @@ TEST_F(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
   EXPECT_EQ(m_catalog->tags()[0].sidecar_keywords, (std::vector<std::string>{"ceremony", "best pick"}));
 }
 
-TEST_F(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
+TEST_P(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
   auto id = add("a.jpg", std::string(64, 'a'));
   EXPECT_FALSE(m_catalog->analysis_path(id));
   RenderRecord render;
@@ -230,7 +234,7 @@ TEST_F(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
   EXPECT_EQ(m_catalog->analysis_path(id), "analysis/aaaa.jpg");
 }
 
-TEST_F(TagCatalogTest, TagWorkWaitsForRender) {
+TEST_P(TagCatalogTest, TagWorkWaitsForRender) {
   auto a = add("a.jpg", std::string(64, 'a'));
   add("b.jpg", std::string(64, 'b'));
   EXPECT_EQ(m_catalog->count_claimable("tag", "s", "render"), 0);
