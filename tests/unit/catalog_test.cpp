@@ -788,6 +788,30 @@ TEST_P(CatalogTest, AnEventWithSubscribersGetsItsDeliveries) {
   EXPECT_EQ(m_catalog->deliveries(DeliveryState::delivered).size(), 1u);
 }
 
+// What `catalog migrate` relies on: rows copied as they are (ids kept),
+// no trigger fired for them (no second delivery of a copied event), and new
+// rows numbered after the copied ones.
+TEST_P(CatalogTest, InsertedRowsKeepTheirIdsAndFireNoTriggers) {
+  TempDir other_dir;
+  auto source = new_place(Backend::sqlite, other_dir.path()).open();
+  source->subscribe({{"https://hooks.example/a", {"run.failed"}}});
+  source->write([&] {
+    for (int i = 0; i < 3; ++i) source->add_event({"run.failed", std::nullopt, ""}, "run-1");
+  });
+  m_catalog->subscribe({{"https://hooks.example/a", {"run.failed"}}});
+  m_catalog->write([&] {
+    for (const char* table : {"events", "webhook_deliveries"})
+      m_catalog->insert_rows(table, source->query(fmt::format("SELECT * FROM {} ORDER BY id", table)));
+  });
+  EXPECT_EQ(m_catalog->event_count(), 3);
+  auto copied = m_catalog->deliveries(std::nullopt);
+  ASSERT_EQ(copied.size(), 3u) << "a copied event made deliveries of its own";
+  EXPECT_EQ(copied[0].message_id, source->deliveries(std::nullopt)[0].message_id);
+  m_catalog->write([&] { m_catalog->add_event({"run.failed", std::nullopt, ""}, "run-2"); });
+  EXPECT_EQ(scalar("SELECT max(id) FROM events"), "4");
+  EXPECT_EQ(m_catalog->deliveries(std::nullopt).size(), 4u) << "the trigger is on again for new events";
+}
+
 TEST(CatalogMigrations, EveryStepHasBothDialects) {
   for (std::size_t i = 0; i < migrations().size(); ++i) {
     EXPECT_NE(migrations()[i].sql, nullptr) << "step " << i + 1;
