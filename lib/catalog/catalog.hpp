@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/circuits.hpp"
 #include "catalog/images.hpp"
 #include "catalog/publishing.hpp"
 #include "catalog/renders.hpp"
@@ -29,7 +30,8 @@ struct QueryResult {
   std::vector<std::vector<nlohmann::json>> rows;
 };
 
-struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog {
+struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog,
+                 CircuitCatalog {
   ~Catalog() override = default;
 
   // Runs `work` inside one write transaction taken up front (BEGIN IMMEDIATE in

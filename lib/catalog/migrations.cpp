@@ -462,11 +462,117 @@ CREATE TABLE provider_calls (
   at_ms BIGINT NOT NULL
 );
 )pg"},
+    // Faces and eyes, for the culling flags and the best pick of a burst.
+    {.sql = R"sql(
+ALTER TABLE tags ADD COLUMN eyes_closed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tags ADD COLUMN faces INTEGER;
+ALTER TABLE tags ADD COLUMN face_sharpness REAL NOT NULL DEFAULT 0;
+)sql",
+     .present = "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'face_sharpness'",
+     .postgres = R"pg(
+ALTER TABLE tags ADD COLUMN eyes_closed BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tags ADD COLUMN faces BIGINT;
+ALTER TABLE tags ADD COLUMN face_sharpness DOUBLE PRECISION NOT NULL DEFAULT 0;
+)pg"},
+    // Each remote party's circuit breaker as the last process left it (circuits.hpp).
+    {.sql = R"sql(
+CREATE TABLE IF NOT EXISTS circuits (
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  consecutive_failures INTEGER NOT NULL,
+  opened_ms INTEGER,
+  last_error TEXT NOT NULL DEFAULT '',
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (kind, name)
+
+);
+)sql",
+     .postgres = R"pg(
+CREATE TABLE circuits (
+  kind TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  state TEXT NOT NULL,
+  consecutive_failures BIGINT NOT NULL,
+  opened_ms BIGINT,
+  last_error TEXT NOT NULL DEFAULT '',
+  updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+)pg"},
+    // Multipart uploads to S3 targets in progress, and their acknowledged parts, so that a killed publish resumes.
+    {.sql = R"sql(
+CREATE TABLE IF NOT EXISTS multipart_uploads (
+  target TEXT NOT NULL,
+  upload_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  part_size INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL,
+  PRIMARY KEY (target, upload_id)
+);
+CREATE TABLE IF NOT EXISTS multipart_parts (
+  target TEXT NOT NULL,
+  upload_id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  checksum_sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (target, upload_id, number)
+);
+)sql",
+     .postgres = R"pg(
+CREATE TABLE multipart_uploads (
+  target TEXT NOT NULL,
+  upload_id TEXT COLLATE "C" NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  part_size BIGINT NOT NULL,
+  started_ms BIGINT NOT NULL,
+  PRIMARY KEY (target, upload_id)
+);
+CREATE TABLE multipart_parts (
+  target TEXT NOT NULL,
+  upload_id TEXT COLLATE "C" NOT NULL,
+  number BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  checksum_sha256 TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  PRIMARY KEY (target, upload_id, number)
+);
+)pg"},
+    // The photographer's selection read from sidecars and embedded XMP.
+    {.sql = R"sql(
+CREATE TABLE selections (
+  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+  origin TEXT NOT NULL,
+  stamp TEXT NOT NULL,
+  rating INTEGER CHECK (rating BETWEEN -1 AND 5),
+  labels TEXT NOT NULL DEFAULT '',
+  tagged INTEGER,
+  keywords TEXT NOT NULL DEFAULT '',
+  changed_ms INTEGER NOT NULL
+);
+)sql",
+     .present = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'selections'",
+     .postgres = R"pg(
+CREATE TABLE selections (
+  image_id BIGINT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+  origin TEXT NOT NULL,
+  stamp TEXT NOT NULL,
+  rating BIGINT CHECK (rating BETWEEN -1 AND 5),
+  labels TEXT NOT NULL DEFAULT '',
+  tagged BIGINT,
+  keywords TEXT NOT NULL DEFAULT '',
+  changed_ms BIGINT NOT NULL
+);
+)pg"},
 };
 
 const char* const k_tables[] = {"images", "jobs", "runs", "events", "renders", "variants", "tags", "tag_overrides",
                                 "provider_results", "published", "purge_pending", "webhook_endpoints",
-                                "webhook_subscriptions", "webhook_deliveries", "provider_calls"};
+                                "webhook_subscriptions", "webhook_deliveries", "provider_calls", "circuits",
+                                "multipart_uploads", "multipart_parts", "selections"};
 
 }  // namespace
 

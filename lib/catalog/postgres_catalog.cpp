@@ -389,6 +389,12 @@ public:
 
   std::int64_t event_count() override { return run("SELECT count(*) FROM events").integer(0, 0); }
 
+  std::optional<std::int64_t> last_event_ms(const std::string& kind) override {
+    auto rows = run("SELECT at_ms FROM events WHERE kind = $1 ORDER BY id DESC LIMIT 1", {param(kind)});
+    if (rows.empty()) return std::nullopt;
+    return rows.integer(0, 0);
+  }
+
   void begin_run(const RunRecord& run_record) override {
     run("INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) VALUES ($1, $2, $3, $4, $5, $5)",
         {param(run_record.id), param(run_record.command), param(run_record.pid), param(run_record.host),
@@ -411,6 +417,18 @@ public:
     for (int r = 0; r < rows.size(); ++r)
       runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
                       rows.integer(r, 5), std::nullopt, std::nullopt});
+    return runs;
+  }
+
+  // Runs started in the same millisecond (SQLite tells them apart by rowid) come by id.
+  std::vector<RunRecord> recent_runs(int limit) override {
+    auto rows = run("SELECT id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code FROM runs "
+                    "ORDER BY started_ms DESC, id COLLATE \"C\" DESC LIMIT $1",
+                    {param(limit)});
+    std::vector<RunRecord> runs;
+    for (int r = 0; r < rows.size(); ++r)
+      runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
+                      rows.integer(r, 5), rows.optional<std::int64_t>(r, 6), rows.optional<int>(r, 7)});
     return runs;
   }
 
@@ -485,8 +503,9 @@ public:
   void put_tags(const TagRecord& t) override {
     run("INSERT INTO tags (image_id, fingerprint, provider, model, scene, scene_confidence, scene_basis, "
         "keywords, alt_text, confidence, sharpness, exposure_error, overexposed, underexposed, palette, "
-        "dominant_colour, phash, capture_utc_ms, camera, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-        "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, wsp_now_ms()) ON CONFLICT (image_id) DO UPDATE SET "
+        "dominant_colour, phash, capture_utc_ms, camera, updated_ms, eyes_closed, faces, face_sharpness) VALUES ($1, "
+        "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, wsp_now_ms(), $20, $21, "
+        "$22) ON CONFLICT (image_id) DO UPDATE SET "
         "fingerprint = excluded.fingerprint, provider = excluded.provider, model = excluded.model, "
         "scene = excluded.scene, scene_confidence = excluded.scene_confidence, "
         "scene_basis = excluded.scene_basis, keywords = excluded.keywords, alt_text = excluded.alt_text, "
@@ -494,19 +513,21 @@ public:
         "exposure_error = excluded.exposure_error, overexposed = excluded.overexposed, "
         "underexposed = excluded.underexposed, palette = excluded.palette, "
         "dominant_colour = excluded.dominant_colour, phash = excluded.phash, "
-        "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms",
+        "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms, "
+        "eyes_closed = excluded.eyes_closed, faces = excluded.faces, face_sharpness = excluded.face_sharpness",
         {param(t.image_id), param(t.fingerprint), param(t.provider), param(t.model), param(t.scene),
          param(t.scene_confidence), param(t.scene_basis), param(join_words(t.keywords)), param(t.alt_text),
          param(t.confidence), param(t.sharpness), param(t.exposure_error), param(t.overexposed ? 1 : 0),
          param(t.underexposed ? 1 : 0), param(t.palette), param(t.dominant_colour),
-         param(static_cast<std::int64_t>(t.phash)), param(t.capture_utc_ms), param(t.camera)});
+         param(static_cast<std::int64_t>(t.phash)), param(t.capture_utc_ms), param(t.camera),
+         param(t.eyes_closed ? 1 : 0), param(t.faces), param(t.face_sharpness)});
   }
 
   std::vector<TagRecord> tags() override {
     auto rows = run("SELECT t.image_id, i.path, t.fingerprint, t.provider, t.model, t.scene, t.scene_confidence, "
                     "t.scene_basis, t.keywords, t.alt_text, t.confidence, t.sharpness, t.exposure_error, "
                     "t.overexposed, t.underexposed, t.palette, t.dominant_colour, t.phash, t.capture_utc_ms, "
-                    "t.camera, t.burst_group, t.sidecar_keywords "
+                    "t.camera, t.burst_group, t.sidecar_keywords, t.eyes_closed, t.faces, t.face_sharpness "
                     "FROM tags t JOIN images i ON i.id = t.image_id WHERE i.status = 'active' ORDER BY i.path");
     std::vector<TagRecord> all;
     for (int r = 0; r < rows.size(); ++r) {
@@ -533,6 +554,9 @@ public:
       t.camera = rows.text(r, 19);
       t.group = rows.optional<std::int64_t>(r, 20);
       t.sidecar_keywords = split_words(rows.text(r, 21));
+      t.eyes_closed = rows.integer(r, 22) != 0;
+      t.faces = rows.optional<int>(r, 23);
+      t.face_sharpness = rows.real(r, 24);
       all.push_back(std::move(t));
     }
     return all;
@@ -570,6 +594,42 @@ public:
   }
 
   std::vector<TagOverride> overrides() override { return read_overrides("i.status = 'active'", std::nullopt); }
+
+  void put_selection(const SelectionRecord& sel) override {
+    std::optional<int> tagged;
+    if (sel.tagged) tagged = *sel.tagged ? 1 : 0;
+    run("INSERT INTO selections (image_id, origin, stamp, rating, labels, tagged, keywords, changed_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (image_id) DO UPDATE SET origin = excluded.origin, "
+        "stamp = excluded.stamp, rating = excluded.rating, labels = excluded.labels, tagged = excluded.tagged, "
+        "keywords = excluded.keywords, changed_ms = excluded.changed_ms",
+        {param(sel.image_id), param(sel.origin), param(sel.stamp), param(sel.rating), param(join_words(sel.labels)),
+         param(tagged), param(join_words(sel.keywords)), param(sel.changed_ms)});
+  }
+
+  void remove_selection(std::int64_t image_id) override {
+    run("DELETE FROM selections WHERE image_id = $1", {param(image_id)});
+  }
+
+  std::vector<SelectionRecord> selections() override {
+    auto rows = run("SELECT s.image_id, i.path, s.origin, s.stamp, s.rating, s.labels, s.tagged, s.keywords, "
+                    "s.changed_ms FROM selections s JOIN images i ON i.id = s.image_id WHERE i.status = 'active' "
+                    "ORDER BY i.path");
+    std::vector<SelectionRecord> found;
+    for (int r = 0; r < rows.size(); ++r) {
+      SelectionRecord sel;
+      sel.image_id = rows.integer(r, 0);
+      sel.source_path = rows.text(r, 1);
+      sel.origin = rows.text(r, 2);
+      sel.stamp = rows.text(r, 3);
+      sel.rating = rows.optional<int>(r, 4);
+      sel.labels = split_words(rows.text(r, 5));
+      if (!rows.is_null(r, 6)) sel.tagged = rows.integer(r, 6) != 0;
+      sel.keywords = split_words(rows.text(r, 7));
+      sel.changed_ms = rows.integer(r, 8);
+      found.push_back(std::move(sel));
+    }
+    return found;
+  }
 
   std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
                                            const std::string& model) override {
@@ -643,6 +703,48 @@ public:
 
   void forget_pending_purge(const std::string& target, const std::string& url) override {
     run("DELETE FROM purge_pending WHERE target = $1 AND url = $2", {param(target), param(url)});
+  }
+
+  std::vector<MultipartUpload> multipart_uploads(const std::string& target) override {
+    std::vector<MultipartUpload> uploads;
+    auto rows = run("SELECT path, sha256, upload_id, part_size, started_ms FROM multipart_uploads WHERE target = $1 "
+                    "ORDER BY started_ms, upload_id",
+                    {param(target)});
+    for (int r = 0; r < rows.size(); ++r)
+      uploads.push_back({rows.text(r, 0), rows.text(r, 1), rows.text(r, 2), rows.integer(r, 3), rows.integer(r, 4), {}});
+    for (auto& upload : uploads) {
+      auto parts = run("SELECT number, etag, checksum_sha256, size FROM multipart_parts WHERE target = $1 AND "
+                       "upload_id = $2 ORDER BY number",
+                       {param(target), param(upload.upload_id)});
+      for (int r = 0; r < parts.size(); ++r)
+        upload.parts.push_back(
+            {static_cast<int>(parts.integer(r, 0)), parts.text(r, 1), parts.text(r, 2), parts.integer(r, 3)});
+    }
+    return uploads;
+  }
+
+  void record_multipart_upload(const std::string& target, const MultipartUpload& upload) override {
+    run("INSERT INTO multipart_uploads (target, upload_id, path, sha256, part_size, started_ms) VALUES ($1, $2, $3, "
+        "$4, $5, coalesce($6, wsp_now_ms())) ON CONFLICT (target, upload_id) DO UPDATE SET path = excluded.path, "
+        "sha256 = excluded.sha256, part_size = excluded.part_size, started_ms = excluded.started_ms",
+        {param(target), param(upload.upload_id), param(upload.path), param(upload.sha256), param(upload.part_size),
+         upload.started_ms != 0 ? param(upload.started_ms) : Param()});
+  }
+
+  void record_uploaded_part(const std::string& target, const std::string& upload_id,
+                            const UploadedPart& part) override {
+    run("INSERT INTO multipart_parts (target, upload_id, number, etag, checksum_sha256, size) VALUES ($1, $2, $3, "
+        "$4, $5, $6) ON CONFLICT (target, upload_id, number) DO UPDATE SET etag = excluded.etag, "
+        "checksum_sha256 = excluded.checksum_sha256, size = excluded.size",
+        {param(target), param(upload_id), param(part.number), param(part.etag), param(part.checksum_sha256),
+         param(part.size)});
+  }
+
+  void forget_multipart_upload(const std::string& target, const std::string& upload_id) override {
+    write([&] {
+      run("DELETE FROM multipart_parts WHERE target = $1 AND upload_id = $2", {param(target), param(upload_id)});
+      run("DELETE FROM multipart_uploads WHERE target = $1 AND upload_id = $2", {param(target), param(upload_id)});
+    });
   }
 
   void subscribe(const std::vector<WebhookSubscription>& subscriptions) override {
@@ -759,6 +861,25 @@ public:
         .changed();
   }
 
+  void record_circuit(const CircuitRecord& circuit) override {
+    run("INSERT INTO circuits (kind, name, state, consecutive_failures, opened_ms, last_error, updated_ms) VALUES "
+        "($1, $2, $3, $4, $5, $6, wsp_now_ms()) ON CONFLICT (kind, name) DO UPDATE SET state = excluded.state, "
+        "consecutive_failures = excluded.consecutive_failures, opened_ms = excluded.opened_ms, "
+        "last_error = excluded.last_error, updated_ms = excluded.updated_ms",
+        {param(circuit.kind), param(circuit.name), param(circuit.state), param(circuit.consecutive_failures),
+         param(circuit.opened_ms), param(circuit.last_error)});
+  }
+
+  std::vector<CircuitRecord> circuits() override {
+    auto rows = run("SELECT kind, name, state, consecutive_failures, opened_ms, last_error, updated_ms FROM circuits "
+                    "ORDER BY kind, name");
+    std::vector<CircuitRecord> out;
+    for (int r = 0; r < rows.size(); ++r)
+      out.push_back({rows.text(r, 0), rows.text(r, 1), rows.text(r, 2), static_cast<int>(rows.integer(r, 3)),
+                     rows.optional<std::int64_t>(r, 4), rows.text(r, 5), rows.integer(r, 6)});
+    return out;
+  }
+
   std::vector<EndpointBacklog> webhook_backlog() override {
     auto rows = run("SELECT e.url, (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint = e.url AND "
                     "d.state = 'pending'), (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint = e.url AND "
@@ -864,7 +985,7 @@ private:
 
   std::vector<TagOverride> read_overrides(const char* where, std::optional<std::int64_t> image_id) {
     const auto sql = fmt::format("SELECT o.image_id, i.path, o.scene, o.add_tags, o.remove_tags, o.alt_text, "
-                                 "o.rating FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
+                                 "o.rating, o.updated_ms FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
                                  "ORDER BY i.path",
                                  where);
     auto rows = image_id ? run(sql, {param(*image_id)}) : run(sql);
@@ -878,6 +999,7 @@ private:
       o.remove_tags = split_words(rows.text(r, 4));
       if (!rows.is_null(r, 5)) o.alt_text = rows.text(r, 5);
       o.rating = rows.optional<int>(r, 6);
+      o.updated_ms = rows.integer(r, 7);
       found.push_back(std::move(o));
     }
     return found;

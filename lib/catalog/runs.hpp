@@ -41,6 +41,8 @@ struct RunCatalog {
   // catalog refuses both).
   virtual void add_event(const Event& event, const std::string& run_id) = 0;
   virtual std::int64_t event_count() = 0;
+  // When the last event of `kind` was appended.
+  virtual std::optional<std::int64_t> last_event_ms(const std::string& kind) = 0;
 
   // A run is registered when a command starts, beats while it works (an old
   // heartbeat tells `status` its process is gone) and is finished with its
@@ -50,6 +52,8 @@ struct RunCatalog {
   virtual void finish_run(const std::string& run_id, int exit_code) = 0;
   // The runs not finished, oldest first: running, or killed.
   virtual std::vector<RunRecord> unfinished_runs() = 0;
+  // The last `limit` runs, finished or not, newest first.
+  virtual std::vector<RunRecord> recent_runs(int limit) = 0;
   // The stage and counts last recorded by renew_leases.
   virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;
 };

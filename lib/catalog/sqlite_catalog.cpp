@@ -387,6 +387,26 @@ public:
     return runs;
   }
 
+  std::optional<std::int64_t> last_event_ms(const std::string& kind) override {
+    // Newest first by rowid: the last one is near the end, with no index on kind.
+    Statement s(m_db, "SELECT at_ms FROM events WHERE kind = ?1 ORDER BY id DESC LIMIT 1");
+    s.bind(1, kind);
+    if (!s.step()) return std::nullopt;
+    return s.integer(0);
+  }
+
+  std::vector<RunRecord> recent_runs(int limit) override {
+    Statement s(m_db,
+                "SELECT id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code FROM runs "
+                "ORDER BY started_ms DESC, rowid DESC LIMIT ?1");
+    s.bind(1, limit);
+    std::vector<RunRecord> runs;
+    while (s.step())
+      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5),
+                      s.optional<std::int64_t>(6), s.optional<int>(7)});
+    return runs;
+  }
+
   std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& after,
                                  const std::string& run_id, std::int64_t lease_ms, int limit) override {
     std::vector<ImageRecord> claimed;
@@ -535,8 +555,9 @@ public:
     Statement s(m_db,
                 "INSERT INTO tags (image_id, fingerprint, provider, model, scene, scene_confidence, scene_basis, "
                 "keywords, alt_text, confidence, sharpness, exposure_error, overexposed, underexposed, palette, "
-                "dominant_colour, phash, capture_utc_ms, camera, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (image_id) DO UPDATE SET "
+                "dominant_colour, phash, capture_utc_ms, camera, updated_ms, eyes_closed, faces, face_sharpness) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+                "?21, ?22, ?23) ON CONFLICT (image_id) DO UPDATE SET "
                 "fingerprint = excluded.fingerprint, provider = excluded.provider, model = excluded.model, "
                 "scene = excluded.scene, scene_confidence = excluded.scene_confidence, "
                 "scene_basis = excluded.scene_basis, keywords = excluded.keywords, alt_text = excluded.alt_text, "
@@ -544,12 +565,14 @@ public:
                 "exposure_error = excluded.exposure_error, overexposed = excluded.overexposed, "
                 "underexposed = excluded.underexposed, palette = excluded.palette, "
                 "dominant_colour = excluded.dominant_colour, phash = excluded.phash, "
-                "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms");
+                "capture_utc_ms = excluded.capture_utc_ms, camera = excluded.camera, updated_ms = excluded.updated_ms, "
+                "eyes_closed = excluded.eyes_closed, faces = excluded.faces, face_sharpness = excluded.face_sharpness");
     s.bind(1, t.image_id).bind(2, t.fingerprint).bind(3, t.provider).bind(4, t.model).bind(5, t.scene);
     s.bind(6, t.scene_confidence).bind(7, t.scene_basis).bind(8, join_words(t.keywords)).bind(9, t.alt_text);
     s.bind(10, t.confidence).bind(11, t.sharpness).bind(12, t.exposure_error).bind(13, t.overexposed ? 1 : 0);
     s.bind(14, t.underexposed ? 1 : 0).bind(15, t.palette).bind(16, t.dominant_colour);
     s.bind(17, static_cast<std::int64_t>(t.phash)).bind(18, t.capture_utc_ms).bind(19, t.camera).bind(20, now_ms());
+    s.bind(21, t.eyes_closed ? 1 : 0).bind(22, t.faces).bind(23, t.face_sharpness);
     s.run();
   }
 
@@ -558,7 +581,7 @@ public:
                 "SELECT t.image_id, i.path, t.fingerprint, t.provider, t.model, t.scene, t.scene_confidence, "
                 "t.scene_basis, t.keywords, t.alt_text, t.confidence, t.sharpness, t.exposure_error, t.overexposed, "
                 "t.underexposed, t.palette, t.dominant_colour, t.phash, t.capture_utc_ms, t.camera, t.burst_group, "
-                "t.sidecar_keywords "
+                "t.sidecar_keywords, t.eyes_closed, t.faces, t.face_sharpness "
                 "FROM tags t JOIN images i ON i.id = t.image_id WHERE i.status = 'active' ORDER BY i.path");
     std::vector<TagRecord> all;
     while (s.step()) {
@@ -585,6 +608,9 @@ public:
       t.camera = s.text(19);
       t.group = s.optional<std::int64_t>(20);
       t.sidecar_keywords = split_words(s.text(21));
+      t.eyes_closed = s.integer(22) != 0;
+      t.faces = s.optional<int>(23);
+      t.face_sharpness = s.real(24);
       all.push_back(std::move(t));
     }
     return all;
@@ -639,6 +665,46 @@ public:
   }
 
   std::vector<TagOverride> overrides() override { return read_overrides("i.status = 'active'", std::nullopt); }
+
+  void put_selection(const SelectionRecord& r) override {
+    Statement s(m_db,
+                "INSERT INTO selections (image_id, origin, stamp, rating, labels, tagged, keywords, changed_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (image_id) DO UPDATE SET origin = excluded.origin, "
+                "stamp = excluded.stamp, rating = excluded.rating, labels = excluded.labels, tagged = excluded.tagged, "
+                "keywords = excluded.keywords, changed_ms = excluded.changed_ms");
+    std::optional<int> tagged;
+    if (r.tagged) tagged = *r.tagged ? 1 : 0;
+    s.bind(1, r.image_id).bind(2, r.origin).bind(3, r.stamp).bind(4, r.rating).bind(5, join_words(r.labels));
+    s.bind(6, tagged).bind(7, join_words(r.keywords)).bind(8, r.changed_ms);
+    s.run();
+  }
+
+  void remove_selection(std::int64_t image_id) override {
+    Statement s(m_db, "DELETE FROM selections WHERE image_id = ?1");
+    s.bind(1, image_id);
+    s.run();
+  }
+
+  std::vector<SelectionRecord> selections() override {
+    Statement s(m_db,
+                "SELECT s.image_id, i.path, s.origin, s.stamp, s.rating, s.labels, s.tagged, s.keywords, s.changed_ms "
+                "FROM selections s JOIN images i ON i.id = s.image_id WHERE i.status = 'active' ORDER BY i.path");
+    std::vector<SelectionRecord> found;
+    while (s.step()) {
+      SelectionRecord r;
+      r.image_id = s.integer(0);
+      r.source_path = s.text(1);
+      r.origin = s.text(2);
+      r.stamp = s.text(3);
+      r.rating = s.optional<int>(4);
+      r.labels = split_words(s.text(5));
+      if (!s.is_null(6)) r.tagged = s.integer(6) != 0;
+      r.keywords = split_words(s.text(7));
+      r.changed_ms = s.integer(8);
+      found.push_back(std::move(r));
+    }
+    return found;
+  }
 
   std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
                                            const std::string& model) override {
@@ -739,6 +805,55 @@ public:
     write([&] {
       Statement s(m_db, "INSERT OR IGNORE INTO purge_pending (target, url, recorded_ms) VALUES (?1, ?2, ?3)");
       s.bind(1, target).bind(2, url).bind(3, now_ms());
+      s.run();
+    });
+  }
+
+  std::vector<MultipartUpload> multipart_uploads(const std::string& target) override {
+    std::vector<MultipartUpload> uploads;
+    {
+      Statement s(m_db, "SELECT path, sha256, upload_id, part_size, started_ms FROM multipart_uploads "
+                        "WHERE target = ?1 ORDER BY started_ms, upload_id");
+      s.bind(1, target);
+      while (s.step()) uploads.push_back({s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4), {}});
+    }
+    for (auto& upload : uploads) {
+      Statement s(m_db, "SELECT number, etag, checksum_sha256, size FROM multipart_parts "
+                        "WHERE target = ?1 AND upload_id = ?2 ORDER BY number");
+      s.bind(1, target).bind(2, upload.upload_id);
+      while (s.step()) upload.parts.push_back({static_cast<int>(s.integer(0)), s.text(1), s.text(2), s.integer(3)});
+    }
+    return uploads;
+  }
+
+  void record_multipart_upload(const std::string& target, const MultipartUpload& upload) override {
+    write([&] {
+      Statement s(m_db, "INSERT OR REPLACE INTO multipart_uploads (target, upload_id, path, sha256, part_size, "
+                        "started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      s.bind(1, target).bind(2, upload.upload_id).bind(3, upload.path).bind(4, upload.sha256);
+      s.bind(5, upload.part_size).bind(6, upload.started_ms != 0 ? upload.started_ms : now_ms());
+      s.run();
+    });
+  }
+
+  void record_uploaded_part(const std::string& target, const std::string& upload_id,
+                            const UploadedPart& part) override {
+    write([&] {
+      Statement s(m_db, "INSERT OR REPLACE INTO multipart_parts (target, upload_id, number, etag, checksum_sha256, "
+                        "size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      s.bind(1, target).bind(2, upload_id).bind(3, std::int64_t{part.number}).bind(4, part.etag);
+      s.bind(5, part.checksum_sha256).bind(6, part.size);
+      s.run();
+    });
+  }
+
+  void forget_multipart_upload(const std::string& target, const std::string& upload_id) override {
+    write([&] {
+      Statement parts(m_db, "DELETE FROM multipart_parts WHERE target = ?1 AND upload_id = ?2");
+      parts.bind(1, target).bind(2, upload_id);
+      parts.run();
+      Statement s(m_db, "DELETE FROM multipart_uploads WHERE target = ?1 AND upload_id = ?2");
+      s.bind(1, target).bind(2, upload_id);
       s.run();
     });
   }
@@ -884,6 +999,30 @@ public:
                    before_ms, 0);
   }
 
+  void record_circuit(const CircuitRecord& circuit) override {
+    write([&] {
+      Statement s(m_db,
+                  "INSERT INTO circuits (kind, name, state, consecutive_failures, opened_ms, last_error, updated_ms) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (kind, name) DO UPDATE SET state = excluded.state, "
+                  "consecutive_failures = excluded.consecutive_failures, opened_ms = excluded.opened_ms, "
+                  "last_error = excluded.last_error, updated_ms = excluded.updated_ms");
+      s.bind(1, circuit.kind).bind(2, circuit.name).bind(3, circuit.state).bind(4, circuit.consecutive_failures);
+      s.bind(5, circuit.opened_ms).bind(6, circuit.last_error).bind(7, now_ms());
+      s.run();
+    });
+  }
+
+  std::vector<CircuitRecord> circuits() override {
+    Statement s(m_db,
+                "SELECT kind, name, state, consecutive_failures, opened_ms, last_error, updated_ms FROM circuits "
+                "ORDER BY kind, name");
+    std::vector<CircuitRecord> out;
+    while (s.step())
+      out.push_back({s.text(0), s.text(1), s.text(2), static_cast<int>(s.integer(3)), s.optional<std::int64_t>(4),
+                     s.text(5), s.integer(6)});
+    return out;
+  }
+
   std::vector<EndpointBacklog> webhook_backlog() override {
     Statement s(m_db,
                 "SELECT e.url, (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint = e.url AND d.state = "
@@ -1008,7 +1147,7 @@ private:
 
   std::vector<TagOverride> read_overrides(const char* where, std::optional<std::int64_t> image_id) {
     Statement s(m_db, fmt::format("SELECT o.image_id, i.path, o.scene, o.add_tags, o.remove_tags, o.alt_text, "
-                                  "o.rating FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
+                                  "o.rating, o.updated_ms FROM tag_overrides o JOIN images i ON i.id = o.image_id WHERE {} "
                                   "ORDER BY i.path",
                                   where)
                           .c_str());
@@ -1023,6 +1162,7 @@ private:
       o.remove_tags = split_words(s.text(4));
       if (!s.is_null(5)) o.alt_text = s.text(5);
       o.rating = s.optional<int>(6);
+      o.updated_ms = s.integer(7);
       found.push_back(std::move(o));
     }
     return found;

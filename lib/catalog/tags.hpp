@@ -29,6 +29,9 @@ struct TagRecord {
   double exposure_error = 0;
   bool overexposed = false;
   bool underexposed = false;
+  bool eyes_closed = false;         // someone's eyes are closed (local faces or a provider)
+  std::optional<int> faces;         // faces found locally; unset when none were looked for
+  double face_sharpness = 0;        // of the sharpest face found, 0 with none
   std::string palette;      // "#rrggbb:share:name" entries joined by ' ', largest share first
   std::string dominant_colour;
   std::uint64_t phash = 0;
@@ -50,7 +53,22 @@ struct TagOverride {
   std::vector<std::string> remove_tags;
   std::optional<std::string> alt_text;
   std::optional<int> rating;  // -1 (rejected) .. 5
+  std::int64_t updated_ms = 0;  // when `tag set` last changed it, filled when read back
   bool empty() const { return !scene && add_tags.empty() && remove_tags.empty() && !alt_text && !rating; }
+};
+
+// The photographer's selection as their culling tool saved it: from the image's
+// XMP sidecar, else from the XMP and IPTC inside the image.
+struct SelectionRecord {
+  std::int64_t image_id = 0;
+  std::string source_path;          // filled when read back
+  std::string origin;               // "sidecar" or "embedded"
+  std::string stamp;                // size and mtime of the file read: unchanged, it is not read again
+  std::optional<int> rating;        // -1 (rejected) .. 5
+  std::vector<std::string> labels;  // colour labels by name
+  std::optional<bool> tagged;       // Photo Mechanic's tag
+  std::vector<std::string> keywords;
+  std::int64_t changed_ms = 0;      // the file's mtime when what it says last changed
 };
 
 // One request (or a few, for a batch) to a remote tagging provider.
@@ -92,6 +110,11 @@ struct TagCatalog {
   virtual void put_override(const TagOverride& override_) = 0;
   virtual std::optional<TagOverride> tag_override(std::int64_t image_id) = 0;
   virtual std::vector<TagOverride> overrides() = 0;  // of active images, by path
+
+  // The photographer's selection, one per image; read back for active images, by path.
+  virtual void put_selection(const SelectionRecord& selection) = 0;
+  virtual void remove_selection(std::int64_t image_id) = 0;
+  virtual std::vector<SelectionRecord> selections() = 0;
 
   // Provider results by content hash + provider + model, so that re-tagging the
   // same pixels (a new timeline, another file with the same analysis image) asks

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "tagging/faces.hpp"
 
 namespace wsp::cli {
 namespace {
@@ -15,11 +16,13 @@ int run_show(const config::Config& config, const Context& context) {
   std::size_t widest = 0;
   for (const auto& origin : config.origins) widest = std::max(widest, origin.where.size());
   for (const auto& origin : config.origins) {
+    // Whether auto finds the face model is a fact of this machine, not of the file.
+    const auto value = origin.key == "tagging.faces" ? tagging::faces_setting(config) : origin.value;
     if (context.terminal.json())
       context.terminal.emit(
-          JsonLine().add("event", "config").add("key", origin.key).add("value", origin.value).add("origin", origin.where));
+          JsonLine().add("event", "config").add("key", origin.key).add("value", value).add("origin", origin.where));
     else
-      fmt::print("({}){:{}} {} = {}\n", origin.where, "", widest - origin.where.size(), origin.key, origin.value);
+      fmt::print("({}){:{}} {} = {}\n", origin.where, "", widest - origin.where.size(), origin.key, value);
   }
   return k_exit_ok;
 }

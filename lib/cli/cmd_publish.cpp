@@ -5,8 +5,34 @@
 #include "cli/commands.hpp"
 #include "notify/events.hpp"
 #include "pipeline/publish.hpp"
+#include "publish/selection.hpp"
 
 namespace wsp::cli {
+
+namespace {
+
+// What the target's selection keeps, for --dry-run: the policy, the count, and
+// each photo left out with why.
+void report_selection(const Context& context, const config::Config& config, const pipeline::TargetOutcome& target) {
+  const auto& targets = config.publish.targets;
+  auto configured = std::find_if(targets.begin(), targets.end(), [&](const auto& t) { return t.name == target.name; });
+  const std::string policy = configured == targets.end() ? "everything not rejected" : publish::describe(configured->select);
+  context.terminal.info(fmt::format("selection for '{}' ({}): {} photos kept, {} left out", target.name, policy,
+                                    target.images, target.left_out.size()));
+  auto left_out = nlohmann::ordered_json::array();
+  for (const auto& photo : target.left_out) {
+    context.terminal.info(fmt::format("  left out {}: {}", photo.path, photo.why));
+    left_out.push_back({{"path", photo.path}, {"why", photo.why}});
+  }
+  context.terminal.emit(JsonLine()
+                            .add("event", "publish.selection")
+                            .add("target", target.name)
+                            .add("policy", policy)
+                            .add("kept", target.images)
+                            .add_json("left_out", left_out));
+}
+
+}  // namespace
 
 int publish_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                   const std::string& run_id, const PublishStageOptions& options) {
@@ -54,7 +80,10 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
       code = k_exit_items_failed;
       continue;
     }
-    if (options.dry_run) continue;
+    if (options.dry_run) {
+      report_selection(context, config, target);
+      continue;
+    }
     if (target.failed > 0) code = k_exit_items_failed;
     context.terminal.info(fmt::format(
         "publish to '{}': {} put, {} replaced, {} deleted, {} unchanged, {} stale{}{} ({} written, {} requests, {:.2f} s)",

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <csignal>
 #include <map>
 
@@ -27,6 +28,65 @@ std::string ago(std::int64_t ms) {
   if (seconds < 120) return fmt::format("{}s ago", seconds);
   if (seconds < 7200) return fmt::format("{}m ago", seconds / 60);
   return fmt::format("{}h ago", seconds / 3600);
+}
+
+std::string outcome(const catalog::RunRecord& run) {
+  if (!run.finished_ms) return liveness(run) == "running" ? "running" : "died";
+  switch (run.exit_code.value_or(-1)) {
+    case k_exit_ok: return "ok";
+    case k_exit_items_failed: return "items failed";
+    case k_exit_usage: return "usage error";
+    case k_exit_integrity: return "integrity error";
+    case k_exit_interrupted: return "interrupted";
+    default: return fmt::format("error (exit {})", run.exit_code.value_or(-1));
+  }
+}
+
+// Every remote party's circuit: those the catalog recorded (targets' hosts,
+// webhook endpoints), and each tagging provider as its last call left it.
+void show_circuits(const Context& context, catalog::Catalog& catalog) {
+  auto circuits = catalog.circuits();
+  for (const auto& usage : catalog.provider_usage()) {
+    const bool recorded = std::any_of(circuits.begin(), circuits.end(), [&](const catalog::CircuitRecord& c) {
+      return c.kind == "provider" && c.name == usage.provider;
+    });
+    if (!recorded && !usage.circuit.empty())
+      circuits.push_back({"provider", usage.provider, usage.circuit, 0, std::nullopt, usage.last_failure, 0});
+  }
+  if (circuits.empty()) return;
+  const bool text = !context.terminal.json();
+  if (text) fmt::print("\ncircuits\n");
+  for (const auto& c : circuits) {
+    if (text)
+      fmt::print("  {:<9}{} {}{}{}\n", c.kind, c.name, c.state,
+                 c.consecutive_failures ? fmt::format(", {} failure(s) in a row", c.consecutive_failures) : "",
+                 c.last_error.empty() ? "" : "; last error: " + c.last_error);
+    JsonLine line;
+    line.add("event", "status.circuit").add("kind", c.kind).add("name", c.name).add("state", c.state);
+    line.add("consecutive_failures", c.consecutive_failures).add("last_error", c.last_error);
+    if (c.opened_ms) line.add("opened_ms", *c.opened_ms);
+    if (c.updated_ms) line.add("updated_ms", c.updated_ms);
+    context.terminal.emit(line);
+  }
+}
+
+void show_last_runs(const Context& context, catalog::Catalog& catalog) {
+  auto runs = catalog.recent_runs(5);
+  if (runs.empty()) return;
+  const bool text = !context.terminal.json();
+  if (text) fmt::print("\nlast runs\n");
+  for (const auto& run : runs) {
+    const auto result = outcome(run);
+    if (text)
+      fmt::print("  {:<14} {}, {}{}\n", run.command, ago(run.started_ms), result,
+                 run.finished_ms ? fmt::format(" after {} s", (*run.finished_ms - run.started_ms) / 1000) : "");
+    JsonLine line;
+    line.add("event", "status.last_run").add("run", run.id).add("command", run.command).add("started_ms", run.started_ms);
+    if (run.finished_ms) line.add("finished_ms", *run.finished_ms);
+    if (run.exit_code) line.add("exit_code", *run.exit_code);
+    line.add("outcome", result);
+    context.terminal.emit(line);
+  }
 }
 
 int run_status(const StatusOptions& options, const Context& context) {
@@ -72,17 +132,25 @@ int run_status(const StatusOptions& options, const Context& context) {
   auto tags = pipeline::effective_tags(config, *catalog);
   if (!tags.empty()) {
     std::map<std::string, std::int64_t> scenes;
-    std::int64_t review = 0, picks = 0, overridden = 0;
+    std::int64_t review = 0, picks = 0, overridden = 0, eyes_closed = 0, conflicts = 0;
     for (const auto& t : tags) {
       ++scenes[t.scene.empty() ? "-" : t.scene];
-      review += t.needs_review, picks += t.best_pick, overridden += t.overridden;
+      review += t.needs_review, picks += t.best_pick, overridden += t.overridden, eyes_closed += t.eyes_closed;
+      conflicts += !t.rating_conflict.empty();
     }
     std::string by_scene;
     for (const auto& [scene, count] : scenes) by_scene += fmt::format("{}{} {}", by_scene.empty() ? "" : ", ", scene, count);
-    say(fmt::format("\ntags     {}\n         {} to review (`wsportfolio tag review`), {} burst best picks, {} overridden\n",
-                    by_scene, review, picks, overridden));
+    say(fmt::format("\ntags     {}\n         {} to review (`wsportfolio tag review`), {} burst best picks, {} overridden, "
+                    "{} with closed eyes\n",
+                    by_scene, review, picks, overridden, eyes_closed));
     JsonLine line;
+    if (conflicts > 0)
+      say(fmt::format("         {} rating conflict(s) between tag set and the photographer's tool, the newer holding "
+                      "(`wsportfolio tag review`)\n",
+                      conflicts));
     line.add("event", "status.tags").add("needs_review", review).add("best_picks", picks).add("overridden", overridden);
+    line.add("eyes_closed", eyes_closed);
+    line.add("rating_conflicts", conflicts);
     for (const auto& [scene, count] : scenes) line.add("scene." + scene, count);
     terminal.emit(line);
   }
@@ -124,6 +192,8 @@ int run_status(const StatusOptions& options, const Context& context) {
   }
 
   show_webhook_backlog(context, *catalog);
+  show_circuits(context, *catalog);
+  show_last_runs(context, *catalog);
 
   auto runs = catalog->unfinished_runs();
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));

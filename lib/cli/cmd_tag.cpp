@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "pipeline/selection.hpp"
 #include "pipeline/scan.hpp"
 #include "pipeline/tag.hpp"
 #include "tagging/timeline.hpp"
@@ -94,9 +95,13 @@ JsonLine describe(const pipeline::EffectiveTags& t) {
   line.add("file", t.path).add("scene", t.scene).add("confidence", t.confidence).add("basis", t.scene_basis);
   line.add("keywords", t.keywords).add("alt", t.alt_text).add("needs_review", t.needs_review);
   line.add("best_pick", t.best_pick).add("sharpness", t.sharpness).add("overexposed", t.overexposed);
-  line.add("underexposed", t.underexposed);
+  line.add("underexposed", t.underexposed).add("eyes_closed", t.eyes_closed);
+  if (t.faces) line.add("faces", *t.faces);
   if (t.group) line.add("group", *t.group);
   if (t.rating) line.add("rating", *t.rating);
+  if (!t.labels.empty()) line.add("labels", t.labels);
+  if (t.picked) line.add("picked", true);
+  if (!t.rating_conflict.empty()) line.add("rating_conflict", t.rating_conflict);
   return line;
 }
 
@@ -208,9 +213,12 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
   auto catalog = open_existing_catalog(config);
   std::vector<std::string> wanted;
   for (const auto& image : images_for(config, *catalog, options.files)) wanted.push_back(image.path);
-  std::size_t shown = 0;
+  // What the photographer changed in their culling tool since the last look counts.
+  pipeline::sync_selections(config, *catalog, context.terminal);
+  std::size_t shown = 0, conflicts = 0;
   for (const auto& t : pipeline::effective_tags(config, *catalog)) {
-    if (review_only && !t.needs_review) continue;
+    if (review_only && !t.needs_review && t.rating_conflict.empty()) continue;
+    conflicts += !t.rating_conflict.empty();
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), t.path) == wanted.end()) continue;
     ++shown;
     context.terminal.emit(describe(t).add("event", review_only ? "tag.review" : "tag.show"));
@@ -219,6 +227,7 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
     if (t.best_pick) flags += " best-pick";
     if (t.overexposed) flags += " overexposed";
     if (t.underexposed) flags += " underexposed";
+    if (t.eyes_closed) flags += " eyes-closed";
     if (t.rating) flags += fmt::format(" rating={}", *t.rating);
     std::fputs(fmt::format("{}\n  scene {} ({:.2f}, {}){}\n  keywords {}\n  alt {}\n", t.path,
                            t.scene.empty() ? "-" : t.scene, t.confidence,
@@ -226,7 +235,12 @@ int run_list(const TagOptions& options, const Context& context, bool review_only
                            fmt::join(t.keywords, ", "), t.alt_text)
                    .c_str(),
                stdout);
+    if (!t.rating_conflict.empty()) std::fputs(fmt::format("  conflict: {}\n", t.rating_conflict).c_str(), stdout);
   }
+  if (review_only && conflicts > 0)
+    context.terminal.info(fmt::format("{} rating conflict(s) between tag set and the photographer's tool: the newer "
+                                      "holds; `wsportfolio tag set FILE --rating N` or a new rating in the tool settles one",
+                                      conflicts));
   if (review_only)
     context.terminal.info(fmt::format("{} image(s) need review (confidence under {}); `wsportfolio tag set FILE "
                                       "--scene S` settles one",

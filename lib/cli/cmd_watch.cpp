@@ -4,9 +4,14 @@
 
 #include <fmt/format.h>
 
+#include <httplib.h>
+
 #include "cli/commands.hpp"
+#include "tagging/xmp.hpp"
 #include "notify/delivery.hpp"
+#include "notify/events.hpp"
 #include "pipeline/hot_folder.hpp"
+#include "pipeline/metrics.hpp"
 #include "util/files.hpp"
 
 namespace wsp::cli {
@@ -22,6 +27,7 @@ struct WatchOptions {
   std::vector<std::string> paths;
   int poll_seconds = -1;  // -1: watch.poll_seconds
   bool once = false;
+  std::string metrics;  // [ADDRESS:]PORT; empty: no server
 };
 
 // The stages as `run` chains them. A watching batch gets a stop flag of its
@@ -30,14 +36,32 @@ struct WatchOptions {
 // between stages like `run`.
 class WatchPipeline final : public pipeline::WatchStages {
 public:
-  WatchPipeline(const Context& context, catalog::Catalog& catalog, const std::string& run_id, bool once)
+  WatchPipeline(const Context& context, catalog::Catalog& catalog, const std::string& run_id, bool once,
+                pipeline::WatchMetrics& metrics)
       : m_context(once ? context : Context{context.global, context.terminal, m_stage_stop}),
         m_catalog(catalog),
-        m_run_id(run_id) {}
+        m_run_id(run_id),
+        m_metrics(metrics) {}
 
   int run(const config::Config& config, const std::vector<fs::path>& present,
           const std::vector<fs::path>& gone) override {
-    return run_stages(m_context, config, m_catalog, m_run_id, present, gone);
+    StageTimings timings;
+    m_metrics.batch_running(true);
+    struct Done {
+      pipeline::WatchMetrics& metrics;
+      ~Done() { metrics.batch_running(false); }
+    } done{m_metrics};
+    // A sidecar is metadata, not pixels: a batch of only sidecars publishes the
+    // selection they carry (publish reads them) and renders and tags nothing.
+    std::vector<fs::path> photos, photos_gone;
+    std::copy_if(present.begin(), present.end(), std::back_inserter(photos), [](const auto& p) { return !tagging::is_sidecar(p); });
+    std::copy_if(gone.begin(), gone.end(), std::back_inserter(photos_gone), [](const auto& p) { return !tagging::is_sidecar(p); });
+    if (photos.empty() && photos_gone.empty()) return publish_stage(m_context, config, m_catalog, m_run_id, {});
+    const int code = run_stages(m_context, config, m_catalog, m_run_id, photos, photos_gone, &timings);
+    for (const auto& timing : timings)
+      m_metrics.record_stage(pipeline::name_of(timing.stage), static_cast<std::int64_t>(timing.items),
+                             timing.seconds.wall);
+    return code;
   }
 
 private:
@@ -45,6 +69,95 @@ private:
   Context m_context;
   catalog::Catalog& m_catalog;
   const std::string& m_run_id;
+  pipeline::WatchMetrics& m_metrics;
+};
+
+// The system's clock, telling the metrics each time the watch loop looks at it.
+class MeteredWatchTime final : public pipeline::WatchTime {
+public:
+  explicit MeteredWatchTime(pipeline::WatchMetrics& metrics) : m_metrics(metrics) {}
+  pipeline::WatchClock::time_point now() override {
+    const auto now = m_time.now();
+    m_metrics.loop_turned(now);
+    return now;
+  }
+  void sleep(std::chrono::milliseconds timeout) override { m_time.sleep(timeout); }
+
+private:
+  pipeline::SystemWatchTime m_time;
+  pipeline::WatchMetrics& m_metrics;
+};
+
+// `/metrics` and `/healthz` on their own threads; each request reads the
+// catalog through a connection of its own.
+class MetricsServer {
+public:
+  MetricsServer(const pipeline::WatchMetrics& metrics, catalog::CatalogLocation catalog, config::Config config)
+      : m_metrics(metrics), m_catalog(std::move(catalog)), m_config(std::move(config)) {
+    m_server.new_task_queue = [] { return new httplib::ThreadPool(2); };
+    m_server.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+      try {
+        auto catalog = catalog::open_catalog(m_catalog, catalog::Access::read_only);
+        response.set_content(m_metrics.exposition(*catalog, current_config()), "text/plain; version=0.0.4; charset=utf-8");
+      } catch (const std::exception& e) {
+        response.status = 503;
+        response.set_content(std::string(e.what()) + "\n", "text/plain; charset=utf-8");
+      }
+    });
+    m_server.Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+      const auto health = pipeline::watch_health(m_metrics, m_catalog);
+      response.status = health.ok ? 200 : 503;
+      response.set_content(health.ok ? std::string("ok\n") : health.reason + "\n", "text/plain; charset=utf-8");
+    });
+  }
+  ~MetricsServer() {
+    m_server.stop();
+    if (m_thread.joinable()) m_thread.join();
+  }
+
+  // Binds `where` ([ADDRESS:]PORT, loopback when no address; port 0: any
+  // free port) and serves; the port bound.
+  int start(const std::string& where) {
+    auto colon = where.rfind(':');
+    std::string host = colon == std::string::npos ? "127.0.0.1" : where.substr(0, colon);
+    const std::string port_text = colon == std::string::npos ? where : where.substr(colon + 1);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty()) host = "127.0.0.1";
+    int port = -1;
+    try {
+      std::size_t used = 0;
+      port = std::stoi(port_text, &used);
+      if (used != port_text.size()) port = -1;
+    } catch (const std::exception&) {
+    }
+    if (port < 0 || port > 65535)
+      throw UsageError(fmt::format("--metrics {}: expected [ADDRESS:]PORT, such as 127.0.0.1:9464", where));
+    const int bound = port == 0 ? m_server.bind_to_any_port(host) : (m_server.bind_to_port(host, port) ? port : -1);
+    if (bound < 0) throw UsageError(fmt::format("--metrics {}: cannot listen on {} port {}", where, host, port));
+    m_thread = std::thread([this] { m_server.listen_after_bind(); });
+    m_host = host;
+    return bound;
+  }
+  const std::string& host() const { return m_host; }
+
+  void reload(config::Config config) {
+    std::lock_guard lock(m_mutex);
+    m_config = std::move(config);
+  }
+
+private:
+  config::Config current_config() {
+    std::lock_guard lock(m_mutex);
+    return m_config;
+  }
+
+  const pipeline::WatchMetrics& m_metrics;
+  const catalog::CatalogLocation m_catalog;
+  std::mutex m_mutex;
+  config::Config m_config;
+  httplib::Server m_server;
+  std::string m_host;
+  std::thread m_thread;
 };
 
 class TerminalReport final : public pipeline::WatchReport {
@@ -87,7 +200,8 @@ int run_watch(const WatchOptions& options, const Context& context) {
   require_inside_sources(config, watching.narrowed);
 
   auto threads = limit_threads(config);
-  pipeline::SystemWatchTime time;
+  pipeline::WatchMetrics metrics;
+  MeteredWatchTime time(metrics);
   std::unique_ptr<catalog::Catalog> catalog;
   std::optional<util::FileLock> lock;
   std::optional<RunRegistration> registration;
@@ -117,7 +231,18 @@ int run_watch(const WatchOptions& options, const Context& context) {
     }
   }
 
-  WatchPipeline stages(context, *catalog, registration->id(), options.once);
+  std::optional<MetricsServer> server;
+  if (!options.metrics.empty()) {
+    server.emplace(metrics, catalog_location(config), config);
+    const int port = server->start(options.metrics);
+    context.terminal.info(fmt::format("watch: metrics on http://{}:{}/metrics, health on /healthz", server->host(), port));
+    context.terminal.emit(JsonLine().add("event", "watch.metrics").add("address", server->host()).add("port", port));
+  }
+  // Webhooks go out from a thread of their own while watching; --once sends at its end.
+  std::optional<notify::BackgroundSender> webhooks;
+  if (!options.once && !config.webhooks.empty()) webhooks.emplace(*catalog, config);
+
+  WatchPipeline stages(context, *catalog, registration->id(), options.once, metrics);
   TerminalReport report(context.terminal);
   pipeline::HotFolderParts parts{
       .time = time,
@@ -134,12 +259,15 @@ int run_watch(const WatchOptions& options, const Context& context) {
             auto fresh = load_project(context, folder);
             threads.reset();
             threads = limit_threads(fresh);
+            // The endpoints too: the events committed from now on go to the
+            // new subscribers, sent with the new secrets.
+            notify::subscribe(*catalog, fresh);
+            if (webhooks) webhooks->reload(fresh);
+            else if (!fresh.webhooks.empty()) webhooks.emplace(*catalog, fresh);
+            if (server) server->reload(fresh);
             return fresh;
           },
   };
-  // Webhooks go out from a thread of their own while watching; --once sends at its end.
-  std::optional<notify::BackgroundSender> webhooks;
-  if (!options.once && !config.webhooks.empty()) webhooks.emplace(*catalog, config);
   const auto webhook_config = config;
   pipeline::HotFolder hot_folder(std::move(parts), std::move(watching), std::move(config));
   int code = 0;
@@ -166,6 +294,9 @@ Runner define_watch(CLI::App& command) {
                      "watch.poll_seconds)")
       ->check(CLI::Range(1, 86400));
   command.add_flag("--once", options->once, "Process the files that are complete now, then exit (for cron)");
+  command.add_option("--metrics", options->metrics,
+                     "Serve Prometheus metrics on /metrics and health on /healthz at [ADDRESS:]PORT (loopback "
+                     "unless an address is given)");
   return [options](const Context& context) { return run_watch(*options, context); };
 }
 

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <ctime>
 #include <iomanip>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -57,12 +58,17 @@ void record_verify_failed(const Context& context, const config::Config& config, 
 void show_webhook_backlog(const Context& context, catalog::Catalog& catalog) {
   auto backlog = catalog.webhook_backlog();
   if (backlog.empty()) return;
+  std::map<std::string, std::string> circuits;
+  for (const auto& circuit : catalog.circuits())
+    if (circuit.kind == "webhook") circuits[circuit.name] = circuit.state;
   if (!context.terminal.json()) fmt::print("\nwebhooks (`wsportfolio webhooks list`)\n");
   for (const auto& endpoint : backlog) {
     const std::string state = endpoint.disabled_ms ? "disabled: " + endpoint.disabled_reason : "enabled";
+    const auto found = circuits.find(endpoint.endpoint);
+    const std::string circuit = found == circuits.end() ? "closed" : found->second;
     if (!context.terminal.json())
-      fmt::print("  {}: {} pending, {} dead, {}{}\n", endpoint.endpoint, endpoint.pending, endpoint.dead, state,
-                 endpoint.last_error.empty() ? std::string() : "; last error: " + endpoint.last_error);
+      fmt::print("  {}: {} pending, {} dead, {}, circuit {}{}\n", endpoint.endpoint, endpoint.pending, endpoint.dead,
+                 state, circuit, endpoint.last_error.empty() ? std::string() : "; last error: " + endpoint.last_error);
     context.terminal.emit(JsonLine()
                               .add("event", "status.webhook")
                               .add("endpoint", endpoint.endpoint)
@@ -70,6 +76,7 @@ void show_webhook_backlog(const Context& context, catalog::Catalog& catalog) {
                               .add("dead", endpoint.dead)
                               .add("disabled", endpoint.disabled_ms.has_value())
                               .add("disabled_reason", endpoint.disabled_reason)
+                              .add("circuit", circuit)
                               .add("last_error", endpoint.last_error));
   }
 }
@@ -87,7 +94,7 @@ struct WebhooksOptions {
   std::string since;
   std::string endpoint;
   double wait_seconds = 0;
-  int keep_days = 30;
+  int keep_days = -1;  // -1: the config's webhook_retention
 };
 
 std::string when(std::int64_t ms) {
@@ -210,7 +217,7 @@ int run_deliver(const WebhooksOptions& options, const Context& context) {
   auto catalog = open_existing_catalog(config);
   notify::DispatchSettings settings;
   settings.wait = std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_seconds * 1000));
-  settings.retention = std::chrono::hours(24 * options.keep_days);
+  if (options.keep_days >= 0) settings.retention = std::chrono::hours(24 * options.keep_days);
   settings.stop = &context.stop;
   auto report = notify::deliver_due(*catalog, config, settings);
   report_attempts(context, report);
@@ -279,7 +286,7 @@ Runner define_webhooks(CLI::App& command) {
   auto* deliver = command.add_subcommand("deliver", "Send whatever is due (for cron when no watcher runs)");
   deliver->add_option("--wait", options->wait_seconds, "Go on sending what falls due for this many seconds")
       ->check(CLI::Range(0.0, 86400.0));
-  deliver->add_option("--keep-days", options->keep_days, "Delivered rows are pruned after this many days [30]")
+  deliver->add_option("--keep-days", options->keep_days, "Delivered rows are pruned after this many days (default: webhook_retention)")
       ->check(CLI::Range(0, 3650));
   for (auto* sub : {list, retry, replay, enable, test, deliver})
     sub->add_option("-C,--project", options->folder, "Project folder (default: the current folder)");

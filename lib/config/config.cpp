@@ -122,6 +122,18 @@ Apply whole(Get get, long long lo, long long hi) {
   };
 }
 
+// An age in days or hours ("30d", "12h"); 0 alone is none.
+template <typename Get>
+Apply age_in_hours(Get get, long long most_days) {
+  return [get, most_days](Config& c, const YAML::Node& n, const Place& p) {
+    const auto raw = scalar_of(n, p, "an age such as 30d or 12h");
+    const long long unit = raw.ends_with('d') ? 24 : raw.ends_with('h') ? 1 : 0;
+    if (unit == 0 && raw != "0") fail(p, fmt::format("expected an age such as 30d or 12h, got '{}'", raw));
+    const auto count = unit == 0 ? 0 : parse_whole(raw.substr(0, raw.size() - 1), p, 0, most_days * 24 / unit);
+    get(c) = std::chrono::hours(count * unit);
+  };
+}
+
 template <typename Get>
 Apply number(Get get, double lo, double hi) {
   return [get, lo, hi](Config& c, const YAML::Node& n, const Place& p) {
@@ -305,6 +317,20 @@ Apply optional_number(Get get, double lo, double hi) {
 }
 
 template <typename Get>
+Apply optional_whole(Get get, int lo, int hi) {
+  return [get, lo, hi](Config& c, const YAML::Node& n, const Place& p) {
+    auto raw = scalar_of(n, p, "a whole number or none");
+    if (raw.empty() || raw == "none" || raw == "~" || raw == "null") {
+      get(c).reset();
+      return;
+    }
+    int value = 0;
+    whole([&](Config&) -> int& { return value; }, lo, hi)(c, n, p);
+    get(c) = value;
+  };
+}
+
+template <typename Get>
 Apply optional_map(Get get) {
   return [get](Config& c, const YAML::Node&, const Place&) {
     if (!get(c)) get(c).emplace();
@@ -394,6 +420,7 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.alt_text", Kind::Value, text(FIELD(c.tagging.alt_text))},
       {"tagging.language", Kind::Value, text(FIELD(c.tagging.language))},
       {"tagging.max_cost", Kind::Value, optional_number(FIELD(c.tagging.max_cost), 0.0, 1e9)},
+      {"tagging.faces", Kind::Value, choice(FIELD(c.tagging.faces), {"auto", "on", "off"})},
       {"tagging.vocabulary", Kind::List, list_of(FIELD(c.tagging.vocabulary))},
       {"tagging.vocabulary[].word", Kind::Value, text(FIELD(c.tagging.vocabulary.back().word))},
       {"tagging.vocabulary[].text", Kind::Value, text(FIELD(c.tagging.vocabulary.back().text))},
@@ -403,6 +430,10 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.openai.api_key_file", Kind::Value, text(FIELD(c.tagging.openai.api_key.file))},
       {"tagging.openai.base_url", Kind::Value, web_address(FIELD(c.tagging.openai.base_url))},
       {"tagging.openai.concurrency", Kind::Value, whole(FIELD(c.tagging.openai.concurrency), 1, 256)},
+      {"tagging.openai.requests_per_minute", Kind::Value,
+       whole(FIELD(c.tagging.openai.requests_per_minute), 0, 1'000'000)},
+      {"tagging.openai.tokens_per_minute", Kind::Value,
+       whole(FIELD(c.tagging.openai.tokens_per_minute), 0, 1'000'000'000)},
       {"tagging.openai.timeout_seconds", Kind::Value, whole(FIELD(c.tagging.openai.timeout_seconds), 1, 3600)},
       {"tagging.openai.prices", Kind::Map, nullptr},
       {"tagging.openai.prices.input_per_million", Kind::Value,
@@ -414,6 +445,8 @@ const std::vector<KeySpec>& key_table() {
       {"tagging.google_vision.api_key_file", Kind::Value, text(FIELD(c.tagging.google_vision.api_key.file))},
       {"tagging.google_vision.base_url", Kind::Value, web_address(FIELD(c.tagging.google_vision.base_url))},
       {"tagging.google_vision.concurrency", Kind::Value, whole(FIELD(c.tagging.google_vision.concurrency), 1, 64)},
+      {"tagging.google_vision.requests_per_minute", Kind::Value,
+       whole(FIELD(c.tagging.google_vision.requests_per_minute), 0, 1'000'000)},
       {"tagging.google_vision.timeout_seconds", Kind::Value,
        whole(FIELD(c.tagging.google_vision.timeout_seconds), 1, 3600)},
       {"tagging.google_vision.price_per_thousand", Kind::Value,
@@ -462,6 +495,14 @@ const std::vector<KeySpec>& key_table() {
       {"publish.targets[].profile", Kind::Value, text(FIELD(c.publish.targets.back().profile))},
       {"publish.targets[].public_url", Kind::Value, web_address(FIELD(c.publish.targets.back().public_url))},
       {"publish.targets[].max_age", Kind::Value, whole(FIELD(c.publish.targets.back().max_age), 0, 31536000)},
+      {"publish.targets[].multipart_threshold_mb", Kind::Value,
+       whole(FIELD(c.publish.targets.back().multipart_threshold_mb), 5, 1 << 20)},
+      {"publish.targets[].part_size_mb", Kind::Value, whole(FIELD(c.publish.targets.back().part_size_mb), 5, 5120)},
+      {"publish.targets[].select", Kind::Map, nullptr},
+      {"publish.targets[].select.min_rating", Kind::Value, optional_whole(FIELD(c.publish.targets.back().select.min_rating), 0, 5)},
+      {"publish.targets[].select.labels", Kind::Value, texts(FIELD(c.publish.targets.back().select.labels))},
+      {"publish.targets[].select.picks_only", Kind::Value, flag(FIELD(c.publish.targets.back().select.picks_only))},
+      {"publish.targets[].select.best_of_bursts", Kind::Value, flag(FIELD(c.publish.targets.back().select.best_of_bursts))},
       {"publish.targets[].access_key_env", Kind::Value, env_name(FIELD(c.publish.targets.back().access_key.env)), true},
       {"publish.targets[].access_key_file", Kind::Value, text(FIELD(c.publish.targets.back().access_key.file))},
       {"publish.targets[].secret_key_env", Kind::Value, env_name(FIELD(c.publish.targets.back().secret_key.env)), true},
@@ -477,8 +518,10 @@ const std::vector<KeySpec>& key_table() {
       {"publish.purge.secret_key_file", Kind::Value, text(FIELD(c.publish.purge->secret_key.file))},
       {"publish.purge.api_base", Kind::Value, web_address(FIELD(c.publish.purge->api_base))},
       {"publish.purge.soft", Kind::Value, flag(FIELD(c.publish.purge->soft))},
+      {"publish.stall_seconds", Kind::Value, whole(FIELD(c.publish.stall_seconds), 1, 3600)},
       {"publish.gallery", Kind::Map, nullptr},
       {"publish.gallery.template", Kind::Value, text(FIELD(c.publish.gallery_template))},
+      {"publish.gallery.downloads", Kind::Value, choice(FIELD(c.publish.gallery_downloads), {"none", "originals"})},
       {"webhooks", Kind::List, list_of(FIELD(c.webhooks))},
       {"webhooks[].url", Kind::Value, web_address(FIELD(c.webhooks.back().url))},
       {"webhooks[].secret_env", Kind::Value, env_name(FIELD(c.webhooks.back().secret.env)), true},
@@ -486,6 +529,7 @@ const std::vector<KeySpec>& key_table() {
       {"webhooks[].events", Kind::Value, choices(FIELD(c.webhooks.back().events), k_events)},
       {"webhooks[].allow_http", Kind::Value, flag(FIELD(c.webhooks.back().allow_http))},
       {"webhooks[].timeout_seconds", Kind::Value, whole(FIELD(c.webhooks.back().timeout_seconds), 1, 300)},
+      {"webhook_retention", Kind::Value, age_in_hours(FIELD(c.webhook_retention), 3650)},
       {"pipeline", Kind::Map, nullptr},
       {"pipeline.jobs", Kind::Value, whole(FIELD(c.pipeline.jobs), 0, 1024)},
       {"pipeline.max_inflight_images", Kind::Value, whole(FIELD(c.pipeline.max_inflight_images), 0, 4096)},

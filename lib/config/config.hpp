@@ -4,6 +4,7 @@
 // specification is accepted and validated here, even for stages built later, so
 // that a config written today keeps working.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -63,6 +64,8 @@ struct OpenAiSettings {
   SecretRef api_key{"OPENAI_API_KEY", ""};
   std::string base_url = "https://api.openai.com/v1";
   int concurrency = 4;            // requests in flight at once
+  int requests_per_minute = 0;    // 0: no limit of ours (the server's x-ratelimit headers still count)
+  std::int64_t tokens_per_minute = 0;  // 0: no limit of ours
   int timeout_seconds = 60;       // one attempt, start to end
   ProviderPrices prices;
 };
@@ -77,6 +80,7 @@ struct GoogleVisionSettings {
   SecretRef api_key{"GOOGLE_VISION_API_KEY", ""};  // sent as the `key` query parameter
   std::string base_url = "https://vision.googleapis.com/v1";
   int concurrency = 2;            // requests (of up to 16 photos each) in flight at once
+  int requests_per_minute = 0;    // 0: no limit of ours
   int timeout_seconds = 60;
   double price_per_thousand = 0;  // per 1000 photos (three features each)
   // Replaces the built-in table when given.
@@ -105,6 +109,7 @@ struct TaggingSettings {
   std::vector<Wording> vocabulary;  // overrides of the built-in English words
   std::string language = "English";  // of the alt text remote providers write
   std::optional<double> max_cost;  // [none] per run: remote calls stop when reached
+  std::string faces = "auto";      // auto | on | off: local faces and eyes (dlib), auto when its model is installed
   OpenAiSettings openai;
   GoogleVisionSettings google_vision;
 };
@@ -153,6 +158,16 @@ struct PublishTarget {
   std::string profile;                                     // s3: of the shared credentials file [AWS_PROFILE, default]
   std::string public_url;                                  // where visitors see the target, for CDN purges
   int max_age = 300;  // s3: seconds a page, the manifest or a style may be cached (hashed files: a year)
+  int multipart_threshold_mb = 16;  // s3: larger files go up in parts, several at once, resumable
+  int part_size_mb = 8;             // s3: at least 5 (S3's smallest part)
+  // Which photos this target shows; the default keeps everything not rejected.
+  struct Select {
+    std::optional<int> min_rating;    // stars, 0..5: unrated photos count as 0
+    std::vector<std::string> labels;  // colour labels, any of them (case-insensitive); empty: any
+    bool picks_only = false;          // only photos tagged in Photo Mechanic (or marked best pick)
+    bool best_of_bursts = false;      // of a burst or near-duplicate group, only its best pick
+    bool operator==(const Select&) const = default;
+  } select;
 };
 
 struct PurgeSettings {
@@ -168,6 +183,8 @@ struct PublishSettings {
   std::vector<PublishTarget> targets;  // [if none: a local one at .wsportfolio/public]
   std::optional<PurgeSettings> purge;
   std::string gallery_template = "default";
+  std::string gallery_downloads = "none";
+  int stall_seconds = 30;  // a transfer to a remote target moving under 1 KiB/s this long is aborted and tried again  // none | originals: each photo links its original (metadata policy applied)
 };
 
 struct Webhook {
@@ -212,6 +229,9 @@ struct Config {
   RenderRecipe render;
   PublishSettings publish;
   std::vector<Webhook> webhooks;
+  // Delivered webhook deliveries older than this are pruned (the events
+  // stay); zero keeps them.
+  std::chrono::hours webhook_retention{24 * 30};
   PipelineSettings pipeline;
   WatchSettings watch;
   CatalogSettings catalog;

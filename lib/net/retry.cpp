@@ -148,30 +148,62 @@ BreakerState CircuitBreaker::state() const {
   return m_state;
 }
 
+void CircuitBreaker::restore(BreakerState state, int failures, std::chrono::milliseconds age) {
+  m_failures = std::max(0, failures);
+  m_probe_out = false;
+  m_state = state == BreakerState::closed ? BreakerState::closed : BreakerState::open;
+  m_opened_at = m_clock() - (state == BreakerState::half_open ? std::max(age, m_settings.open_for) : age);
+}
+
 void to_json(nlohmann::json& out, const BreakerSnapshot& snapshot) {
   out = {{"host", snapshot.host},
          {"state", std::string(to_string(snapshot.state))},
          {"consecutive_failures", snapshot.consecutive_failures}};
 }
 
-CircuitBreakers::CircuitBreakers(BreakerSettings settings, SteadyClock clock)
-    : m_settings(settings), m_clock(std::move(clock)) {}
+CircuitBreakers::CircuitBreakers(BreakerSettings settings, SteadyClock clock, BreakerObserver observer)
+    : m_settings(settings), m_clock(std::move(clock)), m_observer(std::move(observer)) {}
 
 CircuitBreaker& CircuitBreakers::breaker(const std::string& host) {
   return m_breakers.try_emplace(host, m_settings, m_clock).first->second;
 }
 
-bool CircuitBreakers::allow(const std::string& host) {
-  std::lock_guard lock(m_mutex);
-  return breaker(host).allow();
+void CircuitBreakers::tell(const std::string& host, bool changed, std::string_view error,
+                           std::unique_lock<std::mutex>& lock) {
+  if (!m_observer || !changed) return;
+  const auto& b = breaker(host);
+  BreakerSnapshot snapshot{host, b.state(), b.consecutive_failures()};
+  lock.unlock();
+  m_observer(snapshot, error);
 }
 
-void CircuitBreakers::record(const std::string& host, bool success) {
-  std::lock_guard lock(m_mutex);
+bool CircuitBreakers::allow(const std::string& host) {
+  std::unique_lock lock(m_mutex);
+  auto& b = breaker(host);
+  const bool allowed = b.allow();
+  // The probe going out is the change worth telling: until then an open
+  // circuit whose time is up only reads as half-open.
+  tell(host, allowed && b.state() == BreakerState::half_open, {}, lock);
+  return allowed;
+}
+
+void CircuitBreakers::record(const std::string& host, bool success, std::string_view error) {
+  std::unique_lock lock(m_mutex);
+  auto& b = breaker(host);
+  const auto before = b.state();
+  const int failures = b.consecutive_failures();
   if (success)
-    breaker(host).record_success();
+    b.record_success();
   else
-    breaker(host).record_failure();
+    b.record_failure();
+  const bool changed = b.state() != before || b.consecutive_failures() != failures;
+  tell(host, changed, success ? std::string_view() : error, lock);
+}
+
+void CircuitBreakers::restore(const std::string& host, BreakerState state, int failures,
+                              std::chrono::milliseconds age) {
+  std::lock_guard lock(m_mutex);
+  breaker(host).restore(state, failures, age);
 }
 
 std::vector<BreakerSnapshot> CircuitBreakers::snapshot() const {

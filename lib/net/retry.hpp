@@ -109,6 +109,9 @@ public:
   void record_failure();
   BreakerState state() const;
   int consecutive_failures() const { return m_failures; }
+  // Takes up the state an earlier process left: `state` since `age` ago (a
+  // half-open one, whose probe never came back, is open and due a probe).
+  void restore(BreakerState state, int failures, std::chrono::milliseconds age);
 
 private:
   BreakerSettings m_settings;
@@ -130,19 +133,28 @@ struct BreakerSnapshot {
 // `status --json` and the catalog would record it.
 void to_json(nlohmann::json& out, const BreakerSnapshot& snapshot);
 
+// Told of every change of a circuit (its state or its count of failures),
+// with the redacted error of the failure that made it, if any, so that the
+// state can outlive the process. Called on the thread that made the change,
+// outside the breakers' lock.
+using BreakerObserver = std::function<void(const BreakerSnapshot& snapshot, std::string_view error)>;
+
 // The circuits of every host a run talks to. Thread-safe.
 class CircuitBreakers {
 public:
-  CircuitBreakers(BreakerSettings settings, SteadyClock clock);
+  CircuitBreakers(BreakerSettings settings, SteadyClock clock, BreakerObserver observer = {});
   bool allow(const std::string& host);
-  void record(const std::string& host, bool success);
+  void record(const std::string& host, bool success, std::string_view error = {});
+  void restore(const std::string& host, BreakerState state, int failures, std::chrono::milliseconds age);
   std::vector<BreakerSnapshot> snapshot() const;
 
 private:
   CircuitBreaker& breaker(const std::string& host);
+  void tell(const std::string& host, bool changed, std::string_view error, std::unique_lock<std::mutex>& lock);
 
   BreakerSettings m_settings;
   SteadyClock m_clock;
+  BreakerObserver m_observer;
   mutable std::mutex m_mutex;
   std::map<std::string, CircuitBreaker> m_breakers;
 };

@@ -93,7 +93,33 @@ std::optional<AwsCredentials> shared_credentials(const std::filesystem::path& fi
   return out;
 }
 
+// The S3 error code of a failed response ("NoSuchUpload"), or empty.
+std::string error_code(const HttpResponse& response) {
+  auto error = parse_s3_error(response.body);
+  return error ? error->code : std::string();
+}
+
 }  // namespace
+
+std::string md5_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_md5(), nullptr) != 1)
+    throw std::runtime_error("digest failed in libcrypto");
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+std::string sha256_base64(std::string_view bytes) { return digest_base64(bytes, EVP_sha256()); }
+
+std::string composite_etag(const std::vector<std::string>& part_md5s) {
+  std::string binary;
+  for (const auto& hex : part_md5s)
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      binary.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return fmt::format("{}-{}", md5_hex(binary), part_md5s.size());
+}
 
 util::Result<AwsCredentials> load_credentials(const CredentialSource& source) {
   bool named_access = !source.access_key_env.empty() || !source.access_key_file.empty();
@@ -189,6 +215,120 @@ util::Result<std::string> S3Client::put_object(S3Put put) {
   auto future = promise.get_future();
   put_object(std::move(put), [&promise](util::Result<std::string> result) { promise.set_value(std::move(result)); });
   return future.get();
+}
+
+util::Result<std::string> S3Client::create_multipart_upload(const std::string& key, const std::string& content_type,
+                                                           const std::string& cache_control) {
+  Headers headers{{"x-amz-checksum-algorithm", "SHA256"}};
+  if (!content_type.empty()) headers.push_back({"Content-Type", content_type});
+  if (!cache_control.empty()) headers.push_back({"Cache-Control", cache_control});
+  auto response = m_http.perform(signed_request("POST", key, {{"uploads", ""}}, std::move(headers), ""));
+  if (!response.ok()) return util::Error{response.error};
+  pugi::xml_document document;
+  if (!document.load_buffer(response.body.data(), response.body.size()))
+    return util::Error{"the store's answer to CreateMultipartUpload is not XML (" + key + ")"};
+  std::string upload_id = document.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (upload_id.empty()) return util::Error{"the store's answer to CreateMultipartUpload has no UploadId (" + key + ")"};
+  return upload_id;
+}
+
+void S3Client::upload_part(const std::string& key, const std::string& upload_id, int number, std::string body,
+                           std::function<void(util::Result<S3Part>)> done) {
+  S3Part part;
+  part.number = number;
+  part.size = static_cast<std::int64_t>(body.size());
+  part.checksum_sha256 = digest_base64(body, EVP_sha256());
+  const std::string md5 = md5_hex(body);
+  Headers headers{{"Content-MD5", digest_base64(body, EVP_md5())}, {"x-amz-checksum-sha256", part.checksum_sha256}};
+  auto request = signed_request("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
+                                std::move(headers), std::move(body));
+  m_http.send(std::move(request), [part, md5, done = std::move(done)](HttpResponse response) mutable {
+    if (!response.ok()) return done(util::Error{response.error});
+    part.etag = unquoted(response.header("ETag").value_or(""));
+    // Content-MD5 made the store check the bytes; an ETag that is not their MD5 is a store gone wrong.
+    if (part.etag != md5)
+      return done(util::Error{fmt::format("part {}: the store acknowledged it with ETag {}, not its MD5 {}",
+                                          part.number, part.etag, md5)});
+    done(std::move(part));
+  });
+}
+
+util::Result<S3PartListing> S3Client::list_parts(const std::string& key, const std::string& upload_id) {
+  S3PartListing listing;
+  std::string marker;
+  for (;;) {
+    QueryParams query{{"uploadId", upload_id}};
+    if (!marker.empty()) query.push_back({"part-number-marker", marker});
+    auto response = m_http.perform(signed_request("GET", key, query, {}, ""));
+    if (response.status == 404 && error_code(response) == "NoSuchUpload") {
+      listing.outcome = S3PartListing::Outcome::no_such_upload;
+      return listing;
+    }
+    if (response.status == 405 || response.status == 501) {
+      listing.outcome = S3PartListing::Outcome::not_supported;
+      return listing;
+    }
+    if (!response.ok()) return util::Error{response.error};
+    pugi::xml_document document;
+    if (!document.load_buffer(response.body.data(), response.body.size()) || !document.child("ListPartsResult"))
+      return util::Error{"the store's answer to ListParts is not a ListPartsResult (" + key + ")"};
+    auto result = document.child("ListPartsResult");
+    for (auto node : result.children("Part")) {
+      S3Part part;
+      part.number = static_cast<int>(parse_size(node.child_value("PartNumber")));
+      part.etag = unquoted(node.child_value("ETag"));
+      part.checksum_sha256 = node.child_value("ChecksumSHA256");
+      part.size = parse_size(node.child_value("Size"));
+      listing.parts.push_back(std::move(part));
+    }
+    marker = result.child_value("NextPartNumberMarker");
+    if (std::string_view(result.child_value("IsTruncated")) != "true" || marker.empty()) break;
+  }
+  return listing;
+}
+
+void S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                         const std::vector<S3Part>& parts,
+                                         std::function<void(util::Result<std::string>)> done) {
+  pugi::xml_document request_document;
+  auto root = request_document.append_child("CompleteMultipartUpload");
+  for (const auto& part : parts) {
+    auto node = root.append_child("Part");
+    node.append_child("PartNumber").text().set(part.number);
+    node.append_child("ETag").text().set(("\"" + part.etag + "\"").c_str());
+    if (!part.checksum_sha256.empty()) node.append_child("ChecksumSHA256").text().set(part.checksum_sha256.c_str());
+  }
+  std::ostringstream xml;
+  request_document.save(xml, "", pugi::format_raw | pugi::format_no_declaration);
+  auto request =
+      signed_request("POST", key, {{"uploadId", upload_id}}, {{"Content-Type", "application/xml"}}, xml.str());
+  m_http.send(std::move(request), [key, done = std::move(done)](HttpResponse response) {
+    if (!response.ok()) return done(util::Error{response.error});
+    // A 200 may still carry an error, sent after the store started answering.
+    pugi::xml_document document;
+    if (!document.load_buffer(response.body.data(), response.body.size()))
+      return done(util::Error{"the store's answer to CompleteMultipartUpload is not XML (" + key + ")"});
+    if (auto error = document.child("Error"))
+      return done(util::Error{fmt::format("{}: CompleteMultipartUpload: {}: {}", key, error.child_value("Code"),
+                                          error.child_value("Message"))});
+    done(unquoted(document.child("CompleteMultipartUploadResult").child_value("ETag")));
+  });
+}
+
+util::Result<std::string> S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                                              const std::vector<S3Part>& parts) {
+  std::promise<util::Result<std::string>> promise;
+  auto future = promise.get_future();
+  complete_multipart_upload(key, upload_id, parts,
+                            [&promise](util::Result<std::string> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+
+util::Status S3Client::abort_multipart_upload(const std::string& key, const std::string& upload_id) {
+  auto response = m_http.perform(signed_request("DELETE", key, {{"uploadId", upload_id}}, {}, ""));
+  if (response.status == 404) return util::Status::success();
+  if (!response.ok()) return util::Error{response.error};
+  return util::Status::success();
 }
 
 util::Result<std::optional<S3Object>> S3Client::head_object(const std::string& key) {

@@ -54,6 +54,28 @@ struct S3Put {
   std::string cache_control;  // "public, max-age=31536000, immutable" for content-hashed names
 };
 
+// One part of a multipart upload, as the store acknowledged it.
+struct S3Part {
+  int number = 0;
+  std::string etag;             // without its quotes: the part's MD5 in hex
+  std::string checksum_sha256;  // base64; empty when the store does not say
+  std::int64_t size = 0;
+};
+
+// What ListParts found of an upload.
+struct S3PartListing {
+  enum class Outcome { listed, no_such_upload, not_supported } outcome = Outcome::listed;
+  std::vector<S3Part> parts;
+};
+
+// The ETag S3 gives an object assembled from parts: the MD5 of the parts'
+// binary MD5s, then "-" and the number of parts. `part_md5s` are hex.
+std::string composite_etag(const std::vector<std::string>& part_md5s);
+
+// The MD5 and SHA-256 of bytes as S3 headers write them: hex and base64.
+std::string md5_hex(std::string_view bytes);
+std::string sha256_base64(std::string_view bytes);
+
 struct S3DeleteReport {
   std::vector<std::string> deleted;
   std::vector<std::string> errors;  // "key: Code: Message"
@@ -69,6 +91,25 @@ public:
   // client's thread.
   void put_object(S3Put put, std::function<void(util::Result<std::string>)> done);
   util::Result<std::string> put_object(S3Put put);
+  // A multipart upload of `key` (CreateMultipartUpload), whose parts carry
+  // SHA-256 checksums; gives the UploadId.
+  util::Result<std::string> create_multipart_upload(const std::string& key, const std::string& content_type,
+                                                    const std::string& cache_control);
+  // Uploads one part with Content-MD5 and x-amz-checksum-sha256; `done` gets
+  // the acknowledged part, on the HTTP client's thread.
+  void upload_part(const std::string& key, const std::string& upload_id, int number, std::string body,
+                   std::function<void(util::Result<S3Part>)> done);
+  // The parts the store holds for the upload, every page of them.
+  util::Result<S3PartListing> list_parts(const std::string& key, const std::string& upload_id);
+  // Assembles the parts (in number order); gives the object's ETag.
+  util::Result<std::string> complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                                      const std::vector<S3Part>& parts);
+  void complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                 const std::vector<S3Part>& parts,
+                                 std::function<void(util::Result<std::string>)> done);
+  // Success too when the store no longer knows the upload.
+  util::Status abort_multipart_upload(const std::string& key, const std::string& upload_id);
+
   // Nothing when the object does not exist.
   util::Result<std::optional<S3Object>> head_object(const std::string& key);
   // Every object under `prefix`, page by page (ListObjectsV2).

@@ -3,6 +3,7 @@
 #include "net/http.hpp"
 #include "notify/events.hpp"
 #include "notify/signature.hpp"
+#include "notify/circuits.hpp"
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <unistd.h>
 
 namespace wsp::notify {
@@ -88,12 +90,13 @@ Attempt conclude(Prepared& item, const DispatchSettings& settings, net::CircuitB
     auto response = item.response.get();
     if (response.status) attempt.status = response.status;
     attempt.response = truncated(response.body);
-    breakers.record(item.delivery.endpoint, response.ok());
+    if (!response.ok())
+      attempt.error = response.error.empty() ? fmt::format("HTTP {}", response.status) : response.error;
+    breakers.record(item.delivery.endpoint, response.ok(), attempt.error);
     if (response.ok()) {
       attempt.state = catalog::DeliveryState::delivered;
       return attempt;
     }
-    attempt.error = response.error.empty() ? fmt::format("HTTP {}", response.status) : response.error;
     if (response.status == 410) {
       attempt.state = catalog::DeliveryState::dead;
       return attempt;
@@ -148,15 +151,18 @@ DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& conf
   http.breaker.failure_threshold = 1 << 30;  // the breakers below are per endpoint, not per host
   http.max_response_bytes = 1u << 20;
   net::HttpClient client(http);
-  net::CircuitBreakers breakers(net::BreakerSettings{}, net::real_steady_clock());
+  // Each endpoint's circuit goes on from where the last process left it.
+  CircuitRecorder circuits(catalog, "webhook");
+  net::CircuitBreakers breakers(net::BreakerSettings{}, net::real_steady_clock(), circuits.observer());
+  circuits.restore(breakers);
   const auto owner = owner_name();
   const auto lease = longest_timeout + k_lease_margin;
   const auto deadline = std::chrono::steady_clock::now() + settings.wait;
   const auto stopped = [&] { return settings.stop && settings.stop->load(); };
 
-  if (settings.retention.count() > 0)
+  if (const auto retention = settings.retention.value_or(config.webhook_retention); retention.count() > 0)
     catalog.prune_deliveries(catalog::now_ms() -
-                             std::chrono::duration_cast<std::chrono::milliseconds>(settings.retention).count());
+                             std::chrono::duration_cast<std::chrono::milliseconds>(retention).count());
   try {
     while (!stopped()) {
       auto batch = catalog.claim_deliveries(owner, lease.count(), 32, settings.endpoint);
@@ -253,26 +259,43 @@ BackgroundSender::BackgroundSender(catalog::Catalog& catalog, config::Config con
 
 BackgroundSender::~BackgroundSender() {
   m_stop = true;
+  m_interrupt = true;
   m_thread.join();
+}
+
+void BackgroundSender::reload(config::Config config) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_reloaded = std::move(config);
+  }
+  m_interrupt = true;
 }
 
 void BackgroundSender::loop() {
   DispatchSettings settings;
   settings.wait = 30s;
-  settings.stop = &m_stop;
+  settings.stop = &m_interrupt;
+  bool pruned = false;
   while (!m_stop) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_reloaded) m_config = std::move(*std::exchange(m_reloaded, std::nullopt));
+      m_interrupt = m_stop.load();
+    }
     try {
       // A read first: the pipeline's writers are not made to wait while nothing is due.
       const auto next = m_catalog->next_delivery_ms();
       if (next && *next <= catalog::now_ms()) {
+        // Pruned once per watch is enough.
+        settings.retention = pruned ? std::optional(std::chrono::hours(0)) : std::nullopt;
         deliver_due(*m_catalog, m_config, settings);
-        settings.retention = std::chrono::hours(0);  // pruned once per watch is enough
+        pruned = true;
       }
     } catch (const std::exception&) {
       // A busy or unavailable catalog: the deliveries stay pending, their
       // errors are the attempts' (`status`); try again after the pause.
     }
-    for (int i = 0; i < 20 && !m_stop; ++i) std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 20 && !m_interrupt; ++i) std::this_thread::sleep_for(50ms);
   }
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace wsp::notify {
@@ -56,8 +57,9 @@ struct DispatchSettings {
   std::chrono::milliseconds wait{0};
   // Only deliveries to this endpoint, when not empty.
   std::string endpoint;
-  // Delivered rows older than this are pruned first; the events stay. Zero: no pruning.
-  std::chrono::hours retention{24 * 30};
+  // Delivered rows older than this are pruned first; the events stay. Zero:
+  // no pruning; none: the config's webhook_retention.
+  std::optional<std::chrono::hours> retention;
   // When not zero, no attempt takes longer than this (the endpoint's timeout otherwise).
   std::chrono::milliseconds attempt_cap{0};
   // Returns early once set.
@@ -88,12 +90,19 @@ public:
   BackgroundSender(const BackgroundSender&) = delete;
   BackgroundSender& operator=(const BackgroundSender&) = delete;
 
+  // Sends with `config`'s endpoints and secrets from now on (SIGHUP): the
+  // attempts under way end first, then the sending starts again.
+  void reload(config::Config config);
+
 private:
   void loop();
 
   std::unique_ptr<catalog::Catalog> m_catalog;
-  config::Config m_config;
+  config::Config m_config;  // the sending thread's
+  std::mutex m_mutex;
+  std::optional<config::Config> m_reloaded;
   std::atomic<bool> m_stop{false};
+  std::atomic<bool> m_interrupt{false};  // ends a sending round early: stop or reload
   std::thread m_thread;
 };
 

@@ -1,4 +1,5 @@
 #include "pipeline/hot_folder.hpp"
+#include "tagging/xmp.hpp"
 
 #include <algorithm>
 #include <poll.h>
@@ -83,8 +84,10 @@ void HotFolder::set_roots() {
   }
 }
 
+// A sidecar is wanted too: a rating saved in the photographer's culling tool
+// is a batch of its own, which only publishes.
 bool HotFolder::wanted(const fs::path& file) const {
-  return !is_temporary_name(file) && is_source_file(m_config, file);
+  return !is_temporary_name(file) && (is_source_file(m_config, file) || tagging::is_sidecar(file));
 }
 
 bool HotFolder::polled(const Root& root) const { return !m_watcher || root.polled; }

@@ -1,4 +1,6 @@
 #include "pipeline/publish.hpp"
+#include "pipeline/selection.hpp"
+#include "publish/selection.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +17,7 @@
 #include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
+#include "imaging/original.hpp"
 #include "imaging/placeholder.hpp"
 #include "pipeline/leases.hpp"
 #include "pipeline/render.hpp"
@@ -80,6 +83,50 @@ std::string hex_to_base64(std::string_view hex) {
   return encoded;
 }
 
+// The original of a photo as the gallery offers it, "originals/STEM.HASH.ext":
+// made once per source content and metadata policy into the state folder's
+// originals/, with a small record beside it, so that later publishes find it
+// without reading the source again. Nothing, and a problem, when the source
+// changed since it was ingested or its metadata cannot be rewritten.
+std::optional<PortfolioFile> offered_original(const config::Config& config, const std::string& source_path,
+                                              const std::string& source_sha256, const std::string& stem,
+                                              std::vector<std::string>& problems) {
+  const fs::path folder = config.state_dir() / "originals";
+  const std::string extension = util::ascii_lower(fs::path(source_path).extension().string());
+  const std::string policy = util::sha256_hex(imaging::original_policy(config.render)).substr(0, 12);
+  const fs::path record = folder / fmt::format("{}-{}.json", source_sha256, policy);
+  auto offered = [&](const std::string& sha256, std::int64_t size) {
+    return PortfolioFile{{fmt::format("originals/{}.{}{}", stem, sha256.substr(0, 12), extension), sha256, size},
+                         {},
+                         folder / (sha256 + extension)};
+  };
+  if (auto text = util::read_text_file(record); text.ok()) {
+    auto made = nlohmann::json::parse(*text, nullptr, false);
+    if (made.is_object() && made.value("sha256", "").size() == 64 &&
+        fs::exists(folder / (made.value("sha256", "") + extension)))
+      return offered(made.value("sha256", ""), made.value("size", std::int64_t{0}));
+  }
+  auto problem = [&](const std::string& why) {
+    problems.push_back(fmt::format("{}: its original is not offered for download: {}", source_path, why));
+    return std::nullopt;
+  };
+  const fs::path source = config.in_project(source_path);
+  auto mapped = util::MappedFile::open(source);
+  if (!mapped) return problem(mapped.message());
+  const auto bytes = mapped->bytes();
+  if (util::sha256_hex(bytes) != source_sha256) return problem("the file changed since it was ingested; run `wsportfolio run`");
+  auto copy = imaging::published_original({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, config.render);
+  if (!copy) return problem(copy.message());
+  const std::string sha256 = util::sha256_hex(*copy);
+  std::error_code ignored;
+  fs::create_directories(folder, ignored);
+  if (auto written = util::write_file_atomically(folder / (sha256 + extension), *copy); !written)
+    return problem(written.message());
+  const nlohmann::json made = {{"sha256", sha256}, {"size", copy->size()}};
+  if (auto written = util::write_file_atomically(record, made.dump()); !written) return problem(written.message());
+  return offered(sha256, static_cast<std::int64_t>(copy->size()));
+}
+
 net::S3Location s3_location(const config::PublishTarget& target) {
   net::S3Location location;
   location.endpoint = target.endpoint;
@@ -90,12 +137,58 @@ net::S3Location s3_location(const config::PublishTarget& target) {
   return location;
 }
 
+// The catalog as an S3 target's record of its multipart uploads: a connection
+// of its own, as parts are recorded from the HTTP client's thread while this
+// one records whole files.
+class CatalogUploadJournal final : public publish::UploadJournal {
+public:
+  CatalogUploadJournal(catalog::Catalog& catalog, std::string target)
+      : m_catalog(catalog.reopen()), m_target(std::move(target)) {}
+
+  std::vector<publish::UploadRecord> uploads() override {
+    std::lock_guard lock(m_mutex);
+    std::vector<publish::UploadRecord> records;
+    for (const auto& upload : m_catalog->multipart_uploads(m_target)) {
+      publish::UploadRecord record{upload.path, upload.sha256, upload.upload_id, upload.part_size, {}};
+      for (const auto& part : upload.parts)
+        record.parts.push_back({part.number, part.etag, part.checksum_sha256, part.size});
+      records.push_back(std::move(record));
+    }
+    return records;
+  }
+  void begun(const publish::UploadRecord& upload) override {
+    std::lock_guard lock(m_mutex);
+    m_catalog->record_multipart_upload(m_target, {upload.path, upload.sha256, upload.upload_id, upload.part_size, 0, {}});
+  }
+  void part_done(const std::string& upload_id, const publish::UploadPart& part) override {
+    std::lock_guard lock(m_mutex);
+    m_catalog->record_uploaded_part(m_target, upload_id, {part.number, part.etag, part.checksum_sha256, part.size});
+  }
+  void ended(const std::string& upload_id) override {
+    std::lock_guard lock(m_mutex);
+    m_catalog->forget_multipart_upload(m_target, upload_id);
+  }
+
+private:
+  std::mutex m_mutex;
+  std::unique_ptr<catalog::Catalog> m_catalog;
+  std::string m_target;
+};
+
 class TargetPublisher {
 public:
   TargetPublisher(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
                   Observer& observer, const Portfolio& portfolio)
       : m_config(config), m_catalog(catalog), m_request(request), m_observer(observer), m_portfolio(portfolio) {
     for (const auto& file : portfolio.files) m_by_path.emplace(file.file.path, &file);
+  }
+
+  // Each remote host's circuit as this publish leaves it, for `status` and the metrics.
+  void record_circuits() {
+    if (!m_http) return;
+    for (const auto& host : m_http->breakers())
+      m_catalog.record_circuit({"target", host.host, std::string(net::to_string(host.state)),
+                                host.consecutive_failures, std::nullopt, {}, 0});
   }
 
   TargetOutcome run(const config::PublishTarget& target, const std::function<void(const TargetOutcome&)>& on_plan) {
@@ -141,24 +234,30 @@ public:
     outcome.unchanged = outcome.plan->count(PlanAction::Unchanged);
     outcome.stale = outcome.plan->count(PlanAction::Stale);
     const auto pending = purges(target) ? m_catalog.pending_purges(outcome.identity) : std::vector<std::string>{};
-    if (target.type == "s3") outcome.requests = listing_requests + planned_requests(*outcome.plan);
+    if (target.type == "s3") outcome.requests = listing_requests + planned_requests(*outcome.plan, target);
     if (purges(target)) outcome.requests += planned_purge_requests(target, *outcome.plan, pending);
     if (on_plan) on_plan(outcome);
     // With nothing to write (nor a purge left to retry) the target is not even
     // opened (opening walks a folder for a killed publish's temporaries), and
     // no event is recorded.
-    if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty())) {
+    const bool unfinished_uploads = target.type == "s3" && !m_catalog.multipart_uploads(outcome.identity).empty();
+    if (m_request.dry_run || (outcome.unchanged + outcome.stale == outcome.plan->steps.size() && pending.empty() &&
+                              !unfinished_uploads)) {
       if (!m_request.dry_run) outcome.requests = listing_requests;
       return outcome;
     }
 
+    std::unique_ptr<CatalogUploadJournal> journal;  // outlives the target
     std::unique_ptr<publish::PublishTarget> opened;
     if (target.type == "local") {
       auto local = publish::open_local_target(target.name, root, adopt);
       if (!local) return failed(local.message());
       opened = std::move(*local);
     } else {
-      auto remote = publish::open_s3_target(http(), s3_settings(target));
+      journal = std::make_unique<CatalogUploadJournal>(m_catalog, outcome.identity);
+      auto settings = s3_settings(target);
+      settings.journal = journal.get();
+      auto remote = publish::open_s3_target(http(), std::move(settings));
       if (!remote) return failed(remote.message());
       opened = std::move(*remote);
     }
@@ -331,6 +430,7 @@ private:
     if (!m_http) {
       net::HttpSettings settings;
       settings.retry.retries = m_config.pipeline.retries;
+      settings.low_speed_time = std::chrono::seconds(m_config.publish.stall_seconds);
       m_http = std::make_unique<net::HttpClient>(settings);
     }
     return *m_http;
@@ -347,13 +447,23 @@ private:
     settings.credentials.profile = target.profile;
     settings.prefix = target.prefix;
     settings.max_age = target.max_age;
+    settings.multipart_threshold = std::int64_t{target.multipart_threshold_mb} << 20;
+    settings.part_size = std::int64_t{target.part_size_mb} << 20;
     return settings;
   }
 
-  // One request per upload, one DeleteObjects per group of deletes (pages,
+  // One request per upload (a large file: its parts, and one to begin and
+  // one to complete them), one DeleteObjects per group of deletes (pages,
   // other mutable files, hashed files) and per thousand keys.
-  static std::int64_t planned_requests(const publish::Plan& plan) {
-    auto requests = static_cast<std::int64_t>(plan.count(PlanAction::Put) + plan.count(PlanAction::Replace));
+  static std::int64_t planned_requests(const publish::Plan& plan, const config::PublishTarget& target) {
+    std::int64_t requests = 0;
+    for (const auto& step : plan.steps) {
+      if (step.action != PlanAction::Put && step.action != PlanAction::Replace) continue;
+      const std::int64_t part_size = std::int64_t{target.part_size_mb} << 20;
+      requests += step.size >= (std::int64_t{target.multipart_threshold_mb} << 20)
+                      ? 2 + publish::part_count(step.size, part_size)
+                      : 1;
+    }
     for (const auto& group : delete_groups(plan)) requests += static_cast<std::int64_t>((group.size() + 999) / 1000);
     return requests;
   }
@@ -406,6 +516,13 @@ private:
       }
       m_observer.item_done(k_stage, step.path, to_string(step.action), step.size);
     };
+    // An upload begun for a file that changed since, or is no longer
+    // published, will never be completed: the store would keep its parts.
+    std::vector<std::pair<std::string, std::string>> uploading;
+    for (const auto& step : plan.steps)
+      if (step.action == PlanAction::Put || step.action == PlanAction::Replace) uploading.emplace_back(step.path, step.sha256);
+    for (const auto& failure : target.abort_stale_uploads(uploading))
+      m_observer.item_problem(k_stage, "unfinished upload", failure.message());
     // The immutable files come first and nothing refers to them yet: they go
     // up as many at once as the target takes; each is recorded, on this
     // thread, as soon as it has landed.
@@ -561,7 +678,9 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
       problems.push_back({files[i], false, fmt::format("{} bytes in the bucket, {} published", size, files[i].size)});
       continue;
     }
-    if (auto checksum = answer.header("x-amz-checksum-sha256"); checksum && !files[i].sha256.empty()) {
+    // An object assembled from parts has a checksum of its parts' checksums ("...-3"): not the file's SHA-256.
+    if (auto checksum = answer.header("x-amz-checksum-sha256");
+        checksum && !files[i].sha256.empty() && checksum->find('-') == std::string::npos) {
       if (*checksum != hex_to_base64(files[i].sha256))
         problems.push_back({files[i], false, "its SHA-256 in the bucket differs from what was published"});
     }
@@ -574,9 +693,14 @@ std::string target_identity(const config::Config& config, const config::PublishT
   return "local:" + fs::absolute(config.in_project(target.path)).lexically_normal().string();
 }
 
-Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog) {
+Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,
+                          const config::PublishTarget::Select& select) {
   std::map<std::int64_t, EffectiveTags> tags;
   for (auto& t : effective_tags(config, catalog)) tags.emplace(t.image_id, std::move(t));
+  // Photos tagging has not seen yet still carry the photographer's choice.
+  std::map<std::int64_t, catalog::SelectionRecord> untagged;
+  for (auto& record : catalog.selections())
+    if (!tags.contains(record.image_id)) untagged.emplace(record.image_id, std::move(record));
   auto captured = [&](std::int64_t image_id) {
     auto found = tags.find(image_id);
     return found == tags.end() ? std::nullopt : found->second.capture_utc_ms;
@@ -592,6 +716,9 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
   });
 
   Portfolio portfolio;
+  std::map<std::int64_t, std::string> source_sha256;
+  if (config.publish.gallery_downloads == "originals")
+    for (const auto& record : catalog.images()) source_sha256.emplace(record.id, record.sha256);
   std::vector<publish::GalleryImage> images;
   std::vector<catalog::RenderRecord> shown;  // for the gallery's manifest
   std::set<std::string> ids, variant_paths;
@@ -599,8 +726,21 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
   for (const auto& render : renders) {
     if (render.variants.empty()) continue;
     auto tagged = tags.find(render.image_id);
-    // A photo the photographer rejected (rating -1) never reaches the gallery.
-    if (tagged != tags.end() && tagged->second.rating && *tagged->second.rating < 0) continue;
+    // A photo the photographer rejected (rating -1) never reaches the gallery;
+    // the target's selection may leave out more.
+    publish::SelectionFacts facts;
+    if (tagged != tags.end()) {
+      const auto& t = tagged->second;
+      facts = {t.rating, t.labels, t.picked, t.group.has_value(), t.best_pick};
+    } else if (auto chosen = untagged.find(render.image_id); chosen != untagged.end()) {
+      facts.rating = chosen->second.rating;
+      facts.labels = chosen->second.labels;
+      facts.picked = chosen->second.tagged.value_or(false);
+    }
+    if (auto why = publish::left_out_because(select, facts)) {
+      portfolio.left_out.push_back({render.source_path, *why});
+      continue;
+    }
     publish::GalleryImage image;
     // The gallery's anchors read like the render files' names: "IMG_0001.JPG" -> "img-0001".
     const std::string stem = web_stem(render.source_path);
@@ -627,6 +767,11 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
         portfolio.files.push_back(
             {{variant.path, variant.sha256, variant.bytes}, {}, config.state_dir() / variant.path});
     }
+    if (auto sha = source_sha256.find(render.image_id); sha != source_sha256.end())
+      if (auto original = offered_original(config, render.source_path, sha->second, image.id, portfolio.problems)) {
+        image.download = original->file.path;
+        if (variant_paths.insert(original->file.path).second) portfolio.files.push_back(std::move(*original));
+      }
     if (auto when = captured(render.image_id); when && (!earliest || *when < *earliest)) earliest = when;
     images.push_back(std::move(image));
     shown.push_back(render);
@@ -660,16 +805,32 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
   std::optional<util::FileLock> lock;
   if (!request.dry_run)
     lock.emplace(config.state_dir() / "publish.lock", util::FileLock::Wait::until_free, fmt::format("pid {}\n", ::getpid()));
-  auto portfolio = build_portfolio(config, catalog);
+  // A rating changed in the photographer's tool since the last look is metadata:
+  // it is read here, and nothing is rendered or tagged again for it.
+  sync_selections(config, catalog, observer);
+  // Each target shows its own selection; targets with the same one share a portfolio.
+  std::vector<std::pair<config::PublishTarget::Select, Portfolio>> portfolios;
+  auto portfolio_for = [&](const config::PublishTarget::Select& select) -> const Portfolio& {
+    for (const auto& [made_for, portfolio] : portfolios)
+      if (made_for == select) return portfolio;
+    portfolios.emplace_back(select, build_portfolio(config, catalog, select));
+    return portfolios.back().second;
+  };
   PublishSummary summary;
-  summary.images = portfolio.images;
-  TargetPublisher publisher(config, catalog, request, observer, portfolio);
+  const Portfolio& everything = portfolio_for({});
+  summary.images = everything.images;
+  for (const auto& problem : everything.problems) observer.item_problem(k_stage, "downloads", problem);
   for (const auto& target : config.publish.targets) {
     if (!request.only_target.empty() && target.name != request.only_target) continue;
     if (request.stop && *request.stop) break;
     const auto started = std::chrono::steady_clock::now();
+    const Portfolio& portfolio = portfolio_for(target.select);
+    TargetPublisher publisher(config, catalog, request, observer, portfolio);
     summary.targets.push_back(publisher.run(target, on_plan));
+    summary.targets.back().images = portfolio.images;
+    summary.targets.back().left_out = portfolio.left_out;
     summary.targets.back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!request.dry_run) publisher.record_circuits();
   }
   return summary;
 }

@@ -44,13 +44,25 @@ struct PortfolioFile {
 struct Portfolio {
   std::vector<PortfolioFile> files;  // sorted by path
   std::size_t images = 0;
+  // "IMG_0001.JPG: its original is not offered for download: ...", per photo
+  std::vector<std::string> problems;
+  struct LeftOut {
+    std::string path;  // the source's catalog path
+    std::string why;
+  };
+  std::vector<LeftOut> left_out;  // rendered photos the selection does not show, by capture time
 };
 
 // Builds the portfolio from the catalog: images with a render, in sections per
 // scene (the timeline's order, then tagging.scenes), by capture time, with the
-// alt text and best picks of tagging and the render's placeholder. Throws
+// alt text and best picks of tagging and the render's placeholder; with
+// publish.gallery.downloads: originals, each photo's original with the
+// metadata policy applied (imaging/original.hpp), made once into the state
+// folder's originals/ per source content and policy. Throws
 // config::ConfigError when the gallery template cannot be read or does not parse.
-Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog);
+// `select` is the target's choice of photos (publish::left_out_because).
+Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,
+                          const config::PublishTarget::Select& select = {});
 
 struct TargetOutcome {
   std::string name;
@@ -68,6 +80,8 @@ struct TargetOutcome {
   double seconds = 0;         // planning and writing this target
   std::int64_t requests = 0;  // sent to a remote store (retries included); for a dry run, those it would send
   std::string error;          // the target was not published at all, and why
+  std::size_t images = 0;     // photos its selection shows
+  std::vector<Portfolio::LeftOut> left_out;  // and those it leaves out, with why
   std::size_t purged = 0;                 // CDN URLs purged
   std::vector<std::string> stale_urls;    // CDN URLs whose purge failed: may still be served old
   std::vector<std::string> purge_errors;  // why, redacted

@@ -14,7 +14,9 @@
 
 #include "imaging/render.hpp"
 #include "net/retry.hpp"
+#include "notify/circuits.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/selection.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
@@ -68,11 +70,11 @@ int concurrency_of(const config::Config& config, const std::string& provider) {
 // of being asked for every photo of the shoot.
 class ProviderBudget {
 public:
-  ProviderBudget(config::ProviderPrices prices, int concurrency, std::shared_ptr<RunCost> spent)
+  ProviderBudget(config::ProviderPrices prices, int concurrency, std::shared_ptr<RunCost> spent, net::SteadyClock clock)
       : m_prices(prices),
         m_concurrency(std::max(1, concurrency)),
         m_spent(std::move(spent)),
-        m_breaker({}, net::real_steady_clock()) {}
+        m_breaker({}, clock ? std::move(clock) : net::real_steady_clock()) {}
 
   // Runs `go` now when fewer than `concurrency` requests are out, else when
   // one comes back (on that thread); each `go` ends with one release().
@@ -116,8 +118,13 @@ public:
     m_spent->add(cost);
     std::lock_guard lock(m_mutex);
     // A verdict on one photo says the service works.
-    if (answer.observation || !answer.transient) m_breaker.record_success();
-    else m_breaker.record_failure();
+    if (answer.observation || !answer.transient) {
+      m_breaker.record_success();
+    } else {
+      m_breaker.record_failure();
+      m_last_failure = answer.failure;
+      m_failed = true;
+    }
     return cost;
   }
 
@@ -126,12 +133,36 @@ public:
     return m_breaker.state();
   }
 
+  // The circuit outlives the run: taken up from the catalog at the start,
+  // written back at the end.
+  void restore(const catalog::CircuitRecord& circuit) {
+    std::lock_guard lock(m_mutex);
+    const auto now = catalog::now_ms();
+    const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, now - circuit.opened_ms.value_or(now)));
+    m_breaker.restore(notify::breaker_state_from(circuit.state), circuit.consecutive_failures, age);
+    m_opened_ms = circuit.opened_ms;
+    m_last_failure = circuit.last_error;
+  }
+  catalog::CircuitRecord record(const std::string& provider) {
+    std::lock_guard lock(m_mutex);
+    const auto state = m_breaker.state();
+    // Not closed after a failure in this run: opened (again) about now, which
+    // makes the next run wait the whole time rather than probe too soon.
+    if (state == net::BreakerState::closed) m_opened_ms.reset();
+    else if (!m_opened_ms || m_failed) m_opened_ms = catalog::now_ms();
+    return {"provider", provider, std::string(net::to_string(state)), m_breaker.consecutive_failures(), m_opened_ms,
+            m_last_failure, 0};
+  }
+
 private:
   config::ProviderPrices m_prices;
   const int m_concurrency;
   std::shared_ptr<RunCost> m_spent;
   mutable std::mutex m_mutex;
   net::CircuitBreaker m_breaker;
+  std::optional<std::int64_t> m_opened_ms;
+  std::string m_last_failure;
+  bool m_failed = false;  // since the restore
   int m_out = 0;
   std::deque<std::function<void()>> m_waiting;
 };
@@ -149,18 +180,19 @@ std::optional<std::string> refusal_in(const std::string& cached) {
 class TagStage {
 public:
   TagStage(const config::Config& config, Engine& engine, Observer& observer, std::string run_id,
-           ProviderFactory factory)
+           ProviderFactory factory, net::SteadyClock circuit_clock)
       : m_config(config),
         m_engine(engine),
         m_settings(tag_settings(config)),
         m_zone(project_zone(config)),
         m_run_id(std::move(run_id)),
-        m_local(tagging::make_local_provider()),
+        m_local(tagging::make_local_provider(tagging::use_faces(config))),
         m_spent(std::make_shared<RunCost>(config.tagging.max_cost)) {
     for (const auto& name : config.tagging.providers) {
       if (name == "local") continue;  // always there, and always last
       if (auto provider = factory ? factory(name, config) : tagging::make_provider(name, config)) {
-        m_budgets.emplace(name, std::make_unique<ProviderBudget>(prices_of(config, name), concurrency_of(config, name), m_spent));
+        m_budgets.emplace(name, std::make_unique<ProviderBudget>(prices_of(config, name), concurrency_of(config, name),
+                                                                 m_spent, circuit_clock));
         m_remote.push_back(std::move(provider));
       } else {
         observer.warning(fmt::format("tagging: provider '{}' is not part of this build; skipped", name));
@@ -184,6 +216,15 @@ public:
     stage.done_event = EventKind::image_tagged;
     stage.failed_event = EventKind::image_tag_failed;
     return stage;
+  }
+
+  void restore_circuits(catalog::Catalog& catalog) {
+    for (const auto& circuit : catalog.circuits())
+      if (auto found = m_budgets.find(circuit.name); circuit.kind == "provider" && found != m_budgets.end())
+        found->second->restore(circuit);
+  }
+  void record_circuits(catalog::Catalog& catalog) {
+    for (const auto& [name, budget] : m_budgets) catalog.record_circuit(budget->record(name));
   }
 
   std::size_t from_cache() const { return m_from_cache; }
@@ -350,7 +391,8 @@ private:
     t.seen.labels = std::move(remote.labels);
     t.seen.people = remote.people;
     t.seen.description = std::move(remote.description);
-    t.seen.eyes_closed = remote.eyes_closed;
+    // Either's closed eyes are worth a look: the faces found here and a provider's answer add up.
+    if (remote.eyes_closed) t.seen.eyes_closed = *remote.eyes_closed || t.seen.eyes_closed.value_or(false);
     t.provider_name = provider.name();
     t.model = provider.model();
   }
@@ -383,6 +425,9 @@ private:
     record.exposure_error = seen.scores.exposure_error;
     record.overexposed = seen.scores.overexposed;
     record.underexposed = seen.scores.underexposed;
+    record.eyes_closed = seen.eyes_closed.value_or(false);
+    if (seen.faces) record.faces = static_cast<int>(seen.faces->size());
+    record.face_sharpness = tagging::face_sharpness(seen);
     record.palette = tagging::palette_text(seen.palette);
     record.dominant_colour = tagging::dominant_colour_name(seen.palette);
     record.phash = seen.phash;
@@ -438,6 +483,7 @@ std::string tag_settings(const config::Config& config) {
                                  fmt::join(t.scenes, ","), t.alt_text, config.render.analysis_size,
                                  config.project.timezone);
   if (contains(t.providers, "openai")) text += " openai=" + t.openai.model + " language=" + t.language;
+  if (tagging::use_faces(config)) text += " faces=dlib68";
   if (contains(t.providers, "google_vision"))
     for (const auto& rule : t.google_vision.labels) text += fmt::format(" label={}={}", rule.label, rule.scene);
   if (t.alt_text.find("{title}") != std::string::npos) text += " title=" + config.project.title;
@@ -457,8 +503,10 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
                  .max_inflight = 2 * std::max(1, request.jobs),
                  .lease_ms = request.lease_ms},
                 observer);
-  TagStage stage(config, engine, observer, request.run_id, request.providers);
+  TagStage stage(config, engine, observer, request.run_id, request.providers, request.circuit_clock);
+  stage.restore_circuits(catalog);
   auto report = engine.run(stage.description());
+  stage.record_circuits(catalog);
   TagSummary summary;
   summary.tagged = report.done;
   summary.failed = report.failed;
@@ -502,7 +550,8 @@ TagEstimate estimate_tagging(const config::Config& config, catalog::Catalog& cat
 std::size_t regroup(catalog::Catalog& catalog) {
   std::vector<tagging::FrameFacts> frames;
   for (const auto& t : catalog.tags())
-    frames.push_back({t.image_id, t.capture_utc_ms, t.phash, t.sharpness, t.exposure_error});
+    frames.push_back({t.image_id, t.capture_utc_ms, t.phash, t.sharpness, t.exposure_error, t.eyes_closed,
+                      t.face_sharpness});
   auto groups = tagging::group_near_duplicates(std::move(frames));
   std::vector<std::pair<std::int64_t, std::int64_t>> members;
   for (const auto& group : groups)
@@ -511,9 +560,21 @@ std::size_t regroup(catalog::Catalog& catalog) {
   return groups.size();
 }
 
+RatingChoice choose_rating(std::optional<int> override_rating, std::int64_t override_ms, std::optional<int> tool_rating,
+                           std::int64_t tool_ms, std::string_view tool_origin) {
+  if (!override_rating || !tool_rating || *override_rating == *tool_rating)
+    return {override_rating ? override_rating : tool_rating, {}};
+  const bool tool_newer = tool_ms > override_ms;
+  const std::string where = tool_origin == "embedded" ? "the photo's own XMP" : "the XMP sidecar";
+  return {tool_newer ? tool_rating : override_rating,
+          fmt::format("tag set gave rating {}, {} {}: the newer, {}, holds", *override_rating, where, *tool_rating,
+                      tool_newer ? where : "tag set")};
+}
+
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog) {
   std::map<std::int64_t, catalog::TagOverride> overrides;
-  for (auto& o : catalog.overrides()) overrides[o.image_id] = std::move(o);
+  for (auto& o : catalog.overrides()) overrides[o.image_id] = o;
+  const auto overrides_given = overrides;
   std::map<std::int64_t, imaging::PhotoHeader> headers;
   std::vector<EffectiveTags> all;
   for (const auto& t : catalog.tags()) {
@@ -530,6 +591,8 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     e.sharpness = t.sharpness;
     e.overexposed = t.overexposed;
     e.underexposed = t.underexposed;
+    e.eyes_closed = t.eyes_closed;
+    e.faces = t.faces;
     e.capture_utc_ms = t.capture_utc_ms;
     e.sidecar_keywords = t.sidecar_keywords;
     if (auto it = overrides.find(t.image_id); it != overrides.end()) {
@@ -582,12 +645,33 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
     e.needs_review = e.confidence < config.tagging.min_confidence;
     all.push_back(std::move(e));
   }
+  // The photographer's own culling tool is their intent as much as `tag set`.
+  std::map<std::int64_t, catalog::SelectionRecord> selections;
+  for (auto& record : catalog.selections()) selections.emplace(record.image_id, std::move(record));
+  for (auto& e : all) {
+    auto found = selections.find(e.image_id);
+    if (found == selections.end()) continue;
+    const auto& chosen = found->second;
+    e.labels = chosen.labels;
+    // A scene this tool wrote as the label, read back, is not the photographer's.
+    for (const auto& scene : config.tagging.scenes) std::erase(e.labels, tagging::word(config, scene));
+    e.picked = chosen.tagged.value_or(false);
+    auto o = overrides_given.find(e.image_id);
+    auto rating = choose_rating(o == overrides_given.end() ? std::nullopt : o->second.rating,
+                                o == overrides_given.end() ? 0 : o->second.updated_ms, chosen.rating,
+                                chosen.changed_ms, chosen.origin);
+    e.rating_from_tool = chosen.rating && rating.rating == chosen.rating;
+    e.rating = rating.rating;
+    e.rating_conflict = std::move(rating.conflict);
+  }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return all;
 }
 
 SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
   const std::string best_pick_word = tagging::word(config, "best_pick");
+  // The labels and ratings saved since the last look decide what is written.
+  sync_selections(config, catalog, observer);
   auto all = effective_tags(config, catalog);
   // IMG_1.JPG and IMG_1.png would share IMG_1.xmp: neither may claim it.
   std::map<fs::path, int> users;
@@ -624,8 +708,9 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
       if (!contains(fields.keywords, old)) fields.remove_keywords.push_back(old);
     for (const auto& removed : t.removed_keywords)
       if (!contains(fields.remove_keywords, removed)) fields.remove_keywords.push_back(removed);
-    if (!t.scene.empty()) fields.label = tagging::word(config, t.scene);
-    fields.rating = t.rating;
+    // A colour label the photographer gave stays theirs; without one, the scene.
+    if (!t.scene.empty() && t.labels.empty()) fields.label = tagging::word(config, t.scene);
+    if (!t.rating_from_tool) fields.rating = t.rating;
     // Photo Mechanic's tag is the photographer's too: set for a best pick, never cleared.
     if (t.best_pick) fields.best_pick = true;
     fields.description = t.alt_text;

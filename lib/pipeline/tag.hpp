@@ -13,10 +13,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "net/retry.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/observer.hpp"
 #include "tagging/tagger.hpp"
@@ -33,6 +35,8 @@ struct TagRequest {
   const std::atomic<bool>* stop = nullptr;
   int jobs = 1;
   std::int64_t lease_ms = 30'000;
+  // The providers' circuit breakers' clock (tests drive it); empty: the steady clock.
+  net::SteadyClock circuit_clock;
 };
 
 struct TagSummary {
@@ -89,10 +93,30 @@ struct EffectiveTags {
   double sharpness = 0;
   bool overexposed = false;
   bool underexposed = false;
+  bool eyes_closed = false;
+  std::optional<int> faces;  // found locally; unset when none were looked for
   std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
   std::vector<std::string> removed_keywords;   // taken out by an override
   std::vector<std::string> sidecar_keywords;   // what the last XMP sidecar write put in
+  // The photographer's selection from their culling tool (sync_selections).
+  std::vector<std::string> labels;  // colour labels
+  bool picked = false;              // tagged in Photo Mechanic
+  // `tag set` and the sidecar disagree on the rating: the newer won; says which.
+  std::string rating_conflict;
+  // The rating is the one the photographer's tool saved: a sidecar write leaves
+  // it to the file, which may hold a newer one by then.
+  bool rating_from_tool = false;
 };
+
+// The rating that holds when `tag set` (an override) and the photographer's
+// tool (a sidecar or embedded XMP) both gave one: the newer; `conflict` says
+// what each said when they differ.
+struct RatingChoice {
+  std::optional<int> rating;
+  std::string conflict;
+};
+RatingChoice choose_rating(std::optional<int> override_rating, std::int64_t override_ms, std::optional<int> tool_rating,
+                           std::int64_t tool_ms, std::string_view tool_origin);
 
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog);
 

@@ -114,6 +114,8 @@ util::Status check_image(const GalleryImage& image) {
       return refuse(fmt::format("variant {} has no size", variant.url));
     if (auto checked = check_publish_path(variant.url); !checked) return refuse(checked.message());
   }
+  if (!image.download.empty())
+    if (auto checked = check_publish_path(image.download); !checked) return refuse(checked.message());
   return util::Status::success();
 }
 
@@ -262,6 +264,7 @@ public:
     data.text["href"] = full_size_url(image);
     data.text["anchor"] = anchor;
     data.text["alt"] = image.alt;
+    data.text["download"] = image.download;
     data.flags["best_pick"] = image.best_pick;
     return data;
   }

@@ -31,6 +31,7 @@ struct GalleryImage {
   std::string average_colour;  // "#rrggbb", the background while loading; may be empty
   bool best_pick = false;
   std::vector<GalleryVariant> variants;
+  std::string download;  // the original offered for download, relative: "originals/first-kiss.9c1e2f3a4b5d.jpg"; may be empty
 };
 
 struct SceneLabel {
@@ -58,7 +59,8 @@ struct GalleryInfo {
 //   index.html also: empty paged sections[id label count pictures]
 //     scene_pages[id label count href cover]
 //   scene.html also: id label previous[href label] next[href label] pictures
-//   pictures[picture (the HTML of picture.html) href (the full-size image) anchor alt best_pick]
+//   pictures[picture (the HTML of picture.html) href (the full-size image) anchor alt best_pick
+//     download (the original, when publish.gallery.downloads offers it)]
 //   picture.html: type src srcset width height alt style lazy best_pick sources[type srcset]
 struct GalleryTemplate {
   std::string origin;  // where it came from, for messages: "default" or a folder

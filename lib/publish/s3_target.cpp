@@ -4,10 +4,14 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "publish/plan.hpp"
+#include "util/hash.hpp"
 
 namespace wsp::publish {
 
@@ -26,6 +30,109 @@ std::string lower(std::string_view text) {
   return out;
 }
 
+// One file going up in parts: at most `window` parts in flight, each recorded
+// in the journal as the store acknowledges it, then the completion, whose
+// ETag is checked against the parts' MD5s. Lives as long as a callback holds it.
+class PartedUpload : public std::enable_shared_from_this<PartedUpload> {
+public:
+  PartedUpload(net::S3Client& client, UploadJournal* journal, std::atomic<std::int64_t>& requests, std::string key,
+               std::string where, std::string bytes, UploadRecord record, std::vector<bool> have, std::size_t window,
+               std::function<void(util::Status)> done)
+      : m_client(client), m_journal(journal), m_requests(requests), m_key(std::move(key)), m_where(std::move(where)),
+        m_bytes(std::move(bytes)), m_record(std::move(record)), m_have(std::move(have)), m_window(window),
+        m_done(std::move(done)) {}
+
+  void start() {
+    std::unique_lock lock(m_mutex);
+    launch(lock);
+  }
+
+private:
+  std::string part_bytes(std::size_t index) const {
+    const auto start = static_cast<std::size_t>(m_record.part_size) * index;
+    return m_bytes.substr(start, static_cast<std::size_t>(m_record.part_size));
+  }
+
+  // Sends parts while there is room; completes once every part is in.
+  void launch(std::unique_lock<std::mutex>& lock) {
+    while (!m_failed && m_in_flight < m_window) {
+      while (m_next < m_have.size() && m_have[m_next]) ++m_next;
+      if (m_next == m_have.size()) break;
+      const std::size_t index = m_next++;
+      ++m_in_flight;
+      ++m_requests;
+      auto body = part_bytes(index);
+      lock.unlock();
+      m_client.upload_part(m_key, m_record.upload_id, static_cast<int>(index + 1), std::move(body),
+                           [self = shared_from_this(), index](util::Result<net::S3Part> part) {
+                             self->part_landed(index, std::move(part));
+                           });
+      lock.lock();
+    }
+    if (m_in_flight > 0 || m_finishing) return;
+    m_finishing = true;
+    if (m_failed) {
+      lock.unlock();
+      return m_done(util::Error{fmt::format("{}: cannot upload: {}", m_where, m_failure)});
+    }
+    lock.unlock();
+    complete();
+  }
+
+  void part_landed(std::size_t index, util::Result<net::S3Part> part) {
+    if (part && m_journal)
+      m_journal->part_done(m_record.upload_id, {part->number, part->etag, part->checksum_sha256, part->size});
+    std::unique_lock lock(m_mutex);
+    --m_in_flight;
+    if (!part) {
+      if (!m_failed) m_failure = part.message();
+      m_failed = true;
+    } else {
+      m_have[index] = true;
+    }
+    launch(lock);
+  }
+
+  void complete() {
+    std::vector<net::S3Part> parts;
+    std::vector<std::string> md5s;
+    for (std::size_t i = 0; i < m_have.size(); ++i) {
+      auto bytes = part_bytes(i);
+      md5s.push_back(net::md5_hex(bytes));
+      parts.push_back({static_cast<int>(i + 1), md5s.back(), net::sha256_base64(bytes), 0});
+    }
+    ++m_requests;
+    m_client.complete_multipart_upload(
+        m_key, m_record.upload_id, parts,
+        [self = shared_from_this(), md5s = std::move(md5s)](util::Result<std::string> etag) {
+          if (!etag) return self->m_done(util::Error{fmt::format("{}: cannot complete the upload: {}", self->m_where,
+                                                                  etag.message())});
+          // S3 gives the MD5 of the parts' MD5s; a store that assembles the
+          // object anew may give the whole file's MD5: either is checked.
+          if (*etag != net::composite_etag(md5s) && *etag != net::md5_hex(self->m_bytes))
+            return self->m_done(util::Error{fmt::format(
+                "{}: the store assembled an object whose ETag {} matches neither its parts ({}) nor its bytes",
+                self->m_where, *etag, net::composite_etag(md5s))});
+          if (self->m_journal) self->m_journal->ended(self->m_record.upload_id);
+          self->m_done(util::Status::success());
+        });
+  }
+
+  net::S3Client& m_client;
+  UploadJournal* m_journal;
+  std::atomic<std::int64_t>& m_requests;
+  std::string m_key, m_where;
+  std::string m_bytes;
+  UploadRecord m_record;
+  std::mutex m_mutex;
+  std::vector<bool> m_have;  // per part: acknowledged by the store
+  std::size_t m_window;
+  std::size_t m_next = 0, m_in_flight = 0;
+  bool m_failed = false, m_finishing = false;
+  std::string m_failure;
+  std::function<void(util::Status)> m_done;
+};
+
 class S3Target final : public PublishTarget {
 public:
   S3Target(net::HttpClient& http, S3TargetSettings settings, net::AwsCredentials credentials)
@@ -33,6 +140,9 @@ public:
         m_name(std::move(settings.name)),
         m_prefix(s3_prefix(settings.prefix)),
         m_max_age(settings.max_age),
+        m_multipart_threshold(settings.multipart_threshold),
+        m_part_size(std::max<std::int64_t>(settings.part_size, std::int64_t{5} << 20)),
+        m_journal(settings.journal),
         m_client(http, settings.location, std::move(credentials)),
         m_retries_before(http.retries_spent()) {}
 
@@ -49,6 +159,8 @@ public:
 
   void put_async(std::string path, std::string bytes, bool, std::function<void(util::Status)> done) override {
     if (auto checked = check_publish_path(path); !checked) return done(checked);
+    if (static_cast<std::int64_t>(bytes.size()) >= m_multipart_threshold)
+      return put_in_parts(std::move(path), std::move(bytes), std::move(done));
     ++m_requests;
     auto where = location(path);
     m_client.put_object({key(path), std::move(bytes), content_type_of(path), cache_control_of(path, m_max_age)},
@@ -96,21 +208,119 @@ public:
     return results;
   }
 
+  std::vector<util::Status> abort_stale_uploads(
+      std::span<const std::pair<std::string, std::string>> uploading) override {
+    std::vector<util::Status> failures;
+    if (!m_journal) return failures;
+    const std::set<std::pair<std::string, std::string>> wanted(uploading.begin(), uploading.end());
+    for (const auto& upload : m_journal->uploads()) {
+      if (wanted.contains({upload.path, upload.sha256})) continue;
+      if (auto aborted = abort_upload(upload); !aborted) failures.push_back(aborted);
+    }
+    return failures;
+  }
+
   std::int64_t requests() const override { return m_requests + (m_http.retries_spent() - m_retries_before); }
 
 private:
   std::string key(std::string_view path) const { return m_prefix + std::string(path); }
 
+  util::Status abort_upload(const UploadRecord& upload) {
+    ++m_requests;
+    if (auto aborted = m_client.abort_multipart_upload(key(upload.path), upload.upload_id); !aborted)
+      return util::Error{fmt::format("{}: cannot abort an unfinished upload: {}", location(upload.path),
+                                     aborted.message())};
+    m_journal->ended(upload.upload_id);
+    return util::Status::success();
+  }
+
+  // The parts of `record` the store holds with exactly the bytes of this
+  // file's parts (their MD5 is the ETag), as ListParts tells; where the store
+  // cannot list parts, those the journal recorded. Nothing when the store no
+  // longer knows the upload.
+  util::Result<std::optional<std::vector<bool>>> parts_in_place(const UploadRecord& record, std::string_view bytes,
+                                                                std::size_t count) {
+    ++m_requests;
+    auto listing = m_client.list_parts(key(record.path), record.upload_id);
+    if (!listing) return listing.error();
+    if (listing->outcome == net::S3PartListing::Outcome::no_such_upload) return std::optional<std::vector<bool>>{};
+    std::vector<UploadPart> held;
+    if (listing->outcome == net::S3PartListing::Outcome::not_supported) {
+      held = record.parts;
+    } else {
+      for (const auto& part : listing->parts) held.push_back({part.number, part.etag, part.checksum_sha256, part.size});
+    }
+    std::set<int> recorded;
+    for (const auto& part : record.parts) recorded.insert(part.number);
+    std::vector<bool> have(count, false);
+    for (const auto& part : held) {
+      if (part.number < 1 || static_cast<std::size_t>(part.number) > count) continue;
+      const auto start = static_cast<std::size_t>(record.part_size) * static_cast<std::size_t>(part.number - 1);
+      const auto slice = bytes.substr(start, static_cast<std::size_t>(record.part_size));
+      if (part.etag != net::md5_hex(slice)) continue;
+      have[static_cast<std::size_t>(part.number - 1)] = true;
+      // A part that landed just before a kill stopped its record.
+      if (!recorded.contains(part.number))
+        m_journal->part_done(record.upload_id,
+                             {part.number, part.etag, net::sha256_base64(slice), static_cast<std::int64_t>(slice.size())});
+    }
+    return std::optional<std::vector<bool>>{std::move(have)};
+  }
+
+  // A large file: the upload begun for these very bytes by an earlier run
+  // goes on from the parts the store holds; an upload of other bytes to the
+  // same path is aborted.
+  void put_in_parts(std::string path, std::string bytes, std::function<void(util::Status)> done) {
+    const auto where = location(path);
+    const std::string sha256 = util::sha256_hex(bytes);
+    const auto count = static_cast<std::size_t>(part_count(static_cast<std::int64_t>(bytes.size()), m_part_size));
+    std::optional<UploadRecord> record;
+    std::vector<bool> have(count, false);
+    if (m_journal)
+      for (const auto& upload : m_journal->uploads()) {
+        if (upload.path != path) continue;
+        if (record || upload.sha256 != sha256 || upload.part_size != m_part_size) {
+          if (auto aborted = abort_upload(upload); !aborted) return done(aborted);
+          continue;
+        }
+        auto in_place = parts_in_place(upload, bytes, count);
+        if (!in_place) return done(util::Error{fmt::format("{}: cannot resume its upload: {}", where, in_place.message())});
+        if (!*in_place) {
+          m_journal->ended(upload.upload_id);
+          continue;
+        }
+        record = upload;
+        have = std::move(**in_place);
+      }
+    if (!record) {
+      ++m_requests;
+      auto created = m_client.create_multipart_upload(key(path), content_type_of(path), cache_control_of(path, m_max_age));
+      if (!created) return done(util::Error{fmt::format("{}: cannot begin its upload: {}", where, created.message())});
+      record = UploadRecord{path, sha256, *created, m_part_size, {}};
+      if (m_journal) m_journal->begun(*record);
+    }
+    auto upload = std::make_shared<PartedUpload>(m_client, m_journal, m_requests, key(path), where, std::move(bytes),
+                                                 std::move(*record), std::move(have), concurrency(), std::move(done));
+    upload->start();
+  }
+
   net::HttpClient& m_http;
   std::string m_name;
   std::string m_prefix;
   int m_max_age;
+  std::int64_t m_multipart_threshold;
+  std::int64_t m_part_size;
+  UploadJournal* m_journal;
   net::S3Client m_client;
   std::atomic<std::int64_t> m_requests{0};
   int m_retries_before;
 };
 
 }  // namespace
+
+std::int64_t part_count(std::int64_t size, std::int64_t part_size) {
+  return std::max<std::int64_t>(1, (size + part_size - 1) / part_size);
+}
 
 std::string s3_prefix(std::string_view prefix) {
   while (!prefix.empty() && prefix.front() == '/') prefix.remove_prefix(1);

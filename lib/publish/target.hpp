@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,13 @@ public:
     done(only_new ? put_new(path, bytes) : put(path, bytes));
   }
   virtual std::size_t concurrency() const { return 1; }
+  // Aborts the unfinished uploads the target keeps (multipart, on a store)
+  // that are not of one of `uploading` (path and SHA-256): their file changed
+  // or is no longer published. Gives one failure per upload that could not be.
+  virtual std::vector<util::Status> abort_stale_uploads(std::span<const std::pair<std::string, std::string>> uploading) {
+    (void)uploading;
+    return {};
+  }
   // The requests sent to a remote store so far (retries included); 0 for a folder.
   virtual std::int64_t requests() const { return 0; }
 };

@@ -4,12 +4,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include "net/rate_limit.hpp"
 #include "tagging/openai.hpp"
 #include "util/hash.hpp"
 #include "util/text.hpp"
@@ -65,7 +67,10 @@ Answer answer_for(const json& one, const config::Config& config) {
 class GoogleVisionProvider final : public Provider {
 public:
   GoogleVisionProvider(const config::Config& config, std::optional<std::string> key, net::HttpSettings http)
-      : m_config(config), m_key(std::move(key)) {
+      : m_config(config),
+        m_key(std::move(key)),
+        m_limiter({.concurrency = std::max(1, config.tagging.google_vision.concurrency),
+                   .requests_per_minute = config.tagging.google_vision.requests_per_minute}) {
     std::string table;
     for (const auto& rule : config.tagging.google_vision.labels) table += rule.label + "=" + rule.scene + ";";
     m_model = "vision-1#" + util::sha256_hex(table + json(vision_request_body({})).dump()).substr(0, 12);
@@ -73,6 +78,8 @@ public:
     m_gatherer = std::thread([this] { gather(); });
   }
   ~GoogleVisionProvider() override {
+    // What waits for the limiter is answered first, so that nothing is sent on a client being stopped.
+    m_limiter.stop();
     {
       std::lock_guard lock(m_mutex);
       m_stopping = true;
@@ -105,7 +112,9 @@ private:
   };
 
   // Sends the waiting photos 16 at a time, a partial batch once it has
-  // waited k_gather, and at most `concurrency` requests at once.
+  // waited k_gather, each request when the limiter lets it go (concurrency,
+  // requests per minute, a 429's Retry-After); photos arriving meanwhile make
+  // the next batch.
   void gather() {
     std::unique_lock lock(m_mutex);
     while (true) {
@@ -113,20 +122,19 @@ private:
       if (m_waiting.empty() && m_stopping) return;
       m_changed.wait_until(lock, m_first_waiting + k_gather,
                            [&] { return m_stopping || m_waiting.size() >= k_vision_batch; });
-      m_changed.wait(lock, [&] { return m_in_flight < std::max(1, m_config.tagging.google_vision.concurrency); });
       std::vector<Photo> batch;
       while (!m_waiting.empty() && batch.size() < k_vision_batch) {
         batch.push_back(std::move(m_waiting.front()));
         m_waiting.pop_front();
       }
-      m_first_waiting = std::chrono::steady_clock::now();
-      ++m_in_flight;
       lock.unlock();
       send(std::move(batch));
       lock.lock();
+      m_first_waiting = std::chrono::steady_clock::now();
     }
   }
 
+  // Encodes the batch, then waits (on the gatherer's thread) for the limiter.
   void send(std::vector<Photo> batch) {
     std::vector<std::string> jpegs;
     std::vector<Photo> sendable;
@@ -141,12 +149,12 @@ private:
       sendable.push_back(std::move(photo));
     }
     batch = std::move(sendable);
-    if (batch.empty()) {
-      {
-        std::lock_guard lock(m_mutex);
-        --m_in_flight;
-      }
-      m_changed.notify_all();
+    if (batch.empty()) return;
+    std::promise<std::string> permit;
+    auto granted = permit.get_future();
+    m_limiter.when_allowed(0, [&permit](std::string refused) { permit.set_value(std::move(refused)); });
+    if (auto refused = granted.get(); !refused.empty()) {
+      for (auto& photo : batch) photo.done(Answer::failed(refused, true));
       return;
     }
     net::HttpRequest request;
@@ -161,11 +169,7 @@ private:
     auto shared = std::make_shared<std::vector<Photo>>(std::move(batch));
     m_client->send(std::move(request), [this, shared](net::HttpResponse response) {
       auto answers = read_vision_answers(response, shared->size(), m_config);
-      {
-        std::lock_guard lock(m_mutex);
-        --m_in_flight;
-      }
-      m_changed.notify_all();
+      m_limiter.finished(response, 0, std::nullopt);
       for (std::size_t i = 0; i < shared->size(); ++i) (*shared)[i].done(std::move(answers[i]));
     });
   }
@@ -177,8 +181,8 @@ private:
   std::condition_variable m_changed;
   std::deque<Photo> m_waiting;
   std::chrono::steady_clock::time_point m_first_waiting;
-  int m_in_flight = 0;
   bool m_stopping = false;
+  net::RateLimiter m_limiter;
   std::unique_ptr<net::HttpClient> m_client;
   std::thread m_gatherer;
 };

@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <vips/vips8>
 
 #include "imaging/probe.hpp"
+#include "net/rate_limit.hpp"
 #include "util/hash.hpp"
 
 namespace wsp::tagging {
@@ -19,6 +18,7 @@ using nlohmann::json;
 
 constexpr std::size_t k_max_keywords = 25;
 constexpr std::size_t k_max_text = 500;
+constexpr int k_max_answer_tokens = 400;
 
 std::string base64(std::string_view bytes) {
   std::string encoded(4 * ((bytes.size() + 2) / 3), '\0');
@@ -92,7 +92,13 @@ util::Result<Observation> observation_from_answer(const json& answer, const conf
 class OpenAiProvider final : public Provider {
 public:
   OpenAiProvider(const config::Config& config, std::optional<std::string> key, net::HttpSettings http)
-      : m_config(config), m_key(std::move(key)), m_client(std::make_unique<net::HttpClient>(std::move(http))) {
+      : m_config(config),
+        m_key(std::move(key)),
+        m_rate_tokens(openai_rate_tokens(config)),
+        m_limiter({.concurrency = std::max(1, config.tagging.openai.concurrency),
+                   .requests_per_minute = config.tagging.openai.requests_per_minute,
+                   .tokens_per_minute = config.tagging.openai.tokens_per_minute}),
+        m_client(std::make_unique<net::HttpClient>(std::move(http))) {
     m_model = fmt::format("{}#{}", config.tagging.openai.model,
                           util::sha256_hex(openai_prompt(config) + dump(openai_schema(config))).substr(0, 12));
   }
@@ -103,8 +109,9 @@ public:
 
   Answer ask(const Pixels& analysis) override { return wait_for_answer(analysis); }
 
-  // At most tagging.openai.concurrency requests are out at once; the rest
-  // wait in order, without a thread each, and go out as answers come back.
+  // Requests wait in the limiter's queue, without a thread each, for a place
+  // among tagging.openai.concurrency and for the per-minute limits and the
+  // server's own counters to allow them.
   void ask_async(const Pixels& analysis, std::function<void(Answer)> done) override {
     auto jpeg = plain_jpeg(analysis, m_config.render.analysis_size);
     if (!jpeg.ok()) return done(Answer::failed(fmt::format("analysis image: {}", jpeg.message()), false));
@@ -117,47 +124,29 @@ public:
     if (m_key && !m_key->empty()) request.headers.push_back({"Authorization", "Bearer " + *m_key});
     request.body = dump(openai_request_body(m_config, *jpeg));
     request.timeout = std::chrono::seconds(m_config.tagging.openai.timeout_seconds);
-    {
-      std::lock_guard lock(m_mutex);
-      if (m_in_flight >= std::max(1, m_config.tagging.openai.concurrency)) {
-        m_waiting.push_back({std::move(request), std::move(done)});
-        return;
-      }
-      ++m_in_flight;
-    }
-    send({std::move(request), std::move(done)});
-  }
-
-private:
-  struct Asking {
-    net::HttpRequest request;
-    std::function<void(Answer)> done;
-  };
-
-  void send(Asking asking) {
-    m_client->send(std::move(asking.request), [this, done = std::move(asking.done)](net::HttpResponse response) {
-      auto answer = read_openai_answer(response, m_config);
-      std::optional<Asking> next;
-      {
-        std::lock_guard lock(m_mutex);
-        if (m_waiting.empty()) {
-          --m_in_flight;
-        } else {
-          next = std::move(m_waiting.front());
-          m_waiting.pop_front();
-        }
-      }
-      if (next) send(std::move(*next));
-      done(std::move(answer));
+    m_limiter.when_allowed(m_rate_tokens, [this, request = std::move(request),
+                                           done = std::move(done)](std::string refused) mutable {
+      if (!refused.empty()) return done(Answer::failed(std::move(refused), true));
+      m_client->send(std::move(request), [this, done = std::move(done)](net::HttpResponse response) {
+        auto answer = read_openai_answer(response, m_config);
+        const auto used = answer.usage.input_tokens + answer.usage.output_tokens;
+        m_limiter.finished(response, m_rate_tokens, used > 0 ? std::optional(used) : std::nullopt);
+        done(std::move(answer));
+      });
     });
   }
 
+  ~OpenAiProvider() override {
+    // What waits is answered first, so that nothing is sent on a client being stopped.
+    m_limiter.stop();
+  }
+
+private:
   const config::Config m_config;  // a copy: the provider may outlive the caller's
   std::optional<std::string> m_key;
   std::string m_model;
-  std::mutex m_mutex;
-  int m_in_flight = 0;
-  std::deque<Asking> m_waiting;
+  const std::int64_t m_rate_tokens;
+  net::RateLimiter m_limiter;
   // Last, so that it stops (answering what is in flight) while the rest still exists.
   std::unique_ptr<net::HttpClient> m_client;
 };
@@ -210,6 +199,11 @@ json openai_schema(const config::Config& config) {
           {"additionalProperties", false}};
 }
 
+std::int64_t openai_rate_tokens(const config::Config& config) {
+  const auto prompt = openai_prompt(config) + dump(openai_schema(config));
+  return 85 + static_cast<std::int64_t>(prompt.size()) / 4 + k_max_answer_tokens;
+}
+
 json openai_request_body(const config::Config& config, std::string_view jpeg) {
   json image = {{"type", "image_url"},
                 {"image_url", {{"url", "data:image/jpeg;base64," + base64(jpeg)}, {"detail", "low"}}}};
@@ -220,7 +214,7 @@ json openai_request_body(const config::Config& config, std::string_view jpeg) {
           {"response_format",
            {{"type", "json_schema"},
             {"json_schema", {{"name", "wedding_photo"}, {"strict", true}, {"schema", openai_schema(config)}}}}},
-          {"max_tokens", 400},
+          {"max_tokens", k_max_answer_tokens},
           {"temperature", 0}};
 }
 

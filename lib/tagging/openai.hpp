@@ -7,6 +7,7 @@
 // tagging.scenes. The key, when there is one, travels only in the
 // Authorization header.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,11 @@ util::Result<std::string> plain_jpeg(const Pixels& pixels, int max_side);
 // The instructions the model is given, and the schema its answer must match.
 std::string openai_prompt(const config::Config& config);
 nlohmann::json openai_schema(const config::Config& config);
+
+// What one request counts against tagging.openai.tokens_per_minute before
+// its answer tells: the low-detail image (85 tokens), the instructions and
+// schema at about 4 characters a token, and the most the answer may take.
+std::int64_t openai_rate_tokens(const config::Config& config);
 
 // The Chat Completions request body for one photo.
 nlohmann::json openai_request_body(const config::Config& config, std::string_view jpeg);

@@ -361,6 +361,8 @@ std::vector<double> area_resize(const std::vector<double>& plane, int width, int
 }
 
 bool better_pick(const FrameFacts& a, const FrameFacts& b) {
+  if (a.eyes_closed != b.eyes_closed) return b.eyes_closed;
+  if (a.face_sharpness != b.face_sharpness) return a.face_sharpness > b.face_sharpness;
   if (a.sharpness != b.sharpness) return a.sharpness > b.sharpness;
   if (a.exposure_error != b.exposure_error) return a.exposure_error < b.exposure_error;
   return a.image_id < b.image_id;
@@ -509,6 +511,18 @@ std::uint64_t perceptual_hash(const Pixels& image) {
 }
 
 int hamming_distance(std::uint64_t a, std::uint64_t b) { return std::popcount(a ^ b); }
+
+double region_sharpness(const Pixels& image, int left, int top, int width, int height) {
+  if (!is_valid(image)) return 0;
+  const int x0 = std::clamp(left, 0, image.width), y0 = std::clamp(top, 0, image.height);
+  const int x1 = std::clamp(left + std::max(0, width), 0, image.width);
+  const int y1 = std::clamp(top + std::max(0, height), 0, image.height);
+  std::vector<double> luma;
+  luma.reserve(std::size_t(x1 - x0) * std::size_t(y1 - y0));
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) luma.push_back(luma_at(image, std::size_t(y) * image.width + x));
+  return laplacian_variance(luma, x1 - x0, y1 - y0);
+}
 
 std::vector<Group> group_near_duplicates(std::vector<FrameFacts> frames, std::int64_t window_ms, int max_distance) {
   // Timed frames first, by time then id; untimed after them, by id. Sorting

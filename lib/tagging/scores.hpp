@@ -80,6 +80,11 @@ const std::vector<std::string>& colour_names();
 // Robust to brightness changes and small shifts; 0 for an empty or a flat image.
 std::uint64_t perceptual_hash(const Pixels& image);
 
+// Variance of the 3x3 Laplacian of luma inside the box (clipped to the
+// image), unscaled: comparable between boxes of about the same size, such as
+// one face in the frames of a burst. 0 for a box under 3x3 pixels.
+double region_sharpness(const Pixels& image, int left, int top, int width, int height);
+
 // Number of differing bits, 0..64.
 int hamming_distance(std::uint64_t a, std::uint64_t b);
 
@@ -90,12 +95,20 @@ struct FrameFacts {
   std::uint64_t phash = 0;
   double sharpness = 0;
   double exposure_error = 0;
+  // Someone's eyes are closed (the local face finder's or a provider's word).
+  bool eyes_closed = false;
+  // region_sharpness() of the sharpest face found; 0 when none was.
+  double face_sharpness = 0;
 };
 
 // A burst or set of near-duplicates and the frame to keep.
 struct Group {
   std::vector<std::int64_t> members;  // by capture time, then id
-  std::int64_t best = 0;              // sharpest, then lowest exposure_error, then lowest id
+  // Eyes open before eyes closed, then the sharpest face (a frame with a face
+  // found before one without), then the sharpest frame, then lowest
+  // exposure_error, then lowest id: in a burst of people the frame to keep is
+  // the one where nobody blinked and the face is in focus.
+  std::int64_t best = 0;
 };
 
 // Groups frames by single linkage: two timed frames are linked when their

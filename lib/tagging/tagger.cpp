@@ -17,16 +17,26 @@ namespace {
 
 class LocalProvider final : public Provider {
 public:
+  explicit LocalProvider(bool faces) : m_faces(faces) {}
   std::string name() const override { return "local"; }
   // Bumped whenever the measurements change, so cached observations are redone.
-  std::string model() const override { return "local-1"; }
+  std::string model() const override { return m_faces ? "local-1 faces-dlib68-1" : "local-1"; }
   Answer ask(const Pixels& analysis) override {
     Observation seen;
     seen.scores = technical_scores(analysis);
     seen.palette = palette(analysis);
     seen.phash = perceptual_hash(analysis);
+    if (m_faces) {
+      auto faces = find_faces(analysis);
+      if (!faces.ok()) return Answer::failed(faces.message(), false);
+      seen.eyes_closed = std::any_of(faces->begin(), faces->end(), [](const Face& f) { return f.eyes_closed; });
+      seen.faces = std::move(*faces);
+    }
     return {.observation = std::move(seen)};
   }
+
+private:
+  const bool m_faces;
 };
 
 bool in_scenes(const config::Config& config, const std::string& scene) {
@@ -38,13 +48,34 @@ bool contains(const std::vector<std::string>& words, const std::string& word) {
   return std::find(words.begin(), words.end(), word) != words.end();
 }
 
+// Something small photographed close: a macro lens, or a long lens wide open.
+bool close_subject(const imaging::CameraFacts& camera) {
+  if (util::ascii_lower(camera.lens).find("macro") != std::string::npos) return true;
+  return camera.focal_length_mm && *camera.focal_length_mm >= 70 && camera.aperture && *camera.aperture <= 2.8;
+}
+
 // A wedding day has a shape even without a timeline: preparations in the
 // morning, the ceremony early in the afternoon, portraits later, the reception
-// in the evening; long lenses wide open make portraits. Right often enough to
-// help, never sure enough to skip review.
+// in the evening. Faces, when they were looked for, say more than the hour:
+// one or two large faces make a portrait, a crowd of faces a group or candid,
+// no face on a close subject a detail (rings, shoes, the dress). Right often
+// enough to help, never sure enough to skip review.
 std::optional<SceneGuess> scene_by_heuristics(const PhotoContext& photo, const Observation& seen,
                                               const config::Config& config) {
   std::vector<SceneGuess> guesses;
+  const auto& camera = photo.header.camera;
+  if (seen.faces) {
+    const auto& faces = *seen.faces;
+    const auto large = std::count_if(faces.begin(), faces.end(), [](const Face& f) { return f.size >= k_large_face; });
+    if (faces.size() >= static_cast<std::size_t>(k_group_faces)) {
+      guesses.push_back({"group", k_heuristic_confidence});
+      guesses.push_back({"candid", k_heuristic_confidence});
+    } else if (large > 0) {
+      guesses.push_back({"portrait", k_heuristic_confidence});
+    } else if (faces.empty() && close_subject(camera)) {
+      guesses.push_back({"detail", k_heuristic_confidence});
+    }
+  }
   if (photo.capture_utc_ms) {
     std::int64_t local_seconds = *photo.capture_utc_ms / 1000 + photo.local_offset_seconds;
     int hour = static_cast<int>(((local_seconds % 86400) + 86400) % 86400 / 3600);
@@ -52,10 +83,12 @@ std::optional<SceneGuess> scene_by_heuristics(const PhotoContext& photo, const O
     else if (hour >= 13 && hour < 15) guesses.push_back({"ceremony", k_heuristic_confidence - 0.05});
     else if (hour >= 18 || hour < 4) guesses.push_back({"reception", k_heuristic_confidence});
   }
-  const auto& camera = photo.header.camera;
   if (seen.scores.mean_luminance < 0.3 && camera.iso && *camera.iso >= 1600)
     guesses.push_back({"reception", k_heuristic_confidence - 0.1});
-  if (camera.focal_length_mm && *camera.focal_length_mm >= 70 && camera.aperture && *camera.aperture <= 2.8)
+  // Without faces to go on, long lenses wide open make portraits.
+  const bool faceless = seen.faces && seen.faces->empty();
+  if (!faceless && camera.focal_length_mm && *camera.focal_length_mm >= 70 && camera.aperture &&
+      *camera.aperture <= 2.8)
     guesses.push_back({"portrait", k_heuristic_confidence - 0.1});
   guesses.push_back({"candid", k_heuristic_confidence - 0.15});
   for (const auto& guess : guesses)
@@ -73,7 +106,14 @@ std::string word(const config::Config& config, const std::string& key) {
   return plain;
 }
 
-std::unique_ptr<Provider> make_local_provider() { return std::make_unique<LocalProvider>(); }
+std::unique_ptr<Provider> make_local_provider(bool faces) { return std::make_unique<LocalProvider>(faces); }
+
+double face_sharpness(const Observation& seen) {
+  double sharpest = 0;
+  if (seen.faces)
+    for (const auto& face : *seen.faces) sharpest = std::max(sharpest, face.sharpness);
+  return sharpest;
+}
 
 Answer Answer::failed(std::string reason, bool transient) {
   Answer answer;
@@ -115,6 +155,15 @@ std::string to_json(const Observation& seen) {
   for (const auto& g : seen.scenes) json["scenes"].push_back({{"scene", g.scene}, {"confidence", g.confidence}});
   if (seen.people) json["people"] = *seen.people;
   if (seen.eyes_closed) json["eyes_closed"] = *seen.eyes_closed;
+  if (seen.faces) {
+    json["faces"] = nlohmann::json::array();
+    for (const auto& f : *seen.faces)
+      json["faces"].push_back({{"box", {f.left, f.top, f.width, f.height}},
+                               {"size", f.size},
+                               {"eyes", {f.left_eye, f.right_eye}},
+                               {"eyes_closed", f.eyes_closed},
+                               {"sharpness", f.sharpness}});
+  }
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -141,6 +190,21 @@ util::Result<Observation> observation_from_json(std::string_view text) {
     seen.labels = root.at("labels").get<std::vector<std::string>>();
     if (root.contains("people")) seen.people = root["people"].get<int>();
     if (root.contains("eyes_closed")) seen.eyes_closed = root["eyes_closed"].get<bool>();
+    if (root.contains("faces")) {
+      seen.faces.emplace();
+      for (const auto& f : root["faces"]) {
+        const auto& box = f.at("box");
+        seen.faces->push_back({.left = box.at(0).get<int>(),
+                               .top = box.at(1).get<int>(),
+                               .width = box.at(2).get<int>(),
+                               .height = box.at(3).get<int>(),
+                               .size = f.at("size").get<double>(),
+                               .left_eye = f.at("eyes").at(0).get<double>(),
+                               .right_eye = f.at("eyes").at(1).get<double>(),
+                               .eyes_closed = f.at("eyes_closed").get<bool>(),
+                               .sharpness = f.at("sharpness").get<double>()});
+      }
+    }
     seen.description = root.at("description").get<std::string>();
     return seen;
   } catch (const std::exception& e) {
@@ -247,8 +311,12 @@ Conclusion conclude(const Observation& seen, const PhotoContext& photo, const co
   for (const auto& label : seen.labels) add(label);
   if (seen.scores.overexposed) add(word(config, "overexposed"));
   if (seen.scores.underexposed) add(word(config, "underexposed"));
+  if (seen.eyes_closed.value_or(false)) add(word(config, "eyes_closed"));
 
-  out.alt_text = seen.description.empty() ? alt_text(config, out.scene, orientation, colours, seen.people)
+  // The faces found here count the people when no provider did.
+  auto people = seen.people;
+  if (!people && seen.faces && !seen.faces->empty()) people = static_cast<int>(seen.faces->size());
+  out.alt_text = seen.description.empty() ? alt_text(config, out.scene, orientation, colours, people)
                                           : seen.description;
   out.confidence = out.scene.empty() ? 0.0 : out.scene_confidence;
   return out;

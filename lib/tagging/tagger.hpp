@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "imaging/probe.hpp"
+#include "tagging/faces.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/timeline.hpp"
 #include "util/result.hpp"
@@ -38,7 +39,11 @@ struct Observation {
   std::vector<std::string> labels;  // content keywords ("bouquet", "rings")
   std::optional<int> people;
   std::string description;          // a provider's own alt text, if it writes one
-  std::optional<bool> eyes_closed;  // whether any visible eyes are closed, when a provider says
+  // Whether any visible eyes are closed: from the local face finder (any of
+  // its faces) or a provider's answer; unset when neither looked.
+  std::optional<bool> eyes_closed;
+  // The local face finder's faces, largest first; unset when it did not look.
+  std::optional<std::vector<Face>> faces;
 };
 
 // Tokens a remote call consumed, as the provider reported them.
@@ -82,9 +87,14 @@ protected:
   Answer wait_for_answer(const Pixels& analysis);
 };
 
-// Measures sharpness, exposure, palette and the perceptual hash; needs no
-// network and never fails on valid pixels.
-std::unique_ptr<Provider> make_local_provider();
+// Measures sharpness, exposure, palette and the perceptual hash, and with
+// `faces` finds faces and their eyes (find_faces); needs no network and never
+// fails on valid pixels, unless the face model cannot be read.
+std::unique_ptr<Provider> make_local_provider(bool faces = false);
+
+// What the local face finder's faces say for culling: the sharpness of the
+// sharpest face (0 with none).
+double face_sharpness(const Observation& observation);
 
 // The provider named in `tagging.providers`, or nullptr for one this build
 // does not include. Remote providers read their key here (never logged).
@@ -104,6 +114,12 @@ struct Conclusion {
   std::string alt_text;
   double confidence = 0;
 };
+
+// A face at least this share of the long edge is large (a head-and-shoulders
+// portrait, a couple close up); smaller ones are guests in a scene. Three or
+// more faces make a group.
+inline constexpr double k_large_face = 0.10;
+inline constexpr int k_group_faces = 3;
 
 // A provider's scene this sure, against the timeline's, sends the photo to review.
 inline constexpr double k_confident_disagreement = 0.8;

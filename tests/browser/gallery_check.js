@@ -3,7 +3,8 @@
 // the lazy ones once scrolled to), the console stays free of errors, and no
 // request leaves the host. Takes a full-page screenshot for a person to look at.
 //
-// Usage: NODE_PATH=.../node_modules node gallery_check.js GALLERY_FOLDER SCREENSHOT.png
+// Usage: NODE_PATH=.../node_modules node gallery_check.js GALLERY_FOLDER|GALLERY_URL SCREENSHOT.png
+// (a URL on 127.0.0.1, such as a bucket's website, is opened as it is served there).
 // Needs playwright-core and Debian's /usr/bin/chromium. CommonJS, so that
 // NODE_PATH finds playwright-core installed outside the source tree.
 
@@ -17,7 +18,8 @@ const [folder, screenshot] = process.argv.slice(2);
 const types = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript',
                 '.json': 'application/json', '.jpg': 'image/jpeg', '.webp': 'image/webp', '.avif': 'image/avif',
                 '.png': 'image/png' };
-const server = createServer(async (request, response) => {
+const served = /^http:\/\/127\.0\.0\.1[:/]/.test(folder);
+const server = served ? null : createServer(async (request, response) => {
   const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^\/+/, '');
   if (path.startsWith('..')) { response.writeHead(403).end(); return; }
   try {
@@ -27,8 +29,9 @@ const server = createServer(async (request, response) => {
     response.writeHead(404).end();
   }
 });
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const origin = `http://127.0.0.1:${server.address().port}`;
+if (server) await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const origin = served ? new URL(folder).origin : `http://127.0.0.1:${server.address().port}`;
+const base = served ? folder.replace(/\/+$/, '') : origin;
 
 const problems = [];
 const browser = await chromium.launch({
@@ -52,7 +55,7 @@ try {
   });
   const pages = ['index.html'];
   for (let i = 0; i < pages.length; ++i) {
-    await page.goto(`${origin}/${pages[i]}`, { waitUntil: 'load' });
+    await page.goto(`${base}/${pages[i]}`, { waitUntil: 'load' });
     // Scene pages, when the gallery is split, are checked too.
     for (const href of await page.$$eval('a[href$=".html"]', (links) => links.map((a) => a.getAttribute('href'))))
       if (!href.includes('/') && !pages.includes(href)) pages.push(href);
@@ -70,7 +73,7 @@ try {
   }
 } finally {
   await browser.close();
-  server.close();
+  if (server) server.close();
 }
 for (const problem of problems) console.error(problem);
 return problems.length === 0 ? 0 : 1;

@@ -19,9 +19,40 @@ s3_start() {
   # Each request is written down as it arrives: "REQUEST PUT /portfolios/key".
   NODE_OPTIONS=--openssl-legacy-provider node -e "
     const http = require('http');
+    const fs = require('fs');
+    const path = require('path');
     const emit = http.Server.prototype.emit;
+    // s3rver lacks ListParts and AbortMultipartUpload: both are answered here
+    // from its own store of parts (s3data/BUCKET/._S3rver_uploads/ID/N and N.md5),
+    // for requests that carry this test's key.
+    const uploads = path.join('s3data', '$S3_BUCKET', '._S3rver_uploads');
+    const missing = (response, id) => {
+      response.writeHead(404, { 'Content-Type': 'application/xml' });
+      response.end('<Error><Code>NoSuchUpload</Code><Message>' + id + '</Message></Error>');
+    };
+    const multipart = (request, response) => {
+      const url = new URL(request.url, 'http://127.0.0.1');
+      const id = url.searchParams.get('uploadId');
+      if (!id || url.searchParams.has('partNumber') || !['GET', 'DELETE'].includes(request.method)) return false;
+      if (!String(request.headers.authorization).includes('Credential=$S3_KEY_ID/')) return false;
+      const dir = path.join(uploads, path.basename(id));
+      if (!fs.existsSync(dir)) return missing(response, id), true;
+      if (request.method === 'DELETE') {
+        fs.rmSync(dir, { recursive: true, force: true });
+        response.writeHead(204);
+        return response.end(), true;
+      }
+      const parts = fs.readdirSync(dir).filter((n) => /^[0-9]+$/.test(n) && fs.existsSync(path.join(dir, n + '.md5')))
+        .map(Number).sort((a, b) => a - b).map((n) => '<Part><PartNumber>' + n + '</PartNumber><ETag>\"' +
+          fs.readFileSync(path.join(dir, n + '.md5'), 'utf8') + '\"</ETag><Size>' +
+          fs.statSync(path.join(dir, String(n))).size + '</Size></Part>');
+      response.writeHead(200, { 'Content-Type': 'application/xml' });
+      return response.end('<ListPartsResult><UploadId>' + id + '</UploadId><IsTruncated>false</IsTruncated>' +
+                          parts.join('') + '</ListPartsResult>'), true;
+    };
     http.Server.prototype.emit = function (event, request, ...rest) {
       if (event === 'request') process.stdout.write('REQUEST ' + request.method + ' ' + request.url + '\\n');
+      if (event === 'request' && multipart(request, rest[0])) return true;
       return emit.call(this, event, request, ...rest);
     };
     require('$account').DUMMY_ACCOUNT.createKeyPair('$S3_KEY_ID', '$S3_SECRET_VALUE');
@@ -37,6 +68,18 @@ s3_start() {
   done
   [ -n "$S3_PORT" ] || { cat s3.log >&2; fail "s3rver did not say where it listens"; }
   S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+}
+
+# The fault-injecting proxy (s3_fault_proxy.py) in front of s3rver, its
+# faults read from proxy.json at each request; PROXY_ENDPOINT is its address.
+s3_proxy_start() {
+  [ -f proxy.json ] || echo '{}' >proxy.json
+  python3 "$here/s3_fault_proxy.py" "$S3_PORT" proxy.port proxy.log proxy.json 2>proxy.err &
+  proxy_pid=$!
+  trap 'kill $s3_pid $proxy_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do [ -s proxy.port ] && break; sleep 0.1; done
+  [ -s proxy.port ] || { cat proxy.err >&2; fail "the fault proxy did not start"; }
+  PROXY_ENDPOINT="http://127.0.0.1:$(cat proxy.port)"
 }
 
 # The requests s3rver has received so far.

@@ -62,12 +62,15 @@ awk -v g="$flaky_gap" 'BEGIN {exit !(g >= 4.4 && g < 8)}' || fail "/flaky retrie
 expect_eq "$(received /gone id | wc -l)" 1 "nothing more to the disabled /gone"
 
 # The schedule: each failed attempt of the refused endpoint is followed by the
-# next wait (jitter within a tenth), fast-forwarded here; the eighth is the last.
+# next wait (jitter within a tenth), fast-forwarded here, as is the endpoint's
+# circuit (open after the fifth failure; the real waits are longer than it
+# stays open, so each later attempt is its probe); the eighth is the last.
 refused="http://127.0.0.1:$refused_port/hook"
 waits=(5 300 1800 7200 18000 36000 36000)
 made=$(sql shoot "SELECT attempts FROM webhook_deliveries WHERE endpoint = '$refused'")
 for attempt in $(seq $((made + 1)) 8); do
-  sqlite_sql shoot "UPDATE webhook_deliveries SET next_attempt_ms = 0 WHERE endpoint = '$refused'"
+  sqlite_sql shoot "UPDATE webhook_deliveries SET next_attempt_ms = 0 WHERE endpoint = '$refused';
+             UPDATE circuits SET opened_ms = opened_ms - 86400000 WHERE name = '$refused'"
   before=$(($(date +%s%3N)))
   wsp_code webhooks deliver -C shoot
   expect_eq "$code" 1 "attempt $attempt fails"
@@ -80,6 +83,8 @@ for attempt in $(seq $((made + 1)) 8); do
   fi
 done
 expect_eq "$(state_of "$refused")" "dead 8" "dead-lettered after the eighth attempt"
+expect_eq "$(sql shoot "SELECT state || ' ' || consecutive_failures FROM circuits WHERE name = '$refused'")" "open 8" \
+  "its circuit open, each probe having failed"
 wsp status shoot --json >status.jsonl
 expect_eq "$(jq -r --arg e "$refused" 'select(.event == "status.webhook" and .endpoint == $e) | "\(.pending) \(.dead)"' status.jsonl)" "0 1" "status: the refused endpoint's backlog"
 expect_eq "$(jq -r --arg e "$base/gone" 'select(.event == "status.webhook" and .endpoint == $e) | "\(.disabled) \(.disabled_reason)"' status.jsonl)" "true 410 Gone" "status: /gone disabled"

@@ -8,7 +8,7 @@ it came (monotonic seconds) and the status it answered.
 Paths: /ok 200; /flaky 500 then 200; /busy 503 with Retry-After: 2 then 200;
 /gone 410 then 200; /slow answers after 3 s; /hold answers after 5 s while a
 file named `holding` exists in the current folder (logged as held), at once
-otherwise.
+otherwise; /outage 500 while a file named `down` exists, else as /hold.
 
 usage: webhooks_receiver.py PORT_FILE LOG_FILE   (secret in WEBHOOK_SECRET)
 """
@@ -59,7 +59,9 @@ class Handler(BaseHTTPRequestHandler):
             status = 410
         elif self.path == "/slow":
             delay = 3
-        elif self.path == "/hold" and os.path.exists("holding"):
+        elif self.path == "/outage" and os.path.exists("down"):
+            status = 500
+        elif self.path in ("/hold", "/outage") and os.path.exists("holding"):
             delay, held = 5, True
         try:
             event_type = json.loads(body).get("type", "")

@@ -491,6 +491,87 @@ TEST_P(CatalogTest, StageCountsGroupByStageAndState) {
   EXPECT_EQ(counts[3].count, 1);
 }
 
+TEST_P(CatalogTest, MultipartUploadsKeepTheirPartsPerTargetUntilForgotten) {
+  m_catalog->record_multipart_upload("s3:a", {"films/one.bin", "aa11", "upload-1", 5 << 20, 0, {}});
+  m_catalog->record_multipart_upload("s3:b", {"films/two.bin", "bb22", "upload-2", 8 << 20, 0, {}});
+  m_catalog->record_uploaded_part("s3:a", "upload-1", {2, "etag-2", "c2", 5 << 20});
+  m_catalog->record_uploaded_part("s3:a", "upload-1", {1, "etag-1", "c1", 5 << 20});
+  m_catalog->record_uploaded_part("s3:a", "upload-1", {2, "etag-2b", "c2b", 5 << 20});
+
+  auto uploads = m_catalog->multipart_uploads("s3:a");
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].path, "films/one.bin");
+  EXPECT_EQ(uploads[0].sha256, "aa11");
+  EXPECT_EQ(uploads[0].part_size, 5 << 20);
+  EXPECT_GT(uploads[0].started_ms, 0);
+  ASSERT_EQ(uploads[0].parts.size(), 2u);
+  EXPECT_EQ(uploads[0].parts[0].number, 1);
+  EXPECT_EQ(uploads[0].parts[1].etag, "etag-2b");  // recorded again: replaced
+  EXPECT_EQ(uploads[0].parts[1].checksum_sha256, "c2b");
+
+  m_catalog->forget_multipart_upload("s3:a", "upload-1");
+  EXPECT_TRUE(m_catalog->multipart_uploads("s3:a").empty());
+  EXPECT_EQ(scalar("SELECT count(*) FROM multipart_parts"), "0");
+  EXPECT_EQ(m_catalog->multipart_uploads("s3:b").size(), 1u);
+}
+
+TEST_P(CatalogTest, MultipartUploadsComeInTheOrderTheyBegan) {
+  m_catalog->record_multipart_upload("s3:a", {"b.bin", "bb", "upload-b", 5 << 20, 2000, {}});
+  m_catalog->record_multipart_upload("s3:a", {"a.bin", "aa", "upload-a", 5 << 20, 1000, {}});
+  m_catalog->record_multipart_upload("s3:a", {"c.bin", "cc", "upload-C", 5 << 20, 2000, {}});
+  auto uploads = m_catalog->multipart_uploads("s3:a");
+  ASSERT_EQ(uploads.size(), 3u);
+  EXPECT_EQ(uploads[0].upload_id, "upload-a");
+  EXPECT_EQ(uploads[0].started_ms, 1000);
+  EXPECT_EQ(uploads[1].upload_id, "upload-C");  // same millisecond: by id, bytewise
+  EXPECT_EQ(uploads[2].upload_id, "upload-b");
+}
+
+TEST_P(CatalogTest, CircuitsAreReplacedWholeAndStampedByTheCatalog) {
+  const auto before = now_ms();
+  m_catalog->record_circuit({"webhook", "https://hooks.example/b", "open", 3, 1234, "refused", 0});
+  m_catalog->record_circuit({"target", "bucket.example", "closed", 0, std::nullopt, "", 0});
+  m_catalog->record_circuit({"webhook", "https://hooks.example/a", "open", 5, 99, "timeout", 0});
+  m_catalog->record_circuit({"webhook", "https://hooks.example/a", "half-open", 6, 100, "503", 0});
+
+  auto circuits = m_catalog->circuits();
+  ASSERT_EQ(circuits.size(), 3u);
+  EXPECT_EQ(circuits[0].kind, "target");  // by kind, then name
+  EXPECT_FALSE(circuits[0].opened_ms);
+  EXPECT_EQ(circuits[1].name, "https://hooks.example/a");
+  EXPECT_EQ(circuits[1].state, "half-open");
+  EXPECT_EQ(circuits[1].consecutive_failures, 6);
+  EXPECT_EQ(circuits[1].opened_ms, 100);
+  EXPECT_EQ(circuits[1].last_error, "503");
+  EXPECT_GE(circuits[1].updated_ms, before - 1000);
+  EXPECT_LE(circuits[1].updated_ms, now_ms() + 1000);
+  EXPECT_EQ(circuits[2].name, "https://hooks.example/b");
+  EXPECT_EQ(circuits[2].consecutive_failures, 3);
+}
+
+TEST_P(CatalogTest, RecentRunsAreNewestFirstAndTheLastEventOfAKindIsFound) {
+  m_catalog->begin_run({"run-a", "ingest", 1, "h", 1000, 1000, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-b", "publish", 2, "h", 3000, 3000, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-c", "tag", 3, "h", 2000, 2000, std::nullopt, std::nullopt});
+  m_catalog->finish_run("run-b", 4);
+  auto runs = m_catalog->recent_runs(2);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].id, "run-b");
+  EXPECT_EQ(runs[0].exit_code, 4);
+  EXPECT_TRUE(runs[0].finished_ms);
+  EXPECT_EQ(runs[1].id, "run-c");
+  EXPECT_FALSE(runs[1].finished_ms);
+
+  EXPECT_FALSE(m_catalog->last_event_ms("publish.completed"));
+  const auto before = now_ms();
+  m_catalog->add_event({"publish.completed", std::nullopt, ""}, "run-b");
+  m_catalog->add_event({"run.completed", std::nullopt, ""}, "run-b");
+  auto at = m_catalog->last_event_ms("publish.completed");
+  ASSERT_TRUE(at);
+  EXPECT_GE(*at, before - 1000);
+  EXPECT_LE(*at, now_ms() + 1000);
+}
+
 TEST(CatalogOpen, NewerSchemaIsRefused) {
   TempDir dir;
   const auto file = dir.path() / "catalog.db";

@@ -139,6 +139,7 @@ void expect_same_settings(const Config& a, const Config& b) {
   EXPECT_EQ(a.publish.purge.has_value(), b.publish.purge.has_value());
   EXPECT_EQ(a.publish.gallery_template, b.publish.gallery_template);
   EXPECT_EQ(a.webhooks.size(), b.webhooks.size());
+  EXPECT_EQ(a.webhook_retention, b.webhook_retention);
 
   EXPECT_EQ(a.pipeline.jobs, b.pipeline.jobs);
   EXPECT_EQ(a.pipeline.max_inflight_images, b.pipeline.max_inflight_images);
@@ -938,6 +939,19 @@ TEST_F(LoadConfig, ErrorsInTheFileNameItAndTheLine) {
   } catch (const ConfigError& e) {
     EXPECT_TRUE(StartsWith(e.what(), file.string() + ":5: render.sharpen: "));
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(FacesSetting, AutoByDefaultOnOrOffWhenSaidAndNothingElse) {
+  EXPECT_EQ(parse_config("version: 1\n", "test.yaml").tagging.faces, "auto");
+  EXPECT_EQ(parse_config("tagging: { faces: off }\n", "test.yaml").tagging.faces, "off");
+  EXPECT_EQ(parse_config("tagging: { faces: on }\n", "test.yaml").tagging.faces, "on");
+  auto message = parse_error("tagging:\n  faces: yes please\n");
+  EXPECT_TRUE(StartsWith(message, "test.yaml:2: tagging.faces: ")) << message;
+  EXPECT_TRUE(Contains(message, "auto, on, off")) << message;
 }
 
 }  // namespace

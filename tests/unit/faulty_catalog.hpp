@@ -47,6 +47,10 @@ public:
   void heartbeat(const std::string& run_id) override { m_real->heartbeat(run_id); }
   void finish_run(const std::string& run_id, int exit_code) override { m_real->finish_run(run_id, exit_code); }
   std::vector<catalog::RunRecord> unfinished_runs() override { return m_real->unfinished_runs(); }
+  std::vector<catalog::RunRecord> recent_runs(int limit) override { return m_real->recent_runs(limit); }
+  std::optional<std::int64_t> last_event_ms(const std::string& kind) override { return m_real->last_event_ms(kind); }
+  void record_circuit(const catalog::CircuitRecord& circuit) override { m_real->record_circuit(circuit); }
+  std::vector<catalog::CircuitRecord> circuits() override { return m_real->circuits(); }
   std::vector<catalog::ImageRecord> claim(const std::string& stage, const std::string& settings,
                                           const std::string& after, const std::string& run_id, std::int64_t lease_ms,
                                           int limit) override {
@@ -91,6 +95,9 @@ public:
     return m_real->tag_override(image_id);
   }
   std::vector<catalog::TagOverride> overrides() override { return m_real->overrides(); }
+  void put_selection(const catalog::SelectionRecord& selection) override { m_real->put_selection(selection); }
+  void remove_selection(std::int64_t image_id) override { m_real->remove_selection(image_id); }
+  std::vector<catalog::SelectionRecord> selections() override { return m_real->selections(); }
   std::optional<std::string> cached_result(const std::string& content_sha256, const std::string& provider,
                                            const std::string& model) override {
     return m_real->cached_result(content_sha256, provider, model);
@@ -116,6 +123,19 @@ public:
   }
   void forget_pending_purge(const std::string& target, const std::string& url) override {
     m_real->forget_pending_purge(target, url);
+  }
+  std::vector<catalog::MultipartUpload> multipart_uploads(const std::string& target) override {
+    return m_real->multipart_uploads(target);
+  }
+  void record_multipart_upload(const std::string& target, const catalog::MultipartUpload& upload) override {
+    m_real->record_multipart_upload(target, upload);
+  }
+  void record_uploaded_part(const std::string& target, const std::string& upload_id,
+                            const catalog::UploadedPart& part) override {
+    m_real->record_uploaded_part(target, upload_id, part);
+  }
+  void forget_multipart_upload(const std::string& target, const std::string& upload_id) override {
+    m_real->forget_multipart_upload(target, upload_id);
   }
   std::optional<catalog::RunProgress> run_progress(const std::string& run_id) override {
     return m_real->run_progress(run_id);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 namespace {
@@ -153,6 +154,42 @@ TEST(NetRetry, BreakersAreKeptPerHost) {
             R"({"consecutive_failures":1,"host":"s3.example.com","state":"open"}])");
   now += 10s;
   EXPECT_EQ(nlohmann::json(breakers.snapshot())[1]["state"], "half-open");
+}
+
+TEST(NetRetry, BreakersTellEachChangeAndTakeUpAnEarlierState) {
+  std::chrono::steady_clock::time_point now{};
+  std::vector<std::string> told;
+  CircuitBreakers breakers({2, 10s}, [&] { return now; }, [&](const BreakerSnapshot& s, std::string_view error) {
+    told.push_back(s.host + " " + std::string(to_string(s.state)) + " " + std::to_string(s.consecutive_failures) +
+                   " " + std::string(error));
+  });
+  breakers.record("a", true);  // closed and no failures before: nothing changed
+  EXPECT_TRUE(told.empty());
+  breakers.record("a", false, "HTTP 500");
+  breakers.record("a", false, "HTTP 502");
+  EXPECT_FALSE(breakers.allow("a"));
+  now += 10s;
+  EXPECT_TRUE(breakers.allow("a"));   // the probe, told
+  EXPECT_FALSE(breakers.allow("a"));  // held back, not told
+  breakers.record("a", true);
+  EXPECT_EQ(told, (std::vector<std::string>{"a closed 1 HTTP 500", "a open 2 HTTP 502", "a half-open 2 ",
+                                            "a closed 0 "}));
+
+  // Open for 4 s when an earlier process ended: 6 s to wait still.
+  breakers.restore("b", BreakerState::open, 2, 4s);
+  EXPECT_FALSE(breakers.allow("b"));
+  now += 5s;
+  EXPECT_FALSE(breakers.allow("b"));
+  now += 1s;
+  EXPECT_TRUE(breakers.allow("b"));
+  // A probe that never came back: due another at once.
+  breakers.restore("c", BreakerState::half_open, 2, 0s);
+  EXPECT_TRUE(breakers.allow("c"));
+  // Failures in a row go on counting from where they were.
+  breakers.restore("d", BreakerState::closed, 1, 0s);
+  EXPECT_TRUE(breakers.allow("d"));
+  breakers.record("d", false);
+  EXPECT_FALSE(breakers.allow("d"));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "pipeline/tag.hpp"
 #include "tagging/google_vision.hpp"
 #include "tagging/openai.hpp"
+#include "require_tool.hpp"
 #include "temp_dir.hpp"
 #include "test_images.hpp"
 
@@ -371,6 +372,192 @@ TEST(OpenAiProvider, A429IsAskedAgainAfterItsRetryAfter) {
   EXPECT_GE(received[1].at - received[0].at, 950ms);
 }
 
+// Asks about `count` photos at once, as the tag stage does, and waits for every answer.
+std::vector<wsp::tagging::Answer> ask_all(wsp::tagging::Provider& provider, int count,
+                                          std::chrono::seconds within = 30s) {
+  std::mutex mutex;
+  std::condition_variable all_in;
+  std::vector<wsp::tagging::Answer> answers;
+  for (int i = 0; i < count; ++i)
+    provider.ask_async(pixels(64 + i, 48), [&](wsp::tagging::Answer answer) {
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(answer));
+      all_in.notify_all();
+    });
+  std::unique_lock lock(mutex);
+  if (!all_in.wait_for(lock, within, [&] { return answers.size() == static_cast<std::size_t>(count); }))
+    ADD_FAILURE() << "only " << answers.size() << " of " << count << " answers came";
+  return answers;
+}
+
+// The most requests the server saw in any `window`.
+std::size_t busiest(const std::vector<Received>& received, std::chrono::milliseconds window) {
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    std::size_t inside = 0;
+    for (const auto& other : received)
+      if (other.at >= received[i].at && other.at - received[i].at < window) ++inside;
+    most = std::max(most, inside);
+  }
+  return most;
+}
+
+// A server that takes `allowed` requests in any sliding `window` and answers
+// 429 beyond it, as OpenAI does (its limits are enforced over short periods).
+FakeOpenAi::Script throttled(int allowed, std::chrono::milliseconds window, std::shared_ptr<std::atomic<int>> refused) {
+  auto times = std::make_shared<std::vector<std::chrono::steady_clock::time_point>>();
+  auto mutex = std::make_shared<std::mutex>();
+  return [=](const Received& request, int) {
+    std::lock_guard lock(*mutex);
+    std::erase_if(*times, [&](auto at) { return request.at - at >= window; });
+    if (static_cast<int>(times->size()) >= allowed) {
+      ++*refused;
+      return error_reply(429, {{"Retry-After", "1"}});
+    }
+    times->push_back(request.at);
+    return completion(content());
+  };
+}
+
+TEST(OpenAiProvider, RequestsPerMinuteKeepTheClientUnderTheServersLimit) {
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  FakeOpenAi server(throttled(5, 1000ms, refused));
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 8;
+  config.tagging.openai.requests_per_minute = 270;  // 4.5 a second, under the server's 5
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http(3));
+  const auto started = std::chrono::steady_clock::now();
+  auto answers = ask_all(*provider, 12);
+  const auto wall = std::chrono::steady_clock::now() - started;
+  for (const auto& answer : answers) EXPECT_TRUE(answer.observation) << answer.failure;
+  EXPECT_EQ(refused->load(), 0) << "the client slowed down before the server had to refuse";
+  auto received = server.received();
+  EXPECT_EQ(received.size(), 12u);
+  EXPECT_LE(busiest(received, 1000ms), 5u);
+  // Twelve requests 222 ms apart: the last goes out 2.4 s after the first.
+  EXPECT_GE(wall, 2200ms);
+}
+
+TEST(OpenAiProvider, TokensPerMinuteKeepTheClientUnderTheServersLimit) {
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  FakeOpenAi server(throttled(5, 1000ms, refused));
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 8;
+  // Each request counts as its estimated tokens: 4.5 requests' worth a second.
+  config.tagging.openai.tokens_per_minute = wsp::tagging::openai_rate_tokens(config) * 270;
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http(3));
+  auto answers = ask_all(*provider, 12);
+  for (const auto& answer : answers) EXPECT_TRUE(answer.observation) << answer.failure;
+  EXPECT_EQ(refused->load(), 0);
+  EXPECT_LE(busiest(server.received(), 1000ms), 5u);
+}
+
+TEST(OpenAiProvider, NoLimitsConfiguredSendsAtOnceAndMeetsTheServersRefusals) {
+  // The server of the two tests above, and a client without limits: the
+  // limit is what kept those under it.
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  FakeOpenAi server(throttled(5, 1000ms, refused));
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 8;
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http(0));
+  ask_all(*provider, 12);
+  EXPECT_GT(refused->load(), 0);
+}
+
+TEST(OpenAiProvider, NoRequestsRemainingWaitsForTheResetTheServerGives) {
+  for (const auto& counter : std::vector<std::pair<std::string, std::string>>{
+           {"x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"},
+           {"x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}}) {
+    const std::string remaining = counter.first, reset = counter.second;
+    FakeOpenAi server([remaining, reset](const Received&, int) {
+      auto reply = completion(content());
+      reply.headers = {{"x-ratelimit-limit-requests", "500"}, {"x-ratelimit-limit-tokens", "30000"},
+                       {remaining, "0"}, {reset, "1s"}};
+      return reply;
+    });
+    auto provider = wsp::tagging::make_openai_provider(provider_config(server), std::nullopt, quick_http());
+    auto first = provider->ask(pixels(64, 48));
+    ASSERT_TRUE(first.observation) << first.failure;
+    auto second = provider->ask(pixels(64, 48));
+    ASSERT_TRUE(second.observation) << second.failure;
+    auto received = server.received();
+    ASSERT_EQ(received.size(), 2u);
+    EXPECT_GE(received[1].at - received[0].at, 900ms) << remaining;
+    EXPECT_LT(received[1].at - received[0].at, 5s) << remaining;
+  }
+}
+
+TEST(OpenAiProvider, RemainingRequestsAreSpentUntilTheReset) {
+  // Two left for the next 1.5 s: two go at once, the third waits for the reset.
+  FakeOpenAi server([](const Received&, int index) {
+    auto reply = completion(content());
+    if (index == 0)
+      reply.headers = {{"x-ratelimit-remaining-requests", "2"}, {"x-ratelimit-reset-requests", "1.5s"},
+                       {"x-ratelimit-remaining-tokens", "29000"}, {"x-ratelimit-reset-tokens", "20ms"}};
+    return reply;
+  });
+  auto config = provider_config(server);
+  config.tagging.openai.concurrency = 1;
+  auto provider = wsp::tagging::make_openai_provider(config, std::nullopt, quick_http());
+  ASSERT_TRUE(provider->ask(pixels(64, 48)).observation);
+  ask_all(*provider, 3);
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 4u);
+  EXPECT_LT(received[2].at - received[0].at, 1000ms);
+  EXPECT_GE(received[3].at - received[0].at, 1400ms);
+}
+
+TEST(OpenAiProvider, A429sRetryAfterHoldsBackTheNextRequestsToo) {
+  FakeOpenAi server([](const Received&, int index) {
+    return index == 0 ? error_reply(429, {{"Retry-After", "1"}}) : completion(content());
+  });
+  auto provider = wsp::tagging::make_openai_provider(provider_config(server), std::nullopt, quick_http(0));
+  auto first = provider->ask(pixels(64, 48));
+  EXPECT_FALSE(first.observation);
+  EXPECT_TRUE(first.transient);
+  ASSERT_TRUE(provider->ask(pixels(64, 48)).observation);
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_GE(received[1].at - received[0].at, 950ms);
+}
+
+TEST(OpenAiProvider, AResetTooFarAwayFailsThePhotosForNowInsteadOfWaiting) {
+  // A daily limit spent: waiting six minutes would hold the run; the photos stay due instead.
+  FakeOpenAi server([](const Received&, int) {
+    auto reply = completion(content());
+    reply.headers = {{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "6m0s"}};
+    return reply;
+  });
+  auto provider = wsp::tagging::make_openai_provider(provider_config(server), std::nullopt, quick_http());
+  ASSERT_TRUE(provider->ask(pixels(64, 48)).observation);
+  const auto started = std::chrono::steady_clock::now();
+  auto answers = ask_all(*provider, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  for (const auto& answer : answers) {
+    EXPECT_FALSE(answer.observation);
+    EXPECT_TRUE(answer.transient);
+    EXPECT_NE(answer.failure.find("rate limit"), std::string::npos) << answer.failure;
+  }
+  EXPECT_EQ(server.received().size(), 1u);
+}
+
+TEST(OpenAiProvider, TheLimitsAreReadFromTheConfigAndChecked) {
+  auto config = wsp::config::parse_config(R"(
+tagging:
+  openai: { requests_per_minute: 500, tokens_per_minute: 200000 }
+  google_vision: { requests_per_minute: 1800 }
+)",
+                                          "wsportfolio.yaml");
+  EXPECT_EQ(config.tagging.openai.requests_per_minute, 500);
+  EXPECT_EQ(config.tagging.openai.tokens_per_minute, 200'000);
+  EXPECT_EQ(config.tagging.google_vision.requests_per_minute, 1800);
+  EXPECT_EQ(wsp::config::Config().tagging.openai.requests_per_minute, 0) << "no limit of ours by default";
+  EXPECT_THROW(wsp::config::parse_config("tagging: { openai: { requests_per_minute: -1 } }\n", "wsportfolio.yaml"),
+               wsp::config::ConfigError);
+  EXPECT_THROW(wsp::config::parse_config("tagging: { openai: { tokens_per_minute: lots } }\n", "wsportfolio.yaml"),
+               wsp::config::ConfigError);
+}
+
 TEST(OpenAiProvider, AServerThatDoesNotAnswerInTimeIsATransientFailure) {
   FakeOpenAi server([](const Received&, int) {
     auto reply = completion(content());
@@ -404,14 +591,34 @@ TEST(OpenAiProvider, TheCacheKeyChangesWithTheModelThePromptAndTheScenes) {
 
 struct Quiet : wsp::pipeline::Observer {};
 
+// Everything the tag stage says, as text.
+struct Transcript : wsp::pipeline::Observer {
+  std::mutex mutex;
+  std::string text;
+  void add(std::string_view line) {
+    std::lock_guard lock(mutex);
+    text.append(line).append("\n");
+  }
+  void item_done(std::string_view, std::string_view file, std::string_view outcome, std::int64_t) override {
+    add(std::string(file) + ": " + std::string(outcome));
+  }
+  void item_problem(std::string_view, std::string_view file, std::string_view reason) override {
+    add(std::string(file) + ": " + std::string(reason));
+  }
+  void warning(std::string_view message) override { add(message); }
+};
+
 // A shoot of `count` photos, ingested and rendered, tagged against the fake server.
 class TaggedShoot {
 public:
-  TaggedShoot(int count, const FakeOpenAi& server) {
+  // `prepare` may change the photos before they are ingested.
+  TaggedShoot(int count, const FakeOpenAi& server, std::function<void(const fs::path& shoot)> prepare = {},
+              int width = 640, int height = 480) {
     fs::create_directories(m_dir.path() / "shoot");
     for (int i = 0; i < count; ++i)
       std::ofstream(m_dir.path() / "shoot" / ("IMG_" + std::to_string(1000 + i) + ".jpg"), std::ios::binary)
-          << make_jpeg(640, 480, 40.0 + i * 9);
+          << make_jpeg(width, height, 40.0 + i * 9);
+    if (prepare) prepare(m_dir.path() / "shoot");
     m_config.project_dir = m_dir.path();
     wsp::config::apply_derived_defaults(m_config);
     m_config.render.widths = {320};
@@ -429,11 +636,13 @@ public:
     wsp::pipeline::render(m_config, *m_catalog, render, quiet);
   }
 
-  wsp::pipeline::TagSummary tag(const std::string& run_id) {
+  wsp::pipeline::TagSummary tag(const std::string& run_id, wsp::net::SteadyClock circuit_clock = {},
+                                wsp::pipeline::Observer* observer = nullptr) {
     Quiet quiet;
     wsp::pipeline::TagRequest request;
     request.run_id = run_id;
     request.jobs = 1;
+    request.circuit_clock = std::move(circuit_clock);
     request.providers = [](const std::string& name,
                            const wsp::config::Config& config) -> std::unique_ptr<wsp::tagging::Provider> {
       if (name == "openai") return wsp::tagging::make_openai_provider(config, std::string(k_key), quick_http());
@@ -441,7 +650,7 @@ public:
         return wsp::tagging::make_google_vision_provider(config, std::string(k_vision_key), quick_http());
       return nullptr;
     };
-    return wsp::pipeline::tag(m_config, *m_catalog, request, quiet);
+    return wsp::pipeline::tag(m_config, *m_catalog, request, observer ? *observer : quiet);
   }
 
   std::int64_t jobs(const std::string& state) {
@@ -538,6 +747,68 @@ TEST(RemoteTagging, TheCircuitOpensAfterRepeatedFailuresAndThePhotosStayDue) {
   auto usage = shoot.m_catalog->provider_usage();
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_EQ(usage[0].circuit, "open");
+}
+
+// Counts the photos tagged without a provider because its circuit was open.
+struct CircuitWatcher : wsp::pipeline::Observer {
+  std::atomic<int> held_back{0};
+  void warning(std::string_view message) override {
+    if (message.find("circuit open") != std::string_view::npos) ++held_back;
+  }
+};
+
+TEST(RemoteTagging, TheCircuitClosesAgainAfterASuccessfulProbeAndThePhotosKeptDueAreAskedAgain) {
+  // Down for five requests, then back.
+  FakeOpenAi server([](const Received&, int index) { return index < 5 ? error_reply(500) : completion(content()); });
+  TaggedShoot shoot(16, server);
+  shoot.m_config.tagging.openai.concurrency = 1;  // one at a time: the order is exact
+  // Simulated time: each look at the clock is 5 s later, so that the 30 s the
+  // circuit stays open pass while photos are held back.
+  auto ticks = std::make_shared<std::atomic<long>>(0);
+  const auto origin = std::chrono::steady_clock::now();
+  auto clock = [ticks, origin] { return origin + std::chrono::seconds(5 * ++*ticks); };
+  CircuitWatcher watcher;
+  auto first = shoot.tag("run-1", clock, &watcher);
+
+  auto received = server.received();
+  ASSERT_GE(received.size(), 6u) << "a probe went out once the circuit was half-open";
+  EXPECT_GE(watcher.held_back.load(), 1) << "photos were held back while the circuit was open";
+  EXPECT_EQ(static_cast<int>(received.size()) + watcher.held_back.load(), 16)
+      << "every photo is either asked or held back";
+  auto usage = shoot.m_catalog->provider_usage();
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].failures, 5);
+  EXPECT_EQ(usage[0].calls, static_cast<std::int64_t>(received.size()) - 5) << "answered requests";
+  EXPECT_EQ(usage[0].circuit, "closed") << "the probe's success closed the circuit, and it stayed closed";
+  const auto due = shoot.jobs("pending");
+  EXPECT_EQ(due, 5 + watcher.held_back.load()) << "the failed and the held-back photos stay due";
+  EXPECT_EQ(first.due_remote, static_cast<std::size_t>(due));
+  EXPECT_EQ(shoot.jobs("done"), 16 - due);
+
+  auto second = shoot.tag("run-2");
+  EXPECT_EQ(server.received().size(), received.size() + static_cast<std::size_t>(due)) << "only those are asked again";
+  EXPECT_EQ(second.tagged, static_cast<std::size_t>(due));
+  EXPECT_EQ(shoot.jobs("done"), 16);
+  for (const auto& [path, provider] : shoot.providers_by_path()) EXPECT_EQ(provider, "openai") << path;
+}
+
+TEST(RemoteTagging, AnOpenCircuitOutlivesTheRun) {
+  FakeOpenAi server([](const Received&, int) { return error_reply(500); });
+  TaggedShoot shoot(8, server);
+  shoot.m_config.tagging.openai.concurrency = 1;
+  shoot.tag("run-1");
+  ASSERT_EQ(server.received().size(), 5u);
+  auto circuits = shoot.m_catalog->circuits();
+  ASSERT_EQ(circuits.size(), 1u);
+  EXPECT_EQ(circuits[0].kind, "provider");
+  EXPECT_EQ(circuits[0].name, "openai");
+  EXPECT_EQ(circuits[0].state, "open");
+  EXPECT_EQ(circuits[0].consecutive_failures, 5);
+  EXPECT_FALSE(circuits[0].last_error.empty());
+  // The next run, within the 30 s: the provider is left alone.
+  shoot.tag("run-2");
+  EXPECT_EQ(server.received().size(), 5u);
+  EXPECT_EQ(shoot.jobs("pending"), 8);
 }
 
 TEST(RemoteTagging, TheCostCapStopsRemoteCallsAndTheRestStayDue) {
@@ -658,6 +929,41 @@ TEST(GoogleVisionProvider, SendsUpTo16PlainSmallJpegsPerRequestWithTheKeyOnlyInT
   }
 }
 
+TEST(GoogleVisionProvider, RequestsPerMinuteSpaceTheBatches) {
+  FakeOpenAi server([](const Received& request, int) {
+    return vision_reply(request, [](int) { return vision_labels("Cake", 0.9, 0); });
+  });
+  auto config = provider_config(server);
+  config.tagging.google_vision.base_url = server.base_url();
+  config.tagging.google_vision.concurrency = 4;
+  config.tagging.google_vision.requests_per_minute = 100;  // one each 600 ms
+  auto provider = wsp::tagging::make_google_vision_provider(config, std::nullopt, quick_http());
+  auto answers = ask_all(*provider, 40);
+  for (const auto& answer : answers) EXPECT_TRUE(answer.observation) << answer.failure;
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 3u) << "16 + 16 + 8";
+  EXPECT_EQ(json::parse(received[0].body)["requests"].size(), 16u);
+  EXPECT_EQ(json::parse(received[1].body)["requests"].size(), 16u);
+  for (std::size_t i = 1; i < received.size(); ++i) EXPECT_GE(received[i].at - received[i - 1].at, 550ms) << i;
+}
+
+TEST(GoogleVisionProvider, A429sRetryAfterHoldsBackTheNextBatch) {
+  FakeOpenAi server([](const Received& request, int index) {
+    if (index == 0) return error_reply(429, {{"Retry-After", "1"}});
+    return vision_reply(request, [](int) { return vision_labels("Cake", 0.9, 0); });
+  });
+  auto config = provider_config(server);
+  config.tagging.google_vision.base_url = server.base_url();
+  auto provider = wsp::tagging::make_google_vision_provider(config, std::nullopt, quick_http(0));
+  auto first = ask_all(*provider, 2);
+  for (const auto& answer : first) EXPECT_TRUE(answer.transient) << answer.failure;
+  auto second = ask_all(*provider, 2);
+  for (const auto& answer : second) EXPECT_TRUE(answer.observation) << answer.failure;
+  auto received = server.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_GE(received[1].at - received[0].at, 950ms);
+}
+
 TEST(GoogleVisionProvider, AnErrorForOneImageFailsOnlyThatImage) {
   FakeOpenAi server([](const Received& request, int) {
     return vision_reply(request, [](int image) {
@@ -714,6 +1020,53 @@ TEST(RemoteTagging, AChangedLabelTableRetagsAndAsksVisionAgain) {
   for (const auto& t : shoot.m_catalog->tags()) EXPECT_EQ(t.scene, "reception");
 }
 
+TEST(RemoteTagging, VisionGetsSmallJpegsWithoutTheShootsMetadataAndItsKeyIsInNoMessageOrCatalogRow) {
+  WSP_REQUIRE_TOOL(std::system("exiftool -ver >/dev/null 2>&1") == 0, "exiftool writes the photos' GPS and serials");
+  // The first request is not answered in time (its error names the URL); then the service is back.
+  FakeOpenAi vision([](const Received& request, int index) {
+    auto reply = vision_reply(request, [](int) { return vision_labels("Bouquet", 0.9, 1); });
+    if (index == 0) reply.delay = 3s;
+    return reply;
+  });
+  TaggedShoot shoot(
+      18, vision,
+      [](const fs::path& folder) {
+        const auto command = "exiftool -q -overwrite_original -GPSLatitude=48.8584 -GPSLatitudeRef=N "
+                             "-GPSLongitude=2.2945 -GPSLongitudeRef=E -SerialNumber=083021002694 "
+                             "-Artist='Anna Photographer' -Comment='private note' '" + folder.string() + "'";
+        ASSERT_EQ(std::system(command.c_str()), 0);
+      },
+      1600, 1200);
+  shoot.m_config.tagging.providers = {"google_vision", "local"};
+  shoot.m_config.tagging.google_vision.base_url = vision.base_url();
+  shoot.m_config.tagging.google_vision.timeout_seconds = 1;
+  shoot.m_config.tagging.google_vision.concurrency = 1;
+  Transcript said;
+  auto first = shoot.tag("run-1", {}, &said);
+  EXPECT_GE(first.due_remote, 1u) << "the photos of the request that timed out stay due";
+  EXPECT_NE(said.text.find("images:annotate"), std::string::npos) << "the error names the request: " << said.text;
+  shoot.tag("run-2", {}, &said);
+  EXPECT_EQ(shoot.jobs("done"), 18);
+
+  std::size_t images = 0;
+  for (const auto& request : vision.received()) {
+    EXPECT_EQ(request.query.at(0).value, k_vision_key);
+    auto body = json::parse(request.body);
+    EXPECT_LE(body["requests"].size(), 16u);
+    for (const auto& one : body["requests"]) {
+      ++images;
+      auto image = decoded_image(base64_decoded(one["image"]["content"].get<std::string>()));
+      EXPECT_TRUE(image.is_jpeg);
+      EXPECT_LE(std::max(image.width, image.height), 512);
+      EXPECT_TRUE(image.metadata.empty()) << image.metadata.front();
+      EXPECT_EQ(one.dump().find("083021002694"), std::string::npos);
+    }
+  }
+  EXPECT_GE(images, 18u + first.due_remote);
+  EXPECT_EQ(said.text.find(k_vision_key), std::string::npos) << said.text;
+  EXPECT_EQ(shoot.catalog_bytes().find(k_vision_key), std::string::npos);
+}
+
 TEST(RemoteTagging, ProvidersAreAskedInOrderAndTheFirstStaysDueWhileItIsAway) {
   FakeOpenAi openai([](const Received&, int) { return error_reply(503); });
   FakeOpenAi vision([](const Received& request, int) {
@@ -740,6 +1093,29 @@ TEST(RemoteTagging, ProvidersAreAskedInOrderAndTheFirstStaysDueWhileItIsAway) {
   EXPECT_EQ(vision.received().size(), vision_calls) << "the first provider answered: the second is not asked";
   for (const auto& t : shoot.m_catalog->tags()) EXPECT_EQ(t.provider, "openai");
   EXPECT_EQ(shoot.jobs("done"), 3);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(RemoteTagging, ClosedEyesAProviderReportsAreACullingFlag) {
+  FakeOpenAi server([](const Received&, int index) {
+    auto answer = content();
+    answer["eyes_closed"] = index == 0;
+    return completion(answer);
+  });
+  TaggedShoot shoot(2, server);
+  shoot.tag("run-1");
+  auto tags = shoot.m_catalog->tags();
+  ASSERT_EQ(tags.size(), 2u);
+  int closed = 0;
+  for (const auto& t : tags) {
+    closed += t.eyes_closed;
+    EXPECT_EQ(std::find(t.keywords.begin(), t.keywords.end(), "eyes closed") != t.keywords.end(), t.eyes_closed)
+        << t.source_path;
+  }
+  EXPECT_EQ(closed, 1) << "the photo the provider saw blinking, and only that one";
 }
 
 }  // namespace

@@ -299,6 +299,16 @@ TEST_F(S3Store, DeleteObjectsRemovesThem) {
   EXPECT_FALSE(client.head_object("stale/a.jpg")->has_value());
 }
 
+// The multipart ETag as S3 documents it, worked out here with Python's hashlib:
+// md5(md5("a" x 10) || md5("b" x 3)) in binary, then "-2".
+TEST(S3Multipart, CompositeEtagIsTheMd5OfThePartsMd5s) {
+  EXPECT_EQ(md5_hex(std::string(10, 'a')), "e09c80c42fda55f9d992e59ca6b3307d");
+  EXPECT_EQ(composite_etag({md5_hex(std::string(10, 'a')), md5_hex(std::string(3, 'b'))}),
+            "568bd1f3a3ef4a720453555306037d4b-2");
+  EXPECT_NE(composite_etag({md5_hex(std::string(3, 'b')), md5_hex(std::string(10, 'a'))}),
+            "568bd1f3a3ef4a720453555306037d4b-2");
+}
+
 // Virtual-hosted requests are checked by their URLs here and by S3's own signed
 // example in sigv4_test.cpp: s3rver signs a virtual-hosted request over
 // "/bucket/key" (as SigV2 did), where AWS signs the path sent, "/key".

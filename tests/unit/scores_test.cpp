@@ -471,13 +471,37 @@ TEST(GroupNearDuplicates, BestBreaksTiesByExposureThenId) {
   EXPECT_EQ(wsp::tagging::group_near_duplicates(frames)[0].best, 9);
 }
 
+TEST(GroupNearDuplicates, ABlinkLosesTheBestPickToOpenEyes) {
+  // Frame 2 is the sharpest of the burst, but someone blinked in it.
+  std::vector<FrameFacts> frames = {{1, 0, 0, 5.0, 0.1}, {2, 300, 0, 9.0, 0.0}, {3, 600, 0, 4.0, 0.0}};
+  frames[1].eyes_closed = true;
+  frames[0].face_sharpness = frames[1].face_sharpness = frames[2].face_sharpness = 100;
+  auto groups = wsp::tagging::group_near_duplicates(frames);
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].best, 1) << "the sharpest frame with open eyes";
+  // Everyone blinked: then the usual order holds.
+  frames[0].eyes_closed = frames[2].eyes_closed = true;
+  EXPECT_EQ(wsp::tagging::group_near_duplicates(frames)[0].best, 2);
+}
+
+TEST(GroupNearDuplicates, TheSharpestFaceWinsOverTheSharpestFrame) {
+  // Frame 1 is sharper overall (the background), frame 2 has the face in focus.
+  std::vector<FrameFacts> frames = {{1, 0, 0, 9.0, 0.0}, {2, 300, 0, 5.0, 0.0}, {3, 600, 0, 7.0, 0.0}};
+  frames[0].face_sharpness = 40;
+  frames[1].face_sharpness = 120;
+  auto groups = wsp::tagging::group_near_duplicates(frames);
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].best, 2);
+}
+
 TEST(GroupNearDuplicates, IndependentOfInputOrder) {
   std::vector<FrameFacts> frames;
   TestRandom random{80};
   for (int i = 0; i < 40; ++i) {
     std::optional<std::int64_t> time;
     if (i % 7 != 0) time = std::int64_t(random.between(0, 20'000));
-    frames.push_back({i, time, std::uint64_t{1} << random.between(0, 3), random.unit(), random.unit()});
+    frames.push_back({i, time, std::uint64_t{1} << random.between(0, 3), random.unit(), random.unit(),
+                      random.between(0, 3) == 0, random.between(0, 2) == 0 ? 0.0 : random.unit()});
   }
   auto expected = wsp::tagging::group_near_duplicates(frames);
   ASSERT_FALSE(expected.empty());

@@ -205,6 +205,117 @@ TEST_P(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
   EXPECT_FALSE(tags[2].group);
 }
 
+TEST_P(TagCatalogTest, RegroupKeepsTheFrameWhereNobodyBlinked) {
+  auto a = add("a.jpg", std::string(64, 'a'));
+  auto b = add("b.jpg", std::string(64, 'b'));
+  m_catalog->write([&] {
+    auto ta = automatic(a, "portrait", 0.95);
+    ta.sharpness = 10;
+    ta.faces = 1;
+    ta.face_sharpness = 30;
+    auto tb = automatic(b, "portrait", 0.95);
+    tb.sharpness = 90;
+    tb.faces = 1;
+    tb.face_sharpness = 80;
+    tb.eyes_closed = true;  // the sharper frame, but a blink
+    tb.capture_utc_ms = *ta.capture_utc_ms + 300;
+    m_catalog->put_tags(ta);
+    m_catalog->put_tags(tb);
+  });
+  EXPECT_EQ(wsp::pipeline::regroup(*m_catalog), 1u);
+  auto tags = effective();
+  ASSERT_EQ(tags.size(), 2u);
+  EXPECT_TRUE(tags[0].best_pick) << "open eyes win over a sharper blink";
+  EXPECT_FALSE(tags[0].eyes_closed);
+  EXPECT_TRUE(tags[1].eyes_closed);
+  EXPECT_EQ(tags[1].faces, 1);
+}
+
+TEST_P(TagCatalogTest, FacesRoundTrip) {
+  auto a = add("a.jpg", std::string(64, 'a'));
+  auto b = add("b.jpg", std::string(64, 'b'));
+  auto ta = automatic(a, "portrait", 0.9);
+  ta.eyes_closed = true;
+  ta.faces = 3;
+  ta.face_sharpness = 61.25;
+  m_catalog->write([&] {
+    m_catalog->put_tags(ta);
+    m_catalog->put_tags(automatic(b, "portrait", 0.9));
+  });
+  auto all = m_catalog->tags();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_TRUE(all[0].eyes_closed);
+  EXPECT_EQ(all[0].faces, 3);
+  EXPECT_DOUBLE_EQ(all[0].face_sharpness, 61.25);
+  EXPECT_FALSE(all[1].eyes_closed);
+  EXPECT_FALSE(all[1].faces) << "no faces looked for is not zero faces";
+  EXPECT_EQ(all[1].face_sharpness, 0);
+}
+
+TEST_P(TagCatalogTest, SelectionsRoundTripReplaceAndGo) {
+  auto b = add("b.jpg", std::string(64, 'b'));
+  auto a = add("a.jpg", std::string(64, 'a'));
+  SelectionRecord sb;
+  sb.image_id = b;
+  sb.origin = "sidecar";
+  sb.stamp = "1234:5678";
+  sb.rating = -1;
+  sb.labels = {"Red", "Second Choice"};
+  sb.tagged = false;
+  sb.keywords = {"first dance, slow", "Anna"};
+  sb.changed_ms = 1'781'000'000'123;
+  SelectionRecord sa;
+  sa.image_id = a;
+  sa.origin = "embedded";
+  sa.stamp = "1:2";
+  sa.changed_ms = 5;
+  m_catalog->write([&] {
+    m_catalog->put_selection(sb);
+    m_catalog->put_selection(sa);
+  });
+  auto all = m_catalog->selections();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].source_path, "a.jpg");  // by path
+  EXPECT_FALSE(all[0].rating);
+  EXPECT_FALSE(all[0].tagged) << "no tag read is not an untagged photo";
+  EXPECT_TRUE(all[0].labels.empty());
+  EXPECT_EQ(all[1].image_id, b);
+  EXPECT_EQ(all[1].origin, "sidecar");
+  EXPECT_EQ(all[1].stamp, "1234:5678");
+  EXPECT_EQ(all[1].rating, -1);
+  EXPECT_EQ(all[1].labels, sb.labels);
+  ASSERT_TRUE(all[1].tagged);
+  EXPECT_FALSE(*all[1].tagged);
+  EXPECT_EQ(all[1].keywords, sb.keywords);
+  EXPECT_EQ(all[1].changed_ms, sb.changed_ms);
+
+  sb.rating = 5;
+  sb.tagged = true;
+  m_catalog->write([&] { m_catalog->put_selection(sb); });
+  all = m_catalog->selections();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].rating, 5);
+  EXPECT_EQ(all[1].tagged, true);
+
+  m_catalog->write([&] { m_catalog->remove_selection(a); });
+  all = m_catalog->selections();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].image_id, b);
+}
+
+TEST_P(TagCatalogTest, AnOverrideKnowsWhenItWasSet) {
+  auto a = add("a.jpg", std::string(64, 'a'));
+  const auto before = now_ms();
+  TagOverride o;
+  o.image_id = a;
+  o.rating = 4;
+  m_catalog->write([&] { m_catalog->put_override(o); });
+  auto read = m_catalog->tag_override(a);
+  ASSERT_TRUE(read);
+  EXPECT_GE(read->updated_ms, before - 1000);
+  EXPECT_LE(read->updated_ms, now_ms() + 1000);
+}
+
 TEST_P(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   m_catalog->write([&] { m_catalog->put_cached_result("abc", "local", "local-1", "{\"x\":1}"); });
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":1}");

@@ -115,6 +115,59 @@ TEST(Conclude, HeuristicsUseTheTimeOfDayAndTheLens) {
   EXPECT_EQ(conclude(ivory_and_sage(), frame(config, "2026-06-13T16:00:00", "+00:00"), config).scene, "candid");
 }
 
+Face face_of(double size, bool closed = false) {
+  Face face;
+  face.width = face.height = static_cast<int>(size * 1200);
+  face.size = size;
+  face.left_eye = face.right_eye = closed ? 0.1 : 0.3;
+  face.eyes_closed = closed;
+  face.sharpness = 50;
+  return face;
+}
+
+TEST(Conclude, FacesSharpenTheHeuristics) {
+  Config config;  // no timeline
+  config.project.timezone = "UTC";
+  // 10:00 says getting ready by the hour alone; the faces say more.
+  auto morning = frame(config, "2026-06-13T10:00:00", "+00:00");
+  auto seen = ivory_and_sage();
+  seen.faces = std::vector<Face>{face_of(0.25)};
+  EXPECT_EQ(conclude(seen, morning, config).scene, "portrait") << "one large face";
+  seen.faces = std::vector<Face>{face_of(0.18), face_of(0.16)};
+  EXPECT_EQ(conclude(seen, morning, config).scene, "portrait") << "a couple close up";
+  seen.faces = std::vector<Face>{face_of(0.05), face_of(0.04), face_of(0.04), face_of(0.03)};
+  EXPECT_EQ(conclude(seen, morning, config).scene, "candid") << "many small faces";
+  config.tagging.scenes.push_back("group");
+  EXPECT_EQ(conclude(seen, morning, config).scene, "group") << "a group when the studio has that scene";
+  // One small face: a guest in the background says nothing; the hour decides.
+  seen.faces = std::vector<Face>{face_of(0.04)};
+  EXPECT_EQ(conclude(seen, morning, config).scene, "getting_ready");
+  // No face on a long lens wide open: rings, shoes, the dress.
+  auto close = frame(config, "2026-06-13T16:00:00", "+00:00");
+  close.header.camera.focal_length_mm = 100;
+  close.header.camera.aperture = 2.8;
+  seen.faces = std::vector<Face>{};
+  EXPECT_EQ(conclude(seen, close, config).scene, "detail");
+  // Without faces looked for, the lens alone still guesses a portrait.
+  seen.faces.reset();
+  EXPECT_EQ(conclude(seen, close, config).scene, "portrait");
+  // And the faces' guesses stay below the review threshold.
+  seen.faces = std::vector<Face>{face_of(0.25)};
+  EXPECT_LT(conclude(seen, morning, config).confidence, config.tagging.min_confidence);
+}
+
+TEST(Conclude, ClosedEyesAreAKeywordAndFacesCountThePeople) {
+  auto config = paris_wedding();
+  auto seen = ivory_and_sage();
+  seen.faces = std::vector<Face>{face_of(0.2), face_of(0.2, true)};
+  seen.eyes_closed = true;
+  auto c = conclude(seen, frame(config, "2026-06-13T14:20:00", "+02:00"), config);
+  EXPECT_TRUE(has(c.keywords, "eyes closed"));
+  EXPECT_TRUE(c.alt_text.ends_with(", 2 people")) << c.alt_text;
+  seen.eyes_closed = false;
+  EXPECT_FALSE(has(conclude(seen, frame(config, "2026-06-13T14:20:00", "+02:00"), config).keywords, "eyes closed"));
+}
+
 TEST(Conclude, HeuristicsOnlyChooseConfiguredScenes) {
   Config config;
   config.project.timezone = "UTC";
@@ -197,6 +250,14 @@ TEST(ObservationCache, RoundTripsEveryField) {
   seen.labels = {"rings", "quote \" and \\ backslash"};
   seen.people = 3;
   seen.description = "Two rings on a hymn book";
+  seen.eyes_closed = true;
+  Face face;
+  face.left = 10, face.top = 20, face.width = 64, face.height = 65;
+  face.size = 0.125;
+  face.left_eye = 0.11, face.right_eye = 0.13;
+  face.eyes_closed = true;
+  face.sharpness = 87.5;
+  seen.faces = std::vector<Face>{face};
   auto back = observation_from_json(to_json(seen));
   ASSERT_TRUE(back.ok()) << back.message();
   EXPECT_DOUBLE_EQ(back->scores.sharpness, seen.scores.sharpness);
@@ -210,7 +271,17 @@ TEST(ObservationCache, RoundTripsEveryField) {
   EXPECT_EQ(back->labels, seen.labels);
   EXPECT_EQ(back->people, 3);
   EXPECT_EQ(back->description, seen.description);
+  EXPECT_EQ(back->eyes_closed, true);
+  ASSERT_TRUE(back->faces && back->faces->size() == 1u);
+  EXPECT_EQ(back->faces->front().height, 65);
+  EXPECT_DOUBLE_EQ(back->faces->front().right_eye, 0.13);
+  EXPECT_TRUE(back->faces->front().eyes_closed);
   EXPECT_EQ(to_json(*back), to_json(seen));
+  // Faces never looked for and none found are different things.
+  seen.faces = std::vector<Face>{};
+  EXPECT_TRUE(observation_from_json(to_json(seen))->faces.has_value());
+  seen.faces.reset();
+  EXPECT_FALSE(observation_from_json(to_json(seen))->faces.has_value());
 }
 
 TEST(ObservationCache, UnreadableTextIsAnErrorNotACrash) {
