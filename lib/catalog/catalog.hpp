@@ -10,6 +10,10 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "catalog/circuits.hpp"
 #include "catalog/images.hpp"
@@ -20,6 +24,11 @@
 #include "catalog/webhooks.hpp"
 
 namespace wsp::catalog {
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<nlohmann::json>> rows;
+};
 
 struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog,
                  CircuitCatalog {
@@ -36,6 +45,16 @@ struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCat
   // A second connection to the same catalog, with the same access, for another
   // thread (heartbeats).
   virtual std::unique_ptr<Catalog> reopen() = 0;
+
+  // Inspection and copying, for `wsportfolio catalog` and the tests: the rows
+  // of one read-only query (a write is refused), each value typed as the
+  // backend holds it (integer, real, text or null), so that both backends
+  // print the same rows alike.
+  virtual QueryResult query(const std::string& sql) = 0;
+  // Inserts `rows` into `table` as they are (ids kept), inside the current
+  // write transaction, without firing the catalog's own triggers: what
+  // `catalog migrate` copies is history, not new events.
+  virtual void insert_rows(const std::string& table, const QueryResult& rows) = 0;
 };
 
 // How a command uses the catalog. A reader never creates, migrates or
@@ -49,6 +68,36 @@ enum class Access { read_write, read_only };
 // CatalogError, naming the file, when it cannot be opened or is from a newer
 // version.
 std::unique_ptr<Catalog> open_sqlite_catalog(const std::filesystem::path& file, Access access = Access::read_write);
+
+// Opens the PostgreSQL catalog at `url` (a libpq connection URI or key=value
+// string), creating its tables in that database and migrating them as needed
+// (read_write), or as they are (read_only: every transaction read-only).
+// A URL carrying a password is refused: passwords come only from libpq's own
+// PGPASSWORD, ~/.pgpass or passfile. Throws CatalogError, whose message never
+// holds the URL's text beyond what catalog_label() shows.
+std::unique_ptr<Catalog> open_postgres_catalog(const std::string& url, Access access = Access::read_write);
+
+// Where a project's catalog lives: PostgreSQL when `url` is set, else the
+// SQLite file.
+struct CatalogLocation {
+  std::string url;
+  std::filesystem::path file;
+  bool shared() const { return !url.empty(); }
+};
+
+// The location a project uses: $WSPORTFOLIO_CATALOG_URL, else the config's
+// catalog.url, else `state_dir`/catalog.db.
+CatalogLocation catalog_location(const std::string& configured_url, const std::filesystem::path& state_dir);
+
+// Opens the catalog at `location`: the one function every command opens its catalog with.
+std::unique_ptr<Catalog> open_catalog(const CatalogLocation& location, Access access = Access::read_write);
+
+// Throws CatalogError when `url` is not a connection string libpq reads or
+// carries a password; the message does not repeat the URL.
+void check_catalog_url(const std::string& url);
+
+// The location for messages: the file, or the URL's database, user and host.
+std::string catalog_label(const CatalogLocation& location);
 
 struct CatalogError : std::runtime_error {
   using std::runtime_error::runtime_error;

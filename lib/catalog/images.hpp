@@ -36,6 +36,7 @@ struct ImageRecord {
 
 enum class JobState { Pending, Running, Done, Failed, Rejected };
 std::string_view to_string(JobState state);
+JobState job_state_from(std::string_view text);
 
 // One row per image x stage (ingest, render, tag, publish).
 struct Job {

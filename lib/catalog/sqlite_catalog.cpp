@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.hpp"
+#include "catalog/migrations.hpp"
+#include "catalog/words.hpp"
 
 namespace wsp::catalog {
 
@@ -56,8 +58,6 @@ std::string_view to_string(DeliveryState state) {
   return "pending";
 }
 
-namespace {
-
 DeliveryState delivery_state_from(std::string_view text) {
   if (text == "delivered") return DeliveryState::delivered;
   if (text == "dead") return DeliveryState::dead;
@@ -72,300 +72,10 @@ JobState job_state_from(std::string_view text) {
   return JobState::Pending;
 }
 
-// Each entry moves the schema one version up; user_version records how far a
-// file has come. Entries are never edited once released, only appended.
-struct Migration {
-  const char* sql;
-  // A query that counts more than 0 when a catalog has this step already
-  // though its version says not (a release that got it in an earlier step).
-  const char* present = nullptr;
-};
-const Migration k_migrations[] = {
-    {R"sql(
-CREATE TABLE images (
-  id INTEGER PRIMARY KEY,
-  path TEXT NOT NULL UNIQUE,
-  size INTEGER NOT NULL,
-  mtime_ns INTEGER NOT NULL,
-  inode INTEGER NOT NULL,
-  sha256 TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('active', 'duplicate', 'rejected', 'missing')),
-  duplicate_of INTEGER REFERENCES images(id) ON DELETE SET NULL,
-  reject_reason TEXT NOT NULL DEFAULT '',
-  format TEXT NOT NULL DEFAULT '',
-  width INTEGER NOT NULL DEFAULT 0,
-  height INTEGER NOT NULL DEFAULT 0,
-  orientation INTEGER NOT NULL DEFAULT 1,
-  capture_time TEXT NOT NULL DEFAULT '',
-  capture_offset TEXT NOT NULL DEFAULT '',
-  make TEXT NOT NULL DEFAULT '',
-  model TEXT NOT NULL DEFAULT '',
-  serial TEXT NOT NULL DEFAULT '',
-  owner TEXT NOT NULL DEFAULT '',
-  lens TEXT NOT NULL DEFAULT '',
-  focal_length REAL,
-  aperture REAL,
-  shutter TEXT NOT NULL DEFAULT '',
-  iso INTEGER,
-  artist TEXT NOT NULL DEFAULT '',
-  copyright TEXT NOT NULL DEFAULT '',
-  icc_description TEXT NOT NULL DEFAULT '',
-  has_gps INTEGER NOT NULL DEFAULT 0,
-  first_seen_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL
-);
-CREATE INDEX images_sha256 ON images(sha256);
+namespace {
 
-CREATE TABLE jobs (
-  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-  stage TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'rejected')),
-  attempts INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT NOT NULL DEFAULT '',
-  fingerprint TEXT NOT NULL DEFAULT '',
-  lease_owner TEXT,
-  lease_expires_ms INTEGER,
-  created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL,
-  PRIMARY KEY (image_id, stage)
-);
-CREATE INDEX jobs_stage_state ON jobs(stage, state);
-
-CREATE TABLE runs (
-  id TEXT PRIMARY KEY,
-  command TEXT NOT NULL,
-  pid INTEGER NOT NULL,
-  host TEXT NOT NULL,
-  started_ms INTEGER NOT NULL,
-  heartbeat_ms INTEGER NOT NULL,
-  finished_ms INTEGER,
-  exit_code INTEGER
-);
-
-CREATE TABLE events (
-  id INTEGER PRIMARY KEY,
-  at_ms INTEGER NOT NULL,
-  run_id TEXT,
-  image_id INTEGER,
-  kind TEXT NOT NULL,
-  detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
-  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-)sql"},
-    {R"sql(
-CREATE TABLE renders (
-  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
-  fingerprint TEXT NOT NULL,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  analysis_path TEXT NOT NULL DEFAULT '',
-  placeholder TEXT NOT NULL DEFAULT '',
-  updated_ms INTEGER NOT NULL
-);
-CREATE TABLE variants (
-  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  format TEXT NOT NULL,
-  bytes INTEGER NOT NULL,
-  sha256 TEXT NOT NULL,
-  path TEXT NOT NULL,
-  PRIMARY KEY (image_id, width, format)
-);
-CREATE INDEX variants_path ON variants(path);
-CREATE INDEX jobs_lease_owner ON jobs(lease_owner);
-ALTER TABLE runs ADD COLUMN stage TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE runs ADD COLUMN total INTEGER NOT NULL DEFAULT 0;
-)sql"},
-    {R"sql(
-CREATE TABLE tags (
-  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
-  fingerprint TEXT NOT NULL,
-  provider TEXT NOT NULL,
-  model TEXT NOT NULL,
-  scene TEXT NOT NULL DEFAULT '',
-  scene_confidence REAL NOT NULL DEFAULT 0,
-  scene_basis TEXT NOT NULL DEFAULT '',
-  keywords TEXT NOT NULL DEFAULT '',
-  alt_text TEXT NOT NULL DEFAULT '',
-  confidence REAL NOT NULL DEFAULT 0,
-  sharpness REAL NOT NULL DEFAULT 0,
-  exposure_error REAL NOT NULL DEFAULT 0,
-  overexposed INTEGER NOT NULL DEFAULT 0,
-  underexposed INTEGER NOT NULL DEFAULT 0,
-  palette TEXT NOT NULL DEFAULT '',
-  dominant_colour TEXT NOT NULL DEFAULT '',
-  phash INTEGER NOT NULL DEFAULT 0,
-  capture_utc_ms INTEGER,
-  camera TEXT NOT NULL DEFAULT '',
-  burst_group INTEGER,
-  updated_ms INTEGER NOT NULL
-);
-CREATE TABLE tag_overrides (
-  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
-  scene TEXT,
-  add_tags TEXT NOT NULL DEFAULT '',
-  remove_tags TEXT NOT NULL DEFAULT '',
-  alt_text TEXT,
-  rating INTEGER CHECK (rating BETWEEN -1 AND 5),
-  updated_ms INTEGER NOT NULL
-);
-CREATE TABLE provider_results (
-  content_sha256 TEXT NOT NULL,
-  provider TEXT NOT NULL,
-  model TEXT NOT NULL,
-  result TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  PRIMARY KEY (content_sha256, provider, model)
-);
-)sql"},
-    {R"sql(
-CREATE TABLE published (
-  target TEXT NOT NULL,
-  path TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  published_ms INTEGER NOT NULL,
-  PRIMARY KEY (target, path)
-);
-)sql"},
-    // The keywords the last XMP merge wrote, so that the next one takes out only its own.
-    // One release added the column in its version 3: its catalogs, at version 4, have it.
-    {R"sql(
-ALTER TABLE tags ADD COLUMN sidecar_keywords TEXT NOT NULL DEFAULT '';
-)sql",
-     "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'sidecar_keywords'"},
-    // The CDN URLs a failed purge left possibly stale, per target identity, for the next publish.
-    {R"sql(
-CREATE TABLE IF NOT EXISTS purge_pending (
-  target TEXT NOT NULL,
-  url TEXT NOT NULL,
-  recorded_ms INTEGER NOT NULL,
-  PRIMARY KEY (target, url)
-);
-)sql"},
-    // The webhook outbox: an event appended with subscribers gets its delivery
-    // rows from this trigger, in the same transaction; test.ping goes only to
-    // the endpoint its detail names. IF NOT EXISTS: the tests of older steps
-    // lower the version of a catalog that has every table.
-    {R"sql(
-CREATE TABLE IF NOT EXISTS webhook_endpoints (
-  url TEXT PRIMARY KEY,
-  disabled_ms INTEGER,
-  disabled_reason TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS webhook_subscriptions (
-  endpoint TEXT NOT NULL,
-  event_type TEXT NOT NULL,
-  PRIMARY KEY (endpoint, event_type)
-);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-  id INTEGER PRIMARY KEY,
-  message_id TEXT NOT NULL UNIQUE,
-  endpoint TEXT NOT NULL,
-  event_id INTEGER NOT NULL,
-  state TEXT NOT NULL DEFAULT 'pending',
-  attempts INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL,
-  next_attempt_ms INTEGER NOT NULL,
-  lease_owner TEXT,
-  lease_expires_ms INTEGER,
-  last_status INTEGER,
-  last_error TEXT NOT NULL DEFAULT '',
-  last_response TEXT NOT NULL DEFAULT '',
-  delivered_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ms);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries(event_id);
-CREATE TRIGGER IF NOT EXISTS events_webhook_outbox AFTER INSERT ON events BEGIN
-  INSERT INTO webhook_deliveries (message_id, endpoint, event_id, created_ms, next_attempt_ms)
-    SELECT 'msg_' || lower(hex(randomblob(16))), s.endpoint, NEW.id, NEW.at_ms, NEW.at_ms
-    FROM webhook_subscriptions s WHERE s.event_type = NEW.kind AND NEW.kind != 'test.ping';
-  INSERT INTO webhook_deliveries (message_id, endpoint, event_id, created_ms, next_attempt_ms)
-    SELECT 'msg_' || lower(hex(randomblob(16))), e.url, NEW.id, NEW.at_ms, NEW.at_ms
-    FROM webhook_endpoints e WHERE NEW.kind = 'test.ping' AND e.url = json_extract(NEW.detail, '$.endpoint');
-END;
-)sql"},
-    // Remote tagging providers: each call's tokens, cost and outcome, for status and the cost cap.
-    {R"sql(
-CREATE TABLE provider_calls (
-  id INTEGER PRIMARY KEY,
-  run_id TEXT NOT NULL,
-  provider TEXT NOT NULL,
-  calls INTEGER NOT NULL,
-  input_tokens INTEGER NOT NULL,
-  output_tokens INTEGER NOT NULL,
-  cost REAL NOT NULL,
-  failure TEXT NOT NULL,
-  transient INTEGER NOT NULL,
-  circuit TEXT NOT NULL,
-  at_ms INTEGER NOT NULL
-);
-)sql",
-     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'provider_calls'"},
-    // Faces and eyes, for the culling flags and the best pick of a burst.
-    {R"sql(
-ALTER TABLE tags ADD COLUMN eyes_closed INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE tags ADD COLUMN faces INTEGER;
-ALTER TABLE tags ADD COLUMN face_sharpness REAL NOT NULL DEFAULT 0;
-)sql",
-     "SELECT count(*) FROM pragma_table_info('tags') WHERE name = 'face_sharpness'"},
-    // Each remote party's circuit breaker as the last process left it (circuits.hpp).
-    {R"sql(
-CREATE TABLE IF NOT EXISTS circuits (
-  kind TEXT NOT NULL,
-  name TEXT NOT NULL,
-  state TEXT NOT NULL,
-  consecutive_failures INTEGER NOT NULL,
-  opened_ms INTEGER,
-  last_error TEXT NOT NULL DEFAULT '',
-  updated_ms INTEGER NOT NULL,
-  PRIMARY KEY (kind, name)
-
-);
-)sql"},
-    // Multipart uploads to S3 targets in progress, and their acknowledged parts, so that a killed publish resumes.
-    {R"sql(
-CREATE TABLE IF NOT EXISTS multipart_uploads (
-  target TEXT NOT NULL,
-  upload_id TEXT NOT NULL,
-  path TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  part_size INTEGER NOT NULL,
-  started_ms INTEGER NOT NULL,
-  PRIMARY KEY (target, upload_id)
-);
-CREATE TABLE IF NOT EXISTS multipart_parts (
-  target TEXT NOT NULL,
-  upload_id TEXT NOT NULL,
-  number INTEGER NOT NULL,
-  etag TEXT NOT NULL,
-  checksum_sha256 TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  PRIMARY KEY (target, upload_id, number)
-);
-)sql"},
-    // The photographer's selection read from sidecars and embedded XMP.
-    {R"sql(
-CREATE TABLE selections (
-  image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
-  origin TEXT NOT NULL,
-  stamp TEXT NOT NULL,
-  rating INTEGER CHECK (rating BETWEEN -1 AND 5),
-  labels TEXT NOT NULL DEFAULT '',
-  tagged INTEGER,
-  keywords TEXT NOT NULL DEFAULT '',
-  changed_ms INTEGER NOT NULL
-);
-)sql",
-     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'selections'"},
-};
-
-constexpr int k_schema_version = sizeof(k_migrations) / sizeof(k_migrations[0]);
+// user_version records how far a file has come in migrations().
+const int k_schema_version = static_cast<int>(migrations().size());
 
 // The catalog's file, for messages: an error that names no file leaves the
 // photographer to guess which of several projects is meant.
@@ -435,29 +145,6 @@ private:
   sqlite3* m_db;
   sqlite3_stmt* m_statement = nullptr;
 };
-
-// Keywords are stored one per line: a keyword may hold spaces and commas
-// ("first dance", "Smith, Anna") but never a line break.
-std::string join_words(const std::vector<std::string>& words) {
-  std::string joined;
-  for (const auto& word : words) {
-    if (!joined.empty()) joined.push_back('\n');
-    joined += word;
-  }
-  return joined;
-}
-
-std::vector<std::string> split_words(const std::string& joined) {
-  std::vector<std::string> words;
-  std::size_t start = 0;
-  while (start < joined.size()) {
-    auto end = joined.find('\n', start);
-    if (end == std::string::npos) end = joined.size();
-    if (end > start) words.push_back(joined.substr(start, end - start));
-    start = end + 1;
-  }
-  return words;
-}
 
 constexpr const char* k_image_columns =
     "id, path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, width, height, "
@@ -1349,6 +1036,69 @@ public:
     return backlog;
   }
 
+  QueryResult query(const std::string& sql) override {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+      throw CatalogError(fmt::format("{}: {}", file_of(m_db), sqlite3_errmsg(m_db)));
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> statement(raw, sqlite3_finalize);
+    if (!raw) return {};
+    if (!sqlite3_stmt_readonly(raw))
+      throw CatalogError(fmt::format("{}: only a query that reads may be run here", file_of(m_db)));
+    QueryResult result;
+    const int columns = sqlite3_column_count(raw);
+    for (int c = 0; c < columns; ++c) result.columns.emplace_back(sqlite3_column_name(raw, c));
+    for (;;) {
+      const int rc = sqlite3_step(raw);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) throw CatalogError(fmt::format("{}: {}", file_of(m_db), sqlite3_errmsg(m_db)));
+      auto& row = result.rows.emplace_back();
+      for (int c = 0; c < columns; ++c) {
+        switch (sqlite3_column_type(raw, c)) {
+          case SQLITE_INTEGER: row.emplace_back(sqlite3_column_int64(raw, c)); break;
+          case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(raw, c)); break;
+          case SQLITE_NULL: row.emplace_back(nullptr); break;
+          default: {
+            auto* data = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
+            row.emplace_back(std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(raw, c))));
+          }
+        }
+      }
+    }
+    return result;
+  }
+
+  void insert_rows(const std::string& table, const QueryResult& rows) override {
+    std::string columns, values;
+    for (std::size_t c = 0; c < rows.columns.size(); ++c) {
+      columns += fmt::format("{}\"{}\"", c ? ", " : "", rows.columns[c]);
+      values += fmt::format("{}?{}", c ? ", " : "", c + 1);
+    }
+    write([&] {
+      // The outbox trigger would make deliveries for copied events a second time.
+      std::vector<std::pair<std::string, std::string>> triggers;
+      {
+        Statement found(m_db, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND "
+                              "sql LIKE '%AFTER INSERT%'");
+        found.bind(1, table);
+        while (found.step()) triggers.emplace_back(found.text(0), found.text(1));
+      }
+      for (const auto& [name, sql] : triggers) exec(fmt::format("DROP TRIGGER \"{}\"", name).c_str());
+      for (const auto& row : rows.rows) {
+        Statement s(m_db, fmt::format("INSERT INTO \"{}\" ({}) VALUES ({})", table, columns, values).c_str());
+        for (std::size_t c = 0; c < row.size(); ++c) {
+          const int index = static_cast<int>(c + 1);
+          const auto& value = row[c];
+          if (value.is_number_integer()) s.bind(index, value.get<std::int64_t>());
+          else if (value.is_number()) s.bind(index, value.get<double>());
+          else if (value.is_string()) s.bind(index, value.get<std::string>());
+          else s.bind(index, std::optional<std::int64_t>());
+        }
+        s.run();
+      }
+      for (const auto& [name, sql] : triggers) exec(sql.c_str());
+    });
+  }
+
   std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file, m_access); }
 
   int schema_version() override {
@@ -1505,7 +1255,8 @@ private:
         throw CatalogError(fmt::format("{}: catalog schema {} is newer than this wsportfolio understands ({}); upgrade",
                                        file.string(), version, k_schema_version));
       for (; version < k_schema_version; ++version) {
-        if (!present(k_migrations[version])) exec(k_migrations[version].sql);
+        const auto& step = migrations()[version];
+        if (!present(step)) exec(step.sql);
         exec(fmt::format("PRAGMA user_version = {}", version + 1).c_str());
       }
     });

@@ -19,6 +19,7 @@ struct WebhookSubscription {
 
 enum class DeliveryState { pending, delivered, dead };
 std::string_view to_string(DeliveryState state);
+DeliveryState delivery_state_from(std::string_view text);
 
 struct Delivery {
   std::int64_t id = 0;

@@ -96,7 +96,7 @@ int run_status(const StatusOptions& options, const Context& context) {
   auto say = [&](const std::string& text) {
     if (!terminal.json()) std::fputs(text.c_str(), stdout);
   };
-  if (!std::filesystem::exists(config.state_dir() / "catalog.db")) {
+  if (const auto location = catalog_location(config); !location.shared() && !std::filesystem::exists(location.file)) {
     terminal.info(fmt::format("{}: nothing ingested yet (run `wsportfolio ingest`)", config.project_dir.string()));
     terminal.emit(JsonLine().add("event", "status").add("project", config.project_dir.string()).add("images", 0));
     return k_exit_ok;

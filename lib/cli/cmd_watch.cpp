@@ -89,12 +89,12 @@ private:
 // catalog through a connection of its own.
 class MetricsServer {
 public:
-  MetricsServer(const pipeline::WatchMetrics& metrics, fs::path catalog_file, config::Config config)
-      : m_metrics(metrics), m_catalog_file(std::move(catalog_file)), m_config(std::move(config)) {
+  MetricsServer(const pipeline::WatchMetrics& metrics, catalog::CatalogLocation catalog, config::Config config)
+      : m_metrics(metrics), m_catalog(std::move(catalog)), m_config(std::move(config)) {
     m_server.new_task_queue = [] { return new httplib::ThreadPool(2); };
     m_server.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
       try {
-        auto catalog = catalog::open_sqlite_catalog(m_catalog_file, catalog::Access::read_only);
+        auto catalog = catalog::open_catalog(m_catalog, catalog::Access::read_only);
         response.set_content(m_metrics.exposition(*catalog, current_config()), "text/plain; version=0.0.4; charset=utf-8");
       } catch (const std::exception& e) {
         response.status = 503;
@@ -102,7 +102,7 @@ public:
       }
     });
     m_server.Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
-      const auto health = pipeline::watch_health(m_metrics, m_catalog_file);
+      const auto health = pipeline::watch_health(m_metrics, m_catalog);
       response.status = health.ok ? 200 : 503;
       response.set_content(health.ok ? std::string("ok\n") : health.reason + "\n", "text/plain; charset=utf-8");
     });
@@ -149,7 +149,7 @@ private:
   }
 
   const pipeline::WatchMetrics& m_metrics;
-  const fs::path m_catalog_file;
+  const catalog::CatalogLocation m_catalog;
   std::mutex m_mutex;
   config::Config m_config;
   httplib::Server m_server;
@@ -230,7 +230,7 @@ int run_watch(const WatchOptions& options, const Context& context) {
 
   std::optional<MetricsServer> server;
   if (!options.metrics.empty()) {
-    server.emplace(metrics, config.state_dir() / "catalog.db", config);
+    server.emplace(metrics, catalog_location(config), config);
     const int port = server->start(options.metrics);
     context.terminal.info(fmt::format("watch: metrics on http://{}:{}/metrics, health on /healthz", server->host(), port));
     context.terminal.emit(JsonLine().add("event", "watch.metrics").add("address", server->host()).add("port", port));

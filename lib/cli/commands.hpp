@@ -52,6 +52,7 @@ Runner define_status(CLI::App& command);
 Runner define_publish(CLI::App& command);
 Runner define_watch(CLI::App& command);
 Runner define_webhooks(CLI::App& command);
+Runner define_catalog(CLI::App& command);
 
 // Sends the webhooks that are due, waiting at most a few seconds, as `run`
 // and `publish` do at their end; the rest stay pending for the next process.
@@ -125,6 +126,9 @@ config::Config load_project(const Context& context, const std::filesystem::path&
 
 // Worker threads for this command: -j, then pipeline.jobs, then all cores.
 std::unique_ptr<tbb::global_control> limit_threads(const config::Config& config);
+
+// The project's catalog: $WSPORTFOLIO_CATALOG_URL, catalog.url, else .wsportfolio/catalog.db.
+catalog::CatalogLocation catalog_location(const config::Config& config);
 
 // Opens the project's catalog, creating the state folder as needed.
 std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config);

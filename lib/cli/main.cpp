@@ -32,6 +32,7 @@ const CommandSpec k_commands[] = {
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},
     {"config", "Show the effective configuration or check it", define_config},
     {"webhooks", "The outbox of signed event deliveries: list, retry, replay, enable, test, deliver", define_webhooks},
+    {"catalog", "Look inside the catalog (query, dump) or copy it to PostgreSQL (migrate --to)", define_catalog},
 };
 
 std::atomic<bool> g_stop{false};
@@ -54,22 +55,27 @@ config::Config load_project(const Context& context, const std::filesystem::path&
   return config;
 }
 
+catalog::CatalogLocation catalog_location(const config::Config& config) {
+  return catalog::catalog_location(config.catalog.url, config.state_dir());
+}
+
 std::unique_ptr<catalog::Catalog> open_catalog(const config::Config& config) {
   std::error_code error;
   std::filesystem::create_directories(config.state_dir(), error);
   if (error)
     throw std::runtime_error(fmt::format("{}: cannot create the state folder: {}", config.state_dir().string(),
                                          error.message()));
-  auto catalog = catalog::open_sqlite_catalog(config.state_dir() / "catalog.db");
+  auto catalog = catalog::open_catalog(catalog_location(config));
   notify::subscribe(*catalog, config);
   return catalog;
 }
 
 std::unique_ptr<catalog::Catalog> open_existing_catalog(const config::Config& config, catalog::Access access) {
-  if (!std::filesystem::exists(config.state_dir() / "catalog.db"))
+  const auto location = catalog_location(config);
+  if (!std::filesystem::exists(location.shared() ? config.state_dir() : location.file))
     throw UsageError(fmt::format("{}: no wsportfolio project here yet (run `wsportfolio ingest` or `run` first)",
                                  config.project_dir.string()));
-  auto catalog = catalog::open_sqlite_catalog(config.state_dir() / "catalog.db", access);
+  auto catalog = catalog::open_catalog(location, access);
   if (access == catalog::Access::read_write) notify::subscribe(*catalog, config);
   return catalog;
 }

@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include <libpq-fe.h>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -258,6 +259,26 @@ Apply env_name(Get get) {
     // A value that is not a variable name may be the secret itself: never echo it.
     if (!std::regex_match(raw, k_env))
       fail(p, "expected the name of an environment variable holding the secret (the value itself is not accepted)");
+    get(c) = raw;
+  };
+}
+
+// A PostgreSQL connection URL, read by libpq itself. A password in it is
+// refused without echoing the value: it would land in `config show`, logs
+// and process lists; libpq takes it from PGPASSWORD or ~/.pgpass instead.
+template <typename Get>
+Apply database_address(Get get) {
+  return [get](Config& c, const YAML::Node& n, const Place& p) {
+    auto raw = scalar_of(n, p, "a PostgreSQL URL");
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(raw.c_str(), &error);
+    PQfreemem(error);
+    if (!options) fail(p, "expected a PostgreSQL URL (postgresql://user@host:port/database)");
+    bool password = false;
+    for (auto* option = options; option->keyword; ++option)
+      if (std::string_view(option->keyword) == "password" && option->val && *option->val) password = true;
+    PQconninfoFree(options);
+    if (password) fail(p, "a password in the URL is not accepted: give it through PGPASSWORD, ~/.pgpass or passfile=");
     get(c) = raw;
   };
 }
@@ -517,6 +538,8 @@ const std::vector<KeySpec>& key_table() {
       {"watch", Kind::Map, nullptr},
       {"watch.stable_ms", Kind::Value, whole(FIELD(c.watch.stable_ms), 0, 3'600'000)},
       {"watch.poll_seconds", Kind::Value, whole(FIELD(c.watch.poll_seconds), 0, 86'400)},
+      {"catalog", Kind::Map, nullptr},
+      {"catalog.url", Kind::Value, database_address(FIELD(c.catalog.url))},
   };
   return k_keys;
 }

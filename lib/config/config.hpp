@@ -202,6 +202,11 @@ struct PipelineSettings {
   int retries = 3;              // for transient errors
 };
 
+// Where the catalog lives: empty keeps the embedded SQLite file.
+struct CatalogSettings {
+  std::string url;  // PostgreSQL connection URL, never with a password
+};
+
 struct WatchSettings {
   int stable_ms = 2000;
   int poll_seconds = 0;  // 0 = inotify
@@ -230,6 +235,7 @@ struct Config {
   std::chrono::hours webhook_retention{24 * 30};
   PipelineSettings pipeline;
   WatchSettings watch;
+  CatalogSettings catalog;
 
   std::filesystem::path project_dir;  // the folder holding the config, or the folder given
   std::filesystem::path config_file;  // empty when running on built-in defaults

@@ -107,10 +107,10 @@ std::string WatchMetrics::exposition(catalog::Catalog& catalog, const config::Co
   return out;
 }
 
-Health watch_health(const WatchMetrics& metrics, const std::filesystem::path& catalog_file) {
+Health watch_health(const WatchMetrics& metrics, const catalog::CatalogLocation& location) {
   if (auto problem = metrics.loop_problem(WatchMetrics::Clock::now()); !problem.empty()) return {false, problem};
   try {
-    auto catalog = catalog::open_sqlite_catalog(catalog_file, catalog::Access::read_only);
+    auto catalog = catalog::open_catalog(location, catalog::Access::read_only);
     catalog->schema_version();
     catalog->next_delivery_ms();
   } catch (const std::exception& e) {

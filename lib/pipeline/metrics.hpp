@@ -61,10 +61,10 @@ struct Health {
   std::string reason;  // why not, when not
 };
 
-// Healthy while the loop turns and the catalog at `catalog_file` can be
+// Healthy while the loop turns and the catalog at `catalog` can be
 // opened and read afresh (a connection already open would go on answering
-// from a file since made unreadable or moved away).
-Health watch_health(const WatchMetrics& metrics, const std::filesystem::path& catalog_file);
+// from a file since made unreadable or moved away, or a server since gone).
+Health watch_health(const WatchMetrics& metrics, const catalog::CatalogLocation& catalog);
 
 // A label value escaped as the exposition format wants it (\\, \", \n).
 std::string prometheus_label(std::string_view value);

@@ -18,7 +18,7 @@ reader() { set +e; "${as_reader[@]}" "$WSP_BIN" --no-progress "$@"; code=$?; set
 
 sample --out shoot --count 3 --megapixels 1
 wsp run shoot >/dev/null 2>run.err || { cat run.err >&2; fail "the first run"; }
-expect_eq "$(sql shoot "pragma journal_mode")" wal "journal mode"
+expect_eq "$(sqlite_sql shoot "pragma journal_mode")" wal "journal mode"
 chmod 755 "$work"
 chmod -R a+rX shoot
 chmod -R a-w shoot/.wsportfolio

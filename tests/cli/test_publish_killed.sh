@@ -13,7 +13,7 @@ public=shoot/.wsportfolio/public
 landed=0 rounds=${WSP_PUBLISH_KILL_ROUNDS:-8}
 for round in $(seq "$rounds"); do
   rm -rf "$public"
-  sql shoot "delete from published"
+  sqlite_sql shoot "delete from published"
   (cd shoot && exec "$WSP_BIN" --no-progress publish) >/dev/null 2>"kill-$round.err" & pid=$!
   sleep "$(printf '0.%03d' $((RANDOM % 600)))"
   kill -9 "$pid" 2>/dev/null || true
@@ -29,7 +29,7 @@ done
 # And once while a file is being written: as soon as a temporary file of this
 # process shows up in the target.
 rm -rf "$public"
-sql shoot "delete from published"
+sqlite_sql shoot "delete from published"
 (cd shoot && exec "$WSP_BIN" --no-progress publish) >/dev/null 2>kill-writing.err & pid=$!
 SECONDS=0
 while [ "$SECONDS" -lt 30 ] && kill -0 "$pid" 2>/dev/null; do

@@ -14,7 +14,7 @@ images=$(sql shoot "select count(*) from images where status='active'")
 mkdir statefs
 mount -t tmpfs -o size=2m wsp-disk-full statefs 2>/dev/null || skip "cannot mount a small tmpfs (needs root)"
 trap 'umount "$work/statefs" 2>/dev/null || true; rm -rf "$work"' EXIT
-sql shoot "pragma wal_checkpoint(truncate)" >/dev/null
+sqlite_sql shoot "pragma wal_checkpoint(truncate)" >/dev/null
 cp -a shoot/.wsportfolio/. statefs/
 rm -rf shoot/.wsportfolio
 ln -s "$work/statefs" shoot/.wsportfolio

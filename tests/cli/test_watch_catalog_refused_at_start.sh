@@ -9,13 +9,13 @@ sample --out stock --count 1 --megapixels 1
 wsp ingest proj >/dev/null 2>ingest.err || { cat ingest.err >&2; fail "the catalog's creation"; }
 # A real SQLite error on registering the run, as a lock held past the busy
 # wait gives one.
-sql proj "CREATE TRIGGER refuse BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'database is locked'); END"
+sqlite_sql proj "CREATE TRIGGER refuse BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'database is locked'); END"
 
 start_watch w watch proj
 for _ in $(seq 100); do grep -q "trying again" w.err && break; kill -0 "$watcher" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$watcher" 2>/dev/null || { cat w.err >&2; fail "the watcher exited when the catalog refused it"; }
 expect_grep "catalog.db: database is locked" w.err "the reason, naming the catalog"
-sql proj "DROP TRIGGER refuse"
+sqlite_sql proj "DROP TRIGGER refuse"
 
 wait_for w.jsonl '.event == "watch.started"' 30
 cp stock/IMG_0001.JPG proj/

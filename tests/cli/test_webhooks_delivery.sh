@@ -69,7 +69,7 @@ refused="http://127.0.0.1:$refused_port/hook"
 waits=(5 300 1800 7200 18000 36000 36000)
 made=$(sql shoot "SELECT attempts FROM webhook_deliveries WHERE endpoint = '$refused'")
 for attempt in $(seq $((made + 1)) 8); do
-  sql shoot "UPDATE webhook_deliveries SET next_attempt_ms = 0 WHERE endpoint = '$refused';
+  sqlite_sql shoot "UPDATE webhook_deliveries SET next_attempt_ms = 0 WHERE endpoint = '$refused';
              UPDATE circuits SET opened_ms = opened_ms - 86400000 WHERE name = '$refused'"
   before=$(($(date +%s%3N)))
   wsp_code webhooks deliver -C shoot

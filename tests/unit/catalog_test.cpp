@@ -1,12 +1,18 @@
+#include "catalog_backends.hpp"
 #include "temp_dir.hpp"
 #include "catalog/catalog.hpp"
+#include "catalog/migrations.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <set>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -138,7 +144,63 @@ void expect_same_image(const ImageRecord& a, const ImageRecord& b) {
   EXPECT_EQ(x.has_gps, y.has_gps);
 }
 
-class CatalogTest : public ::testing::Test {
+// The catalog's contract, run against each backend (catalog_backends.hpp).
+using wsp::testing::Backend;
+using wsp::testing::backend_name;
+using wsp::testing::CatalogPlace;
+using wsp::testing::new_place;
+
+class CatalogTest : public ::testing::TestWithParam<Backend> {
+protected:
+  void SetUp() override {
+    WSP_REQUIRE_BACKEND(GetParam());
+    m_place = new_place(GetParam(), m_dir.path());
+    m_catalog = m_place.open();
+  }
+  fs::path file() const { return m_dir.path() / "catalog.db"; }
+  bool postgres() const { return GetParam() == Backend::postgres; }
+
+  // The first column of the first row of a read-only query, as the sqlite3
+  // shell shows it ("" when there is none), read on a connection of its own.
+  std::string scalar(const std::string& sql) {
+    if (!m_inspector) m_inspector = m_place.open(Access::read_only);
+    auto result = m_inspector->query(sql);
+    if (result.rows.empty() || result.rows[0].empty() || result.rows[0][0].is_null()) return "";
+    const auto& value = result.rows[0][0];
+    return value.is_string() ? value.get<std::string>() : value.dump();
+  }
+
+  // Runs `sql` behind the catalog's back; the error it met, "" when none.
+  std::string tamper(const std::string& sql) {
+    if (!postgres()) {
+      std::string error;
+      RawDb(file()).exec(sql, &error);
+      return error;
+    }
+    try {
+      wsp::testing::postgres_exec(m_place.url, sql);
+      return "";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
+
+  std::int64_t add(const ImageRecord& image) {
+    std::int64_t id = 0;
+    m_catalog->write([&] { id = m_catalog->add_image(image); });
+    return id;
+  }
+
+  TempDir m_dir;
+  CatalogPlace m_place;
+  std::unique_ptr<Catalog> m_catalog;
+  std::unique_ptr<Catalog> m_inspector;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogTest, ::testing::Values(Backend::sqlite, Backend::postgres), backend_name);
+
+// What only a SQLite file has: WAL, user_version, the migrations of released files.
+class SqliteCatalogTest : public ::testing::Test {
 protected:
   void SetUp() override { m_catalog = open_sqlite_catalog(file()); }
   fs::path file() const { return m_dir.path() / "catalog.db"; }
@@ -153,7 +215,7 @@ protected:
   std::unique_ptr<Catalog> m_catalog;
 };
 
-TEST_F(CatalogTest, NewCatalogIsAtTheLatestSchemaInWalMode) {
+TEST_F(SqliteCatalogTest, NewCatalogIsAtTheLatestSchemaInWalMode) {
   EXPECT_EQ(m_catalog->schema_version(), latest_schema_version());
   RawDb raw(file());
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
@@ -164,7 +226,7 @@ TEST_F(CatalogTest, NewCatalogIsAtTheLatestSchemaInWalMode) {
             "4");
 }
 
-TEST_F(CatalogTest, ReopeningKeepsDataAndDoesNotMigrateAgain) {
+TEST_F(SqliteCatalogTest, ReopeningKeepsDataAndDoesNotMigrateAgain) {
   const auto id = add(sample_image("a.jpg"));
   m_catalog->write([&] { m_catalog->add_event({"image.ingested", id, ""}, "run-1"); });
   m_catalog.reset();
@@ -184,7 +246,7 @@ TEST_F(CatalogTest, ReopeningKeepsDataAndDoesNotMigrateAgain) {
 
 // A catalog written by a release whose schema ended at version 4 (before the
 // sidecar keywords) is brought up to date on opening, and its tags read.
-TEST_F(CatalogTest, AVersion4CatalogIsMigratedOnOpening) {
+TEST_F(SqliteCatalogTest, AVersion4CatalogIsMigratedOnOpening) {
   m_catalog.reset();
   {
     RawDb raw(file());
@@ -200,7 +262,7 @@ TEST_F(CatalogTest, AVersion4CatalogIsMigratedOnOpening) {
 // A catalog written by the release that had the sidecar keywords in its
 // version 3 (an edit of a released migration, since undone) is at version 4
 // and has the column already: opening it must not add it a second time.
-TEST_F(CatalogTest, AVersion4CatalogThatHasTheSidecarColumnOpens) {
+TEST_F(SqliteCatalogTest, AVersion4CatalogThatHasTheSidecarColumnOpens) {
   m_catalog.reset();
   {
     RawDb raw(file());
@@ -212,7 +274,7 @@ TEST_F(CatalogTest, AVersion4CatalogThatHasTheSidecarColumnOpens) {
   EXPECT_NO_THROW(again->tags());
 }
 
-TEST_F(CatalogTest, ImagesRoundTripEveryField) {
+TEST_P(CatalogTest, ImagesRoundTripEveryField) {
   ImageRecord original = sample_image("day1/IMG_0001.jpg");
   original.id = add(original);
   ASSERT_GT(original.id, 0);
@@ -245,7 +307,7 @@ TEST_F(CatalogTest, ImagesRoundTripEveryField) {
   EXPECT_EQ(all[1].path, "day1/copy of IMG_0001.heic");
 }
 
-TEST_F(CatalogTest, UpdateChangesEveryFieldAndClearsOptionals) {
+TEST_P(CatalogTest, UpdateChangesEveryFieldAndClearsOptionals) {
   ImageRecord first = sample_image("a.jpg");
   first.id = add(first);
   ImageRecord image = full_image("b.heic", first.id);
@@ -267,20 +329,20 @@ TEST_F(CatalogTest, UpdateChangesEveryFieldAndClearsOptionals) {
   EXPECT_EQ(m_catalog->images().size(), 2u);
 }
 
-TEST_F(CatalogTest, StatusNamesRoundTrip) {
+TEST_P(CatalogTest, StatusNamesRoundTrip) {
   for (auto status : {ImageStatus::Active, ImageStatus::Duplicate, ImageStatus::Rejected, ImageStatus::Missing})
     EXPECT_EQ(image_status_from(to_string(status)), status);
   EXPECT_EQ(to_string(JobState::Done), "done");
   EXPECT_EQ(to_string(JobState::Rejected), "rejected");
 }
 
-TEST_F(CatalogTest, SamePathTwiceIsRefused) {
+TEST_P(CatalogTest, SamePathTwiceIsRefused) {
   add(sample_image("a.jpg"));
   EXPECT_THROW(add(sample_image("a.jpg")), CatalogError);
   EXPECT_EQ(m_catalog->images().size(), 1u);
 }
 
-TEST_F(CatalogTest, WriteRollsBackWhenWorkThrows) {
+TEST_P(CatalogTest, WriteRollsBackWhenWorkThrows) {
   EXPECT_THROW(m_catalog->write([&] {
     m_catalog->add_image(sample_image("a.jpg"));
     m_catalog->add_event({"image.ingested", std::nullopt, ""}, "run-1");
@@ -289,16 +351,15 @@ TEST_F(CatalogTest, WriteRollsBackWhenWorkThrows) {
                std::runtime_error);
   EXPECT_FALSE(m_catalog->image_at("a.jpg"));
   EXPECT_EQ(m_catalog->event_count(), 0);
-  RawDb raw(file());
-  EXPECT_EQ(raw.scalar("SELECT count(*) FROM images"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM images"), "0");
 
   // The catalog is usable afterwards: no transaction was left open.
   add(sample_image("b.jpg"));
   EXPECT_TRUE(m_catalog->image_at("b.jpg"));
-  EXPECT_EQ(raw.scalar("SELECT count(*) FROM images"), "1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM images"), "1");
 }
 
-TEST_F(CatalogTest, NestedWritesShareTheOuterTransaction) {
+TEST_P(CatalogTest, NestedWritesShareTheOuterTransaction) {
   m_catalog->write([&] {
     m_catalog->add_image(sample_image("outer.jpg"));
     m_catalog->write([&] { m_catalog->add_image(sample_image("inner.jpg")); });
@@ -322,7 +383,7 @@ TEST_F(CatalogTest, NestedWritesShareTheOuterTransaction) {
   EXPECT_EQ(m_catalog->images().size(), 2u);
 }
 
-TEST_F(CatalogTest, PutJobInsertsThenUpdates) {
+TEST_P(CatalogTest, PutJobInsertsThenUpdates) {
   const auto id = add(sample_image("a.jpg"));
   EXPECT_FALSE(m_catalog->job(id, "ingest"));
   m_catalog->write([&] { m_catalog->put_job({id, "ingest", JobState::Failed, 1, "cannot read: EIO", "fp1"}); });
@@ -344,11 +405,10 @@ TEST_F(CatalogTest, PutJobInsertsThenUpdates) {
   EXPECT_EQ(job->fingerprint, "fp2");
   EXPECT_FALSE(m_catalog->job(id, "render"));
 
-  RawDb raw(file());
-  EXPECT_EQ(raw.scalar("SELECT count(*) FROM jobs"), "1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
 }
 
-TEST_F(CatalogTest, EventsAreAppendOnly) {
+TEST_P(CatalogTest, EventsAreAppendOnly) {
   const auto id = add(sample_image("a.jpg"));
   m_catalog->write([&] {
     m_catalog->add_event({"image.ingested", id, R"({"path":"a.jpg"})"}, "run-1");
@@ -356,19 +416,17 @@ TEST_F(CatalogTest, EventsAreAppendOnly) {
   });
   EXPECT_EQ(m_catalog->event_count(), 2);
 
-  RawDb raw(file());
-  EXPECT_EQ(raw.scalar("SELECT detail FROM events WHERE kind = 'run.completed'"), "{}");
-  EXPECT_EQ(raw.scalar("SELECT image_id FROM events WHERE kind = 'image.ingested'"), std::to_string(id));
-  std::string error;
-  EXPECT_NE(raw.exec("UPDATE events SET kind = 'tampered'", &error), SQLITE_OK);
+  EXPECT_EQ(scalar("SELECT detail FROM events WHERE kind = 'run.completed'"), "{}");
+  EXPECT_EQ(scalar("SELECT image_id FROM events WHERE kind = 'image.ingested'"), std::to_string(id));
+  std::string error = tamper("UPDATE events SET kind = 'tampered'");
   EXPECT_NE(error.find("append-only"), std::string::npos) << error;
-  EXPECT_NE(raw.exec("DELETE FROM events", &error), SQLITE_OK);
+  error = tamper("DELETE FROM events");
   EXPECT_NE(error.find("append-only"), std::string::npos) << error;
-  EXPECT_EQ(raw.scalar("SELECT count(*) FROM events WHERE kind = 'tampered'"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE kind = 'tampered'"), "0");
   EXPECT_EQ(m_catalog->event_count(), 2);
 }
 
-TEST_F(CatalogTest, RunsBeginBeatAndFinish) {
+TEST_P(CatalogTest, RunsBeginBeatAndFinish) {
   m_catalog->begin_run({"run-a", "ingest", 101, "studio-mac", 1000, 1000, std::nullopt, std::nullopt});
   m_catalog->begin_run({"run-b", "watch", 202, "studio-mac", 2000, 2000, std::nullopt, std::nullopt});
 
@@ -396,17 +454,16 @@ TEST_F(CatalogTest, RunsBeginBeatAndFinish) {
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].id, "run-b");
 
-  RawDb raw(file());
-  EXPECT_EQ(raw.scalar("SELECT exit_code FROM runs WHERE id = 'run-a'"), "1");
-  EXPECT_GE(std::stoll(raw.scalar("SELECT finished_ms FROM runs WHERE id = 'run-a'")), before);
-  EXPECT_EQ(raw.scalar("SELECT finished_ms FROM runs WHERE id = 'run-b'"), "");
+  EXPECT_EQ(scalar("SELECT exit_code FROM runs WHERE id = 'run-a'"), "1");
+  EXPECT_GE(std::stoll(scalar("SELECT finished_ms FROM runs WHERE id = 'run-a'")), before);
+  EXPECT_EQ(scalar("SELECT finished_ms FROM runs WHERE id = 'run-b'"), "");
 
   m_catalog->finish_run("run-b", 0);
   EXPECT_TRUE(m_catalog->unfinished_runs().empty());
   EXPECT_THROW(m_catalog->begin_run({"run-a", "ingest", 1, "h", 1, 1, std::nullopt, std::nullopt}), CatalogError);
 }
 
-TEST_F(CatalogTest, StageCountsGroupByStageAndState) {
+TEST_P(CatalogTest, StageCountsGroupByStageAndState) {
   EXPECT_TRUE(m_catalog->stage_counts().empty());
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 4; ++i) ids.push_back(add(sample_image("img" + std::to_string(i) + ".jpg")));
@@ -434,7 +491,7 @@ TEST_F(CatalogTest, StageCountsGroupByStageAndState) {
   EXPECT_EQ(counts[3].count, 1);
 }
 
-TEST_F(CatalogTest, MultipartUploadsKeepTheirPartsPerTargetUntilForgotten) {
+TEST_P(CatalogTest, MultipartUploadsKeepTheirPartsPerTargetUntilForgotten) {
   m_catalog->record_multipart_upload("s3:a", {"films/one.bin", "aa11", "upload-1", 5 << 20, 0, {}});
   m_catalog->record_multipart_upload("s3:b", {"films/two.bin", "bb22", "upload-2", 8 << 20, 0, {}});
   m_catalog->record_uploaded_part("s3:a", "upload-1", {2, "etag-2", "c2", 5 << 20});
@@ -454,8 +511,65 @@ TEST_F(CatalogTest, MultipartUploadsKeepTheirPartsPerTargetUntilForgotten) {
 
   m_catalog->forget_multipart_upload("s3:a", "upload-1");
   EXPECT_TRUE(m_catalog->multipart_uploads("s3:a").empty());
-  EXPECT_EQ(RawDb(file()).scalar("SELECT count(*) FROM multipart_parts"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM multipart_parts"), "0");
   EXPECT_EQ(m_catalog->multipart_uploads("s3:b").size(), 1u);
+}
+
+TEST_P(CatalogTest, MultipartUploadsComeInTheOrderTheyBegan) {
+  m_catalog->record_multipart_upload("s3:a", {"b.bin", "bb", "upload-b", 5 << 20, 2000, {}});
+  m_catalog->record_multipart_upload("s3:a", {"a.bin", "aa", "upload-a", 5 << 20, 1000, {}});
+  m_catalog->record_multipart_upload("s3:a", {"c.bin", "cc", "upload-C", 5 << 20, 2000, {}});
+  auto uploads = m_catalog->multipart_uploads("s3:a");
+  ASSERT_EQ(uploads.size(), 3u);
+  EXPECT_EQ(uploads[0].upload_id, "upload-a");
+  EXPECT_EQ(uploads[0].started_ms, 1000);
+  EXPECT_EQ(uploads[1].upload_id, "upload-C");  // same millisecond: by id, bytewise
+  EXPECT_EQ(uploads[2].upload_id, "upload-b");
+}
+
+TEST_P(CatalogTest, CircuitsAreReplacedWholeAndStampedByTheCatalog) {
+  const auto before = now_ms();
+  m_catalog->record_circuit({"webhook", "https://hooks.example/b", "open", 3, 1234, "refused", 0});
+  m_catalog->record_circuit({"target", "bucket.example", "closed", 0, std::nullopt, "", 0});
+  m_catalog->record_circuit({"webhook", "https://hooks.example/a", "open", 5, 99, "timeout", 0});
+  m_catalog->record_circuit({"webhook", "https://hooks.example/a", "half-open", 6, 100, "503", 0});
+
+  auto circuits = m_catalog->circuits();
+  ASSERT_EQ(circuits.size(), 3u);
+  EXPECT_EQ(circuits[0].kind, "target");  // by kind, then name
+  EXPECT_FALSE(circuits[0].opened_ms);
+  EXPECT_EQ(circuits[1].name, "https://hooks.example/a");
+  EXPECT_EQ(circuits[1].state, "half-open");
+  EXPECT_EQ(circuits[1].consecutive_failures, 6);
+  EXPECT_EQ(circuits[1].opened_ms, 100);
+  EXPECT_EQ(circuits[1].last_error, "503");
+  EXPECT_GE(circuits[1].updated_ms, before - 1000);
+  EXPECT_LE(circuits[1].updated_ms, now_ms() + 1000);
+  EXPECT_EQ(circuits[2].name, "https://hooks.example/b");
+  EXPECT_EQ(circuits[2].consecutive_failures, 3);
+}
+
+TEST_P(CatalogTest, RecentRunsAreNewestFirstAndTheLastEventOfAKindIsFound) {
+  m_catalog->begin_run({"run-a", "ingest", 1, "h", 1000, 1000, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-b", "publish", 2, "h", 3000, 3000, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-c", "tag", 3, "h", 2000, 2000, std::nullopt, std::nullopt});
+  m_catalog->finish_run("run-b", 4);
+  auto runs = m_catalog->recent_runs(2);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].id, "run-b");
+  EXPECT_EQ(runs[0].exit_code, 4);
+  EXPECT_TRUE(runs[0].finished_ms);
+  EXPECT_EQ(runs[1].id, "run-c");
+  EXPECT_FALSE(runs[1].finished_ms);
+
+  EXPECT_FALSE(m_catalog->last_event_ms("publish.completed"));
+  const auto before = now_ms();
+  m_catalog->add_event({"publish.completed", std::nullopt, ""}, "run-b");
+  m_catalog->add_event({"run.completed", std::nullopt, ""}, "run-b");
+  auto at = m_catalog->last_event_ms("publish.completed");
+  ASSERT_TRUE(at);
+  EXPECT_GE(*at, before - 1000);
+  EXPECT_LE(*at, now_ms() + 1000);
 }
 
 TEST(CatalogOpen, NewerSchemaIsRefused) {
@@ -538,17 +652,25 @@ TEST(CatalogOpen, AFailedStatementNamesTheCatalogFile) {
   }
 }
 
-TEST(CatalogReadOnly, ReadsWhatTheWriterWroteAndRefusesWritesNamingTheFile) {
+class CatalogBackendTest : public ::testing::TestWithParam<Backend> {
+protected:
+  void SetUp() override { WSP_REQUIRE_BACKEND(GetParam()); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogBackendTest, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         backend_name);
+
+TEST_P(CatalogBackendTest, ReadOnlyReadsWhatTheWriterWroteAndRefusesWritesNamingTheCatalog) {
   TempDir dir;
-  const auto file = dir.path() / "catalog.db";
+  const auto place = new_place(GetParam(), dir.path());
   {
-    auto writer = open_sqlite_catalog(file);
+    auto writer = place.open();
     ImageRecord image;
     image.path = "ceremony/IMG_0001.JPG";
     image.sha256 = "abc";
     writer->write([&] { writer->add_image(image); });
   }
-  auto reader = open_sqlite_catalog(file, Access::read_only);
+  auto reader = place.open(Access::read_only);
   ASSERT_EQ(reader->images().size(), 1u);
   EXPECT_EQ(reader->images()[0].path, "ceremony/IMG_0001.JPG");
   EXPECT_EQ(reader->reopen()->images().size(), 1u) << "a second connection reads too";
@@ -558,9 +680,9 @@ TEST(CatalogReadOnly, ReadsWhatTheWriterWroteAndRefusesWritesNamingTheFile) {
     reader->write([&] { reader->add_image(another); });
     ADD_FAILURE() << "a read-only catalog took a write";
   } catch (const CatalogError& e) {
-    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(place.label()), std::string::npos) << e.what();
   }
-  EXPECT_EQ(RawDb(file).scalar("SELECT count(*) FROM images"), "1");
+  EXPECT_EQ(place.open()->images().size(), 1u);
 }
 
 TEST(CatalogReadOnly, AMissingCatalogIsNotCreated) {
@@ -582,12 +704,12 @@ TEST(CatalogReadOnly, AnOlderCatalogIsBroughtUpToDateFirst) {
 
 // Each thread holds its own Catalog (its own connection), as two processes would.
 // `ready` counts the threads at the start line, so that both open the catalog at once.
-void write_rows(const fs::path& file, const std::string& prefix, int rows, std::atomic<int>& failures,
+void write_rows(const CatalogPlace& place, const std::string& prefix, int rows, std::atomic<int>& failures,
                 std::atomic<int>& done, std::atomic<int>& ready) {
   ++ready;
   while (ready.load() < 2) std::this_thread::yield();
   try {
-    auto catalog = open_sqlite_catalog(file);
+    auto catalog = place.open();
     for (int i = 0; i < rows; ++i) {
       catalog->write([&] {
         auto id = catalog->add_image(sample_image(prefix + std::to_string(i) + ".jpg"));
@@ -602,45 +724,218 @@ void write_rows(const fs::path& file, const std::string& prefix, int rows, std::
   }
 }
 
-TEST(CatalogConcurrency, TwoConnectionsFromTwoThreadsBothSucceed) {
+TEST_P(CatalogBackendTest, TwoConnectionsFromTwoThreadsBothSucceed) {
   TempDir dir;
-  const auto file = dir.path() / "catalog.db";
-  open_sqlite_catalog(file);  // created up front; see the next test for a race on creation
+  const auto place = new_place(GetParam(), dir.path());
+  place.open();  // created up front; see the next test for a race on creation
   std::atomic<int> failures{0}, done{0}, ready{0};
   constexpr int k_rows = 200;
-  std::thread a(write_rows, file, "a-", k_rows, std::ref(failures), std::ref(done), std::ref(ready));
-  std::thread b(write_rows, file, "b-", k_rows, std::ref(failures), std::ref(done), std::ref(ready));
+  std::thread a(write_rows, std::cref(place), "a-", k_rows, std::ref(failures), std::ref(done), std::ref(ready));
+  std::thread b(write_rows, std::cref(place), "b-", k_rows, std::ref(failures), std::ref(done), std::ref(ready));
   a.join();
   b.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(done.load(), 2 * k_rows);
-  auto catalog = open_sqlite_catalog(file);
+  auto catalog = place.open();
   EXPECT_EQ(catalog->images().size(), std::size_t(2 * k_rows));
   EXPECT_EQ(catalog->event_count(), 2 * k_rows);
   auto counts = catalog->stage_counts();
   ASSERT_EQ(counts.size(), 1u);
   EXPECT_EQ(counts[0].count, 2 * k_rows);
-  RawDb raw(file);
-  EXPECT_EQ(raw.scalar("PRAGMA integrity_check"), "ok");
+  if (GetParam() == Backend::sqlite) {
+    EXPECT_EQ(RawDb(place.file).scalar("PRAGMA integrity_check"), "ok");
+  }
 }
 
-TEST(CatalogConcurrency, TwoConnectionsMayCreateTheCatalogAtOnce) {
-  // The race is narrow: several rounds, each on a new file.
-  for (int round = 0; round < 60; ++round) {
+TEST_P(CatalogBackendTest, TwoConnectionsMayCreateTheCatalogAtOnce) {
+  // The race is narrow: several rounds, each on a new file or database.
+  const int rounds = GetParam() == Backend::sqlite ? 60 : 15;
+  for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE(round);
     TempDir dir;
-    const auto file = dir.path() / "catalog.db";
+    const auto place = new_place(GetParam(), dir.path());
     std::atomic<int> failures{0}, done{0}, ready{0};
-    std::thread a(write_rows, file, "a-", 5, std::ref(failures), std::ref(done), std::ref(ready));
-    std::thread b(write_rows, file, "b-", 5, std::ref(failures), std::ref(done), std::ref(ready));
+    std::thread a(write_rows, std::cref(place), "a-", 5, std::ref(failures), std::ref(done), std::ref(ready));
+    std::thread b(write_rows, std::cref(place), "b-", 5, std::ref(failures), std::ref(done), std::ref(ready));
     a.join();
     b.join();
     EXPECT_EQ(failures.load(), 0);
-    auto catalog = open_sqlite_catalog(file);
+    auto catalog = place.open();
     EXPECT_EQ(catalog->schema_version(), latest_schema_version());
     EXPECT_EQ(catalog->images().size(), 10u);
     if (HasFailure()) break;
   }
+}
+
+// A claimed image is nobody else's until its lease runs out; then the next
+// claimer takes it.
+TEST_P(CatalogTest, ClaimsAreExclusiveUntilTheLeaseExpires) {
+  for (int i = 0; i < 5; ++i) add(sample_image("img" + std::to_string(i) + ".jpg", std::string(63, 'a') + char('0' + i)));
+  auto other = m_catalog->reopen();
+  auto first = m_catalog->claim("render", "s1", "", "run-a", 60'000, 3);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].path, "img0.jpg");  // by path
+  EXPECT_EQ(m_catalog->count_claimable("render", "s1", ""), 2);
+  auto second = other->claim("render", "s1", "", "run-b", 60'000, 10);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].path, "img3.jpg");
+  EXPECT_TRUE(other->claim("render", "s1", "", "run-c", 60'000, 10).empty());
+  EXPECT_EQ(m_catalog->job(first[0].id, "render")->state, JobState::Running);
+
+  // run-a's leases run out (renewed into the past): its images go to the next claimer.
+  m_catalog->renew_leases("run-a", -1'000, {"render", 0, 3});
+  auto taken_over = other->claim("render", "s1", "", "run-c", 60'000, 10);
+  ASSERT_EQ(taken_over.size(), 3u);
+  EXPECT_EQ(m_catalog->job(taken_over[0].id, "render")->attempts, 2);
+
+  // Released claims are claimable at once; done work is not, until the settings change.
+  other->release_leases("run-b");
+  EXPECT_EQ(m_catalog->count_claimable("render", "s1", ""), 2);
+  for (const auto& image : taken_over)
+    m_catalog->put_job({image.id, "render", JobState::Done, 1, "", image.sha256 + ":s1"});
+  EXPECT_EQ(m_catalog->count_claimable("render", "s1", ""), 2);
+  EXPECT_EQ(m_catalog->count_claimable("render", "s2", ""), 5);
+  // A stage that waits for another claims only what that one finished.
+  EXPECT_EQ(m_catalog->count_claimable("tag", "t", "render"), 3);
+}
+
+// Workers claiming at once, each on its own connection, share the queue:
+// every image is claimed exactly once.
+TEST_P(CatalogTest, ConcurrentClaimersTakeEveryImageExactlyOnce) {
+  constexpr int k_images = 120;
+  m_catalog->write([&] {
+    for (int i = 0; i < k_images; ++i)
+      m_catalog->add_image(sample_image(fmt::format("shoot/{:04}.jpg", i), fmt::format("{:064}", i)));
+  });
+  std::mutex lock;
+  std::vector<std::int64_t> claimed;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&, w] {
+      try {
+        auto catalog = m_catalog->reopen();
+        for (;;) {
+          auto batch = catalog->claim("render", "s", "", "worker-" + std::to_string(w), 60'000, 3);
+          if (batch.empty()) break;
+          std::lock_guard<std::mutex> guard(lock);
+          for (const auto& image : batch) claimed.push_back(image.id);
+        }
+      } catch (const std::exception& e) {
+        ++failures;
+        ADD_FAILURE() << e.what();
+      }
+    });
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(claimed.size(), std::size_t(k_images));
+  EXPECT_EQ(std::set<std::int64_t>(claimed.begin(), claimed.end()).size(), std::size_t(k_images)) << "claimed twice";
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs WHERE state = 'running' AND attempts = 1"), std::to_string(k_images));
+}
+
+TEST_P(CatalogTest, QueryReadsTypedValuesAndRefusesWrites) {
+  auto image = full_image("a.heic", std::nullopt);
+  add(image);
+  auto result = m_catalog->query("SELECT path, width, aperture, duplicate_of FROM images");
+  ASSERT_EQ(result.columns.size(), 4u);
+  EXPECT_EQ(result.columns[0], "path");
+  ASSERT_EQ(result.rows.size(), 1u);
+  EXPECT_EQ(result.rows[0][0], "a.heic");
+  EXPECT_EQ(result.rows[0][1], 8256);
+  EXPECT_EQ(result.rows[0][2], 1.4);
+  EXPECT_TRUE(result.rows[0][3].is_null());
+  EXPECT_THROW(m_catalog->query("DELETE FROM images"), CatalogError);
+  EXPECT_EQ(m_catalog->images().size(), 1u);
+}
+
+// Webhook deliveries are made by the catalog itself when an event is appended.
+TEST_P(CatalogTest, AnEventWithSubscribersGetsItsDeliveries) {
+  m_catalog->subscribe({{"https://hooks.example/a", {"run.failed"}}, {"https://hooks.example/b", {"run.failed"}}});
+  m_catalog->write([&] {
+    m_catalog->add_event({"run.failed", std::nullopt, R"({"code":1})"}, "run-1");
+    m_catalog->add_event({"image.ingested", std::nullopt, ""}, "run-1");
+    m_catalog->add_event({"test.ping", std::nullopt, R"({"endpoint":"https://hooks.example/b"})"}, "run-1");
+  });
+  auto all = m_catalog->deliveries(std::nullopt);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].event_type, "test.ping");
+  EXPECT_EQ(all[0].endpoint, "https://hooks.example/b");
+  EXPECT_NE(all[1].message_id, all[2].message_id);
+  auto claimed = m_catalog->claim_deliveries("sender", 60'000, 10);
+  EXPECT_EQ(claimed.size(), 3u);
+  EXPECT_TRUE(m_catalog->reopen()->claim_deliveries("other", 60'000, 10).empty());
+  EXPECT_TRUE(m_catalog->record_delivery("sender", {claimed[0].id, DeliveryState::delivered, 0, 200, "", "", {}}));
+  EXPECT_FALSE(m_catalog->record_delivery("other", {claimed[1].id, DeliveryState::delivered, 0, 200, "", "", {}}));
+  EXPECT_EQ(m_catalog->deliveries(DeliveryState::delivered).size(), 1u);
+}
+
+// What `catalog migrate` relies on: rows copied as they are (ids kept),
+// no trigger fired for them (no second delivery of a copied event), and new
+// rows numbered after the copied ones.
+TEST_P(CatalogTest, InsertedRowsKeepTheirIdsAndFireNoTriggers) {
+  TempDir other_dir;
+  auto source = new_place(Backend::sqlite, other_dir.path()).open();
+  source->subscribe({{"https://hooks.example/a", {"run.failed"}}});
+  source->write([&] {
+    for (int i = 0; i < 3; ++i) source->add_event({"run.failed", std::nullopt, ""}, "run-1");
+  });
+  m_catalog->subscribe({{"https://hooks.example/a", {"run.failed"}}});
+  m_catalog->write([&] {
+    for (const char* table : {"events", "webhook_deliveries"})
+      m_catalog->insert_rows(table, source->query(fmt::format("SELECT * FROM {} ORDER BY id", table)));
+  });
+  EXPECT_EQ(m_catalog->event_count(), 3);
+  auto copied = m_catalog->deliveries(std::nullopt);
+  ASSERT_EQ(copied.size(), 3u) << "a copied event made deliveries of its own";
+  EXPECT_EQ(copied[0].message_id, source->deliveries(std::nullopt)[0].message_id);
+  m_catalog->write([&] { m_catalog->add_event({"run.failed", std::nullopt, ""}, "run-2"); });
+  EXPECT_EQ(scalar("SELECT max(id) FROM events"), "4");
+  EXPECT_EQ(m_catalog->deliveries(std::nullopt).size(), 4u) << "the trigger is on again for new events";
+}
+
+TEST(CatalogMigrations, EveryStepHasBothDialects) {
+  for (std::size_t i = 0; i < migrations().size(); ++i) {
+    EXPECT_NE(migrations()[i].sql, nullptr) << "step " << i + 1;
+    EXPECT_NE(migrations()[i].postgres, nullptr) << "step " << i + 1 << " has no PostgreSQL form";
+  }
+}
+
+// A password in the URL is refused, and the message does not repeat it.
+TEST(CatalogPostgres, AUrlWithAPasswordIsRefusedWithoutShowingIt) {
+  for (const std::string url : {"postgresql://studio:s3cr3t-hunter2@db.example/portfolio",
+                                "postgresql://studio@db.example/portfolio?password=s3cr3t-hunter2",
+                                "host=db.example dbname=portfolio password=s3cr3t-hunter2"}) {
+    try {
+      open_postgres_catalog(url);
+      ADD_FAILURE() << "opened " << url;
+    } catch (const CatalogError& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+      EXPECT_NE(message.find("password"), std::string::npos) << message;
+    }
+  }
+  EXPECT_THROW(check_catalog_url("postgresql://a@b/c?password=x"), CatalogError);
+  EXPECT_NO_THROW(check_catalog_url("postgresql://studio@db.example/portfolio"));
+}
+
+// Leases are timed by the database's clock: a lease taken for a minute ends
+// a minute after the server's now, whatever the worker's clock says.
+TEST(CatalogPostgres, LeasesAreTimedByTheDatabaseClock) {
+  std::string why;
+  WSP_REQUIRE_TOOL(wsp::testing::postgres_server(&why), "a PostgreSQL 15 server is needed: " << why);
+  const auto url = wsp::testing::fresh_postgres_database();
+  auto catalog = open_postgres_catalog(url);
+  ImageRecord image = sample_image("a.jpg");
+  catalog->write([&] { catalog->add_image(image); });
+  ASSERT_EQ(catalog->claim("render", "s", "", "run-a", 60'000, 1).size(), 1u);
+  // What is left of the lease, by the server's own clock.
+  const auto left = std::stoll(wsp::testing::postgres_exec(
+      url, "SELECT lease_expires_ms - (extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM jobs"));
+  EXPECT_GT(left, 50'000);
+  EXPECT_LE(left, 60'000);
+  EXPECT_EQ(wsp::testing::postgres_exec(url, "SELECT pg_get_functiondef('wsp_now_ms'::regproc) LIKE "
+                                              "'%clock_timestamp%'"),
+            "t");
 }
 
 }  // namespace

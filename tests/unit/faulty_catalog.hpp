@@ -162,6 +162,10 @@ public:
   std::int64_t prune_deliveries(std::int64_t before_ms) override { return m_real->prune_deliveries(before_ms); }
   std::vector<catalog::EndpointBacklog> webhook_backlog() override { return m_real->webhook_backlog(); }
   int schema_version() override { return m_real->schema_version(); }
+  catalog::QueryResult query(const std::string& sql) override { return m_real->query(sql); }
+  void insert_rows(const std::string& table, const catalog::QueryResult& rows) override {
+    m_real->insert_rows(table, rows);
+  }
   // The second connection carries the same faults.
   std::unique_ptr<catalog::Catalog> reopen() override {
     if (m_faults->reopen_fails) throw catalog::CatalogError("catalog.db: cannot open catalog: unable to open database file");

@@ -74,14 +74,14 @@ TEST(OperatorView, HealthNeedsTheLoopAndTheCatalog) {
   pipeline::WatchMetrics metrics;
   const auto now = pipeline::WatchMetrics::Clock::now();
   metrics.loop_turned(now);
-  EXPECT_TRUE(pipeline::watch_health(metrics, file).ok);
-  EXPECT_FALSE(pipeline::watch_health(metrics, dir.path() / "elsewhere.db").ok);
+  EXPECT_TRUE(pipeline::watch_health(metrics, catalog::CatalogLocation{{}, file}).ok);
+  EXPECT_FALSE(pipeline::watch_health(metrics, catalog::CatalogLocation{{}, dir.path() / "elsewhere.db"}).ok);
   metrics.loop_turned(now - pipeline::k_loop_stuck_after - 1s);
-  auto stuck = pipeline::watch_health(metrics, file);
+  auto stuck = pipeline::watch_health(metrics, catalog::CatalogLocation{{}, file});
   EXPECT_FALSE(stuck.ok);
   EXPECT_NE(stuck.reason.find("has not turned"), std::string::npos) << stuck.reason;
   metrics.batch_running(true);  // a long batch is not a stuck loop
-  EXPECT_TRUE(pipeline::watch_health(metrics, file).ok);
+  EXPECT_TRUE(pipeline::watch_health(metrics, catalog::CatalogLocation{{}, file}).ok);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // re-tagging, burst groups, the provider results cache, and tag work that
 // waits for render.
 
+#include "catalog_backends.hpp"
 #include "temp_dir.hpp"
 #include "catalog/catalog.hpp"
 #include "pipeline/tag.hpp"
@@ -17,10 +18,11 @@ namespace {
 using namespace wsp::catalog;
 using wsp::testing::TempDir;
 
-class TagCatalogTest : public ::testing::Test {
+class TagCatalogTest : public ::testing::TestWithParam<wsp::testing::Backend> {
 protected:
   void SetUp() override {
-    m_catalog = open_sqlite_catalog(m_dir.path() / "catalog.db");
+    WSP_REQUIRE_BACKEND(GetParam());
+    m_catalog = wsp::testing::new_place(GetParam(), m_dir.path()).open();
     m_config.project_dir = m_dir.path();
     m_config.project.timezone = "UTC";
   }
@@ -62,7 +64,9 @@ protected:
   wsp::config::Config m_config;
 };
 
-TEST_F(TagCatalogTest, TagsRoundTrip) {
+INSTANTIATE_TEST_SUITE_P(Backends, TagCatalogTest, wsp::testing::all_backends(), wsp::testing::backend_name);
+
+TEST_P(TagCatalogTest, TagsRoundTrip) {
   auto id = add("a.jpg", std::string(64, 'a'));
   auto t = automatic(id, "ceremony", 0.95);
   t.overexposed = true;
@@ -80,7 +84,7 @@ TEST_F(TagCatalogTest, TagsRoundTrip) {
   EXPECT_FALSE(all[0].group);
 }
 
-TEST_F(TagCatalogTest, OverridesWinAndSurviveRetagging) {
+TEST_P(TagCatalogTest, OverridesWinAndSurviveRetagging) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
   TagOverride o;
@@ -109,7 +113,7 @@ TEST_F(TagCatalogTest, OverridesWinAndSurviveRetagging) {
 
 // A photo the photographer rejected before (or without) automatic tagging:
 // the override is effective all the same, in path order with the others.
-TEST_F(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
+TEST_P(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
   auto tagged = add("b.jpg", std::string(64, 'b'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(tagged, "ceremony", 0.95)); });
   auto untagged = add("a.jpg", std::string(64, 'a'));
@@ -131,7 +135,7 @@ TEST_F(TagCatalogTest, OverridesCountForAPhotoWithNoAutomaticTags) {
   EXPECT_EQ(tags[1].image_id, tagged);
 }
 
-TEST_F(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
+TEST_P(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
   TagOverride o;
@@ -141,7 +145,7 @@ TEST_F(TagCatalogTest, AnOverriddenSceneRewordsTheAutomaticAltText) {
   EXPECT_EQ(effective()[0].alt_text, "Detail photo, vertical, in ivory and sage");
 }
 
-TEST_F(TagCatalogTest, ClearingEveryPartRemovesTheOverride) {
+TEST_P(TagCatalogTest, ClearingEveryPartRemovesTheOverride) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.3)); });
   TagOverride o;
@@ -158,7 +162,7 @@ TEST_F(TagCatalogTest, ClearingEveryPartRemovesTheOverride) {
   EXPECT_TRUE(tags[0].needs_review);  // 0.3 < min_confidence 0.6
 }
 
-TEST_F(TagCatalogTest, GroupsAreReplacedAsAWholeAndNameTheBestPick) {
+TEST_P(TagCatalogTest, GroupsAreReplacedAsAWholeAndNameTheBestPick) {
   auto a = add("a.jpg", std::string(64, 'a'));
   auto b = add("b.jpg", std::string(64, 'b'));
   auto c = add("c.jpg", std::string(64, 'c'));
@@ -177,7 +181,7 @@ TEST_F(TagCatalogTest, GroupsAreReplacedAsAWholeAndNameTheBestPick) {
   EXPECT_TRUE(tags[2].best_pick);
 }
 
-TEST_F(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
+TEST_P(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
   auto a = add("a.jpg", std::string(64, 'a'));
   auto b = add("b.jpg", std::string(64, 'b'));
   auto lone = add("lone.jpg", std::string(64, 'c'));
@@ -201,7 +205,7 @@ TEST_F(TagCatalogTest, RegroupGroupsABurstAndPicksTheSharpest) {
   EXPECT_FALSE(tags[2].group);
 }
 
-TEST_F(TagCatalogTest, RegroupKeepsTheFrameWhereNobodyBlinked) {
+TEST_P(TagCatalogTest, RegroupKeepsTheFrameWhereNobodyBlinked) {
   auto a = add("a.jpg", std::string(64, 'a'));
   auto b = add("b.jpg", std::string(64, 'b'));
   m_catalog->write([&] {
@@ -227,7 +231,92 @@ TEST_F(TagCatalogTest, RegroupKeepsTheFrameWhereNobodyBlinked) {
   EXPECT_EQ(tags[1].faces, 1);
 }
 
-TEST_F(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
+TEST_P(TagCatalogTest, FacesRoundTrip) {
+  auto a = add("a.jpg", std::string(64, 'a'));
+  auto b = add("b.jpg", std::string(64, 'b'));
+  auto ta = automatic(a, "portrait", 0.9);
+  ta.eyes_closed = true;
+  ta.faces = 3;
+  ta.face_sharpness = 61.25;
+  m_catalog->write([&] {
+    m_catalog->put_tags(ta);
+    m_catalog->put_tags(automatic(b, "portrait", 0.9));
+  });
+  auto all = m_catalog->tags();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_TRUE(all[0].eyes_closed);
+  EXPECT_EQ(all[0].faces, 3);
+  EXPECT_DOUBLE_EQ(all[0].face_sharpness, 61.25);
+  EXPECT_FALSE(all[1].eyes_closed);
+  EXPECT_FALSE(all[1].faces) << "no faces looked for is not zero faces";
+  EXPECT_EQ(all[1].face_sharpness, 0);
+}
+
+TEST_P(TagCatalogTest, SelectionsRoundTripReplaceAndGo) {
+  auto b = add("b.jpg", std::string(64, 'b'));
+  auto a = add("a.jpg", std::string(64, 'a'));
+  SelectionRecord sb;
+  sb.image_id = b;
+  sb.origin = "sidecar";
+  sb.stamp = "1234:5678";
+  sb.rating = -1;
+  sb.labels = {"Red", "Second Choice"};
+  sb.tagged = false;
+  sb.keywords = {"first dance, slow", "Anna"};
+  sb.changed_ms = 1'781'000'000'123;
+  SelectionRecord sa;
+  sa.image_id = a;
+  sa.origin = "embedded";
+  sa.stamp = "1:2";
+  sa.changed_ms = 5;
+  m_catalog->write([&] {
+    m_catalog->put_selection(sb);
+    m_catalog->put_selection(sa);
+  });
+  auto all = m_catalog->selections();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].source_path, "a.jpg");  // by path
+  EXPECT_FALSE(all[0].rating);
+  EXPECT_FALSE(all[0].tagged) << "no tag read is not an untagged photo";
+  EXPECT_TRUE(all[0].labels.empty());
+  EXPECT_EQ(all[1].image_id, b);
+  EXPECT_EQ(all[1].origin, "sidecar");
+  EXPECT_EQ(all[1].stamp, "1234:5678");
+  EXPECT_EQ(all[1].rating, -1);
+  EXPECT_EQ(all[1].labels, sb.labels);
+  ASSERT_TRUE(all[1].tagged);
+  EXPECT_FALSE(*all[1].tagged);
+  EXPECT_EQ(all[1].keywords, sb.keywords);
+  EXPECT_EQ(all[1].changed_ms, sb.changed_ms);
+
+  sb.rating = 5;
+  sb.tagged = true;
+  m_catalog->write([&] { m_catalog->put_selection(sb); });
+  all = m_catalog->selections();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].rating, 5);
+  EXPECT_EQ(all[1].tagged, true);
+
+  m_catalog->write([&] { m_catalog->remove_selection(a); });
+  all = m_catalog->selections();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].image_id, b);
+}
+
+TEST_P(TagCatalogTest, AnOverrideKnowsWhenItWasSet) {
+  auto a = add("a.jpg", std::string(64, 'a'));
+  const auto before = now_ms();
+  TagOverride o;
+  o.image_id = a;
+  o.rating = 4;
+  m_catalog->write([&] { m_catalog->put_override(o); });
+  auto read = m_catalog->tag_override(a);
+  ASSERT_TRUE(read);
+  EXPECT_GE(read->updated_ms, before - 1000);
+  EXPECT_LE(read->updated_ms, now_ms() + 1000);
+}
+
+TEST_P(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   m_catalog->write([&] { m_catalog->put_cached_result("abc", "local", "local-1", "{\"x\":1}"); });
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":1}");
   EXPECT_FALSE(m_catalog->cached_result("abc", "local", "local-2"));
@@ -237,7 +326,7 @@ TEST_F(TagCatalogTest, CacheIsKeyedByContentProviderAndModel) {
   EXPECT_EQ(m_catalog->cached_result("abc", "local", "local-1"), "{\"x\":2}");
 }
 
-TEST_F(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
+TEST_P(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
   auto id = add("a.jpg", std::string(64, 'a'));
   m_catalog->write([&] { m_catalog->put_tags(automatic(id, "ceremony", 0.95)); });
   m_catalog->write([&] { m_catalog->set_sidecar_keywords(id, {"ceremony", "best pick"}); });
@@ -245,7 +334,7 @@ TEST_F(TagCatalogTest, SidecarKeywordsSurviveRetagging) {
   EXPECT_EQ(m_catalog->tags()[0].sidecar_keywords, (std::vector<std::string>{"ceremony", "best pick"}));
 }
 
-TEST_F(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
+TEST_P(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
   auto id = add("a.jpg", std::string(64, 'a'));
   EXPECT_FALSE(m_catalog->analysis_path(id));
   RenderRecord render;
@@ -256,7 +345,7 @@ TEST_F(TagCatalogTest, AnalysisPathIsTheCurrentRenders) {
   EXPECT_EQ(m_catalog->analysis_path(id), "analysis/aaaa.jpg");
 }
 
-TEST_F(TagCatalogTest, TagWorkWaitsForRender) {
+TEST_P(TagCatalogTest, TagWorkWaitsForRender) {
   auto a = add("a.jpg", std::string(64, 'a'));
   add("b.jpg", std::string(64, 'b'));
   EXPECT_EQ(m_catalog->count_claimable("tag", "s", "render"), 0);

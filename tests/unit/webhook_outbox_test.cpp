@@ -1,6 +1,7 @@
 #include "catalog/catalog.hpp"
 #include "notify/delivery.hpp"
 #include "notify/events.hpp"
+#include "catalog_backends.hpp"
 #include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -16,10 +17,12 @@ using namespace wsp;
 using catalog::DeliveryState;
 using wsp::testing::TempDir;
 
-class WebhookOutbox : public ::testing::Test {
+class WebhookOutbox : public ::testing::TestWithParam<wsp::testing::Backend> {
 protected:
   void SetUp() override {
-    m_catalog = catalog::open_sqlite_catalog(m_dir.path() / "catalog.db");
+    WSP_REQUIRE_BACKEND(GetParam());
+    m_place = wsp::testing::new_place(GetParam(), m_dir.path());
+    m_catalog = m_place.open();
     m_catalog->subscribe({{"https://a.example/hook", {"run.completed", "run.failed"}},
                           {"https://b.example/hook", {"run.failed"}}});
   }
@@ -27,10 +30,13 @@ protected:
     m_catalog->write([&] { notify::record_event(*m_catalog, type, {{"run_id", "r1"}}, "r1"); });
   }
   TempDir m_dir;
+  wsp::testing::CatalogPlace m_place;
   std::unique_ptr<catalog::Catalog> m_catalog;
 };
 
-TEST_F(WebhookOutbox, AnEventGetsOneDeliveryPerSubscribedEndpoint) {
+INSTANTIATE_TEST_SUITE_P(Backends, WebhookOutbox, wsp::testing::all_backends(), wsp::testing::backend_name);
+
+TEST_P(WebhookOutbox, AnEventGetsOneDeliveryPerSubscribedEndpoint) {
   record(notify::EventType::run_failed);
   record(notify::EventType::run_completed);
   record(notify::EventType::run_started);  // nobody subscribed
@@ -43,7 +49,7 @@ TEST_F(WebhookOutbox, AnEventGetsOneDeliveryPerSubscribedEndpoint) {
   for (const auto& d : all) EXPECT_EQ(d.state, DeliveryState::pending);
 }
 
-TEST_F(WebhookOutbox, AWriteThatRollsBackLeavesNoDelivery) {
+TEST_P(WebhookOutbox, AWriteThatRollsBackLeavesNoDelivery) {
   EXPECT_THROW(m_catalog->write([&] {
     notify::record_event(*m_catalog, notify::EventType::run_failed, {{"run_id", "r1"}}, "r1");
     throw std::runtime_error("the stage failed");
@@ -53,7 +59,7 @@ TEST_F(WebhookOutbox, AWriteThatRollsBackLeavesNoDelivery) {
   EXPECT_EQ(m_catalog->event_count(), 0);
 }
 
-TEST_F(WebhookOutbox, TheEnvelopeIsStandardWebhooksWithVersionedData) {
+TEST_P(WebhookOutbox, TheEnvelopeIsStandardWebhooksWithVersionedData) {
   record(notify::EventType::run_completed);
   auto d = m_catalog->deliveries(std::nullopt).at(0);
   auto body = nlohmann::json::parse(notify::envelope(d));
@@ -64,11 +70,11 @@ TEST_F(WebhookOutbox, TheEnvelopeIsStandardWebhooksWithVersionedData) {
   EXPECT_EQ(notify::envelope(d), notify::envelope(m_catalog->delivery(d.id).value())) << "the same body on every attempt";
 }
 
-TEST_F(WebhookOutbox, AClaimIsHeldByOneOwnerAndOnlyItsHolderRecords) {
+TEST_P(WebhookOutbox, AClaimIsHeldByOneOwnerAndOnlyItsHolderRecords) {
   record(notify::EventType::run_failed);
   auto first = m_catalog->claim_deliveries("one", 60'000, 10);
   ASSERT_EQ(first.size(), 2u);
-  auto other = catalog::open_sqlite_catalog(m_dir.path() / "catalog.db");
+  auto other = m_place.open();
   EXPECT_TRUE(other->claim_deliveries("two", 60'000, 10).empty());
   catalog::DeliveryOutcome done{first[0].id, DeliveryState::delivered, 0, 200, "", "ok", std::nullopt};
   EXPECT_FALSE(other->record_delivery("two", done));
@@ -81,7 +87,7 @@ TEST_F(WebhookOutbox, AClaimIsHeldByOneOwnerAndOnlyItsHolderRecords) {
   EXPECT_EQ(second[0].message_id, first[1].message_id);
 }
 
-TEST_F(WebhookOutbox, GoneDisablesTheEndpointUntilEnabled) {
+TEST_P(WebhookOutbox, GoneDisablesTheEndpointUntilEnabled) {
   record(notify::EventType::run_failed);
   record(notify::EventType::run_failed);
   auto claimed = m_catalog->claim_deliveries("one", 60'000, 1, "https://b.example/hook");
@@ -93,7 +99,7 @@ TEST_F(WebhookOutbox, GoneDisablesTheEndpointUntilEnabled) {
   EXPECT_EQ(m_catalog->claim_deliveries("one", 60'000, 10, "https://b.example/hook").size(), 1u);
 }
 
-TEST_F(WebhookOutbox, DeadDeliveriesAreRetriedAndReplayedWithTheirWebhookId) {
+TEST_P(WebhookOutbox, DeadDeliveriesAreRetriedAndReplayedWithTheirWebhookId) {
   record(notify::EventType::run_failed);
   auto claimed = m_catalog->claim_deliveries("one", 60'000, 10);
   ASSERT_EQ(claimed.size(), 2u);
@@ -110,7 +116,7 @@ TEST_F(WebhookOutbox, DeadDeliveriesAreRetriedAndReplayedWithTheirWebhookId) {
   EXPECT_EQ(m_catalog->delivery(claimed[1].id)->message_id, claimed[1].message_id);
 }
 
-TEST_F(WebhookOutbox, DeliveredRowsArePrunedAndTheEventsStay) {
+TEST_P(WebhookOutbox, DeliveredRowsArePrunedAndTheEventsStay) {
   record(notify::EventType::run_failed);
   auto claimed = m_catalog->claim_deliveries("one", 60'000, 10);
   ASSERT_TRUE(m_catalog->record_delivery("one", {claimed[0].id, DeliveryState::delivered, 0, 200, "", "", {}}));

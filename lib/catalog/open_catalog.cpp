@@ -1,0 +1,23 @@
+// Which catalog a project uses: the one place that chooses between the
+// embedded SQLite file and a shared PostgreSQL database.
+
+#include <cstdlib>
+
+#include "catalog/catalog.hpp"
+
+namespace wsp::catalog {
+
+CatalogLocation catalog_location(const std::string& configured_url, const std::filesystem::path& state_dir) {
+  CatalogLocation location;
+  const char* from_environment = std::getenv("WSPORTFOLIO_CATALOG_URL");
+  location.url = from_environment && *from_environment ? from_environment : configured_url;
+  location.file = state_dir / "catalog.db";
+  return location;
+}
+
+std::unique_ptr<Catalog> open_catalog(const CatalogLocation& location, Access access) {
+  if (location.shared()) return open_postgres_catalog(location.url, access);
+  return open_sqlite_catalog(location.file, access);
+}
+
+}  // namespace wsp::catalog

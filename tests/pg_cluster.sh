@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 server for the tests, in a folder of its own,
+# listening only on a Unix socket there (no port to collide on).
+#   pg_cluster.sh start DIR   creates DIR, starts the server, writes DIR/url
+#                             (an admin URL for the `postgres` database)
+#   pg_cluster.sh stop DIR    stops it and removes DIR
+# initdb refuses to run as root: as root (CI) the server runs as `nobody`.
+set -euo pipefail
+action=${1:?start or stop}
+dir=$(realpath -m "${2:?the cluster folder}")
+# The server's user may not enter the caller's folder.
+cd /
+bin=$(pg_config --bindir 2>/dev/null || true)
+[ -x "$bin/initdb" ] || bin=/usr/lib/postgresql/15/bin
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+
+case $action in
+start)
+  [ -x "$bin/initdb" ] || { echo "PostgreSQL 15 server binaries not found (Debian: postgresql-15)" >&2; exit 3; }
+  # A server left behind by an interrupted run is replaced.
+  [ -d "$dir/data" ] && { as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown nobody "$dir"
+  as_owner "$bin/initdb" -D "$dir/data" -U wsp --auth=trust -E SQL_ASCII --locale=C --no-sync >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+  encoded=$(printf '%s' "$dir" | sed 's|/|%2F|g')
+  echo "postgresql://wsp@/postgres?host=$encoded" >"$dir/url"
+  cat "$dir/url"
+  ;;
+stop)
+  [ -d "$dir/data" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  ;;
+*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
