@@ -30,7 +30,8 @@ save shoot/IMG_0001.xmp "first cut" 1
 # strace may not be allowed to trace (a container without ptrace): then there is nothing to hold.
 strace -f -qq -o /dev/null true 2>/dev/null || skip "ptrace is not permitted here"
 
-(cd shoot && exec strace -f -qq -o ../trace.log -e trace=fchmod -e inject=fchmod:delay_enter=3000000 \
+# LeakSanitizer cannot run under ptrace.
+(cd shoot && ASAN_OPTIONS=detect_leaks=0 exec strace -f -qq -o ../trace.log -e trace=fchmod -e inject=fchmod:delay_enter=3000000 \
   "$WSP_BIN" --no-progress tag --xmp) 2>tag.err &
 tagger=$!
 for _ in $(seq 300); do
