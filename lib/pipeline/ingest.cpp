@@ -349,7 +349,10 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
                                               }) &
           tbb::make_filter<FoundFile*, Observation>(
               tbb::filter_mode::parallel, [&](FoundFile* file) { return read_and_probe(*file, max_pixels); }) &
-          tbb::make_filter<Observation, void>(tbb::filter_mode::serial_out_of_order,
+          // Applied in the scan's (path) order: new images are catalogued in
+          // the shoot's order, and work of equal priority is claimed oldest
+          // first, so a shoot renders in the order of its files.
+          tbb::make_filter<Observation, void>(tbb::filter_mode::serial_in_order,
                                               [&](Observation seen) { writer.add(std::move(seen)); }));
   writer.flush();
   if (!(request.stop && *request.stop)) writer.mark_vanished();
