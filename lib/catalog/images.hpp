@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,6 +18,14 @@ namespace wsp::catalog {
 
 // The life of a source file as the catalog sees it.
 enum class ImageStatus { Active, Duplicate, Rejected, Missing };
+
+// How urgent an image's queued work is: claims take the highest priority
+// first, then the oldest image (first catalogued). The levels leave room
+// between them; an image keeps the highest level it was queued at.
+inline constexpr int k_priority_normal = 0;       // `run`, `ingest`: the backlog
+inline constexpr int k_priority_hot_folder = 10;  // photos arriving in a watched folder
+inline constexpr int k_priority_rush = 20;        // `run --priority rush`: ahead of everything
+inline constexpr int k_any_priority = std::numeric_limits<int>::min();
 std::string_view to_string(ImageStatus status);
 ImageStatus image_status_from(std::string_view text);
 
@@ -33,6 +42,7 @@ struct ImageRecord {
   imaging::PhotoHeader header;
   std::int64_t first_seen_ms = 0;
   std::int64_t updated_ms = 0;
+  int priority = k_priority_normal;  // of every stage's work on the image
 };
 
 enum class JobState { Pending, Running, Done, Failed, Rejected };
@@ -77,13 +87,18 @@ struct ImageCatalog {
   // Work queue. A job is claimable for `stage` when its active image has no job
   // yet, its fingerprint (image hash + ':' + `settings`) differs, it is pending,
   // or it is running under an expired lease; and, when `after` names a stage,
-  // that stage is done for the image. Claiming marks it running under `run_id`
-  // until now + `lease_ms`; other processes skip it until then.
+  // that stage is done for the image; and its priority is at least
+  // `min_priority`. Claiming takes the `limit` claimable images of highest
+  // priority, the oldest first among equals, and marks them running under
+  // `run_id` until now + `lease_ms`; other processes skip them until then.
   virtual std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings,
                                          const std::string& after, const std::string& run_id, std::int64_t lease_ms,
-                                         int limit) = 0;
+                                         int limit, int min_priority = k_any_priority) = 0;
   virtual std::int64_t count_claimable(const std::string& stage, const std::string& settings,
-                                       const std::string& after) = 0;
+                                       const std::string& after, int min_priority = k_any_priority) = 0;
+  // How many jobs of `stage` on images at least `min_priority` urgent another
+  // run than `run_id` holds under a lease not yet expired.
+  virtual std::int64_t count_held(const std::string& stage, const std::string& run_id, int min_priority) = 0;
   // Extends the run's leases to now + `lease_ms` and records its progress
   // and heartbeat, in one transaction.
   virtual void renew_leases(const std::string& run_id, std::int64_t lease_ms, const RunProgress& progress) = 0;

@@ -567,6 +567,17 @@ CREATE TABLE selections (
   changed_ms BIGINT NOT NULL
 );
 )pg"},
+    // How urgent an image's queued work is (images.hpp): claims take the
+    // highest first, then the oldest, through this index.
+    {.sql = R"sql(
+ALTER TABLE images ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX images_queue ON images(status, priority DESC, id);
+)sql",
+     .present = "SELECT count(*) FROM pragma_table_info('images') WHERE name = 'priority'",
+     .postgres = R"pg(
+ALTER TABLE images ADD COLUMN priority BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX images_queue ON images(status, priority DESC, id);
+)pg"},
 };
 
 const char* const k_tables[] = {"images", "jobs", "runs", "events", "renders", "variants", "tags", "tag_overrides",

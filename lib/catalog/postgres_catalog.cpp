@@ -79,7 +79,7 @@ private:
 constexpr const char* k_image_columns =
     "id, path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, width, height, "
     "orientation, capture_time, capture_offset, make, model, serial, owner, lens, focal_length, aperture, shutter, "
-    "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms";
+    "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms, priority";
 
 std::string prefixed_columns() {
   std::string columns = "i.";
@@ -124,6 +124,7 @@ ImageRecord read_image(const Rows& rows, int r) {
   camera.has_gps = rows.integer(r, 27) != 0;
   image.first_seen_ms = rows.integer(r, 28);
   image.updated_ms = rows.integer(r, 29);
+  image.priority = static_cast<int>(rows.integer(r, 30));
   return image;
 }
 
@@ -137,13 +138,14 @@ std::vector<Param> image_params(const ImageRecord& image) {
           param(camera.serial), param(camera.owner), param(camera.lens), param(camera.focal_length_mm),
           param(camera.aperture), param(camera.shutter), param(camera.iso), param(camera.artist),
           param(camera.copyright), param(header.icc_description), param(camera.has_gps ? 1 : 0),
-          param(image.first_seen_ms), param(image.updated_ms)};
+          param(image.first_seen_ms), param(image.updated_ms), param(image.priority)};
 }
 
 // $1 stage, $2 settings fingerprint, $3 the stage that must be done first
-// ('' for none). As SQLite's, with the database's clock for the leases.
+// ('' for none), $4 the lowest priority taken. As SQLite's, with the
+// database's clock for the leases.
 constexpr const char* k_claimable =
-    "i.status = 'active' AND ($3 = '' OR EXISTS (SELECT 1 FROM jobs p WHERE p.image_id = i.id AND p.stage = $3 "
+    "i.status = 'active' AND i.priority >= $4 AND ($3 = '' OR EXISTS (SELECT 1 FROM jobs p WHERE p.image_id = i.id AND p.stage = $3 "
     "AND p.state = 'done')) AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = $1 AND "
     "j.fingerprint = i.sha256 || ':' || $2 AND j.state IN ('done', 'failed', 'rejected')) AND NOT EXISTS "
     "(SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = $1 AND j.state = 'running' AND "
@@ -398,8 +400,9 @@ public:
     auto rows = run("INSERT INTO images (path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, "
                     "format, width, height, orientation, capture_time, capture_offset, make, model, serial, owner, "
                     "lens, focal_length, aperture, shutter, iso, artist, copyright, icc_description, has_gps, "
-                    "first_seen_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-                    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id",
+                    "first_seen_ms, updated_ms, priority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                    "$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) "
+                    "RETURNING id",
                     image_params(image));
     queued();
     return rows.integer(0, 0);
@@ -412,8 +415,8 @@ public:
         "duplicate_of = $7, reject_reason = $8, format = $9, width = $10, height = $11, orientation = $12, "
         "capture_time = $13, capture_offset = $14, make = $15, model = $16, serial = $17, owner = $18, "
         "lens = $19, focal_length = $20, aperture = $21, shutter = $22, iso = $23, artist = $24, "
-        "copyright = $25, icc_description = $26, has_gps = $27, first_seen_ms = $28, updated_ms = $29 "
-        "WHERE id = $30",
+        "copyright = $25, icc_description = $26, has_gps = $27, first_seen_ms = $28, updated_ms = $29, "
+        "priority = $30 WHERE id = $31",
         params);
     queued();
   }
@@ -438,24 +441,27 @@ public:
   }
 
   std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& after,
-                                 const std::string& run_id, std::int64_t lease_ms, int limit) override {
+                                 const std::string& run_id, std::int64_t lease_ms, int limit,
+                                 int min_priority) override {
     std::vector<ImageRecord> claimed;
     transaction([&] {
       // Locking the images skips those another worker is claiming right now.
       // Every claim holds its images' locks until it commits, so the second
       // statement, whose snapshot is taken once the locks are ours, sees
       // every claim made before and keeps only what is still claimable.
-      auto locked = run(fmt::format("SELECT i.id FROM images i WHERE {} ORDER BY i.path LIMIT $4 FOR UPDATE OF i "
-                                    "SKIP LOCKED",
+      // images_queue gives the order, highest priority then oldest, without a sort.
+      auto locked = run(fmt::format("SELECT i.id FROM images i WHERE {} ORDER BY i.priority DESC, i.id LIMIT $5 "
+                                    "FOR UPDATE OF i SKIP LOCKED",
                                     k_claimable),
-                        {param(stage), param(settings), param(after), param(limit)});
+                        {param(stage), param(settings), param(after), param(min_priority), param(limit)});
       if (locked.empty()) return;
       std::string ids = "{";
       for (int r = 0; r < locked.size(); ++r) ids += (r ? "," : "") + locked.text(r, 0);
       ids += "}";
-      auto rows = run(fmt::format("SELECT {} FROM images i WHERE i.id = ANY($4::bigint[]) AND {} ORDER BY i.path",
+      auto rows = run(fmt::format("SELECT {} FROM images i WHERE i.id = ANY($5::bigint[]) AND {} ORDER BY "
+                                  "i.priority DESC, i.id",
                                   prefixed_columns(), k_claimable),
-                      {param(stage), param(settings), param(after), param(ids)});
+                      {param(stage), param(settings), param(after), param(min_priority), param(ids)});
       claimed = read_images(rows);
       for (const auto& image : claimed)
         run("INSERT INTO jobs (image_id, stage, state, attempts, fingerprint, lease_owner, lease_expires_ms, "
@@ -468,10 +474,18 @@ public:
     return claimed;
   }
 
-  std::int64_t count_claimable(const std::string& stage, const std::string& settings,
-                               const std::string& after) override {
+  std::int64_t count_claimable(const std::string& stage, const std::string& settings, const std::string& after,
+                               int min_priority) override {
     auto rows = run(fmt::format("SELECT count(*) FROM images i WHERE {}", k_claimable),
-                    {param(stage), param(settings), param(after)});
+                    {param(stage), param(settings), param(after), param(min_priority)});
+    return rows.integer(0, 0);
+  }
+
+  std::int64_t count_held(const std::string& stage, const std::string& run_id, int min_priority) override {
+    auto rows = run("SELECT count(*) FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.stage = $1 AND "
+                    "j.state = 'running' AND j.lease_owner != $2 AND j.lease_expires_ms >= wsp_now_ms() AND "
+                    "i.priority >= $3",
+                    {param(stage), param(run_id), param(min_priority)});
     return rows.integer(0, 0);
   }
 

@@ -150,13 +150,14 @@ private:
 constexpr const char* k_image_columns =
     "id, path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, width, height, "
     "orientation, capture_time, capture_offset, make, model, serial, owner, lens, focal_length, aperture, shutter, "
-    "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms";
+    "iso, artist, copyright, icc_description, has_gps, first_seen_ms, updated_ms, priority";
 
 // Parameters: ?1 stage, ?2 settings fingerprint, ?3 now in ms, ?4 the stage
-// that must be done first ('' for none). Failed jobs with the current
-// fingerprint wait for `retry`; a changed fingerprint requeues them.
+// that must be done first ('' for none), ?6 the lowest priority taken. Failed
+// jobs with the current fingerprint wait for `retry`; a changed fingerprint
+// requeues them.
 constexpr const char* k_claimable =
-    "i.status = 'active' AND (?4 = '' OR EXISTS (SELECT 1 FROM jobs p WHERE p.image_id = i.id AND p.stage = ?4 "
+    "i.status = 'active' AND i.priority >= ?6 AND (?4 = '' OR EXISTS (SELECT 1 FROM jobs p WHERE p.image_id = i.id AND p.stage = ?4 "
     "AND p.state = 'done')) AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND "
     "j.fingerprint = i.sha256 || ':' || ?2 AND j.state IN ('done', 'failed', 'rejected')) AND NOT EXISTS "
     "(SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.stage = ?1 AND j.state = 'running' AND "
@@ -205,6 +206,7 @@ ImageRecord read_image(const Statement& row) {
   camera.has_gps = row.integer(27) != 0;
   image.first_seen_ms = row.integer(28);
   image.updated_ms = row.integer(29);
+  image.priority = static_cast<int>(row.integer(30));
   return image;
 }
 
@@ -219,7 +221,7 @@ void bind_image(Statement& s, const ImageRecord& image) {
   s.bind(17, camera.serial).bind(18, camera.owner).bind(19, camera.lens).bind(20, camera.focal_length_mm);
   s.bind(21, camera.aperture).bind(22, camera.shutter).bind(23, camera.iso).bind(24, camera.artist);
   s.bind(25, camera.copyright).bind(26, header.icc_description).bind(27, camera.has_gps ? 1 : 0);
-  s.bind(28, image.first_seen_ms).bind(29, image.updated_ms);
+  s.bind(28, image.first_seen_ms).bind(29, image.updated_ms).bind(30, image.priority);
 }
 
 // `file` as an SQLite URI, every byte but the unreserved ones percent-encoded,
@@ -317,8 +319,8 @@ public:
                 "INSERT INTO images (path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, "
                 "width, height, orientation, capture_time, capture_offset, make, model, serial, owner, lens, "
                 "focal_length, aperture, shutter, iso, artist, copyright, icc_description, has_gps, first_seen_ms, "
-                "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-                "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)");
+                "updated_ms, priority) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)");
     bind_image(s, image);
     s.run();
     return sqlite3_last_insert_rowid(m_db);
@@ -330,10 +332,10 @@ public:
                 "duplicate_of = ?7, reject_reason = ?8, format = ?9, width = ?10, height = ?11, orientation = ?12, "
                 "capture_time = ?13, capture_offset = ?14, make = ?15, model = ?16, serial = ?17, owner = ?18, "
                 "lens = ?19, focal_length = ?20, aperture = ?21, shutter = ?22, iso = ?23, artist = ?24, "
-                "copyright = ?25, icc_description = ?26, has_gps = ?27, first_seen_ms = ?28, updated_ms = ?29 "
-                "WHERE id = ?30");
+                "copyright = ?25, icc_description = ?26, has_gps = ?27, first_seen_ms = ?28, updated_ms = ?29, "
+                "priority = ?30 WHERE id = ?31");
     bind_image(s, image);
-    s.bind(30, image.id);
+    s.bind(31, image.id);
     s.run();
   }
 
@@ -426,13 +428,16 @@ public:
   }
 
   std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& after,
-                                 const std::string& run_id, std::int64_t lease_ms, int limit) override {
+                                 const std::string& run_id, std::int64_t lease_ms, int limit,
+                                 int min_priority) override {
     std::vector<ImageRecord> claimed;
     write([&] {
       const auto now = now_ms();
-      Statement s(m_db, fmt::format("SELECT {} FROM images i WHERE {} ORDER BY i.path LIMIT ?5", prefixed_columns(),
-                                    k_claimable).c_str());
-      s.bind(1, stage).bind(2, settings).bind(3, now).bind(4, after).bind(5, limit);
+      // images_queue gives this order without a sort.
+      Statement s(m_db, fmt::format("SELECT {} FROM images i WHERE {} ORDER BY i.priority DESC, i.id LIMIT ?5",
+                                    prefixed_columns(), k_claimable)
+                            .c_str());
+      s.bind(1, stage).bind(2, settings).bind(3, now).bind(4, after).bind(5, limit).bind(6, min_priority);
       while (s.step()) claimed.push_back(read_image(s));
       for (const auto& image : claimed) {
         Statement take(m_db,
@@ -448,10 +453,19 @@ public:
     return claimed;
   }
 
-  std::int64_t count_claimable(const std::string& stage, const std::string& settings,
-                               const std::string& after) override {
+  std::int64_t count_claimable(const std::string& stage, const std::string& settings, const std::string& after,
+                               int min_priority) override {
     Statement s(m_db, fmt::format("SELECT count(*) FROM images i WHERE {}", k_claimable).c_str());
-    s.bind(1, stage).bind(2, settings).bind(3, now_ms()).bind(4, after);
+    s.bind(1, stage).bind(2, settings).bind(3, now_ms()).bind(4, after).bind(6, min_priority);
+    s.step();
+    return s.integer(0);
+  }
+
+  std::int64_t count_held(const std::string& stage, const std::string& run_id, int min_priority) override {
+    Statement s(m_db,
+                "SELECT count(*) FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.stage = ?1 AND "
+                "j.state = 'running' AND j.lease_owner != ?2 AND j.lease_expires_ms >= ?3 AND i.priority >= ?4");
+    s.bind(1, stage).bind(2, run_id).bind(3, now_ms()).bind(4, min_priority);
     s.step();
     return s.integer(0);
   }

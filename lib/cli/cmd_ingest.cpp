@@ -9,13 +9,15 @@ namespace wsp::cli {
 
 int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                      const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-                     const std::vector<std::filesystem::path>& gone, StageTimings* timings) {
+                     const std::vector<std::filesystem::path>& gone, StageTimings* timings,
+                     const pipeline::QueueOrder& order) {
   namespace fs = std::filesystem;
   pipeline::IngestRequest request;
   for (const auto& path : paths) request.paths.push_back(fs::absolute(path).lexically_normal());
   for (const auto& path : gone) request.gone.push_back(fs::absolute(path).lexically_normal());
   request.run_id = run_id;
   request.stop = &context.stop;
+  request.priority = order.queue_at;
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::ingest(config, catalog, request, context.terminal);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -14,12 +14,13 @@ int worker_count(const config::Config& config) {
 }
 
 int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                 const std::string& run_id, StageTimings* timings) {
+                 const std::string& run_id, StageTimings* timings, const pipeline::QueueOrder& order) {
   pipeline::RenderRequest request;
   request.run_id = run_id;
   request.stop = &context.stop;
   request.jobs = worker_count(config);
   request.max_inflight = config.pipeline.max_inflight_images > 0 ? config.pipeline.max_inflight_images : 2 * request.jobs;
+  request.min_priority = order.at_least;
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::render(config, catalog, request, context.terminal);
   pipeline::write_manifest(config, catalog);

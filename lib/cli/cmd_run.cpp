@@ -13,17 +13,18 @@ namespace wsp::cli {
 // only that; publish then puts what changed on every target (never pruning).
 // A new stage is chained here, and `run`, `watch` and `work` all get it.
 int run_queued_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                      const std::string& run_id, StageTimings* timings) {
-  int code = render_stage(context, config, catalog, run_id, timings);
-  if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id, timings));
+                      const std::string& run_id, StageTimings* timings, const pipeline::QueueOrder& order) {
+  int code = render_stage(context, config, catalog, run_id, timings, order);
+  if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id, timings, order));
   return code;
 }
 
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-               const std::vector<std::filesystem::path>& gone, StageTimings* timings) {
-  int code = run_ingest_stage(context, config, catalog, run_id, paths, gone, timings);
-  if (!context.stop) code = std::max(code, run_queued_stages(context, config, catalog, run_id, timings));
+               const std::vector<std::filesystem::path>& gone, StageTimings* timings,
+               const pipeline::QueueOrder& order) {
+  int code = run_ingest_stage(context, config, catalog, run_id, paths, gone, timings, order);
+  if (!context.stop) code = std::max(code, run_queued_stages(context, config, catalog, run_id, timings, order));
   if (!context.stop) {
     // Publish is timed as a whole: it claims no jobs.
     const auto started = std::chrono::steady_clock::now();
@@ -33,6 +34,12 @@ int run_stages(const Context& context, const config::Config& config, catalog::Ca
   }
   if (context.stop) code = k_exit_interrupted;
   return code;
+}
+
+const std::map<std::string, int>& priority_levels() {
+  static const std::map<std::string, int> levels = {
+      {"normal", catalog::k_priority_normal}, {"hot", catalog::k_priority_hot_folder}, {"rush", catalog::k_priority_rush}};
+  return levels;
 }
 
 void report_timings(const Context& context, const StageTimings& timings, double seconds, int code) {
@@ -63,6 +70,7 @@ namespace {
 
 struct RunOptions {
   std::string path;
+  int priority = catalog::k_priority_normal;
 };
 
 // `run`: the stages once over a shoot folder, or a folder inside the sources.
@@ -87,7 +95,8 @@ int run_pipeline(const RunOptions& options, const Context& context) {
                               if (!own_project(p.config)) narrowed.push_back(options.path);
                               const auto started_ms = catalog::now_ms();
                               notify::record_run_started(p.catalog, p.run_id, "run");
-                              int code = run_stages(context, p.config, p.catalog, p.run_id, narrowed, {}, &timings);
+                              int code = run_stages(context, p.config, p.catalog, p.run_id, narrowed, {}, &timings,
+                                                    {.queue_at = options.priority});
                               notify::RunSummary summary{"run", started_ms, context.stop ? k_exit_interrupted : code,
                                                          (catalog::now_ms() - started_ms) / 1000.0, {}};
                               for (const auto& timing : timings)
@@ -107,6 +116,11 @@ int run_pipeline(const RunOptions& options, const Context& context) {
 Runner define_run(CLI::App& command) {
   auto options = std::make_shared<RunOptions>();
   command.add_option("folder", options->path, "Shoot or project folder (default: the current folder)");
+  command
+      .add_option("--priority", options->priority,
+                  "Queue the photos found at LEVEL: normal (default), hot (as a watched folder's), rush (ahead of "
+                  "everything); work is claimed most urgent first")
+      ->transform(CLI::CheckedTransformer(priority_levels()));
   return [options](const Context& context) { return run_pipeline(*options, context); };
 }
 

@@ -13,11 +13,12 @@
 namespace wsp::cli {
 
 int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-              const std::string& run_id, StageTimings* timings) {
+              const std::string& run_id, StageTimings* timings, const pipeline::QueueOrder& order) {
   pipeline::TagRequest request;
   request.run_id = run_id;
   request.stop = &context.stop;
   request.jobs = worker_count(config);
+  request.min_priority = order.at_least;
   const auto started = std::chrono::steady_clock::now();
   auto summary = pipeline::tag(config, catalog, request, context.terminal);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

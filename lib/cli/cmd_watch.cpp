@@ -25,6 +25,7 @@ struct WatchOptions {
   int poll_seconds = -1;  // -1: watch.poll_seconds
   bool once = false;
   std::string metrics;  // [ADDRESS:]PORT; empty: no server
+  int priority = catalog::k_priority_hot_folder;
 };
 
 // The stages as `run` chains them. A watching batch gets a stop flag of its
@@ -34,11 +35,12 @@ struct WatchOptions {
 class WatchPipeline final : public pipeline::WatchStages {
 public:
   WatchPipeline(const Context& context, catalog::Catalog& catalog, const std::string& run_id, bool once,
-                pipeline::WatchMetrics& metrics)
+                pipeline::WatchMetrics& metrics, int priority)
       : m_context(once ? context : Context{context.global, context.terminal, m_stage_stop}),
         m_catalog(catalog),
         m_run_id(run_id),
-        m_metrics(metrics) {}
+        m_metrics(metrics),
+        m_priority(priority) {}
 
   int publish(const config::Config& config) override {
     return publish_stage(m_context, config, m_catalog, m_run_id, {});
@@ -52,7 +54,8 @@ public:
       pipeline::WatchMetrics& metrics;
       ~Done() { metrics.batch_running(false); }
     } done{m_metrics};
-    const int code = run_stages(m_context, config, m_catalog, m_run_id, present, gone, &timings);
+    const auto order = pipeline::hot_folder_order(m_catalog, m_run_id, m_priority);
+    const int code = run_stages(m_context, config, m_catalog, m_run_id, present, gone, &timings, order);
     for (const auto& timing : timings)
       m_metrics.record_stage(pipeline::name_of(timing.stage), static_cast<std::int64_t>(timing.items),
                              timing.seconds.wall);
@@ -65,6 +68,7 @@ private:
   catalog::Catalog& m_catalog;
   const std::string& m_run_id;
   pipeline::WatchMetrics& m_metrics;
+  const int m_priority;
 };
 
 // The system's clock, telling the metrics each time the watch loop looks at it.
@@ -237,7 +241,7 @@ int run_watch(const WatchOptions& options, const Context& context) {
   std::optional<notify::BackgroundSender> webhooks;
   if (!options.once && !config.webhooks.empty()) webhooks.emplace(*catalog, config);
 
-  WatchPipeline stages(context, *catalog, registration->id(), options.once, metrics);
+  WatchPipeline stages(context, *catalog, registration->id(), options.once, metrics, options.priority);
   TerminalReport report(context.terminal);
   pipeline::HotFolderParts parts{
       .time = time,
@@ -288,6 +292,10 @@ Runner define_watch(CLI::App& command) {
                      "Look for new files every SECONDS instead of using inotify (network shares; default: "
                      "watch.poll_seconds)")
       ->check(CLI::Range(1, 86400));
+  command
+      .add_option("--priority", options->priority,
+                  "Queue the photos that arrive at LEVEL: hot (default: ahead of a backlog), rush, normal")
+      ->transform(CLI::CheckedTransformer(priority_levels()));
   command.add_flag("--once", options->once, "Process the files that are complete now, then exit (for cron)");
   command.add_option("--metrics", options->metrics,
                      "Serve Prometheus metrics on /metrics and health on /healthz at [ADDRESS:]PORT (loopback "

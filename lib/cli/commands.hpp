@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -82,11 +83,12 @@ using StageTimings = std::vector<StageTiming>;
 // `gone`: see IngestRequest.
 int run_ingest_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                      const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-                     const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr);
+                     const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr,
+                     const pipeline::QueueOrder& order = {});
 int render_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                 const std::string& run_id, StageTimings* timings = nullptr);
+                 const std::string& run_id, StageTimings* timings = nullptr, const pipeline::QueueOrder& order = {});
 int tag_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-              const std::string& run_id, StageTimings* timings = nullptr);
+              const std::string& run_id, StageTimings* timings = nullptr, const pipeline::QueueOrder& order = {});
 
 struct PublishStageOptions {
   bool dry_run = false;
@@ -102,16 +104,22 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
 // The pipeline as `run` and `watch` chain it, in the order that reads and
 // decodes each source once: ingest of `paths` and `gone` (see IngestRequest;
 // both empty: every source), then every stage after it on whatever the
-// catalog has pending. Stops between stages once context.stop is set (exit
-// code 130 then).
+// catalog has pending (at least as urgent as `order.at_least`; the photos
+// ingested are queued at `order.queue_at`). Stops between stages once
+// context.stop is set (exit code 130 then).
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                const std::string& run_id, const std::vector<std::filesystem::path>& paths,
-               const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr);
+               const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr,
+               const pipeline::QueueOrder& order = {});
+
+// The levels `--priority` names (catalog::k_priority_*): normal, hot, rush.
+const std::map<std::string, int>& priority_levels();
 
 // The stages that claim queued work, render then tag, as `run_stages` chains
 // them after ingest and `work` runs them on another machine's queue.
 int run_queued_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
-                      const std::string& run_id, StageTimings* timings = nullptr);
+                      const std::string& run_id, StageTimings* timings = nullptr,
+                      const pipeline::QueueOrder& order = {});
 
 // The short per-stage summary at the end of `run`: one line on stderr, and a
 // `run.completed` JSON line with every stage's timers.

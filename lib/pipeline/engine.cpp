@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <tbb/flow_graph.h>
@@ -13,6 +14,9 @@ namespace wsp::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How often a stage with a floor looks again at work another run holds.
+constexpr std::chrono::milliseconds k_held_poll{50};
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -58,11 +62,13 @@ public:
     const auto started = Clock::now();
     const std::string after = m_stage.claim.after ? to_string(*m_stage.claim.after) : std::string();
     m_report.due = m_engine.with_catalog(
-        [&](catalog::Catalog& c) { return c.count_claimable(to_string(m_stage.name), m_stage.claim.settings, after); });
+        [&](catalog::Catalog& c) {
+          return c.count_claimable(to_string(m_stage.name), m_stage.claim.settings, after, m_settings.min_priority);
+        });
     m_engine.m_observer.stage_started(name_of(m_stage.name), static_cast<std::size_t>(m_report.due));
     // With nothing due there is no graph and no heartbeat connection: work
     // queued after this count is the next run's.
-    if (m_report.due > 0) {
+    if (m_report.due > 0 || held_by_others()) {
       if (m_stage.starting) m_stage.starting(m_report.due);
       LeaseKeeper leases(m_engine.m_catalog, m_settings.run_id, to_string(m_stage.name), m_settings.lease_ms, m_done,
                          m_report.due);
@@ -111,6 +117,14 @@ private:
 
   bool stopping() const { return m_engine.stopping() || m_stopped.load(); }
 
+  // Work at the stage's floor that another run is doing now (none without a floor).
+  bool held_by_others() {
+    if (m_settings.min_priority == catalog::k_any_priority) return false;
+    return m_engine.with_catalog([&](catalog::Catalog& c) {
+      return c.count_held(to_string(m_stage.name), m_settings.run_id, m_settings.min_priority) > 0;
+    });
+  }
+
   void stop_because(const std::string& reason) {
     std::lock_guard lock(m_report_mutex);
     if (m_report.stopped_because.empty()) m_report.stopped_because = reason;
@@ -130,9 +144,14 @@ private:
         auto claimed = m_engine.with_catalog([&](catalog::Catalog& c) {
           return c.claim(to_string(m_stage.name), m_stage.claim.settings,
                          m_stage.claim.after ? to_string(*m_stage.claim.after) : std::string(), m_settings.run_id,
-                         m_settings.lease_ms, std::max(1, m_stage.claim.at_once));
+                         m_settings.lease_ms, std::max(1, m_stage.claim.at_once), m_settings.min_priority);
         });
         m_report.seconds.claim += seconds_since(started);
+        if (claimed.empty() && held_by_others()) {
+          // Finished by its holder, or claimable again once its lease expires.
+          std::this_thread::sleep_for(k_held_poll);
+          continue;
+        }
         if (claimed.empty()) break;
         m_claimed.assign(std::make_move_iterator(claimed.begin()), std::make_move_iterator(claimed.end()));
       }

@@ -112,6 +112,19 @@ struct EngineSettings {
   int max_inflight = 2;                     // CPU items between claim and commit, at most `jobs` of them used
   int io_inflight = 64;                     // I/O items in flight
   std::int64_t lease_ms = 30'000;
+  // Only work at least this urgent is claimed (catalog::k_priority_*): a hot
+  // folder's batch leaves a backlog to the run working on it. With a floor,
+  // the stage ends only once the work at that floor is done, whoever does it:
+  // what another run claimed first is waited for, so that the next stage
+  // finds it done.
+  int min_priority = catalog::k_any_priority;
+};
+
+// Where a command's work goes in the queue (catalog::k_priority_*): the
+// priority of the photos it queues, and the least urgent work it claims.
+struct QueueOrder {
+  int queue_at = catalog::k_priority_normal;
+  int at_least = catalog::k_any_priority;
 };
 
 class Engine {

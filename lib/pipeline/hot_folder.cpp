@@ -36,6 +36,18 @@ std::vector<fs::path> listed(const Set& paths) {
 
 }  // namespace
 
+QueueOrder hot_folder_order(catalog::Catalog& catalog, const std::string& run_id, int priority) {
+  // A run silent for twice the lease time is dead wherever it ran (render.cpp
+  // decides the same before removing files).
+  const auto silent_after = 2 * EngineSettings{}.lease_ms;
+  const auto now = catalog::now_ms();
+  const auto runs = catalog.unfinished_runs();
+  const bool backlog_taken = std::any_of(runs.begin(), runs.end(), [&](const catalog::RunRecord& run) {
+    return run.id != run_id && !run.command.starts_with("watch") && now - run.heartbeat_ms < silent_after;
+  });
+  return {.queue_at = priority, .at_least = backlog_taken ? priority : catalog::k_any_priority};
+}
+
 void SystemWatchTime::sleep(std::chrono::milliseconds timeout) {
   ::poll(nullptr, 0, static_cast<int>(timeout.count()));
 }

@@ -22,6 +22,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "pipeline/engine.hpp"
 #include "pipeline/watch.hpp"
 
 namespace wsp::pipeline {
@@ -107,6 +108,14 @@ inline constexpr std::chrono::seconds k_first_retry{1};
 inline constexpr std::chrono::seconds k_longest_retry{30};
 // How often the run's heartbeat is written.
 inline constexpr std::chrono::seconds k_heartbeat{10};
+
+// How a hot folder's batch uses the queue: its photos are queued at
+// `priority` (catalog::k_priority_hot_folder unless told otherwise). While
+// another process that is not a watcher is alive on the project, it works on
+// the backlog, and the batch claims only work at least as urgent as its own,
+// so that a new photo reaches the gallery without waiting for the backlog to
+// drain; alone, the batch does whatever is due, the most urgent first.
+QueueOrder hot_folder_order(catalog::Catalog& catalog, const std::string& run_id, int priority);
 
 class HotFolder {
  public:

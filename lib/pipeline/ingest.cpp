@@ -190,6 +190,7 @@ private:
     image.header = seen.header;
     image.reject_reason = seen.problem;
     image.duplicate_of.reset();
+    image.priority = std::max(image.priority, m_request.priority);
     if (!seen.problem.empty()) {
       image.status = ImageStatus::Rejected;
       outcome = "rejected";
@@ -291,6 +292,7 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
 
   // An unchanged file (same size, mtime and inode) is not read again.
   std::vector<FoundFile*> to_read;  // not const: tbb's pipeline passes tokens as void*
+  std::vector<ImageRecord*> raised;  // unchanged, queued at a lower priority than this request's
   std::set<std::string> present;
   for (auto& file : scan.files) {
     present.insert(file.key);
@@ -298,7 +300,17 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
     if (it != known.end() && unchanged_since_ingest(config, catalog, it->second, file)) {
       ++summary.unchanged;
       if (it->second.status == ImageStatus::Rejected) ++summary.still_rejected;
+      if (it->second.priority < request.priority) raised.push_back(&it->second);
     } else to_read.push_back(&file);
+  }
+  // A rush names photos catalogued before: what is still due for them goes ahead.
+  if (!raised.empty()) {
+    catalog.write([&] {
+      for (auto* image : raised) {
+        image->priority = request.priority;
+        catalog.update_image(*image);
+      }
+    });
   }
   // Nothing under an unmounted share's bare mount point is marked missing.
   std::vector<fs::path> untouchable = scan.unreachable;
@@ -337,7 +349,10 @@ IngestSummary ingest(const config::Config& config, catalog::Catalog& catalog, co
                                               }) &
           tbb::make_filter<FoundFile*, Observation>(
               tbb::filter_mode::parallel, [&](FoundFile* file) { return read_and_probe(*file, max_pixels); }) &
-          tbb::make_filter<Observation, void>(tbb::filter_mode::serial_out_of_order,
+          // Applied in the scan's (path) order: new images are catalogued in
+          // the shoot's order, and work of equal priority is claimed oldest
+          // first, so a shoot renders in the order of its files.
+          tbb::make_filter<Observation, void>(tbb::filter_mode::serial_in_order,
                                               [&](Observation seen) { writer.add(std::move(seen)); }));
   writer.flush();
   if (!(request.stop && *request.stop)) writer.mark_vanished();

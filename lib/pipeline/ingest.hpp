@@ -38,6 +38,10 @@ struct IngestRequest {
   std::vector<std::filesystem::path> gone;
   std::string run_id;
   const std::atomic<bool>* stop = nullptr;   // set by a signal: stop taking new files
+  // The priority of the work queued for the files found (catalog::k_priority_*):
+  // an image's priority is raised to it, never lowered, whether the file is
+  // new, changed or unchanged.
+  int priority = catalog::k_priority_normal;
 };
 
 // Whether `file` is as the catalog last saw it (same size, mtime and inode,

@@ -223,7 +223,8 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
                  .stop = request.stop,
                  .jobs = request.jobs,
                  .max_inflight = request.max_inflight,
-                 .lease_ms = request.lease_ms},
+                 .lease_ms = request.lease_ms,
+                 .min_priority = request.min_priority},
                 observer);
   RenderStage stage(config, request);
   auto report = engine.run(stage.description());

@@ -29,6 +29,7 @@ struct RenderRequest {
   int jobs = 1;             // images rendered at once
   int max_inflight = 2;     // decoded images held at once
   std::int64_t lease_ms = 30'000;
+  int min_priority = catalog::k_any_priority;  // only work at least this urgent (EngineSettings)
 };
 
 RenderSummary render(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request,

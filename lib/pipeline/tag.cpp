@@ -595,7 +595,8 @@ TagSummary tag(const config::Config& config, catalog::Catalog& catalog, const Ta
                  .stop = request.stop,
                  .jobs = request.jobs,
                  .max_inflight = 2 * std::max(1, request.jobs),
-                 .lease_ms = request.lease_ms},
+                 .lease_ms = request.lease_ms,
+                 .min_priority = request.min_priority},
                 observer);
   TagStage stage(config, engine, observer, request.run_id, request.providers, request.circuit_clock);
   stage.restore_circuits(catalog);

@@ -36,6 +36,7 @@ struct TagRequest {
   const std::atomic<bool>* stop = nullptr;
   int jobs = 1;
   std::int64_t lease_ms = 30'000;
+  int min_priority = catalog::k_any_priority;  // only work at least this urgent (EngineSettings)
   // The providers' circuit breakers' clock (tests drive it); empty: the steady clock.
   net::SteadyClock circuit_clock;
 };

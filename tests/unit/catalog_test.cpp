@@ -12,6 +12,7 @@
 #include <set>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -121,6 +122,7 @@ void expect_same_image(const ImageRecord& a, const ImageRecord& b) {
   EXPECT_EQ(a.reject_reason, b.reject_reason);
   EXPECT_EQ(a.first_seen_ms, b.first_seen_ms);
   EXPECT_EQ(a.updated_ms, b.updated_ms);
+  EXPECT_EQ(a.priority, b.priority);
   EXPECT_EQ(a.header.format, b.header.format);
   EXPECT_EQ(a.header.width, b.header.width);
   EXPECT_EQ(a.header.height, b.header.height);
@@ -774,7 +776,7 @@ TEST_P(CatalogTest, ClaimsAreExclusiveUntilTheLeaseExpires) {
   auto other = m_catalog->reopen();
   auto first = m_catalog->claim("render", "s1", "", "run-a", 60'000, 3);
   ASSERT_EQ(first.size(), 3u);
-  EXPECT_EQ(first[0].path, "img0.jpg");  // by path
+  EXPECT_EQ(first[0].path, "img0.jpg");  // equal priority: the oldest first
   EXPECT_EQ(m_catalog->count_claimable("render", "s1", ""), 2);
   auto second = other->claim("render", "s1", "", "run-b", 60'000, 10);
   ASSERT_EQ(second.size(), 2u);
@@ -797,6 +799,85 @@ TEST_P(CatalogTest, ClaimsAreExclusiveUntilTheLeaseExpires) {
   EXPECT_EQ(m_catalog->count_claimable("render", "s2", ""), 5);
   // A stage that waits for another claims only what that one finished.
   EXPECT_EQ(m_catalog->count_claimable("tag", "t", "render"), 3);
+}
+
+// Work is claimed by priority, then age: a claim of N takes the N most
+// urgent claimable images, the oldest first among equals, and never leaves a
+// more urgent one behind for a later claim; for a stage that follows another,
+// too; and a claim with a floor takes nothing below it.
+TEST_P(CatalogTest, ClaimsTakeTheMostUrgentThenTheOldest) {
+  // Added in this order (ids ascending): priorities mixed, as a backlog
+  // being rendered meets a hot folder and a rush.
+  const std::vector<std::pair<std::string, int>> queued = {
+      {"backlog-1.jpg", k_priority_normal}, {"hot-1.jpg", k_priority_hot_folder}, {"backlog-2.jpg", k_priority_normal},
+      {"rush-1.jpg", k_priority_rush},      {"hot-2.jpg", k_priority_hot_folder}, {"backlog-3.jpg", k_priority_normal},
+      {"a-hot.jpg", k_priority_hot_folder}, {"rush-2.jpg", k_priority_rush},      {"backlog-4.jpg", k_priority_normal}};
+  std::map<std::string, int> priority_of;
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    auto image = sample_image(queued[i].first, fmt::format("{:064}", i));
+    image.priority = queued[i].second;
+    add(image);
+    priority_of[queued[i].first] = queued[i].second;
+  }
+  for (const auto& image : m_catalog->images()) EXPECT_EQ(image.priority, priority_of[image.path]) << image.path;
+
+  EXPECT_EQ(m_catalog->count_claimable("render", "s", "", k_priority_hot_folder), 5);
+  EXPECT_EQ(m_catalog->count_claimable("render", "s", "", k_priority_rush), 2);
+  EXPECT_EQ(m_catalog->count_claimable("render", "s", ""), 9);
+
+  auto paths = [](const std::vector<ImageRecord>& images) {
+    std::vector<std::string> out;
+    for (const auto& image : images) out.push_back(image.path);
+    return out;
+  };
+  // Claims of 2: each batch holds the most urgent left, never a less urgent
+  // one while a more urgent one waits.
+  std::vector<std::string> order;
+  for (;;) {
+    auto batch = m_catalog->claim("render", "s", "", "run-a", 60'000, 2);
+    if (batch.empty()) break;
+    for (const auto& image : batch) order.push_back(image.path);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"rush-1.jpg", "rush-2.jpg", "hot-1.jpg", "hot-2.jpg", "a-hot.jpg",
+                                             "backlog-1.jpg", "backlog-2.jpg", "backlog-3.jpg", "backlog-4.jpg"}));
+
+  // The tag stage, after render, in the same order; a floor leaves the backlog alone.
+  for (const auto& image : m_catalog->images())
+    m_catalog->put_job({image.id, "render", JobState::Done, 1, "", image.sha256 + ":s"});
+  auto hot = m_catalog->claim("tag", "t", "render", "watch", 60'000, 10, k_priority_hot_folder);
+  EXPECT_EQ(paths(hot), (std::vector<std::string>{"rush-1.jpg", "rush-2.jpg", "hot-1.jpg", "hot-2.jpg", "a-hot.jpg"}));
+  EXPECT_TRUE(m_catalog->claim("tag", "t", "render", "watch", 60'000, 10, k_priority_hot_folder).empty());
+  EXPECT_EQ(m_catalog->count_claimable("tag", "t", "render", k_priority_hot_folder), 0);
+  EXPECT_EQ(m_catalog->count_claimable("tag", "t", "render"), 4);
+
+  // A photo raised while the backlog waits jumps ahead of it.
+  auto raised = *m_catalog->image_at("backlog-4.jpg");
+  raised.priority = k_priority_rush;
+  m_catalog->write([&] { m_catalog->update_image(raised); });
+  EXPECT_EQ(m_catalog->image_at("backlog-4.jpg")->priority, k_priority_rush);
+  EXPECT_EQ(paths(m_catalog->claim("tag", "t", "render", "run-a", 60'000, 2)),
+            (std::vector<std::string>{"backlog-4.jpg", "backlog-1.jpg"}));
+}
+
+// Work another run holds is counted, at a floor, until it is done or its
+// lease expires: what a stage with a floor waits for.
+TEST_P(CatalogTest, WorkHeldByAnotherRunIsCountedUntilDoneOrExpired) {
+  auto hot = sample_image("hot.jpg", std::string(64, 'h'));
+  hot.priority = k_priority_hot_folder;
+  const auto hot_id = add(hot);
+  add(sample_image("backlog.jpg", std::string(64, 'b')));
+  auto other = m_catalog->reopen();
+  ASSERT_EQ(other->claim("render", "s", "", "run-b", 60'000, 10).size(), 2u);
+  EXPECT_EQ(m_catalog->count_held("render", "watch", k_priority_hot_folder), 1);
+  EXPECT_EQ(m_catalog->count_held("render", "watch", k_any_priority), 2);
+  EXPECT_EQ(m_catalog->count_held("render", "run-b", k_any_priority), 0);  // its own
+  EXPECT_EQ(m_catalog->count_held("tag", "watch", k_any_priority), 0);
+
+  other->put_job({hot_id, "render", JobState::Done, 1, "", hot.sha256 + ":s"});
+  EXPECT_EQ(m_catalog->count_held("render", "watch", k_priority_hot_folder), 0);
+  EXPECT_EQ(m_catalog->count_held("render", "watch", k_any_priority), 1);
+  other->renew_leases("run-b", -1'000, {"render", 1, 2});
+  EXPECT_EQ(m_catalog->count_held("render", "watch", k_any_priority), 0);
 }
 
 // Workers claiming at once, each on its own connection, share the queue:

@@ -53,12 +53,15 @@ public:
   std::vector<catalog::CircuitRecord> circuits() override { return m_real->circuits(); }
   std::vector<catalog::ImageRecord> claim(const std::string& stage, const std::string& settings,
                                           const std::string& after, const std::string& run_id, std::int64_t lease_ms,
-                                          int limit) override {
-    return m_real->claim(stage, settings, after, run_id, lease_ms, limit);
+                                          int limit, int min_priority) override {
+    return m_real->claim(stage, settings, after, run_id, lease_ms, limit, min_priority);
   }
-  std::int64_t count_claimable(const std::string& stage, const std::string& settings,
-                               const std::string& after) override {
-    return m_real->count_claimable(stage, settings, after);
+  std::int64_t count_claimable(const std::string& stage, const std::string& settings, const std::string& after,
+                               int min_priority) override {
+    return m_real->count_claimable(stage, settings, after, min_priority);
+  }
+  std::int64_t count_held(const std::string& stage, const std::string& run_id, int min_priority) override {
+    return m_real->count_held(stage, run_id, min_priority);
   }
   void renew_leases(const std::string& run_id, std::int64_t lease_ms, const catalog::RunProgress& progress) override {
     ++m_faults->renewals;

@@ -172,6 +172,30 @@ protected:
   std::unique_ptr<HotFolder> m_hot_folder;
 };
 
+// A batch leaves the backlog to a live process working on it and claims only
+// work as urgent as its own photos; alone, or beside another watcher or a
+// process gone silent, it takes whatever is due.
+TEST_F(HotFolderTest, ABatchLeavesTheBacklogToARunWorkingOnIt) {
+  auto alone = hot_folder_order(*m_catalog, "watch-run", catalog::k_priority_hot_folder);
+  EXPECT_EQ(alone.queue_at, catalog::k_priority_hot_folder);
+  EXPECT_EQ(alone.at_least, catalog::k_any_priority);
+
+  const auto now = catalog::now_ms();
+  m_catalog->begin_run({"other-watch", "watch --once", 2, "host", now, now, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"killed-run", "run", 3, "host", now - 600'000, now - 600'000, std::nullopt, std::nullopt});
+  EXPECT_EQ(hot_folder_order(*m_catalog, "watch-run", catalog::k_priority_hot_folder).at_least,
+            catalog::k_any_priority);
+
+  m_catalog->begin_run({"backlog-run", "run", 4, "host", now, now, std::nullopt, std::nullopt});
+  auto beside = hot_folder_order(*m_catalog, "watch-run", catalog::k_priority_rush);
+  EXPECT_EQ(beside.queue_at, catalog::k_priority_rush);
+  EXPECT_EQ(beside.at_least, catalog::k_priority_rush);
+
+  m_catalog->finish_run("backlog-run", 0);
+  EXPECT_EQ(hot_folder_order(*m_catalog, "watch-run", catalog::k_priority_hot_folder).at_least,
+            catalog::k_any_priority);
+}
+
 TEST_F(HotFolderTest, ABurstOfCopiesIsOneBatch) {
   auto& watcher = hot_folder();
   watcher.start();

@@ -236,6 +236,50 @@ TEST_F(IngestTest, SecondIngestReadsNothing) {
   for (std::size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].updated_ms, before[i].updated_ms) << after[i].path;
 }
 
+// The priority a command queues its photos at reaches the catalog, and an
+// image keeps the highest it was queued at: a later backlog run does not
+// push a hot folder's photo back, a rush raises photos already catalogued.
+TEST_F(IngestTest, PhotosKeepTheHighestPriorityTheyWereQueuedAt) {
+  using wsp::catalog::k_priority_hot_folder;
+  using wsp::catalog::k_priority_normal;
+  using wsp::catalog::k_priority_rush;
+  put_jpeg("backlog.jpg");
+  ASSERT_EQ(run().added, 1u);
+  EXPECT_EQ(image("backlog.jpg").priority, k_priority_normal);
+
+  put_jpeg("tethered.jpg");
+  auto ingest_at = [&](int priority) {
+    IngestRequest request;
+    request.run_id = "run-" + std::to_string(++m_runs);
+    request.priority = priority;
+    Recorder ignored;
+    return wsp::pipeline::ingest(m_config, *m_catalog, request, ignored);
+  };
+  IngestRequest hot;
+  hot.paths = {at("tethered.jpg")};
+  hot.run_id = "watch";
+  hot.priority = k_priority_hot_folder;
+  Recorder ignored;
+  ASSERT_EQ(wsp::pipeline::ingest(m_config, *m_catalog, hot, ignored).added, 1u);
+  EXPECT_EQ(image("tethered.jpg").priority, k_priority_hot_folder);
+  EXPECT_EQ(image("backlog.jpg").priority, k_priority_normal);  // not in the hot folder's batch
+
+  auto summary = ingest_at(k_priority_normal);
+  EXPECT_EQ(summary.unchanged, 2u);
+  EXPECT_EQ(image("tethered.jpg").priority, k_priority_hot_folder);
+
+  put_jpeg("tethered.jpg");  // edited in place: changed, read again at normal priority
+  summary = ingest_at(k_priority_normal);
+  EXPECT_EQ(summary.changed, 1u);
+  EXPECT_EQ(image("tethered.jpg").priority, k_priority_hot_folder);
+
+  summary = ingest_at(k_priority_rush);
+  EXPECT_EQ(summary.unchanged, 2u);
+  EXPECT_EQ(summary.bytes_read, 0);  // raised without reading the files again
+  EXPECT_EQ(image("backlog.jpg").priority, k_priority_rush);
+  EXPECT_EQ(image("tethered.jpg").priority, k_priority_rush);
+}
+
 TEST_F(IngestTest, RenamedFileIsMovedAndKeepsItsIdentity) {
   put_jpeg("a.jpg");
   put_jpeg("b.jpg");

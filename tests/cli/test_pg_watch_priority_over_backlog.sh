@@ -1,0 +1,3 @@
+# test_watch_priority_over_backlog.sh with the catalog on PostgreSQL (WSPORTFOLIO_CATALOG_URL).
+export WSP_CATALOG_BACKEND=postgres
+source "$(dirname "$0")/test_watch_priority_over_backlog.sh"
