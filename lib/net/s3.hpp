@@ -3,6 +3,7 @@
 // MinIO, Wasabi): the few calls publishing needs, signed with SigV4 and sent
 // through the shared HttpClient, so they get its retries, breakers and redaction.
 
+#include "net/body.hpp"
 #include "net/http.hpp"
 #include "net/sigv4.hpp"
 #include "util/result.hpp"
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +54,9 @@ struct S3Put {
   std::string body;
   std::string content_type;   // "image/webp"
   std::string cache_control;  // "public, max-age=31536000, immutable" for content-hashed names
+  // Sent instead of `body` when set, with its digests computed beforehand.
+  std::shared_ptr<const BodySource> source = nullptr;
+  BodyDigests digests = {};
 };
 
 // One part of a multipart upload, as the store acknowledged it.
@@ -99,6 +104,10 @@ public:
   // the acknowledged part, on the HTTP client's thread.
   void upload_part(const std::string& key, const std::string& upload_id, int number, std::string body,
                    std::function<void(util::Result<S3Part>)> done);
+  // The same for a part read as it is sent, whose digests were computed beforehand.
+  void upload_part(const std::string& key, const std::string& upload_id, int number,
+                   std::shared_ptr<const BodySource> body, const BodyDigests& digests,
+                   std::function<void(util::Result<S3Part>)> done);
   // The parts the store holds for the upload, every page of them.
   util::Result<S3PartListing> list_parts(const std::string& key, const std::string& upload_id);
   // Assembles the parts (in number order); gives the object's ETag.
@@ -122,6 +131,10 @@ public:
   // A request for the bucket or one of its objects, signed now.
   HttpRequest signed_request(const std::string& method, const std::string& key, const QueryParams& query,
                              Headers headers, std::string body) const;
+  // A request whose body is read as it is sent; `payload_sha256` is its SHA-256 in hex.
+  HttpRequest signed_request(const std::string& method, const std::string& key, const QueryParams& query,
+                             Headers headers, std::shared_ptr<const BodySource> body,
+                             const std::string& payload_sha256) const;
 
 private:
   HttpClient& m_http;

@@ -553,6 +553,20 @@ private:
         if (!step.immutable || (step.action != PlanAction::Put && step.action != PlanAction::Replace)) break;
         if (stopping()) break;
         settle(window - 1);
+        auto on_landed = [&, step_ptr = &step](util::Status status) {
+          std::lock_guard lock(mutex);
+          finished.emplace_back(step_ptr, std::move(status));
+          changed.notify_one();
+        };
+        // A render or an original is read from its file as it goes, never whole into memory.
+        if (const PortfolioFile& file = *m_by_path.at(step.path); !file.source.empty()) {
+          {
+            std::lock_guard lock(mutex);
+            ++in_flight;
+          }
+          target.put_file_async(step.path, file.source, step.sha256, step.action == PlanAction::Put, on_landed);
+          continue;
+        }
         auto bytes = read(step);
         if (!bytes) {
           ++m_done;
@@ -563,12 +577,7 @@ private:
           std::lock_guard lock(mutex);
           ++in_flight;
         }
-        target.put_async(step.path, std::move(*bytes), step.action == PlanAction::Put,
-                         [&, step_ptr = &step](util::Status status) {
-                           std::lock_guard lock(mutex);
-                           finished.emplace_back(step_ptr, std::move(status));
-                           changed.notify_one();
-                         });
+        target.put_async(step.path, std::move(*bytes), step.action == PlanAction::Put, on_landed);
       }
       settle(0);
     }
