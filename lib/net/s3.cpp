@@ -396,6 +396,42 @@ util::Result<std::vector<S3Object>> S3Client::list_objects(const std::string& pr
   return objects;
 }
 
+util::Result<S3UploadListing> S3Client::list_multipart_uploads(const std::string& prefix, int page_size) {
+  S3UploadListing listing;
+  std::string key_marker, upload_id_marker;
+  for (;;) {
+    QueryParams query{{"uploads", ""}, {"encoding-type", "url"}, {"max-uploads", std::to_string(page_size)}};
+    if (!prefix.empty()) query.push_back({"prefix", prefix});
+    if (!key_marker.empty()) query.push_back({"key-marker", key_marker});
+    if (!upload_id_marker.empty()) query.push_back({"upload-id-marker", upload_id_marker});
+    auto response = m_http.perform(signed_request("GET", "", query, {}, ""));
+    if (response.status == 501 || response.status == 405 || error_code(response) == "NotImplemented") {
+      listing.supported = false;
+      return listing;
+    }
+    if (!response.ok()) return util::Error{response.error};
+    pugi::xml_document document;
+    if (!document.load_buffer(response.body.data(), response.body.size()) ||
+        !document.child("ListMultipartUploadsResult"))
+      return util::Error{"the store's answer to ListMultipartUploads is not a ListMultipartUploadsResult (" +
+                         m_location.bucket + ")"};
+    auto result = document.child("ListMultipartUploadsResult");
+    bool url_encoded = std::string_view(result.child_value("EncodingType")) == "url";
+    auto decoded = [&](std::string text) {
+      if (!url_encoded) return text;
+      std::replace(text.begin(), text.end(), '+', ' ');
+      return uri_decode(text);
+    };
+    for (auto node : result.children("Upload"))
+      listing.uploads.push_back({decoded(node.child_value("Key")), node.child_value("UploadId"),
+                                 node.child_value("Initiated")});
+    key_marker = decoded(result.child_value("NextKeyMarker"));
+    upload_id_marker = result.child_value("NextUploadIdMarker");
+    if (std::string_view(result.child_value("IsTruncated")) != "true" || key_marker.empty()) break;
+  }
+  return listing;
+}
+
 util::Result<S3DeleteReport> S3Client::delete_objects(const std::vector<std::string>& keys) {
   constexpr std::size_t k_batch = 1000;  // S3's limit per DeleteObjects
   S3DeleteReport report;

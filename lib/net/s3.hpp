@@ -73,6 +73,19 @@ struct S3PartListing {
   std::vector<S3Part> parts;
 };
 
+// A multipart upload begun and neither completed nor aborted.
+struct S3Upload {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // as the store writes it (ISO 8601)
+};
+
+// What ListMultipartUploads found; `supported` is false on a store without it.
+struct S3UploadListing {
+  bool supported = true;
+  std::vector<S3Upload> uploads;
+};
+
 // The ETag S3 gives an object assembled from parts: the MD5 of the parts'
 // binary MD5s, then "-" and the number of parts. `part_md5s` are hex.
 std::string composite_etag(const std::vector<std::string>& part_md5s);
@@ -123,6 +136,8 @@ public:
   util::Result<std::optional<S3Object>> head_object(const std::string& key);
   // Every object under `prefix`, page by page (ListObjectsV2).
   util::Result<std::vector<S3Object>> list_objects(const std::string& prefix, int page_size = 1000);
+  // Every multipart upload in progress under `prefix`, page by page (ListMultipartUploads).
+  util::Result<S3UploadListing> list_multipart_uploads(const std::string& prefix, int page_size = 1000);
   // Batches of at most 1000 keys (DeleteObjects).
   util::Result<S3DeleteReport> delete_objects(const std::vector<std::string>& keys);
 

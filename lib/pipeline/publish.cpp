@@ -137,6 +137,27 @@ net::S3Location s3_location(const config::PublishTarget& target) {
   return location;
 }
 
+// The uploads in progress under `prefix`, each told ours when the catalog
+// records it for the target `identity`.
+util::Result<std::optional<std::vector<UnfinishedUpload>>> classify_uploads(net::S3Client& client,
+                                                                             const std::string& prefix,
+                                                                             catalog::Catalog& catalog,
+                                                                             const std::string& identity) {
+  auto listed = client.list_multipart_uploads(prefix);
+  if (!listed) return util::Error{fmt::format("cannot list the unfinished uploads: {}", listed.message())};
+  if (!listed->supported) return std::optional<std::vector<UnfinishedUpload>>{};
+  std::set<std::pair<std::string, std::string>> recorded;
+  for (const auto& upload : catalog.multipart_uploads(identity)) recorded.emplace(upload.path, upload.upload_id);
+  std::vector<UnfinishedUpload> uploads;
+  for (const auto& upload : listed->uploads) {
+    if (!upload.key.starts_with(prefix)) continue;
+    std::string path = upload.key.substr(prefix.size());
+    const bool ours = recorded.contains({path, upload.upload_id});
+    uploads.push_back({std::move(path), upload.upload_id, upload.initiated, ours});
+  }
+  return std::optional<std::vector<UnfinishedUpload>>{std::move(uploads)};
+}
+
 // The catalog as an S3 target's record of its multipart uploads: a connection
 // of its own, as parts are recorded from the HTTP client's thread while this
 // one records whole files.
@@ -321,6 +342,38 @@ private:
           if (file.sha256.empty()) m_catalog.record_published(outcome.identity, file);
       });
     recorded = std::move(kept);
+    return reconcile_uploads(client, prefix, target, outcome);
+  }
+
+  // The uploads in progress under the prefix: the catalog's go on or are
+  // aborted by this publish, as always; one it records that the store no
+  // longer holds is forgotten; one it does not know is someone else's, only
+  // reported. A store that cannot list uploads leaves the record as it is.
+  util::Status reconcile_uploads(net::S3Client& client, const std::string& prefix,
+                                 const config::PublishTarget& target, TargetOutcome& outcome) {
+    const int retries_before = http().retries_spent();
+    auto uploads = classify_uploads(client, prefix, m_catalog, outcome.identity);
+    if (!uploads) return uploads.error();
+    outcome.requests += 1 + (http().retries_spent() - retries_before);
+    if (!*uploads) {
+      m_observer.warning(fmt::format("target '{}': the store cannot list unfinished uploads; those the catalog "
+                                     "records are resumed or aborted as usual",
+                                     target.name));
+      return util::Status::success();
+    }
+    std::set<std::string> held;
+    for (const auto& upload : **uploads) {
+      if (upload.ours) {
+        held.insert(upload.upload_id);
+        continue;
+      }
+      m_observer.warning(fmt::format("target '{}': an unfinished upload of {} (UploadId {}, begun {}) was not begun "
+                                     "by this project's catalog; it is left alone",
+                                     target.name, upload.path, upload.upload_id, upload.initiated));
+    }
+    if (m_request.dry_run) return util::Status::success();
+    for (const auto& upload : m_catalog.multipart_uploads(outcome.identity))
+      if (!held.contains(upload.upload_id)) m_catalog.forget_multipart_upload(outcome.identity, upload.upload_id);
     return util::Status::success();
   }
 
@@ -695,6 +748,26 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
     }
   }
   return problems;
+}
+
+util::Result<std::optional<std::vector<UnfinishedUpload>>> unfinished_s3_uploads(const config::Config& config,
+                                                                                  catalog::Catalog& catalog,
+                                                                                  const config::PublishTarget& target) {
+  net::CredentialSource source;
+  source.access_key_env = target.access_key.env;
+  source.secret_key_env = target.secret_key.env;
+  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
+  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
+  source.profile = target.profile;
+  auto credentials = net::load_credentials(source);
+  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
+  net::HttpSettings settings;
+  settings.retry.retries = config.pipeline.retries;
+  net::HttpClient http(settings);
+  net::S3Client client(http, s3_location(target), *credentials);
+  auto uploads = classify_uploads(client, publish::s3_prefix(target.prefix), catalog, target_identity(config, target));
+  if (!uploads) return util::Error{fmt::format("target '{}': {}", target.name, uploads.message())};
+  return uploads;
 }
 
 std::string target_identity(const config::Config& config, const config::PublishTarget& target) {
