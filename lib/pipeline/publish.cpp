@@ -127,6 +127,19 @@ std::optional<PortfolioFile> offered_original(const config::Config& config, cons
   return offered(sha256, static_cast<std::int64_t>(copy->size()));
 }
 
+// How targets and the CDN are reached: network's timeouts, publish's own
+// stall time and cap on one request where set.
+net::HttpSettings publish_http_settings(const config::Config& config) {
+  net::HttpSettings settings;
+  settings.retry.retries = config.pipeline.retries;
+  settings.connect_timeout = std::chrono::seconds(config.network.connect_timeout_seconds);
+  settings.low_speed_bytes = config.network.stall_bytes_per_second;
+  settings.low_speed_time = std::chrono::seconds(config.publish.stall_seconds > 0 ? config.publish.stall_seconds
+                                                                                  : config.network.stall_seconds);
+  settings.request_timeout = std::chrono::seconds(config.publish.request_timeout_seconds);
+  return settings;
+}
+
 net::S3Location s3_location(const config::PublishTarget& target) {
   net::S3Location location;
   location.endpoint = target.endpoint;
@@ -481,10 +494,7 @@ private:
 
   net::HttpClient& http() {
     if (!m_http) {
-      net::HttpSettings settings;
-      settings.retry.retries = m_config.pipeline.retries;
-      settings.low_speed_time = std::chrono::seconds(m_config.publish.stall_seconds);
-      m_http = std::make_unique<net::HttpClient>(settings);
+      m_http = std::make_unique<net::HttpClient>(publish_http_settings(m_config));
     }
     return *m_http;
   }
@@ -716,9 +726,7 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
   source.profile = target.profile;
   auto credentials = net::load_credentials(source);
   if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
-  net::HttpSettings settings;
-  settings.retry.retries = config.pipeline.retries;
-  net::HttpClient http(settings);
+  net::HttpClient http(publish_http_settings(config));
   net::S3Client client(http, s3_location(target), *credentials);
   const std::string prefix = publish::s3_prefix(target.prefix);
   const auto files = catalog.published(target_identity(config, target));
@@ -761,9 +769,7 @@ util::Result<std::optional<std::vector<UnfinishedUpload>>> unfinished_s3_uploads
   source.profile = target.profile;
   auto credentials = net::load_credentials(source);
   if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
-  net::HttpSettings settings;
-  settings.retry.retries = config.pipeline.retries;
-  net::HttpClient http(settings);
+  net::HttpClient http(publish_http_settings(config));
   net::S3Client client(http, s3_location(target), *credentials);
   auto uploads = classify_uploads(client, publish::s3_prefix(target.prefix), catalog, target_identity(config, target));
   if (!uploads) return util::Error{fmt::format("target '{}': {}", target.name, uploads.message())};
