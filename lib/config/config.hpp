@@ -185,7 +185,21 @@ struct PublishSettings {
   std::optional<PurgeSettings> purge;
   std::string gallery_template = "default";
   std::string gallery_downloads = "none";
-  int stall_seconds = 30;  // a transfer to a remote target moving under 1 KiB/s this long is aborted and tried again  // none | originals: each photo links its original (metadata policy applied)
+  // Targets and the CDN: a transfer moving slower than network.stall_bytes_per_second
+  // this long is aborted and tried again; 0: network.stall_seconds.
+  int stall_seconds = 0;
+  int request_timeout_seconds = 300;  // targets and the CDN: cap on one attempt of one request
+};
+
+// Every remote party (targets, the CDN, webhooks, tagging providers); the
+// cap on one request is each one's own (publish.request_timeout_seconds,
+// webhooks[].timeout_seconds, tagging.*.timeout_seconds).
+struct NetworkSettings {
+  int connect_timeout_seconds = 10;
+  // A transfer moving slower than stall_bytes_per_second for stall_seconds
+  // is stalled: aborted, and tried again as a transient failure.
+  int stall_seconds = 30;
+  int stall_bytes_per_second = 1024;
 };
 
 struct Webhook {
@@ -234,6 +248,7 @@ struct Config {
   // stay); zero keeps them.
   std::chrono::hours webhook_retention{24 * 30};
   PipelineSettings pipeline;
+  NetworkSettings network;
   WatchSettings watch;
   CatalogSettings catalog;
 

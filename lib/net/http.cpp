@@ -76,6 +76,8 @@ struct Transfer {
   char error_buffer[CURL_ERROR_SIZE] = {};
   bool too_large = false;
   std::size_t max_body = 0;
+  std::int64_t body_sent = 0;  // of request.body_source, this attempt
+  std::string read_error;
 
   ~Transfer() { release_attempt(); }
   void release_attempt() {
@@ -217,6 +219,28 @@ struct HttpClient::Engine {
     return bytes;
   }
 
+  static std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
+    auto* transfer = static_cast<Transfer*>(user);
+    const auto& source = *transfer->request.body_source;
+    const auto left = source.size() - transfer->body_sent;
+    if (left <= 0) return 0;
+    const auto most = static_cast<std::size_t>(std::min<std::int64_t>(left, static_cast<std::int64_t>(size * count)));
+    auto got = source.read(buffer, most, transfer->body_sent);
+    if (!got) {
+      transfer->read_error = got.message();
+      return CURL_READFUNC_ABORT;
+    }
+    transfer->body_sent += static_cast<std::int64_t>(*got);
+    return *got;
+  }
+
+  static int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* transfer = static_cast<Transfer*>(user);
+    if (origin != SEEK_SET || offset < 0 || offset > transfer->request.body_source->size()) return CURL_SEEKFUNC_CANTSEEK;
+    transfer->body_sent = offset;
+    return CURL_SEEKFUNC_OK;
+  }
+
   static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* transfer = static_cast<Transfer*>(user);
     std::size_t bytes = size * count;
@@ -247,6 +271,8 @@ struct HttpClient::Engine {
 
     transfer->response = {};
     transfer->too_large = false;
+    transfer->body_sent = 0;
+    transfer->read_error.clear();
     transfer->error_buffer[0] = '\0';
     transfer->max_body = settings.max_response_bytes;
     CURL* easy = curl_easy_init();
@@ -286,14 +312,21 @@ struct HttpClient::Engine {
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Engine::on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
 
-    bool sends_body = !request.body.empty() || request.method == "PUT" || request.method == "POST" ||
+    bool sends_body = !request.body.empty() || request.body_source || request.method == "PUT" || request.method == "POST" ||
                       request.method == "PATCH";
     if (request.method == "HEAD") {
       curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else if (request.method == "GET" && !sends_body) {
       curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     } else {
-      if (sends_body) {
+      if (request.body_source) {
+        curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_source->size()));
+        curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Engine::on_read);
+        curl_easy_setopt(easy, CURLOPT_READDATA, transfer.get());
+        curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &Engine::on_seek);
+        curl_easy_setopt(easy, CURLOPT_SEEKDATA, transfer.get());
+      } else if (sends_body) {
         curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       }
@@ -335,6 +368,8 @@ struct HttpClient::Engine {
       response.status = 0;
       if (transfer->too_large) {
         reason = fmt::format("the answer is larger than {} bytes", settings.max_response_bytes);
+      } else if (!transfer->read_error.empty()) {
+        reason = "cannot read what it sends: " + transfer->read_error;
       } else {
         transient = is_transient_curl(code);
         reason = curl_easy_strerror(code);

@@ -8,6 +8,7 @@
 // are retried (retry.hpp) and each remote host has a circuit breaker. Every
 // error and log line it produces has its secrets redacted (redact.hpp).
 
+#include "net/body.hpp"
 #include "net/header.hpp"
 #include "net/retry.hpp"
 
@@ -28,6 +29,8 @@ struct HttpRequest {
   std::string url;  // sent as written: the caller encodes the path (sigv4.hpp's encode_path)
   Headers headers;
   std::string body;
+  // Sent instead of `body` when set: read as libcurl sends it (large uploads).
+  std::shared_ptr<const BodySource> body_source;
   // A private CA for this target (PEM file), used instead of the system's; verification stays on.
   std::string ca_file;
   // Whether a transient failure may be retried: false for a call that must not happen twice.

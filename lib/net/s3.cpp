@@ -170,6 +170,15 @@ std::string S3Client::object_url(const std::string& key) const {
 
 HttpRequest S3Client::signed_request(const std::string& method, const std::string& key, const QueryParams& query,
                                      Headers headers, std::string body) const {
+  const std::string payload_sha256 = util::sha256_hex(body);
+  auto request = signed_request(method, key, query, std::move(headers), nullptr, payload_sha256);
+  request.body = std::move(body);
+  return request;
+}
+
+HttpRequest S3Client::signed_request(const std::string& method, const std::string& key, const QueryParams& query,
+                                     Headers headers, std::shared_ptr<const BodySource> body,
+                                     const std::string& payload_sha256) const {
   HttpRequest request;
   request.method = method;
   request.url = object_url(key);
@@ -190,20 +199,22 @@ HttpRequest S3Client::signed_request(const std::string& method, const std::strin
   scope.region = m_location.region;
   scope.service = "s3";
   scope.time = std::chrono::floor<std::chrono::seconds>(m_clock());
-  SigningRequest signing{method, path, query, headers, util::sha256_hex(body)};
+  SigningRequest signing{method, path, query, headers, payload_sha256};
   auto signed_request = sign_with_header(signing, scope);
   headers.insert(headers.end(), signed_request.added_headers.begin(), signed_request.added_headers.end());
   request.headers = std::move(headers);
-  request.body = std::move(body);
+  request.body_source = std::move(body);
   return request;
 }
 
 void S3Client::put_object(S3Put put, std::function<void(util::Result<std::string>)> done) {
-  Headers headers{{"Content-MD5", digest_base64(put.body, EVP_md5())},
-                  {"x-amz-checksum-sha256", digest_base64(put.body, EVP_sha256())}};
+  if (!put.source) put.digests = digests_of(put.body);
+  Headers headers{{"Content-MD5", put.digests.md5_base64}, {"x-amz-checksum-sha256", put.digests.sha256_base64}};
   if (!put.content_type.empty()) headers.push_back({"Content-Type", put.content_type});
   if (!put.cache_control.empty()) headers.push_back({"Cache-Control", put.cache_control});
-  auto request = signed_request("PUT", put.key, {}, std::move(headers), std::move(put.body));
+  auto request = put.source ? signed_request("PUT", put.key, {}, std::move(headers), std::move(put.source),
+                                             put.digests.sha256_hex)
+                            : signed_request("PUT", put.key, {}, std::move(headers), std::move(put.body));
   m_http.send(std::move(request), [done = std::move(done)](HttpResponse response) {
     if (!response.ok()) return done(util::Error{response.error});
     done(unquoted(response.header("ETag").value_or("")));
@@ -234,15 +245,21 @@ util::Result<std::string> S3Client::create_multipart_upload(const std::string& k
 
 void S3Client::upload_part(const std::string& key, const std::string& upload_id, int number, std::string body,
                            std::function<void(util::Result<S3Part>)> done) {
+  const auto digests = digests_of(body);
+  upload_part(key, upload_id, number, std::make_shared<MemoryBody>(std::move(body)), digests, std::move(done));
+}
+
+void S3Client::upload_part(const std::string& key, const std::string& upload_id, int number,
+                           std::shared_ptr<const BodySource> body, const BodyDigests& digests,
+                           std::function<void(util::Result<S3Part>)> done) {
   S3Part part;
   part.number = number;
-  part.size = static_cast<std::int64_t>(body.size());
-  part.checksum_sha256 = digest_base64(body, EVP_sha256());
-  const std::string md5 = md5_hex(body);
-  Headers headers{{"Content-MD5", digest_base64(body, EVP_md5())}, {"x-amz-checksum-sha256", part.checksum_sha256}};
+  part.size = body->size();
+  part.checksum_sha256 = digests.sha256_base64;
+  Headers headers{{"Content-MD5", digests.md5_base64}, {"x-amz-checksum-sha256", digests.sha256_base64}};
   auto request = signed_request("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
-                                std::move(headers), std::move(body));
-  m_http.send(std::move(request), [part, md5, done = std::move(done)](HttpResponse response) mutable {
+                                std::move(headers), std::move(body), digests.sha256_hex);
+  m_http.send(std::move(request), [part, md5 = digests.md5_hex, done = std::move(done)](HttpResponse response) mutable {
     if (!response.ok()) return done(util::Error{response.error});
     part.etag = unquoted(response.header("ETag").value_or(""));
     // Content-MD5 made the store check the bytes; an ETag that is not their MD5 is a store gone wrong.
@@ -377,6 +394,42 @@ util::Result<std::vector<S3Object>> S3Client::list_objects(const std::string& pr
     if (std::string_view(result.child_value("IsTruncated")) != "true" || continuation.empty()) break;
   }
   return objects;
+}
+
+util::Result<S3UploadListing> S3Client::list_multipart_uploads(const std::string& prefix, int page_size) {
+  S3UploadListing listing;
+  std::string key_marker, upload_id_marker;
+  for (;;) {
+    QueryParams query{{"uploads", ""}, {"encoding-type", "url"}, {"max-uploads", std::to_string(page_size)}};
+    if (!prefix.empty()) query.push_back({"prefix", prefix});
+    if (!key_marker.empty()) query.push_back({"key-marker", key_marker});
+    if (!upload_id_marker.empty()) query.push_back({"upload-id-marker", upload_id_marker});
+    auto response = m_http.perform(signed_request("GET", "", query, {}, ""));
+    if (response.status == 501 || response.status == 405 || error_code(response) == "NotImplemented") {
+      listing.supported = false;
+      return listing;
+    }
+    if (!response.ok()) return util::Error{response.error};
+    pugi::xml_document document;
+    if (!document.load_buffer(response.body.data(), response.body.size()) ||
+        !document.child("ListMultipartUploadsResult"))
+      return util::Error{"the store's answer to ListMultipartUploads is not a ListMultipartUploadsResult (" +
+                         m_location.bucket + ")"};
+    auto result = document.child("ListMultipartUploadsResult");
+    bool url_encoded = std::string_view(result.child_value("EncodingType")) == "url";
+    auto decoded = [&](std::string text) {
+      if (!url_encoded) return text;
+      std::replace(text.begin(), text.end(), '+', ' ');
+      return uri_decode(text);
+    };
+    for (auto node : result.children("Upload"))
+      listing.uploads.push_back({decoded(node.child_value("Key")), node.child_value("UploadId"),
+                                 node.child_value("Initiated")});
+    key_marker = decoded(result.child_value("NextKeyMarker"));
+    upload_id_marker = result.child_value("NextUploadIdMarker");
+    if (std::string_view(result.child_value("IsTruncated")) != "true" || key_marker.empty()) break;
+  }
+  return listing;
 }
 
 util::Result<S3DeleteReport> S3Client::delete_objects(const std::vector<std::string>& keys) {

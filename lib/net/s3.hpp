@@ -3,6 +3,7 @@
 // MinIO, Wasabi): the few calls publishing needs, signed with SigV4 and sent
 // through the shared HttpClient, so they get its retries, breakers and redaction.
 
+#include "net/body.hpp"
 #include "net/http.hpp"
 #include "net/sigv4.hpp"
 #include "util/result.hpp"
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +54,9 @@ struct S3Put {
   std::string body;
   std::string content_type;   // "image/webp"
   std::string cache_control;  // "public, max-age=31536000, immutable" for content-hashed names
+  // Sent instead of `body` when set, with its digests computed beforehand.
+  std::shared_ptr<const BodySource> source = nullptr;
+  BodyDigests digests = {};
 };
 
 // One part of a multipart upload, as the store acknowledged it.
@@ -66,6 +71,19 @@ struct S3Part {
 struct S3PartListing {
   enum class Outcome { listed, no_such_upload, not_supported } outcome = Outcome::listed;
   std::vector<S3Part> parts;
+};
+
+// A multipart upload begun and neither completed nor aborted.
+struct S3Upload {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // as the store writes it (ISO 8601)
+};
+
+// What ListMultipartUploads found; `supported` is false on a store without it.
+struct S3UploadListing {
+  bool supported = true;
+  std::vector<S3Upload> uploads;
 };
 
 // The ETag S3 gives an object assembled from parts: the MD5 of the parts'
@@ -99,6 +117,10 @@ public:
   // the acknowledged part, on the HTTP client's thread.
   void upload_part(const std::string& key, const std::string& upload_id, int number, std::string body,
                    std::function<void(util::Result<S3Part>)> done);
+  // The same for a part read as it is sent, whose digests were computed beforehand.
+  void upload_part(const std::string& key, const std::string& upload_id, int number,
+                   std::shared_ptr<const BodySource> body, const BodyDigests& digests,
+                   std::function<void(util::Result<S3Part>)> done);
   // The parts the store holds for the upload, every page of them.
   util::Result<S3PartListing> list_parts(const std::string& key, const std::string& upload_id);
   // Assembles the parts (in number order); gives the object's ETag.
@@ -114,6 +136,8 @@ public:
   util::Result<std::optional<S3Object>> head_object(const std::string& key);
   // Every object under `prefix`, page by page (ListObjectsV2).
   util::Result<std::vector<S3Object>> list_objects(const std::string& prefix, int page_size = 1000);
+  // Every multipart upload in progress under `prefix`, page by page (ListMultipartUploads).
+  util::Result<S3UploadListing> list_multipart_uploads(const std::string& prefix, int page_size = 1000);
   // Batches of at most 1000 keys (DeleteObjects).
   util::Result<S3DeleteReport> delete_objects(const std::vector<std::string>& keys);
 
@@ -122,6 +146,10 @@ public:
   // A request for the bucket or one of its objects, signed now.
   HttpRequest signed_request(const std::string& method, const std::string& key, const QueryParams& query,
                              Headers headers, std::string body) const;
+  // A request whose body is read as it is sent; `payload_sha256` is its SHA-256 in hex.
+  HttpRequest signed_request(const std::string& method, const std::string& key, const QueryParams& query,
+                             Headers headers, std::shared_ptr<const BodySource> body,
+                             const std::string& payload_sha256) const;
 
 private:
   HttpClient& m_http;

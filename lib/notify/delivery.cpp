@@ -150,6 +150,9 @@ DispatchReport deliver_due(catalog::Catalog& catalog, const config::Config& conf
   http.retry.retries = 0;  // the outbox's own schedule retries, across processes
   http.breaker.failure_threshold = 1 << 30;  // the breakers below are per endpoint, not per host
   http.max_response_bytes = 1u << 20;
+  http.connect_timeout = std::chrono::seconds(config.network.connect_timeout_seconds);
+  http.low_speed_bytes = config.network.stall_bytes_per_second;
+  http.low_speed_time = std::chrono::seconds(config.network.stall_seconds);
   net::HttpClient client(http);
   // Each endpoint's circuit goes on from where the last process left it.
   CircuitRecorder circuits(catalog, "webhook");

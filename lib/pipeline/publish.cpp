@@ -127,6 +127,19 @@ std::optional<PortfolioFile> offered_original(const config::Config& config, cons
   return offered(sha256, static_cast<std::int64_t>(copy->size()));
 }
 
+// How targets and the CDN are reached: network's timeouts, publish's own
+// stall time and cap on one request where set.
+net::HttpSettings publish_http_settings(const config::Config& config) {
+  net::HttpSettings settings;
+  settings.retry.retries = config.pipeline.retries;
+  settings.connect_timeout = std::chrono::seconds(config.network.connect_timeout_seconds);
+  settings.low_speed_bytes = config.network.stall_bytes_per_second;
+  settings.low_speed_time = std::chrono::seconds(config.publish.stall_seconds > 0 ? config.publish.stall_seconds
+                                                                                  : config.network.stall_seconds);
+  settings.request_timeout = std::chrono::seconds(config.publish.request_timeout_seconds);
+  return settings;
+}
+
 net::S3Location s3_location(const config::PublishTarget& target) {
   net::S3Location location;
   location.endpoint = target.endpoint;
@@ -135,6 +148,27 @@ net::S3Location s3_location(const config::PublishTarget& target) {
   location.bucket = target.bucket;
   location.path_style = target.path_style;
   return location;
+}
+
+// The uploads in progress under `prefix`, each told ours when the catalog
+// records it for the target `identity`.
+util::Result<std::optional<std::vector<UnfinishedUpload>>> classify_uploads(net::S3Client& client,
+                                                                             const std::string& prefix,
+                                                                             catalog::Catalog& catalog,
+                                                                             const std::string& identity) {
+  auto listed = client.list_multipart_uploads(prefix);
+  if (!listed) return util::Error{fmt::format("cannot list the unfinished uploads: {}", listed.message())};
+  if (!listed->supported) return std::optional<std::vector<UnfinishedUpload>>{};
+  std::set<std::pair<std::string, std::string>> recorded;
+  for (const auto& upload : catalog.multipart_uploads(identity)) recorded.emplace(upload.path, upload.upload_id);
+  std::vector<UnfinishedUpload> uploads;
+  for (const auto& upload : listed->uploads) {
+    if (!upload.key.starts_with(prefix)) continue;
+    std::string path = upload.key.substr(prefix.size());
+    const bool ours = recorded.contains({path, upload.upload_id});
+    uploads.push_back({std::move(path), upload.upload_id, upload.initiated, ours});
+  }
+  return std::optional<std::vector<UnfinishedUpload>>{std::move(uploads)};
 }
 
 // The catalog as an S3 target's record of its multipart uploads: a connection
@@ -321,6 +355,38 @@ private:
           if (file.sha256.empty()) m_catalog.record_published(outcome.identity, file);
       });
     recorded = std::move(kept);
+    return reconcile_uploads(client, prefix, target, outcome);
+  }
+
+  // The uploads in progress under the prefix: the catalog's go on or are
+  // aborted by this publish, as always; one it records that the store no
+  // longer holds is forgotten; one it does not know is someone else's, only
+  // reported. A store that cannot list uploads leaves the record as it is.
+  util::Status reconcile_uploads(net::S3Client& client, const std::string& prefix,
+                                 const config::PublishTarget& target, TargetOutcome& outcome) {
+    const int retries_before = http().retries_spent();
+    auto uploads = classify_uploads(client, prefix, m_catalog, outcome.identity);
+    if (!uploads) return uploads.error();
+    outcome.requests += 1 + (http().retries_spent() - retries_before);
+    if (!*uploads) {
+      m_observer.warning(fmt::format("target '{}': the store cannot list unfinished uploads; those the catalog "
+                                     "records are resumed or aborted as usual",
+                                     target.name));
+      return util::Status::success();
+    }
+    std::set<std::string> held;
+    for (const auto& upload : **uploads) {
+      if (upload.ours) {
+        held.insert(upload.upload_id);
+        continue;
+      }
+      m_observer.warning(fmt::format("target '{}': an unfinished upload of {} (UploadId {}, begun {}) was not begun "
+                                     "by this project's catalog; it is left alone",
+                                     target.name, upload.path, upload.upload_id, upload.initiated));
+    }
+    if (m_request.dry_run) return util::Status::success();
+    for (const auto& upload : m_catalog.multipart_uploads(outcome.identity))
+      if (!held.contains(upload.upload_id)) m_catalog.forget_multipart_upload(outcome.identity, upload.upload_id);
     return util::Status::success();
   }
 
@@ -428,10 +494,7 @@ private:
 
   net::HttpClient& http() {
     if (!m_http) {
-      net::HttpSettings settings;
-      settings.retry.retries = m_config.pipeline.retries;
-      settings.low_speed_time = std::chrono::seconds(m_config.publish.stall_seconds);
-      m_http = std::make_unique<net::HttpClient>(settings);
+      m_http = std::make_unique<net::HttpClient>(publish_http_settings(m_config));
     }
     return *m_http;
   }
@@ -553,6 +616,20 @@ private:
         if (!step.immutable || (step.action != PlanAction::Put && step.action != PlanAction::Replace)) break;
         if (stopping()) break;
         settle(window - 1);
+        auto on_landed = [&, step_ptr = &step](util::Status status) {
+          std::lock_guard lock(mutex);
+          finished.emplace_back(step_ptr, std::move(status));
+          changed.notify_one();
+        };
+        // A render or an original is read from its file as it goes, never whole into memory.
+        if (const PortfolioFile& file = *m_by_path.at(step.path); !file.source.empty()) {
+          {
+            std::lock_guard lock(mutex);
+            ++in_flight;
+          }
+          target.put_file_async(step.path, file.source, step.sha256, step.action == PlanAction::Put, on_landed);
+          continue;
+        }
         auto bytes = read(step);
         if (!bytes) {
           ++m_done;
@@ -563,12 +640,7 @@ private:
           std::lock_guard lock(mutex);
           ++in_flight;
         }
-        target.put_async(step.path, std::move(*bytes), step.action == PlanAction::Put,
-                         [&, step_ptr = &step](util::Status status) {
-                           std::lock_guard lock(mutex);
-                           finished.emplace_back(step_ptr, std::move(status));
-                           changed.notify_one();
-                         });
+        target.put_async(step.path, std::move(*bytes), step.action == PlanAction::Put, on_landed);
       }
       settle(0);
     }
@@ -654,9 +726,7 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
   source.profile = target.profile;
   auto credentials = net::load_credentials(source);
   if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
-  net::HttpSettings settings;
-  settings.retry.retries = config.pipeline.retries;
-  net::HttpClient http(settings);
+  net::HttpClient http(publish_http_settings(config));
   net::S3Client client(http, s3_location(target), *credentials);
   const std::string prefix = publish::s3_prefix(target.prefix);
   const auto files = catalog.published(target_identity(config, target));
@@ -686,6 +756,24 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
     }
   }
   return problems;
+}
+
+util::Result<std::optional<std::vector<UnfinishedUpload>>> unfinished_s3_uploads(const config::Config& config,
+                                                                                  catalog::Catalog& catalog,
+                                                                                  const config::PublishTarget& target) {
+  net::CredentialSource source;
+  source.access_key_env = target.access_key.env;
+  source.secret_key_env = target.secret_key.env;
+  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
+  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
+  source.profile = target.profile;
+  auto credentials = net::load_credentials(source);
+  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
+  net::HttpClient http(publish_http_settings(config));
+  net::S3Client client(http, s3_location(target), *credentials);
+  auto uploads = classify_uploads(client, publish::s3_prefix(target.prefix), catalog, target_identity(config, target));
+  if (!uploads) return util::Error{fmt::format("target '{}': {}", target.name, uploads.message())};
+  return uploads;
 }
 
 std::string target_identity(const config::Config& config, const config::PublishTarget& target) {

@@ -114,6 +114,22 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
                                                                     catalog::Catalog& catalog,
                                                                     const config::PublishTarget& target);
 
+// A multipart upload in progress under an s3 target's prefix.
+struct UnfinishedUpload {
+  std::string path;  // its key, less the target's prefix
+  std::string upload_id;
+  std::string initiated;
+  // The catalog records it: the next publish resumes it (the same file, the
+  // same bytes) or aborts it. Otherwise it is someone else's, never aborted.
+  bool ours = false;
+};
+
+// The multipart uploads in progress under the s3 target's prefix
+// (ListMultipartUploads); nothing when the store cannot list them.
+util::Result<std::optional<std::vector<UnfinishedUpload>>> unfinished_s3_uploads(const config::Config& config,
+                                                                                  catalog::Catalog& catalog,
+                                                                                  const config::PublishTarget& target);
+
 // Publishes to every configured target (or `request.only_target`), one after
 // the other; two processes never publish the same project at once (the second
 // waits). `on_plan` sees each target's plan before it is applied. A target

@@ -222,6 +222,17 @@ private:
       return;
     }
     const std::string identity = target_identity(m_config, target);
+    // Uploads in progress are not the published gallery: reported, not findings.
+    auto uploads = unfinished_s3_uploads(m_config, m_catalog, target);
+    if (!uploads) m_observer.warning(uploads.message());
+    else if (*uploads)
+      for (const auto& upload : **uploads)
+        m_observer.warning(fmt::format(
+            "target '{}': an unfinished upload of {} (UploadId {}, begun {}){}", target.name, upload.path,
+            upload.upload_id, upload.initiated,
+            upload.ours ? ": the next `wsportfolio publish` resumes it, or aborts it if the file is no longer "
+                          "published with these bytes"
+                        : " was not begun by this project's catalog; it is left alone"));
     for (const auto& problem : *problems) {
       if (m_request.repair)
         m_catalog.record_published(identity, {problem.file.path, "", problem.file.size, problem.file.published_ms});

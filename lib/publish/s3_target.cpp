@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -30,17 +31,18 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-// One file going up in parts: at most `window` parts in flight, each recorded
-// in the journal as the store acknowledges it, then the completion, whose
-// ETag is checked against the parts' MD5s. Lives as long as a callback holds it.
+// One file going up in parts, each read from the file as it is sent: at most
+// `window` parts in flight, each recorded in the journal as the store
+// acknowledges it, then the completion, whose ETag is checked against the
+// parts' MD5s. Lives as long as a callback holds it.
 class PartedUpload : public std::enable_shared_from_this<PartedUpload> {
 public:
   PartedUpload(net::S3Client& client, UploadJournal* journal, std::atomic<std::int64_t>& requests, std::string key,
-               std::string where, std::string bytes, UploadRecord record, std::vector<bool> have, std::size_t window,
-               std::function<void(util::Status)> done)
+               std::string where, std::shared_ptr<const net::BodySource> body, net::PartedDigests digests,
+               UploadRecord record, std::vector<bool> have, std::size_t window, std::function<void(util::Status)> done)
       : m_client(client), m_journal(journal), m_requests(requests), m_key(std::move(key)), m_where(std::move(where)),
-        m_bytes(std::move(bytes)), m_record(std::move(record)), m_have(std::move(have)), m_window(window),
-        m_done(std::move(done)) {}
+        m_body(std::move(body)), m_digests(std::move(digests)), m_record(std::move(record)), m_have(std::move(have)),
+        m_window(window), m_done(std::move(done)) {}
 
   void start() {
     std::unique_lock lock(m_mutex);
@@ -48,9 +50,9 @@ public:
   }
 
 private:
-  std::string part_bytes(std::size_t index) const {
-    const auto start = static_cast<std::size_t>(m_record.part_size) * index;
-    return m_bytes.substr(start, static_cast<std::size_t>(m_record.part_size));
+  std::shared_ptr<const net::BodySource> part_body(std::size_t index) const {
+    const auto offset = m_record.part_size * static_cast<std::int64_t>(index);
+    return std::make_shared<net::BodySlice>(m_body, offset, std::min(m_record.part_size, m_body->size() - offset));
   }
 
   // Sends parts while there is room; completes once every part is in.
@@ -61,10 +63,9 @@ private:
       const std::size_t index = m_next++;
       ++m_in_flight;
       ++m_requests;
-      auto body = part_bytes(index);
       lock.unlock();
-      m_client.upload_part(m_key, m_record.upload_id, static_cast<int>(index + 1), std::move(body),
-                           [self = shared_from_this(), index](util::Result<net::S3Part> part) {
+      m_client.upload_part(m_key, m_record.upload_id, static_cast<int>(index + 1), part_body(index),
+                           m_digests.parts[index], [self = shared_from_this(), index](util::Result<net::S3Part> part) {
                              self->part_landed(index, std::move(part));
                            });
       lock.lock();
@@ -97,9 +98,8 @@ private:
     std::vector<net::S3Part> parts;
     std::vector<std::string> md5s;
     for (std::size_t i = 0; i < m_have.size(); ++i) {
-      auto bytes = part_bytes(i);
-      md5s.push_back(net::md5_hex(bytes));
-      parts.push_back({static_cast<int>(i + 1), md5s.back(), net::sha256_base64(bytes), 0});
+      md5s.push_back(m_digests.parts[i].md5_hex);
+      parts.push_back({static_cast<int>(i + 1), md5s.back(), m_digests.parts[i].sha256_base64, 0});
     }
     ++m_requests;
     m_client.complete_multipart_upload(
@@ -109,7 +109,7 @@ private:
                                                                   etag.message())});
           // S3 gives the MD5 of the parts' MD5s; a store that assembles the
           // object anew may give the whole file's MD5: either is checked.
-          if (*etag != net::composite_etag(md5s) && *etag != net::md5_hex(self->m_bytes))
+          if (*etag != net::composite_etag(md5s) && *etag != self->m_digests.whole.md5_hex)
             return self->m_done(util::Error{fmt::format(
                 "{}: the store assembled an object whose ETag {} matches neither its parts ({}) nor its bytes",
                 self->m_where, *etag, net::composite_etag(md5s))});
@@ -122,7 +122,8 @@ private:
   UploadJournal* m_journal;
   std::atomic<std::int64_t>& m_requests;
   std::string m_key, m_where;
-  std::string m_bytes;
+  std::shared_ptr<const net::BodySource> m_body;
+  net::PartedDigests m_digests;
   UploadRecord m_record;
   std::mutex m_mutex;
   std::vector<bool> m_have;  // per part: acknowledged by the store
@@ -160,10 +161,33 @@ public:
   void put_async(std::string path, std::string bytes, bool, std::function<void(util::Status)> done) override {
     if (auto checked = check_publish_path(path); !checked) return done(checked);
     if (static_cast<std::int64_t>(bytes.size()) >= m_multipart_threshold)
-      return put_in_parts(std::move(path), std::move(bytes), std::move(done));
+      return put_in_parts(std::move(path), std::make_shared<net::MemoryBody>(std::move(bytes)), std::nullopt,
+                          std::move(done));
     ++m_requests;
     auto where = location(path);
     m_client.put_object({key(path), std::move(bytes), content_type_of(path), cache_control_of(path, m_max_age)},
+                        [where = std::move(where), done = std::move(done)](util::Result<std::string> put) {
+                          if (!put) return done(util::Error{fmt::format("{}: cannot upload: {}", where, put.message())});
+                          done(util::Status::success());
+                        });
+  }
+
+  // The file is hashed in one pass of a small buffer, then read again as
+  // libcurl sends it: a file (or part) in flight costs a buffer, not its size.
+  void put_file_async(std::string path, std::filesystem::path source, std::string sha256, bool,
+                      std::function<void(util::Status)> done) override {
+    if (auto checked = check_publish_path(path); !checked) return done(checked);
+    auto opened = net::FileBody::open(source);
+    if (!opened) return done(opened.error());
+    std::shared_ptr<const net::BodySource> body = std::move(*opened);
+    if (body->size() >= m_multipart_threshold) return put_in_parts(std::move(path), body, sha256, std::move(done));
+    auto digests = net::digest_in_parts(*body, std::max<std::int64_t>(body->size(), 1));
+    if (!digests) return done(digests.error());
+    if (digests->whole.sha256_hex != sha256) return done(changed_since_recorded(source));
+    ++m_requests;
+    auto where = location(path);
+    net::S3Put put{key(path), {}, content_type_of(path), cache_control_of(path, m_max_age), std::move(body), digests->whole};
+    m_client.put_object(std::move(put),
                         [where = std::move(where), done = std::move(done)](util::Result<std::string> put) {
                           if (!put) return done(util::Error{fmt::format("{}: cannot upload: {}", where, put.message())});
                           done(util::Status::success());
@@ -238,8 +262,8 @@ private:
   // file's parts (their MD5 is the ETag), as ListParts tells; where the store
   // cannot list parts, those the journal recorded. Nothing when the store no
   // longer knows the upload.
-  util::Result<std::optional<std::vector<bool>>> parts_in_place(const UploadRecord& record, std::string_view bytes,
-                                                                std::size_t count) {
+  util::Result<std::optional<std::vector<bool>>> parts_in_place(const UploadRecord& record,
+                                                                const net::PartedDigests& digests) {
     ++m_requests;
     auto listing = m_client.list_parts(key(record.path), record.upload_id);
     if (!listing) return listing.error();
@@ -252,30 +276,34 @@ private:
     }
     std::set<int> recorded;
     for (const auto& part : record.parts) recorded.insert(part.number);
+    const auto count = digests.parts.size();
     std::vector<bool> have(count, false);
     for (const auto& part : held) {
       if (part.number < 1 || static_cast<std::size_t>(part.number) > count) continue;
-      const auto start = static_cast<std::size_t>(record.part_size) * static_cast<std::size_t>(part.number - 1);
-      const auto slice = bytes.substr(start, static_cast<std::size_t>(record.part_size));
-      if (part.etag != net::md5_hex(slice)) continue;
+      const auto& mine = digests.parts[static_cast<std::size_t>(part.number - 1)];
+      if (part.etag != mine.md5_hex) continue;
       have[static_cast<std::size_t>(part.number - 1)] = true;
       // A part that landed just before a kill stopped its record.
       if (!recorded.contains(part.number))
-        m_journal->part_done(record.upload_id,
-                             {part.number, part.etag, net::sha256_base64(slice), static_cast<std::int64_t>(slice.size())});
+        m_journal->part_done(record.upload_id, {part.number, part.etag, mine.sha256_base64, mine.size});
     }
     return std::optional<std::vector<bool>>{std::move(have)};
   }
 
-  // A large file: the upload begun for these very bytes by an earlier run
-  // goes on from the parts the store holds; an upload of other bytes to the
-  // same path is aborted.
-  void put_in_parts(std::string path, std::string bytes, std::function<void(util::Status)> done) {
+  // A large file, hashed part by part in one pass first (and refused when it
+  // no longer hashes to `expected_sha256`): the upload begun for these very
+  // bytes by an earlier run goes on from the parts the store holds; an upload
+  // of other bytes to the same path is aborted.
+  void put_in_parts(std::string path, std::shared_ptr<const net::BodySource> body,
+                    std::optional<std::string> expected_sha256, std::function<void(util::Status)> done) {
     const auto where = location(path);
-    const std::string sha256 = util::sha256_hex(bytes);
-    const auto count = static_cast<std::size_t>(part_count(static_cast<std::int64_t>(bytes.size()), m_part_size));
+    auto digests = net::digest_in_parts(*body, m_part_size);
+    if (!digests) return done(util::Error{fmt::format("{}: cannot read: {}", where, digests.message())});
+    const std::string sha256 = digests->whole.sha256_hex;
+    if (expected_sha256 && *expected_sha256 != sha256)
+      return done(util::Error{fmt::format("{}: the file no longer matches its record; it is not published", where)});
     std::optional<UploadRecord> record;
-    std::vector<bool> have(count, false);
+    std::vector<bool> have(digests->parts.size(), false);
     if (m_journal)
       for (const auto& upload : m_journal->uploads()) {
         if (upload.path != path) continue;
@@ -283,7 +311,7 @@ private:
           if (auto aborted = abort_upload(upload); !aborted) return done(aborted);
           continue;
         }
-        auto in_place = parts_in_place(upload, bytes, count);
+        auto in_place = parts_in_place(upload, *digests);
         if (!in_place) return done(util::Error{fmt::format("{}: cannot resume its upload: {}", where, in_place.message())});
         if (!*in_place) {
           m_journal->ended(upload.upload_id);
@@ -299,8 +327,9 @@ private:
       record = UploadRecord{path, sha256, *created, m_part_size, {}};
       if (m_journal) m_journal->begun(*record);
     }
-    auto upload = std::make_shared<PartedUpload>(m_client, m_journal, m_requests, key(path), where, std::move(bytes),
-                                                 std::move(*record), std::move(have), concurrency(), std::move(done));
+    auto upload = std::make_shared<PartedUpload>(m_client, m_journal, m_requests, key(path), where, std::move(body),
+                                                 std::move(*digests), std::move(*record), std::move(have),
+                                                 concurrency(), std::move(done));
     upload->start();
   }
 

@@ -49,6 +49,11 @@ public:
   virtual void put_async(std::string path, std::string bytes, bool only_new, std::function<void(util::Status)> done) {
     done(only_new ? put_new(path, bytes) : put(path, bytes));
   }
+  // Puts the file `source` like put_async, where it must still hash to
+  // `sha256` (else nothing is put and `done` gets why). A remote target reads
+  // it as it sends it, so that a large original is never held in memory.
+  virtual void put_file_async(std::string path, std::filesystem::path source, std::string sha256, bool only_new,
+                              std::function<void(util::Status)> done);
   virtual std::size_t concurrency() const { return 1; }
   // Aborts the unfinished uploads the target keeps (multipart, on a store)
   // that are not of one of `uploading` (path and SHA-256): their file changed
@@ -60,6 +65,9 @@ public:
   // The requests sent to a remote store so far (retries included); 0 for a folder.
   virtual std::int64_t requests() const { return 0; }
 };
+
+// Why a file to publish is refused: it no longer hashes to what was recorded of it.
+util::Status changed_since_recorded(const std::filesystem::path& source);
 
 // The file that names a folder as a wsportfolio publish target, written into
 // every local target before anything else: a small JSON object,

@@ -232,6 +232,9 @@ std::unique_ptr<Provider> make_google_vision_provider(const config::Config& conf
 std::unique_ptr<Provider> make_google_vision_provider(const config::Config& config) {
   net::HttpSettings http;
   http.retry.retries = config.pipeline.retries;
+  http.connect_timeout = std::chrono::seconds(config.network.connect_timeout_seconds);
+  http.low_speed_bytes = config.network.stall_bytes_per_second;
+  http.low_speed_time = std::chrono::seconds(config.network.stall_seconds);
   return make_google_vision_provider(
       config, config::resolve_secret(config.tagging.google_vision.api_key, config.project_dir), std::move(http));
 }

@@ -280,6 +280,9 @@ std::unique_ptr<Provider> make_openai_provider(const config::Config& config, std
 std::unique_ptr<Provider> make_openai_provider(const config::Config& config) {
   net::HttpSettings http;
   http.retry.retries = config.pipeline.retries;
+  http.connect_timeout = std::chrono::seconds(config.network.connect_timeout_seconds);
+  http.low_speed_bytes = config.network.stall_bytes_per_second;
+  http.low_speed_time = std::chrono::seconds(config.network.stall_seconds);
   return make_openai_provider(config, config::resolve_secret(config.tagging.openai.api_key, config.project_dir),
                               std::move(http));
 }

@@ -22,16 +22,50 @@ s3_start() {
     const fs = require('fs');
     const path = require('path');
     const emit = http.Server.prototype.emit;
-    // s3rver lacks ListParts and AbortMultipartUpload: both are answered here
-    // from its own store of parts (s3data/BUCKET/._S3rver_uploads/ID/N and N.md5),
-    // for requests that carry this test's key.
+    // s3rver lacks ListParts, AbortMultipartUpload and ListMultipartUploads:
+    // they are answered here as AWS documents them, from its own store of
+    // uploads (s3data/BUCKET/._S3rver_uploads/ID/key, N and N.md5), for
+    // requests that carry this test's key.
     const uploads = path.join('s3data', '$S3_BUCKET', '._S3rver_uploads');
     const missing = (response, id) => {
       response.writeHead(404, { 'Content-Type': 'application/xml' });
       response.end('<Error><Code>NoSuchUpload</Code><Message>' + id + '</Message></Error>');
     };
+    const escaped = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    // ListMultipartUploads: prefix, max-uploads, key-marker and upload-id-marker honoured.
+    const listUploads = (url, response) => {
+      const prefix = url.searchParams.get('prefix') || '';
+      const most = Number(url.searchParams.get('max-uploads') || 1000);
+      const keyMarker = url.searchParams.get('key-marker') || '';
+      const idMarker = url.searchParams.get('upload-id-marker') || '';
+      const encode = url.searchParams.get('encoding-type') === 'url';
+      const all = (fs.existsSync(uploads) ? fs.readdirSync(uploads) : [])
+        .filter((id) => fs.existsSync(path.join(uploads, id, 'key')))
+        .map((id) => ({ id, key: fs.readFileSync(path.join(uploads, id, 'key'), 'utf8'),
+                        initiated: fs.statSync(path.join(uploads, id, 'key')).mtime.toISOString() }))
+        .filter((u) => u.key.startsWith(prefix))
+        .filter((u) => u.key > keyMarker || (u.key === keyMarker && idMarker && u.id > idMarker))
+        .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : 1);
+      const page = all.slice(0, most);
+      const truncated = all.length > page.length;
+      const name = (key) => escaped(encode ? encodeURIComponent(key) : key);
+      const last = page[page.length - 1];
+      response.writeHead(200, { 'Content-Type': 'application/xml' });
+      response.end('<ListMultipartUploadsResult><Bucket>$S3_BUCKET</Bucket>' +
+        (encode ? '<EncodingType>url</EncodingType>' : '') + '<MaxUploads>' + most + '</MaxUploads>' +
+        '<IsTruncated>' + truncated + '</IsTruncated>' +
+        (truncated ? '<NextKeyMarker>' + name(last.key) + '</NextKeyMarker><NextUploadIdMarker>' + last.id +
+                     '</NextUploadIdMarker>' : '') +
+        page.map((u) => '<Upload><Key>' + name(u.key) + '</Key><UploadId>' + u.id + '</UploadId><Initiated>' +
+                        u.initiated + '</Initiated><StorageClass>STANDARD</StorageClass></Upload>').join('') +
+        '</ListMultipartUploadsResult>');
+      return true;
+    };
     const multipart = (request, response) => {
       const url = new URL(request.url, 'http://127.0.0.1');
+      if (request.method === 'GET' && url.pathname === '/$S3_BUCKET' && url.searchParams.has('uploads') &&
+          String(request.headers.authorization).includes('Credential=$S3_KEY_ID/'))
+        return listUploads(url, response);
       const id = url.searchParams.get('uploadId');
       if (!id || url.searchParams.has('partNumber') || !['GET', 'DELETE'].includes(request.method)) return false;
       if (!String(request.headers.authorization).includes('Credential=$S3_KEY_ID/')) return false;
