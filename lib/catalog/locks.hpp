@@ -17,6 +17,9 @@ class ProjectLock {
 public:
   virtual ~ProjectLock() = default;
   virtual bool held() const = 0;
+  // Whether it is held still: a lock kept by a connection of its own is lost
+  // with that connection (a server restart, a network blip), which this asks.
+  virtual bool still_held() { return held(); }
   // When not held: who holds it ("pid 123 on studio-pc"), empty if unknown.
   virtual const std::string& holder() const = 0;
   // Where the lock lives, for messages: its file, or the catalog's label.

@@ -275,6 +275,13 @@ public:
   AdvisoryLock& operator=(const AdvisoryLock&) = delete;
 
   bool held() const override { return m_held; }
+  bool still_held() override {
+    if (!m_held || !m_db) return false;
+    Rows rows(PQexec(m_db, "SELECT 1"));
+    if (rows.get() && PQresultStatus(rows.get()) == PGRES_TUPLES_OK) return true;
+    m_held = false;
+    return false;
+  }
   const std::string& holder() const override { return m_holder; }
   const std::string& where() const override { return m_where; }
 

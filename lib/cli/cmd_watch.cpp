@@ -266,6 +266,7 @@ int run_watch(const WatchOptions& options, const Context& context) {
             if (server) server->reload(fresh);
             return fresh;
           },
+      .guard = std::move(lock),
   };
   const auto webhook_config = config;
   pipeline::HotFolder hot_folder(std::move(parts), std::move(watching), std::move(config));

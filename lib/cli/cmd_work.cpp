@@ -16,24 +16,31 @@ struct WorkOptions {
 class WorkStages final : public pipeline::WorkerStages {
 public:
   WorkStages(const Context& context, catalog::Catalog& catalog, const std::string& run_id)
-      : m_context(context), m_catalog(catalog), m_run_id(run_id) {}
+      : m_context(context), m_catalog(&catalog), m_run_id(run_id) {}
+
+  // A new connection, used by the stages from now on.
+  catalog::Catalog& reopen(const config::Config& config) {
+    m_reopened = open_existing_catalog(config);
+    m_catalog = m_reopened.get();
+    return *m_catalog;
+  }
 
   pipeline::WorkerRound work(const config::Config& config) override {
     StageTimings timings;
     pipeline::WorkerRound round;
-    round.code = run_queued_stages(m_context, config, m_catalog, m_run_id, &timings);
+    round.code = run_queued_stages(m_context, config, *m_catalog, m_run_id, &timings);
     for (const auto& timing : timings) round.committed += static_cast<std::int64_t>(timing.items);
     return round;
   }
 
   int publish(const config::Config& config, const catalog::ProjectLock& publisher) override {
-    return publish_stage(m_context, config, m_catalog, m_run_id, {.publisher = &publisher});
+    return publish_stage(m_context, config, *m_catalog, m_run_id, {.publisher = &publisher});
   }
 
   void deliver(const config::Config& config) override {
     notify::DispatchSettings settings;
     settings.stop = &m_context.stop;
-    const auto report = notify::deliver_due(m_catalog, config, settings);
+    const auto report = notify::deliver_due(*m_catalog, config, settings);
     if (!report.attempts.empty())
       m_context.terminal.info(fmt::format("webhooks: {} delivered, {} attempt(s) failed, {} pending",
                                           report.delivered(), report.failed(), report.pending_left));
@@ -55,12 +62,21 @@ public:
                                   detail.empty() ? "holder unknown" : detail));
         terminal.emit(JsonLine().add("event", "work.publish_deferred").add("holder", detail));
         break;
+      case pipeline::WorkerNote::catalog_lost:
+        terminal.error(fmt::format("work: {}", detail));
+        terminal.emit(JsonLine().add("event", "work.catalog_lost").add("reason", detail));
+        break;
+      case pipeline::WorkerNote::reconnected:
+        terminal.info("work: connected to the catalog again; carrying on");
+        terminal.emit(JsonLine().add("event", "work.reconnected"));
+        break;
     }
   }
 
 private:
   const Context& m_context;
-  catalog::Catalog& m_catalog;
+  catalog::Catalog* m_catalog;
+  std::unique_ptr<catalog::Catalog> m_reopened;
   const std::string& m_run_id;
 };
 
@@ -70,8 +86,9 @@ int run_work(const WorkOptions& options, const Context& context) {
                         {.name = options.forever ? "work --forever" : "work", .folder = existing_folder(options.folder)},
                         [&](const Project& p) {
                           WorkStages stages(context, p.catalog, p.run_id);
-                          pipeline::Worker worker(p.config, p.catalog, p.run_id, stages, context.stop,
-                                                  {.forever = options.forever});
+                          pipeline::WorkerSettings settings{.forever = options.forever};
+                          settings.reopen = [&]() -> catalog::Catalog& { return stages.reopen(p.config); };
+                          pipeline::Worker worker(p.config, p.catalog, p.run_id, stages, context.stop, settings);
                           return worker.run();
                         });
 }

@@ -387,6 +387,7 @@ void HotFolder::run_batch(Batch batch, BatchKind kind) {
   }
   const auto present = listed(batch.present);
   const auto gone = listed(batch.gone);
+  hold_back(gone);
   // A catch-up reads no file; one that carries a failed batch's files is a
   // batch like any other.
   if (kind == BatchKind::arrivals || !present.empty()) {
@@ -413,8 +414,93 @@ void HotFolder::run_batch(Batch batch, BatchKind kind) {
   }
 }
 
+// A folder deleted and made again, seen by a batch before its first file came
+// back, is empty: ingest takes it as an unmounted share and marks nothing
+// missing. Its photos are remembered, so that once the folder has files again
+// the ones that did not come back are gone after all.
+void HotFolder::hold_back(const std::vector<fs::path>& gone) {
+  for (const auto& path : gone) {
+    std::error_code error;
+    if (!fs::is_directory(path, error) || m_held.count(path)) continue;
+    try {
+      if (!bare_mount_point(m_config, m_parts.catalog, path)) continue;
+      std::vector<fs::path> photos;
+      for (const auto& image : m_parts.catalog.images())
+        if (image.status != catalog::ImageStatus::Missing && is_inside(m_config.in_project(image.path), path))
+          photos.push_back(m_config.in_project(image.path));
+      m_held.emplace(path, std::move(photos));
+    } catch (const std::exception&) {
+      // The catalog cannot be read now: neither can ingest, which then marks nothing.
+    }
+  }
+}
+
+// A held-back folder that is no longer empty (or no longer there) was not an
+// unmounted share: its photos still absent go into the next batch.
+void HotFolder::release_held(WatchClock::time_point now) {
+  for (auto it = m_held.begin(); it != m_held.end();) {
+    std::error_code error;
+    const bool bare = fs::is_directory(it->first, error) && fs::is_empty(it->first, error) && !error;
+    if (bare) {
+      ++it;
+      continue;
+    }
+    for (const auto& photo : it->second) {
+      if (fs::exists(photo, error) || !catalogued(photo, false)) continue;
+      m_gone.insert(photo);
+      m_batch.add(photo, now);  // for the batch's timing only
+    }
+    it = m_held.erase(it);
+  }
+}
+
+// Whether batches may run: the watcher lock is held. One lost with its
+// connection is taken again at once if it is free; while the lock's server
+// cannot be reached, files wait, looked at again after 1 s, 2, 4... up to
+// k_longest_retry, rather than be processed by a watcher nobody sees.
+bool HotFolder::keep_guard(WatchClock::time_point now) {
+  auto& guard = m_parts.guard;
+  if (!guard || m_taken_over) return !m_taken_over;
+  if (m_guarded) {
+    if (guard->still_held()) return true;
+    m_guarded = false;
+    m_guard_retry = k_first_retry;
+    tell(Level::warning,
+         fmt::format("watch: {}: the watcher lock was lost with its connection; taking it again", guard->where()),
+         {{"event", "watch.lock_lost"}, {"catalog", guard->where()}});
+  } else if (now < m_guard_retry_at) {
+    return false;
+  }
+  const auto where = guard->where();
+  try {
+    auto lock = m_parts.catalog.lock("watch", catalog::LockWait::no);
+    if (lock->held()) {
+      guard = std::move(lock);
+      m_guarded = true;
+      tell(Level::info, fmt::format("watch: {}: the watcher lock is held again; carrying on", where),
+           {{"event", "watch.lock_retaken"}, {"catalog", where}});
+      return true;
+    }
+    m_taken_over = true;
+    tell(Level::error,
+         fmt::format("watch: {}: another watcher took over while the lock was lost ({}); stopping", where,
+                     lock->holder().empty() ? "holder unknown" : lock->holder()),
+         {{"event", "watch.lock_taken_over"}, {"catalog", where}, {"holder", lock->holder()}});
+    return false;
+  } catch (const std::exception& e) {
+    tell(Level::error,
+         fmt::format("watch: cannot take the watcher lock again: {}; no batch runs until it is, next try in {} s",
+                     e.what(), m_guard_retry.count()),
+         {{"event", "watch.lock_unavailable"}, {"reason", e.what()}, {"retry_in_s", m_guard_retry.count()}});
+    m_guard_retry_at = now + m_guard_retry;
+    m_guard_retry = std::min<std::chrono::seconds>(m_guard_retry * 2, k_longest_retry);
+    return false;
+  }
+}
+
 void HotFolder::keep_heartbeat(WatchClock::time_point now) {
   if (now < m_heartbeat_at) return;
+  keep_guard(now);
   try {
     m_parts.catalog.heartbeat(m_parts.run_id);
     m_heartbeat_retry = k_first_retry;
@@ -493,9 +579,11 @@ void HotFolder::step() {
     m_next_poll = time.now() + poll_interval();
   }
   look_for_lost_roots(now);
-  if (m_catch_up && !m_parts.stop) catch_up();
+  const bool guarded = (!m_catch_up && !m_batch.due(now) && !(m_failed && now >= m_retry_at)) || keep_guard(now);
+  if (m_catch_up && !m_parts.stop && guarded) catch_up();
+  release_held(now);
   check_pending(now);
-  if (!m_parts.stop) {
+  if (!m_parts.stop && guarded) {
     if (m_batch.due(now)) {
       process(m_batch.take());
     } else if (m_failed && now >= m_retry_at) {
@@ -507,10 +595,12 @@ void HotFolder::step() {
 
 int HotFolder::run(std::atomic<bool>& reload_requested) {
   start();
-  while (!m_parts.stop) {
+  while (!m_parts.stop && !m_taken_over) {
     if (reload_requested.exchange(false)) reload();
     step();
   }
+  // The other watcher processes what is complete: this one ends at once.
+  if (m_taken_over) return 1;
   return drain();
 }
 

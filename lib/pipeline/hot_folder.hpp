@@ -83,6 +83,11 @@ struct HotFolderParts {
   std::function<std::unique_ptr<FolderEvents>(std::function<bool(const std::filesystem::path&)> enter)> watch;
   // Reads the configuration again (SIGHUP); throws config::ConfigError.
   std::function<config::Config()> reload;
+  // The project's watcher lock, when it is held for this watcher: checked at
+  // each heartbeat and before each batch; lost with its connection, it is
+  // taken again (no batch runs meanwhile), or, taken by another watcher
+  // meanwhile, the watcher stops.
+  std::unique_ptr<catalog::ProjectLock> guard = {};
 };
 
 struct HotFolderOptions {
@@ -180,7 +185,10 @@ class HotFolder {
   void catch_up();
   enum class BatchKind { arrivals, catch_up };
   void run_batch(Batch batch, BatchKind kind);
+  void hold_back(const std::vector<std::filesystem::path>& gone);
+  void release_held(WatchClock::time_point now);
   void keep_heartbeat(WatchClock::time_point now);
+  bool keep_guard(WatchClock::time_point now);
   void tell(WatchNotice::Level level, std::string message, nlohmann::ordered_json event = nullptr);
 
   HotFolderParts m_parts;
@@ -190,6 +198,9 @@ class HotFolder {
   std::unique_ptr<FolderEvents> m_watcher;
   std::map<std::filesystem::path, FileState> m_seen;  // each file as last seen by a scan or taken
   std::set<std::filesystem::path> m_gone;             // deleted or moved away, for the next batch
+  // Folders a batch found empty while the catalog had photos there, which
+  // ingest therefore took as a share that is not mounted, with those photos.
+  std::map<std::filesystem::path, std::vector<std::filesystem::path>> m_held;
   bool m_catch_up = false;
   StabilityTracker m_tracker;
   BatchDebouncer m_batch;
@@ -200,6 +211,10 @@ class HotFolder {
   std::chrono::seconds m_retry_after{k_first_retry};
   WatchClock::time_point m_heartbeat_at;
   std::chrono::seconds m_heartbeat_retry{k_first_retry};
+  bool m_guarded = true;
+  bool m_taken_over = false;  // another watcher holds the lock now
+  WatchClock::time_point m_guard_retry_at;
+  std::chrono::seconds m_guard_retry{k_first_retry};
 };
 
 }  // namespace wsp::pipeline

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "catalog/catalog.hpp"
@@ -30,6 +31,8 @@ enum class WorkerNote {
   waiting,          // nothing is due: waiting for work (only when kept on)
   woken_by_notice,  // another process queued work
   publish_deferred, // another process holds the publisher lock: published later
+  catalog_lost,     // the catalog's connection failed (detail: why); connecting again
+  reconnected,      // connected again; the work goes on
 };
 
 struct WorkerStages {
@@ -55,6 +58,13 @@ struct WorkerSettings {
   std::chrono::milliseconds longest_poll{2'000};
   // While waiting, the run's heartbeat is renewed this often, for `status`.
   std::chrono::milliseconds heartbeat{10'000};
+  // Kept on, a catalog that fails (a server restart, a network blip) is
+  // opened again through this, after 1 s, 2, 4... up to `longest_reconnect`,
+  // and the work goes on; throws CatalogError while it cannot. Empty: a
+  // catalog error ends the worker.
+  std::function<catalog::Catalog&()> reopen;
+  std::chrono::milliseconds first_reconnect{1'000};
+  std::chrono::milliseconds longest_reconnect{30'000};
 };
 
 class Worker {
@@ -77,9 +87,14 @@ private:
   bool try_publish(int& code);
   // Waits for work or for the next look; returns when it is time to look again.
   void wait(bool publish_owed);
+  // After a catalog error: connects again, waiting longer between attempts,
+  // until it works or a signal stops the worker.
+  void reconnect(const std::string& reason);
+  // Sleeps up to `span`, cut short by a signal.
+  void nap(std::chrono::milliseconds span);
 
   const config::Config& m_config;
-  catalog::Catalog& m_catalog;
+  catalog::Catalog* m_catalog;
   const std::string m_run_id;
   WorkerStages& m_stages;
   const std::atomic<bool>& m_stop;

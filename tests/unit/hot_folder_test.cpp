@@ -249,6 +249,43 @@ TEST_F(HotFolderTest, ADeletedPhotoIsGoneInTheNextBatchAndNeverRead) {
   EXPECT_EQ(m_stages.batches[1].gone, std::vector<fs::path>{deleted});
 }
 
+// A folder deleted and made again empty before its first file comes back:
+// the batch that finds it empty takes it as a share that is not mounted and
+// marks nothing missing. Once a file comes back into it, the photos that did
+// not are passed as gone.
+TEST_F(HotFolderTest, PhotosHeldBackInAFolderFoundEmptyAreGoneOnceFilesComeBack) {
+  const auto day = m_project / "day1";
+  fs::create_directories(day);
+  const auto back = photo("day1/IMG_0001.JPG");
+  const auto lost = photo("day1/IMG_0002.JPG");
+  catalogue(back);
+  catalogue(lost);
+  auto& watcher = hot_folder();
+  watcher.start();
+  step_until(1);  // the catch-up
+  ASSERT_EQ(m_stages.batches.size(), 1u);
+
+  fs::remove_all(day);
+  fs::create_directories(day);
+  m_queue.push_back({.kind = FolderEvent::Kind::Removed, .path = day, .folder = true});
+  step_until(2);
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  EXPECT_EQ(m_stages.batches[1].gone, std::vector<fs::path>{day}) << "found empty: nothing marked missing";
+
+  photo("day1/IMG_0001.JPG");
+  m_queue.push_back({.kind = FolderEvent::Kind::Changed, .path = back});
+  closed(back);
+  step_until(4);
+  step_for(2s);
+  std::vector<fs::path> present, gone;
+  for (std::size_t i = 2; i < m_stages.batches.size(); ++i) {
+    present.insert(present.end(), m_stages.batches[i].present.begin(), m_stages.batches[i].present.end());
+    gone.insert(gone.end(), m_stages.batches[i].gone.begin(), m_stages.batches[i].gone.end());
+  }
+  EXPECT_EQ(present, std::vector<fs::path>{back});
+  EXPECT_EQ(gone, std::vector<fs::path>{lost}) << "the photo that did not come back";
+}
+
 TEST_F(HotFolderTest, AFileTheCatalogDoesNotHaveMakesNoBatchWhenDeleted) {
   auto& watcher = hot_folder();
   watcher.start();
