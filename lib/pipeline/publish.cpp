@@ -782,12 +782,14 @@ std::string target_identity(const config::Config& config, const config::PublishT
 }
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,
-                          const config::PublishTarget::Select& select) {
+                          const config::PublishTarget::Select& select,
+                          std::optional<std::vector<catalog::SelectionRecord>> selections) {
+  if (!selections) selections = catalog.selections();
   std::map<std::int64_t, EffectiveTags> tags;
-  for (auto& t : effective_tags(config, catalog)) tags.emplace(t.image_id, std::move(t));
+  for (auto& t : effective_tags(config, catalog, *selections)) tags.emplace(t.image_id, std::move(t));
   // Photos tagging has not seen yet still carry the photographer's choice.
   std::map<std::int64_t, catalog::SelectionRecord> untagged;
-  for (auto& record : catalog.selections())
+  for (auto& record : *selections)
     if (!tags.contains(record.image_id)) untagged.emplace(record.image_id, std::move(record));
   auto captured = [&](std::int64_t image_id) {
     auto found = tags.find(image_id);
@@ -893,14 +895,19 @@ PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, 
   std::unique_ptr<catalog::ProjectLock> lock;
   if (!request.dry_run && !request.publisher) lock = catalog.lock("publish", catalog::LockWait::until_free);
   // A rating changed in the photographer's tool since the last look is metadata:
-  // it is read here, and nothing is rendered or tagged again for it.
-  sync_selections(config, catalog, observer);
+  // it is read here, and nothing is rendered or tagged again for it. A dry run
+  // explains with it but stores nothing.
+  std::optional<std::vector<catalog::SelectionRecord>> selections;
+  if (request.dry_run)
+    selections = current_selections(config, catalog, observer);
+  else
+    sync_selections(config, catalog, observer);
   // Each target shows its own selection; targets with the same one share a portfolio.
   std::vector<std::pair<config::PublishTarget::Select, Portfolio>> portfolios;
   auto portfolio_for = [&](const config::PublishTarget::Select& select) -> const Portfolio& {
     for (const auto& [made_for, portfolio] : portfolios)
       if (made_for == select) return portfolio;
-    portfolios.emplace_back(select, build_portfolio(config, catalog, select));
+    portfolios.emplace_back(select, build_portfolio(config, catalog, select, selections));
     return portfolios.back().second;
   };
   PublishSummary summary;

@@ -62,9 +62,11 @@ struct Portfolio {
 // metadata policy applied (imaging/original.hpp), made once into the state
 // folder's originals/ per source content and policy. Throws
 // config::ConfigError when the gallery template cannot be read or does not parse.
-// `select` is the target's choice of photos (publish::left_out_because).
+// `select` is the target's choice of photos (publish::left_out_because);
+// `selections` the photographer's, the catalog's when not given.
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,
-                          const config::PublishTarget::Select& select = {});
+                          const config::PublishTarget::Select& select = {},
+                          std::optional<std::vector<catalog::SelectionRecord>> selections = std::nullopt);
 
 struct TargetOutcome {
   std::string name;

@@ -47,16 +47,22 @@ bool same_choice(const catalog::SelectionRecord& a, const catalog::SelectionReco
   return a.rating == b.rating && a.labels == b.labels && a.tagged == b.tagged && a.keywords == b.keywords;
 }
 
-}  // namespace
-
-SelectionSyncSummary sync_selections(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
-  constexpr std::string_view k_stage = "selection";
-  std::map<std::int64_t, catalog::SelectionRecord> known;
-  for (auto& record : catalog.selections()) known.emplace(record.image_id, std::move(record));
-
-  SelectionSyncSummary summary;
+struct SelectionChanges {
+  std::map<std::int64_t, catalog::SelectionRecord> known;  // what the catalog holds
   std::vector<catalog::SelectionRecord> updates;
   std::vector<std::int64_t> gone;
+  SelectionSyncSummary summary;
+};
+
+SelectionChanges read_changes(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
+  constexpr std::string_view k_stage = "selection";
+  SelectionChanges changes;
+  auto& known = changes.known;
+  for (auto& record : catalog.selections()) known.emplace(record.image_id, std::move(record));
+
+  auto& summary = changes.summary;
+  auto& updates = changes.updates;
+  auto& gone = changes.gone;
   for (const auto& image : catalog.images()) {
     if (image.status != catalog::ImageStatus::Active) continue;
     const fs::path source = config.in_project(image.path);
@@ -119,13 +125,31 @@ SelectionSyncSummary sync_selections(const config::Config& config, catalog::Cata
     if (!before || !same_choice(*before, record)) ++summary.changed;
     updates.push_back(std::move(record));
   }
-  if (!updates.empty() || !gone.empty()) {
+  return changes;
+}
+
+}  // namespace
+
+SelectionSyncSummary sync_selections(const config::Config& config, catalog::Catalog& catalog, Observer& observer) {
+  auto changes = read_changes(config, catalog, observer);
+  if (!changes.updates.empty() || !changes.gone.empty()) {
     catalog.write([&] {
-      for (const auto& record : updates) catalog.put_selection(record);
-      for (auto image_id : gone) catalog.remove_selection(image_id);
+      for (const auto& record : changes.updates) catalog.put_selection(record);
+      for (auto image_id : changes.gone) catalog.remove_selection(image_id);
     });
   }
-  return summary;
+  return changes.summary;
+}
+
+std::vector<catalog::SelectionRecord> current_selections(const config::Config& config, catalog::Catalog& catalog,
+                                                         Observer& observer) {
+  auto changes = read_changes(config, catalog, observer);
+  auto& current = changes.known;
+  for (auto image_id : changes.gone) current.erase(image_id);
+  for (auto& record : changes.updates) current.insert_or_assign(record.image_id, std::move(record));
+  std::vector<catalog::SelectionRecord> all;
+  for (auto& [image_id, record] : current) all.push_back(std::move(record));
+  return all;
 }
 
 }  // namespace wsp::pipeline

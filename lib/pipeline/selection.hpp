@@ -6,6 +6,7 @@
 // neither renders nor tags anything.
 
 #include <cstddef>
+#include <vector>
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
@@ -21,5 +22,10 @@ struct SelectionSyncSummary {
 };
 
 SelectionSyncSummary sync_selections(const config::Config& config, catalog::Catalog& catalog, Observer& observer);
+
+// Every photo's selection as its files say now, the catalog left as it was:
+// what a dry run explains with. Files unchanged since the last sync are not read again.
+std::vector<catalog::SelectionRecord> current_selections(const config::Config& config, catalog::Catalog& catalog,
+                                                         Observer& observer);
 
 }  // namespace wsp::pipeline

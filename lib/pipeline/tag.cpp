@@ -11,6 +11,7 @@
 #include <span>
 
 #include <fmt/format.h>
+#include <glib.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
@@ -567,6 +568,19 @@ bool contains(const std::vector<std::string>& words, const std::string& word) {
   return std::find(words.begin(), words.end(), word) != words.end();
 }
 
+// Unicode case folding (glib's, which libvips brings): "ÉGLISE" and "église" are one keyword.
+std::string folded(const std::string& word) {
+  gchar* fold = g_utf8_casefold(word.c_str(), static_cast<gssize>(word.size()));
+  std::string out = fold ? fold : word;
+  g_free(fold);
+  return out;
+}
+
+bool contains_folded(const std::vector<std::string>& words, const std::string& word) {
+  const std::string wanted = folded(word);
+  return std::any_of(words.begin(), words.end(), [&](const std::string& w) { return folded(w) == wanted; });
+}
+
 }  // namespace
 
 std::string tag_settings(const config::Config& config) {
@@ -667,6 +681,11 @@ RatingChoice choose_rating(std::optional<int> override_rating, std::int64_t over
 }
 
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog) {
+  return effective_tags(config, catalog, catalog.selections());
+}
+
+std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog,
+                                          std::vector<catalog::SelectionRecord> selection_records) {
   std::map<std::int64_t, catalog::TagOverride> overrides;
   for (auto& o : catalog.overrides()) overrides[o.image_id] = o;
   const auto overrides_given = overrides;
@@ -742,11 +761,22 @@ std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog:
   }
   // The photographer's own culling tool is their intent as much as `tag set`.
   std::map<std::int64_t, catalog::SelectionRecord> selections;
-  for (auto& record : catalog.selections()) selections.emplace(record.image_id, std::move(record));
+  for (auto& record : selection_records) selections.emplace(record.image_id, std::move(record));
   for (auto& e : all) {
     auto found = selections.find(e.image_id);
     if (found == selections.end()) continue;
     const auto& chosen = found->second;
+    // The photographer's keywords come first, each once whatever its case. Those
+    // this tool wrote into the sidecar, read back, are not the photographer's;
+    // one taken out with `tag set --remove-tag` stays out.
+    for (const auto& keyword : chosen.keywords) {
+      if (contains(e.sidecar_keywords, keyword) || contains_folded(e.removed_keywords, keyword) ||
+          contains_folded(e.photographer_keywords, keyword))
+        continue;
+      e.photographer_keywords.push_back(keyword);
+    }
+    std::erase_if(e.keywords, [&](const std::string& keyword) { return contains_folded(e.photographer_keywords, keyword); });
+    e.keywords.insert(e.keywords.begin(), e.photographer_keywords.begin(), e.photographer_keywords.end());
     e.labels = chosen.labels;
     // A scene this tool wrote as the label, read back, is not the photographer's.
     for (const auto& scene : config.tagging.scenes) std::erase(e.labels, tagging::word(config, scene));
@@ -796,7 +826,8 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
       continue;
     }
     tagging::XmpFields fields;
-    fields.keywords = t.keywords;
+    for (const auto& keyword : t.keywords)
+      if (!contains(t.photographer_keywords, keyword)) fields.keywords.push_back(keyword);
     if (t.best_pick) fields.keywords.push_back(best_pick_word);
     // Only keywords this tool wrote are taken out again; the photographer's stay.
     for (const auto& old : t.sidecar_keywords)

@@ -100,6 +100,9 @@ struct EffectiveTags {
   std::optional<std::int64_t> capture_utc_ms;  // clock-corrected
   std::vector<std::string> removed_keywords;   // taken out by an override
   std::vector<std::string> sidecar_keywords;   // what the last XMP sidecar write put in
+  // The photographer's own keywords, from their tool: first in `keywords`, and
+  // never written back to a sidecar as this tool's.
+  std::vector<std::string> photographer_keywords;
   // The photographer's selection from their culling tool (sync_selections).
   std::vector<std::string> labels;  // colour labels
   bool picked = false;              // tagged in Photo Mechanic
@@ -121,6 +124,10 @@ RatingChoice choose_rating(std::optional<int> override_rating, std::int64_t over
                            std::int64_t tool_ms, std::string_view tool_origin);
 
 std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog);
+// The same with the photographer's selection given rather than the catalog's
+// (a dry run's, read from the files without being stored).
+std::vector<EffectiveTags> effective_tags(const config::Config& config, catalog::Catalog& catalog,
+                                          std::vector<catalog::SelectionRecord> selections);
 
 struct SidecarSummary {
   std::size_t written = 0;

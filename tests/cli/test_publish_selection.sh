@@ -84,9 +84,15 @@ expect_grep "3 stars or more, labelled Green" dry.err "the dry run states the po
 # The photographer raises IMG_0004 to 4 stars and labels it Green in Capture One.
 printf '<x:xmpmeta xmlns:x="adobe:ns:meta/">\r\n <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\r\n  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/">\r\n   <xmp:Rating>4</xmp:Rating>\r\n   <xmp:Label>Green</xmp:Label>\r\n  </rdf:Description>\r\n </rdf:RDF>\r\n</x:xmpmeta>\r\n' >shoot/IMG_0004.xmp.new
 mv shoot/IMG_0004.xmp.new shoot/IMG_0004.xmp
+# The runs table lists every command run, a dry run too; the project's own rows stay as they were.
+dump() { (cd shoot && wsp catalog dump) 2>/dev/null | jq -c 'select(.table != "runs")'; }
+dump >before.jsonl || fail "catalog dump failed"
 (cd shoot && wsp --json publish --dry-run) >dry2.jsonl 2>dry2.err || { cat dry2.err >&2; fail "publish --dry-run failed"; }
 expect_eq "$(jq -r 'select(.event == "publish.selection" and .target == "best") | .kept' dry2.jsonl)" 4 \
   "the dry run sees the new rating"
+expect_no_grep "left out IMG_0004.JPG: 1 stars" dry2.err "the dry run explains with the sidecar as it is now"
+dump >after.jsonl || fail "catalog dump failed"
+cmp -s before.jsonl after.jsonl || { diff before.jsonl after.jsonl >&2 || true; fail "a dry run changed the catalog"; }
 expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG IMG_0005.JPG " "a dry run changes no gallery"
 (cd shoot && wsp publish) 2>pub.err || { cat pub.err >&2; fail "publish failed"; }
 expect_eq "$(shown shoot/best)" "IMG_0001.JPG IMG_0002.JPG IMG_0004.JPG IMG_0005.JPG " "the new rating and label reach the portfolio"
