@@ -72,7 +72,7 @@ on_host() {
     unshare "${hosts_flags[@]}" --kill-child sh -c 'hostname "wsp-host-$1" && { [ "$2" = "$3" ] || mount --bind "$2" "$3"; } &&
       cd "$3" && shift 3 && exec "$@"' sh "$name" "$hosts_share" "$place" "${@//@share/$place}" >"$out" 2>"$err" &
   else
-    [ "$place" = "$hosts_share" ] || ln -sfn "$hosts_share" "$place"
+    [ "$place" = "$hosts_share" ] || { mkdir -p "$(dirname "$place")" && ln -sfn "$hosts_share" "$place"; }
     python3 -c '
 import os, signal, sys
 os.chdir(sys.argv[1])
