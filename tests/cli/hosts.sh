@@ -39,6 +39,7 @@ hosts_cleanup() {
 
 hosts_start() {
   hosts_share=$(realpath "$1")
+  mkdir -p "$work/hosts"
   local previous
   eval "previous=($(trap -p EXIT))"
   trap "hosts_cleanup; ${previous[2]:-}" EXIT
@@ -72,13 +73,17 @@ on_host() {
     unshare "${hosts_flags[@]}" --kill-child sh -c 'hostname "wsp-host-$1" && { [ "$2" = "$3" ] || mount --bind "$2" "$3"; } &&
       cd "$3" && shift 3 && exec "$@"' sh "$name" "$hosts_share" "$place" "${@//@share/$place}" >"$out" 2>"$err" &
   else
-    [ "$place" = "$hosts_share" ] || { mkdir -p "$(dirname "$place")" && ln -sfn "$hosts_share" "$place"; }
+    [ "$place" = "$hosts_share" ] || ln -sfn "$hosts_share" "$place"
+    rm -f "$work/hosts/$name.pid"
     python3 -c '
 import os, signal, sys
-os.chdir(sys.argv[1])
+os.chdir(sys.argv[2])
 worker = os.fork()
 if worker == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
+    os.execvp(sys.argv[3], sys.argv[3:])
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write(f"{worker}\n")
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 # A worker killed by a signal stays a zombie until SIGTERM, its pid still
 # taken: what a worker dead on another host looks like to this one.
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
@@ -87,14 +92,18 @@ if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
     signal.sigwait({signal.SIGTERM})
 _, status = os.waitpid(worker, 0)
 sys.exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
- ' "$place" "${@//@share/$place}" >"$out" 2>"$err" &
+ ' "$work/hosts/$name.pid" "$place" "${@//@share/$place}" >"$out" 2>"$err" &
   fi
   host_holder=$!
   hosts_started+=("$host_holder")
   host_worker=""
   local _
   for _ in $(seq 200); do
-    host_worker=$(cat "/proc/$host_holder/task/$host_holder/children" 2>/dev/null | awk '{print $1}') || true
+    if [ "$hosts_kind" = namespaces ]; then
+      host_worker=$(cat "/proc/$host_holder/task/$host_holder/children" 2>/dev/null | awk '{print $1}') || true
+    else
+      host_worker=$(cat "$work/hosts/$name.pid" 2>/dev/null) || true
+    fi
     [ -n "$host_worker" ] && break
     kill -0 "$host_holder" 2>/dev/null || break
     sleep 0.05
