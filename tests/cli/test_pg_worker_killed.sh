@@ -25,7 +25,7 @@ q() { sql share/shoot "$1"; }
 wait_for() {
   local deadline=$((SECONDS + $1)) value
   while [ "$SECONDS" -lt "$deadline" ]; do
-    value=$(q "$2")
+    value=$(q "$2" 2>/dev/null) || true
     [ -n "$value" ] && [ "$value" != 0 ] && { echo "$value"; return; }
     sleep 0.1
   done
@@ -42,11 +42,17 @@ victim=$(wait_for 60 "select id from runs where command = 'run' and $(host_run_f
 wait_for 120 "select count(*) >= 5 from jobs where stage = 'render' and state = 'done'" "five photos rendered" >/dev/null
 wait_for 120 "select count(*) from jobs where lease_owner = '$victim' and stage = 'render' and state = 'running'" \
   "host a holding a render claim" >/dev/null
+before=$(q "select image_id from jobs where lease_owner = '$victim' and stage = 'render' and state = 'running'" |
+  paste -sd, -)
 kill -KILL "${host_pids[a]}"
 # A namespace's holder ends with its worker; a plain process's keeps it a zombie until released.
 [ "$hosts_kind" = processes ] || wait "${holders[a]}" 2>/dev/null || true
 
 # The dead worker cannot give anything back: the claims it still holds are the ones it held when it died.
+# What it held a moment before is its own still, or was committed by it before it died.
+expect_eq "$(q "select count(*) from jobs j where j.image_id in ($before) and j.stage = 'render' and
+  coalesce(j.lease_owner, '') <> '$victim' and not exists (select 1 from events e where e.image_id = j.image_id and
+  e.kind = 'image.rendered' and e.run_id = '$victim')")" 0 "host a's claims taken by others while its leases were live"
 held=$(q "select image_id from jobs where lease_owner = '$victim' and stage = 'render' and state = 'running' order by image_id")
 [ -n "$held" ] || fail "kill -9 landed while host a held no render claim: the test tested nothing"
 held_list=$(echo "$held" | paste -sd, -)
