@@ -43,7 +43,8 @@ hosts_start() {
   local previous
   eval "previous=($(trap -p EXIT))"
   trap "hosts_cleanup; ${previous[2]:-}" EXIT
-  local candidates=("--user --map-root-user --uts --pid --fork --mount --net" "--uts --pid --fork --mount --net")
+  local candidates=("--user --map-root-user --uts --pid --fork --kill-child --mount --net"
+    "--uts --pid --fork --kill-child --mount --net")
   local flags probe
   # WSP_TEST_HOSTS=processes tries the plain processes where namespaces work too.
   [ "${WSP_TEST_HOSTS:-}" = processes ] && candidates=()
@@ -70,7 +71,7 @@ on_host() {
   [ "$hosts_mounts" = own ] && place="$work/hosts/$name"
   if [ "$hosts_kind" = namespaces ]; then
     [ "$place" = "$hosts_share" ] || mkdir -p "$place"
-    unshare "${hosts_flags[@]}" --kill-child sh -c 'hostname "wsp-host-$1" && { [ "$2" = "$3" ] || mount --bind "$2" "$3"; } &&
+    unshare "${hosts_flags[@]}" sh -c 'hostname "wsp-host-$1" && { [ "$2" = "$3" ] || mount --bind "$2" "$3"; } &&
       cd "$3" && shift 3 && exec "$@"' sh "$name" "$hosts_share" "$place" "${@//@share/$place}" >"$out" 2>"$err" &
   else
     [ "$place" = "$hosts_share" ] || ln -sfn "$hosts_share" "$place"
