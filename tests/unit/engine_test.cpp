@@ -109,9 +109,11 @@ TEST(RenderLeases, ARunWhoseRenewalsFailStopsClaimingBeforeItsLeasesLapse) {
   faults->renewal_fails = true;
   FaultyCatalog catalog(wsp::catalog::open_sqlite_catalog(project.file()), faults);
   Recorder observer;
-  // Leases of 40 ms: renewals are due every 10 ms, and claiming must stop well
-  // before 40 photos are rendered one at a time.
-  auto summary = wsp::pipeline::render(project.config(), catalog, request_for("run-a", 40), observer);
+  // Leases of 400 ms: renewals are due every 100 ms, retried every 25 ms once
+  // they fail, and claiming must stop at half a lease, well before 40 photos
+  // are rendered one at a time. (Shorter leases leave the renewal thread no
+  // time to try at all on a loaded machine under ThreadSanitizer.)
+  auto summary = wsp::pipeline::render(project.config(), catalog, request_for("run-a", 400), observer);
   EXPECT_GT(faults->renewals.load(), 0);
   EXPECT_LT(summary.rendered, static_cast<std::size_t>(k_photos));
   EXPECT_NE(summary.stopped_because.find("claims alive"), std::string::npos) << summary.stopped_because;

@@ -120,11 +120,13 @@ TEST_F(WorkerTest, WithNothingQueuedItNeitherWorksNorPublishes) {
 // photo queued while it waits is worked on; another process's publisher
 // makes it put its publish off until that one is done; a signal ends it.
 TEST_F(WorkerTest, KeptOnItPollsForWorkAndPublishesOnceThePublisherIsFree) {
-  RecordedStages stages(*m_catalog, m_config);
   auto elsewhere = catalog::open_sqlite_catalog(m_dir.path() / "catalog.db");
   auto publisher = elsewhere->lock("publish", catalog::LockWait::no);
   ASSERT_TRUE(publisher->held());
+  // The worker's thread has a connection of its own: this one queues photos
+  // meanwhile, and a catalog connection is used by one thread at a time.
   auto own = m_catalog->reopen();
+  RecordedStages stages(*own, m_config);
   Worker worker(m_config, *own, "run-1", stages, m_stop, {.forever = true});
   auto running = std::async(std::launch::async, [&] { return worker.run(); });
   ASSERT_TRUE(eventually([&] { return stages.waits > 0; })) << "never waited for work";
