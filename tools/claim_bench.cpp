@@ -40,6 +40,8 @@ namespace catalog = wsp::catalog;
 
 constexpr const char* k_stage = "bench";
 constexpr const char* k_settings = "claim-bench";
+// Far longer than one claim's transaction takes, even on a loaded machine.
+constexpr std::chrono::milliseconds k_claim_settles{200};
 
 struct WorkerLog {
   std::vector<std::int64_t> claimed;       // photo ids, in claim order
@@ -76,8 +78,16 @@ void work(catalog::Catalog& c, const std::string& worker, int batch, WorkerLog& 
       log.empty_claim_ms.push_back(took);
       // Nothing claimed while photos are still claimable: the stage engine
       // takes an empty claim for the end of its stage, so a worker would stop
-      // here with work left. Counted, and the worker goes on.
-      if (c.count_claimable(k_stage, k_settings, "") > 0) {
+      // here with work left. Counted, and the worker goes on. Photos another
+      // worker is claiming at this moment are rightly skipped, yet count as
+      // claimable until that claim commits: they are looked at again once
+      // such a claim is surely over.
+      auto left = c.count_claimable(k_stage, k_settings, "");
+      if (left > 0) {
+        std::this_thread::sleep_for(k_claim_settles);
+        left = c.count_claimable(k_stage, k_settings, "");
+      }
+      if (left > 0) {
         ++log.empty_with_work_left;
         continue;
       }
