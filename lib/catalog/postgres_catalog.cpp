@@ -27,6 +27,10 @@ const int k_schema_version = static_cast<int>(migrations().size());
 constexpr std::int64_t k_write_lock = 0x7773'7066'0001;
 constexpr std::int64_t k_migrate_lock = 0x7773'7066'0002;
 
+// How many times one claim looks for images again when every image it locked
+// had just been claimed by another worker (see claim()).
+constexpr int k_claim_looks = 16;
+
 // The channel on which the catalog tells idle workers that work was queued.
 constexpr const char* k_work_channel = "wsportfolio_work";
 
@@ -457,19 +461,26 @@ public:
       // statement, whose snapshot is taken once the locks are ours, sees
       // every claim made before and keeps only what is still claimable.
       // images_queue gives the order, highest priority then oldest, without a sort.
-      auto locked = run(fmt::format("SELECT i.id FROM images i WHERE {} ORDER BY i.priority DESC, i.id LIMIT $5 "
-                                    "FOR UPDATE OF i SKIP LOCKED",
-                                    k_claimable),
-                        {param(stage), param(settings), param(after), param(min_priority), param(limit)});
-      if (locked.empty()) return;
-      std::string ids = "{";
-      for (int r = 0; r < locked.size(); ++r) ids += (r ? "," : "") + locked.text(r, 0);
-      ids += "}";
-      auto rows = run(fmt::format("SELECT {} FROM images i WHERE i.id = ANY($5::bigint[]) AND {} ORDER BY "
-                                  "i.priority DESC, i.id",
-                                  prefixed_columns(), k_claimable),
-                      {param(stage), param(settings), param(after), param(min_priority), param(ids)});
-      claimed = read_images(rows);
+      // The first statement's snapshot predates the locks: images another
+      // worker claimed and committed in between are locked, then dropped by
+      // the second. An empty claim ends a stage (pipeline/engine.cpp), so the
+      // claim looks again, each statement with a newer snapshot, until it
+      // holds something or nothing claimable is left unlocked.
+      for (int look = 0; look < k_claim_looks && claimed.empty(); ++look) {
+        auto locked = run(fmt::format("SELECT i.id FROM images i WHERE {} ORDER BY i.priority DESC, i.id LIMIT $5 "
+                                      "FOR UPDATE OF i SKIP LOCKED",
+                                      k_claimable),
+                          {param(stage), param(settings), param(after), param(min_priority), param(limit)});
+        if (locked.empty()) return;
+        std::string ids = "{";
+        for (int r = 0; r < locked.size(); ++r) ids += (r ? "," : "") + locked.text(r, 0);
+        ids += "}";
+        auto rows = run(fmt::format("SELECT {} FROM images i WHERE i.id = ANY($5::bigint[]) AND {} ORDER BY "
+                                    "i.priority DESC, i.id",
+                                    prefixed_columns(), k_claimable),
+                        {param(stage), param(settings), param(after), param(min_priority), param(ids)});
+        claimed = read_images(rows);
+      }
       for (const auto& image : claimed)
         run("INSERT INTO jobs (image_id, stage, state, attempts, fingerprint, lease_owner, lease_expires_ms, "
             "created_ms, updated_ms) VALUES ($1, $2, 'running', 1, '', $3, wsp_now_ms() + $4, wsp_now_ms(), "
