@@ -17,6 +17,7 @@
 
 #include "catalog/circuits.hpp"
 #include "catalog/images.hpp"
+#include "catalog/locks.hpp"
 #include "catalog/publishing.hpp"
 #include "catalog/renders.hpp"
 #include "catalog/runs.hpp"
@@ -31,7 +32,7 @@ struct QueryResult {
 };
 
 struct Catalog : ImageCatalog, RunCatalog, RenderCatalog, TagCatalog, PublishCatalog, WebhookCatalog,
-                 CircuitCatalog {
+                 CircuitCatalog, LockCatalog {
   ~Catalog() override = default;
 
   // Runs `work` inside one write transaction taken up front (BEGIN IMMEDIATE in

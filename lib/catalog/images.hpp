@@ -3,6 +3,7 @@
 // one job per image x stage, claimed under leases so that two processes never
 // do the same work.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -94,6 +95,15 @@ struct ImageCatalog {
   virtual std::vector<std::pair<std::string, std::string>> failures(const std::string& stage) = 0;
   // How many jobs each stage has in each state.
   virtual std::vector<StageCount> stage_counts() = 0;
+
+  // Idle workers. listen_for_work is true when the catalog can wake them
+  // (PostgreSQL: LISTEN/NOTIFY; SQLite cannot, and its callers poll). From
+  // then on wait_for_work returns true as soon as another process has queued
+  // work (an image added or changed, a job put, handed back or requeued, an
+  // event recorded: each notifies in the transaction that makes it), false
+  // after `timeout`, or at once where the catalog cannot tell.
+  virtual bool listen_for_work() = 0;
+  virtual bool wait_for_work(std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace wsp::catalog

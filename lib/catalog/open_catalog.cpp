@@ -2,6 +2,9 @@
 // embedded SQLite file and a shared PostgreSQL database.
 
 #include <cstdlib>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "catalog/catalog.hpp"
 
@@ -13,6 +16,12 @@ CatalogLocation catalog_location(const std::string& configured_url, const std::f
   location.url = from_environment && *from_environment ? from_environment : configured_url;
   location.file = state_dir / "catalog.db";
   return location;
+}
+
+std::string this_process() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return fmt::format("pid {}", ::getpid());
+  return fmt::format("pid {} on {}", ::getpid(), name);
 }
 
 std::unique_ptr<Catalog> open_catalog(const CatalogLocation& location, Access access) {

@@ -5,6 +5,7 @@
 // off neither steals work nor loses its own.
 
 #include <cstdlib>
+#include <poll.h>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/migrations.hpp"
 #include "catalog/words.hpp"
+#include "util/hash.hpp"
 
 namespace wsp::catalog {
 
@@ -24,6 +26,9 @@ const int k_schema_version = static_cast<int>(migrations().size());
 // SQLite's BEGIN IMMEDIATE does, one the schema's creation and migration.
 constexpr std::int64_t k_write_lock = 0x7773'7066'0001;
 constexpr std::int64_t k_migrate_lock = 0x7773'7066'0002;
+
+// The channel on which the catalog tells idle workers that work was queued.
+constexpr const char* k_work_channel = "wsportfolio_work";
 
 // The database clock in milliseconds since the epoch, as SQL.
 constexpr const char* k_now = "wsp_now_ms()";
@@ -192,6 +197,97 @@ std::string label_of(const std::string& url) {
                      port.empty() ? "" : ":" + port, "");
 }
 
+// One statement on `db`, its rows; throws CatalogError naming `label`.
+Rows ask(PGconn* db, const std::string& label, const std::string& sql, const std::vector<Param>& params = {}) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  Rows rows(PQexecParams(db, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                         0));
+  const auto status = rows.get() ? PQresultStatus(rows.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
+  std::string message = rows.get() ? PQresultErrorMessage(rows.get()) : PQerrorMessage(db);
+  if (message.empty()) message = PQerrorMessage(db);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  if (message.starts_with("ERROR:  ")) message.erase(0, 8);
+  throw CatalogError(fmt::format("{}: {}", label, message));
+}
+
+// What the server shows of a lock's holder: its connection's application_name.
+constexpr std::string_view k_holder_prefix = "wsportfolio ";
+
+// A project lock as a session-level advisory lock, on a connection that lives
+// as long as the lock: the server frees it when the connection ends, however
+// its process or host went. The key is a hash of the lock's name and the
+// catalog's schema, the same on every host and every build.
+class AdvisoryLock final : public ProjectLock {
+public:
+  AdvisoryLock(const std::string& url, const std::string& label, const std::string& name, LockWait wait)
+      : m_where(label) {
+    m_db = PQconnectdb(url.c_str());
+    if (!m_db || PQstatus(m_db) != CONNECTION_OK) {
+      std::string message = m_db ? PQerrorMessage(m_db) : "out of memory";
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+      PQfinish(m_db);
+      throw CatalogError(fmt::format("{}: cannot connect for the {} lock: {}", label, name, message));
+    }
+    try {
+      // A host that vanishes without closing its connection is noticed by the
+      // server's keepalives within a minute, which frees its locks.
+      PQclear(PQexec(m_db, "SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 5; "
+                           "SET tcp_keepalives_count = 4"));
+      ask(m_db, label, "SELECT set_config('application_name', $1, false)",
+          {param(std::string(k_holder_prefix) + this_process())});
+      const auto schema = ask(m_db, label, "SELECT current_schema()").text(0, 0);
+      const auto key = key_of(schema, name);
+      if (wait == LockWait::until_free) {
+        ask(m_db, label, "SELECT pg_advisory_lock($1)", {param(key)});
+        m_held = true;
+      } else {
+        m_held = ask(m_db, label, "SELECT pg_try_advisory_lock($1)", {param(key)}).text(0, 0) == "t";
+      }
+      if (!m_held) {
+        // A bigint key is shown in pg_locks split into its high and low halves.
+        const auto unsigned_key = static_cast<std::uint64_t>(key);
+        auto rows = ask(m_db, label,
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE "
+                        "l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid AND "
+                        "l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = "
+                        "current_database())",
+                        {param(std::to_string(unsigned_key >> 32)), param(std::to_string(unsigned_key & 0xffffffffu))});
+        if (!rows.empty()) {
+          m_holder = rows.text(0, 0);
+          if (m_holder.starts_with(k_holder_prefix)) m_holder.erase(0, k_holder_prefix.size());
+        }
+        PQfinish(m_db);
+        m_db = nullptr;
+      }
+    } catch (...) {
+      PQfinish(m_db);
+      throw;
+    }
+  }
+  ~AdvisoryLock() override {
+    if (m_db) PQfinish(m_db);
+  }
+  AdvisoryLock(const AdvisoryLock&) = delete;
+  AdvisoryLock& operator=(const AdvisoryLock&) = delete;
+
+  bool held() const override { return m_held; }
+  const std::string& holder() const override { return m_holder; }
+  const std::string& where() const override { return m_where; }
+
+private:
+  static std::int64_t key_of(const std::string& schema, const std::string& name) {
+    const auto hex = util::sha256_hex("wsportfolio lock " + schema + " " + name).substr(0, 16);
+    return static_cast<std::int64_t>(std::stoull(hex, nullptr, 16));
+  }
+
+  std::string m_where;
+  PGconn* m_db = nullptr;
+  bool m_held = false;
+  std::string m_holder;
+};
+
 class PostgresCatalog final : public Catalog {
 public:
   PostgresCatalog(const std::string& url, Access access) : m_url(url), m_access(access), m_label(label_of(url)) {
@@ -227,6 +323,7 @@ public:
     }
     exec("BEGIN");
     m_in_transaction = true;
+    m_notified = false;
     try {
       run(fmt::format("SELECT pg_advisory_xact_lock({})", k_write_lock));
       work();
@@ -247,6 +344,38 @@ public:
   }
 
   std::unique_ptr<Catalog> reopen() override { return std::make_unique<PostgresCatalog>(m_url, m_access); }
+
+  std::unique_ptr<ProjectLock> lock(const std::string& name, LockWait wait) override {
+    return std::make_unique<AdvisoryLock>(m_url, m_label, name, wait);
+  }
+
+  bool listen_for_work() override {
+    if (!m_listening) exec(fmt::format("LISTEN {}", k_work_channel).c_str());
+    m_listening = true;
+    return true;
+  }
+
+  bool wait_for_work(std::chrono::milliseconds timeout) override {
+    if (!m_listening) return false;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (PQconsumeInput(m_db) == 0)
+        throw CatalogError(fmt::format("{}: connection lost while waiting for work: {}", m_label, PQerrorMessage(m_db)));
+      // Notifications that came in while this connection ran other statements
+      // are queued too; this process's own are not news to it.
+      bool woken = false;
+      while (PGnotify* notice = PQnotifies(m_db)) {
+        woken = woken || notice->be_pid != PQbackendPID(m_db);
+        PQfreemem(notice);
+      }
+      if (woken) return true;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return false;
+      pollfd socket{PQsocket(m_db), POLLIN, 0};
+      ::poll(&socket, 1, static_cast<int>(left));
+    }
+  }
 
   std::vector<ImageRecord> images() override {
     auto rows = run(fmt::format("SELECT {} FROM images ORDER BY path", k_image_columns));
@@ -272,6 +401,7 @@ public:
                     "first_seen_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
                     "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id",
                     image_params(image));
+    queued();
     return rows.integer(0, 0);
   }
 
@@ -285,6 +415,7 @@ public:
         "copyright = $25, icc_description = $26, has_gps = $27, first_seen_ms = $28, updated_ms = $29 "
         "WHERE id = $30",
         params);
+    queued();
   }
 
   void put_job(const Job& job) override {
@@ -295,6 +426,7 @@ public:
         "lease_expires_ms = NULL",
         {param(job.image_id), param(job.stage), param(to_string(job.state)), param(job.attempts),
          param(job.last_error), param(job.fingerprint)});
+    queued();
   }
 
   std::optional<Job> job(std::int64_t image_id, const std::string& stage) override {
@@ -353,16 +485,25 @@ public:
   }
 
   void release_leases(const std::string& run_id) override {
-    run("UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = wsp_now_ms() "
-        "WHERE lease_owner = $1 AND state = 'running'",
-        {param(run_id)});
+    transaction([&] {
+      if (run("UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_expires_ms = NULL, "
+              "updated_ms = wsp_now_ms() WHERE lease_owner = $1 AND state = 'running'",
+              {param(run_id)})
+              .changed() > 0)
+        queued();
+    });
   }
 
   std::int64_t requeue_failed(const std::string& stage, const std::string& path) override {
-    return run("UPDATE jobs SET state = 'pending', attempts = 0, updated_ms = wsp_now_ms() WHERE state = 'failed' "
+    std::int64_t requeued = 0;
+    transaction([&] {
+      requeued = run("UPDATE jobs SET state = 'pending', attempts = 0, updated_ms = wsp_now_ms() WHERE state = 'failed' "
                "AND ($1 = '' OR stage = $1) AND ($2 = '' OR image_id IN (SELECT id FROM images WHERE path = $2))",
                {param(stage), param(path)})
-        .changed();
+                     .changed();
+      if (requeued > 0) queued();
+    });
+    return requeued;
   }
 
   std::vector<std::pair<std::string, std::string>> failures(const std::string& stage) override {
@@ -385,6 +526,7 @@ public:
     run("INSERT INTO events (at_ms, run_id, image_id, kind, detail) VALUES (wsp_now_ms(), $1, $2, $3, $4)",
         {param(run_id), param(event.image_id), param(event.kind),
          param(event.detail.empty() ? std::string("{}") : event.detail)});
+    queued();
   }
 
   std::int64_t event_count() override { return run("SELECT count(*) FROM events").integer(0, 0); }
@@ -1005,6 +1147,15 @@ private:
     return found;
   }
 
+  // Tells idle workers that work was queued: a NOTIFY, sent by the server
+  // when the transaction commits (and never if it rolls back); once per
+  // transaction is enough.
+  void queued() {
+    if (m_in_transaction && m_notified) return;
+    run(fmt::format("SELECT pg_notify('{}', '')", k_work_channel));
+    m_notified = m_in_transaction;
+  }
+
   // Runs `work` in a transaction of its own, or inside the current one.
   void transaction(const std::function<void()>& work) {
     if (m_in_transaction) {
@@ -1013,6 +1164,7 @@ private:
     }
     exec("BEGIN");
     m_in_transaction = true;
+    m_notified = false;
     try {
       work();
       exec("COMMIT");
@@ -1074,6 +1226,8 @@ private:
   std::string m_label;
   PGconn* m_db = nullptr;
   bool m_in_transaction = false;
+  bool m_notified = false;  // in the current transaction
+  bool m_listening = false;
 };
 
 }  // namespace

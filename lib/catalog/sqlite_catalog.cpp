@@ -13,6 +13,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/migrations.hpp"
 #include "catalog/words.hpp"
+#include "util/files.hpp"
 
 namespace wsp::catalog {
 
@@ -233,6 +234,23 @@ std::string file_uri(const std::filesystem::path& file) {
   }
   return uri;
 }
+
+// On one host a flock file beside the catalog is the lock: the kernel frees
+// it when its process dies, and its holder's note names it.
+class FileProjectLock final : public ProjectLock {
+public:
+  FileProjectLock(const std::filesystem::path& file, LockWait wait)
+      : m_where(file.string()),
+        m_lock(file, wait == LockWait::until_free ? util::FileLock::Wait::until_free : util::FileLock::Wait::no,
+               this_process() + "\n") {}
+  bool held() const override { return m_lock.held(); }
+  const std::string& holder() const override { return m_lock.holder(); }
+  const std::string& where() const override { return m_where; }
+
+private:
+  std::string m_where;
+  util::FileLock m_lock;
+};
 
 class SqliteCatalog final : public Catalog {
 public:
@@ -1100,6 +1118,18 @@ public:
   }
 
   std::unique_ptr<Catalog> reopen() override { return std::make_unique<SqliteCatalog>(m_file, m_access); }
+
+  // Processes on one host share no channel through the file: their workers poll.
+  bool listen_for_work() override { return false; }
+  bool wait_for_work(std::chrono::milliseconds) override { return false; }
+
+  std::unique_ptr<ProjectLock> lock(const std::string& name, LockWait wait) override {
+    try {
+      return std::make_unique<FileProjectLock>(m_file.parent_path() / (name + ".lock"), wait);
+    } catch (const std::runtime_error& e) {
+      throw CatalogError(e.what());
+    }
+  }
 
   int schema_version() override {
     Statement s(m_db, "PRAGMA user_version");

@@ -53,6 +53,7 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
   request.adopt = options.adopt;
   request.reconcile = options.reconcile;
   request.only_target = options.target;
+  request.publisher = options.publisher;
   auto on_plan = [&](const pipeline::TargetOutcome& target) {
     context.terminal.emit(
         JsonLine()

@@ -11,13 +11,19 @@ namespace wsp::cli {
 // The stages in the order that reads and decodes each source once: ingest reads
 // (hash and header), render decodes and leaves the analysis image, tag reads
 // only that; publish then puts what changed on every target (never pruning).
-// A new stage is chained here, and `run` and `watch` both get it.
+// A new stage is chained here, and `run`, `watch` and `work` all get it.
+int run_queued_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                      const std::string& run_id, StageTimings* timings) {
+  int code = render_stage(context, config, catalog, run_id, timings);
+  if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id, timings));
+  return code;
+}
+
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                const std::string& run_id, const std::vector<std::filesystem::path>& paths,
                const std::vector<std::filesystem::path>& gone, StageTimings* timings) {
   int code = run_ingest_stage(context, config, catalog, run_id, paths, gone, timings);
-  if (!context.stop) code = std::max(code, render_stage(context, config, catalog, run_id, timings));
-  if (!context.stop) code = std::max(code, tag_stage(context, config, catalog, run_id, timings));
+  if (!context.stop) code = std::max(code, run_queued_stages(context, config, catalog, run_id, timings));
   if (!context.stop) {
     // Publish is timed as a whole: it claims no jobs.
     const auto started = std::chrono::steady_clock::now();

@@ -196,12 +196,16 @@ int run_status(const StatusOptions& options, const Context& context) {
   show_last_runs(context, *catalog);
 
   auto runs = catalog->unfinished_runs();
+  // Grouped by host: the runs and workers of every machine sharing the catalog.
+  std::stable_sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.host < b.host; });
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));
-  for (const auto& run : runs) {
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    if (i == 0 || runs[i - 1].host != run.host) say(fmt::format("  on {}\n", run.host));
     auto state = liveness(run);
     auto progress = catalog->run_progress(run.id).value_or(catalog::RunProgress{});
     std::string doing = progress.stage.empty() ? "" : fmt::format(", {} {}/{}", progress.stage, progress.done, progress.total);
-    say(fmt::format("  {} pid {} on {}, since {}, heartbeat {} ({}{})\n", run.command, run.pid, run.host,
+    say(fmt::format("    {} pid {} on {}, since {}, heartbeat {} ({}{})\n", run.command, run.pid, run.host,
                     ago(run.started_ms), ago(run.heartbeat_ms), state, doing));
     terminal.emit(JsonLine()
                       .add("event", "status.run")

@@ -1,6 +1,5 @@
 #include <csignal>
 #include <optional>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -11,7 +10,6 @@
 #include "notify/events.hpp"
 #include "pipeline/hot_folder.hpp"
 #include "pipeline/metrics.hpp"
-#include "util/files.hpp"
 
 namespace wsp::cli {
 namespace {
@@ -200,7 +198,7 @@ int run_watch(const WatchOptions& options, const Context& context) {
   pipeline::WatchMetrics metrics;
   MeteredWatchTime time(metrics);
   std::unique_ptr<catalog::Catalog> catalog;
-  std::optional<util::FileLock> lock;
+  std::unique_ptr<catalog::ProjectLock> lock;
   std::optional<RunRegistration> registration;
   // A catalog that refuses the watcher at start (held by another program past
   // its busy wait, on a share not yet mounted) is waited for: an unattended
@@ -209,12 +207,12 @@ int run_watch(const WatchOptions& options, const Context& context) {
     try {
       catalog = open_catalog(config);
       if (!lock) {
-        // One watcher per project; a second names the first (pid and host).
-        const auto lock_file = config.state_dir() / "watch.lock";
-        lock.emplace(lock_file, util::FileLock::Wait::no, fmt::format("pid {} on {}\n", ::getpid(), host_name()));
+        // One watcher per project, whichever host it runs on; a second names
+        // the first (pid and host).
+        lock = catalog->lock("watch", catalog::LockWait::no);
         if (!lock->held())
-          throw UsageError(fmt::format("{}: another `wsportfolio watch` is watching this project ({})",
-                                       lock_file.string(), lock->holder().empty() ? "holder unknown" : lock->holder()));
+          throw UsageError(fmt::format("{}: another watcher is running: {}", lock->where(),
+                                       lock->holder().empty() ? "holder unknown" : lock->holder()));
       }
       registration.emplace(*catalog, options.once ? "watch --once" : "watch");
       break;

@@ -53,6 +53,7 @@ Runner define_publish(CLI::App& command);
 Runner define_watch(CLI::App& command);
 Runner define_webhooks(CLI::App& command);
 Runner define_catalog(CLI::App& command);
+Runner define_work(CLI::App& command);
 
 // Sends the webhooks that are due, waiting at most a few seconds, as `run`
 // and `publish` do at their end; the rest stay pending for the next process.
@@ -93,6 +94,7 @@ struct PublishStageOptions {
   bool adopt = false;  // publish into target folders the tool did not make
   bool reconcile = false;  // list s3 targets to find what changed behind the tool's back
   std::string target;  // empty: every target
+  const catalog::ProjectLock* publisher = nullptr;  // the publisher lock, when the caller holds it
 };
 // Publishes to the configured targets and tells where the gallery is; returns the exit code.
 int publish_stage(const Context& context, const config::Config& config, catalog::Catalog& catalog,
@@ -105,6 +107,11 @@ int publish_stage(const Context& context, const config::Config& config, catalog:
 int run_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
                const std::string& run_id, const std::vector<std::filesystem::path>& paths,
                const std::vector<std::filesystem::path>& gone = {}, StageTimings* timings = nullptr);
+
+// The stages that claim queued work, render then tag, as `run_stages` chains
+// them after ingest and `work` runs them on another machine's queue.
+int run_queued_stages(const Context& context, const config::Config& config, catalog::Catalog& catalog,
+                      const std::string& run_id, StageTimings* timings = nullptr);
 
 // The short per-stage summary at the end of `run`: one line on stderr, and a
 // `run.completed` JSON line with every stage's timers.

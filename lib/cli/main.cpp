@@ -32,6 +32,7 @@ const CommandSpec k_commands[] = {
     {"status", "Show counts per stage and state, rejected files and running processes", define_status},
     {"config", "Show the effective configuration or check it", define_config},
     {"webhooks", "The outbox of signed event deliveries: list, retry, replay, enable, test, deliver", define_webhooks},
+    {"work", "Help another machine: render, tag, publish and deliver a shared project's queued work", define_work},
     {"catalog", "Look inside the catalog (query, dump) or copy it to PostgreSQL (migrate --to)", define_catalog},
 };
 

@@ -800,11 +800,10 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
 PublishSummary publish(const config::Config& config, catalog::Catalog& catalog, const PublishRequest& request,
                        Observer& observer, const std::function<void(const TargetOutcome&)>& on_plan) {
-  // Only one process publishes a project at a time: the plan of the second must
-  // see what the first landed.
-  std::optional<util::FileLock> lock;
-  if (!request.dry_run)
-    lock.emplace(config.state_dir() / "publish.lock", util::FileLock::Wait::until_free, fmt::format("pid {}\n", ::getpid()));
+  // Only one process publishes a project at a time, on whichever host: the
+  // plan of the second must see what the first landed.
+  std::unique_ptr<catalog::ProjectLock> lock;
+  if (!request.dry_run && !request.publisher) lock = catalog.lock("publish", catalog::LockWait::until_free);
   // A rating changed in the photographer's tool since the last look is metadata:
   // it is read here, and nothing is rendered or tagged again for it.
   sync_selections(config, catalog, observer);

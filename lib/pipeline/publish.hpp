@@ -31,6 +31,8 @@ struct PublishRequest {
   bool reconcile = false;   // list each s3 target: what was deleted or changed there is published again
   std::string only_target;  // a target's name; empty: every configured target
   std::int64_t lease_ms = 30'000;
+  // The publisher lock, when the caller holds it already; else publish takes it.
+  const catalog::ProjectLock* publisher = nullptr;
 };
 
 // One file of the portfolio: its content is `bytes`, or the file `source`

@@ -266,11 +266,11 @@ std::string manifest_json(const std::vector<catalog::RenderRecord>& renders, Man
 }
 
 void write_manifest(const config::Config& config, catalog::Catalog& catalog) {
-  // Two processes rendering one project each write the manifest after their
-  // commits. Read under the lock, the catalog then holds every commit of the
-  // process that wrote before, so the last writer never undoes the other's.
-  util::FileLock lock(config.state_dir() / "manifest.lock", util::FileLock::Wait::until_free,
-                      fmt::format("pid {}\n", ::getpid()));
+  // Two processes rendering one project, on one host or several, each write
+  // the manifest after their commits. Read under the lock, the catalog then
+  // holds every commit of the process that wrote before, so the last writer
+  // never undoes the other's.
+  const auto lock = catalog.lock("manifest", catalog::LockWait::until_free);
   const auto file = config.state_dir() / "manifest.json";
   const auto manifest = manifest_json(catalog.renders());
   // An unchanged manifest is left alone: the atomic write's fsyncs would cost

@@ -11,6 +11,8 @@
 #include <span>
 
 #include <fmt/format.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include "imaging/render.hpp"
 #include "net/retry.hpp"
@@ -125,12 +127,15 @@ public:
       m_last_failure = answer.failure;
       m_failed = true;
     }
+    m_circuit_answered = net::to_string(m_breaker.state());
     return cost;
   }
 
-  net::BreakerState circuit() const {
+  // The circuit after the latest answer. A photo's calls are committed with
+  // the photo, once it is also measured: not in the order the answers came.
+  std::string circuit_answered() const {
     std::lock_guard lock(m_mutex);
-    return m_breaker.state();
+    return m_circuit_answered;
   }
 
   // The circuit outlives the run: taken up from the catalog at the start,
@@ -163,6 +168,7 @@ private:
   std::optional<std::int64_t> m_opened_ms;
   std::string m_last_failure;
   bool m_failed = false;  // since the restore
+  std::string m_circuit_answered;
   int m_out = 0;
   std::deque<std::function<void()>> m_waiting;
 };
@@ -186,7 +192,7 @@ public:
         m_settings(tag_settings(config)),
         m_zone(project_zone(config)),
         m_run_id(std::move(run_id)),
-        m_local(tagging::make_local_provider(tagging::use_faces(config))),
+        m_local(local_provider(factory, config)),
         m_spent(std::make_shared<RunCost>(config.tagging.max_cost)) {
     for (const auto& name : config.tagging.providers) {
       if (name == "local") continue;  // always there, and always last
@@ -199,6 +205,15 @@ public:
       }
     }
   }
+
+  ~TagStage() {
+    // Each measurement has ended with its photo, unless the stage was left by
+    // an exception: then those not begun are dropped.
+    m_measuring.cancel();
+    m_measuring.wait();
+  }
+  TagStage(const TagStage&) = delete;
+  TagStage& operator=(const TagStage&) = delete;
 
   Stage description() {
     // Small batches, claimed and committed in one transaction each: a kill
@@ -231,26 +246,42 @@ public:
   std::size_t due_remote() const { return m_due_remote; }
 
 private:
+  static std::unique_ptr<tagging::Provider> local_provider(const ProviderFactory& factory,
+                                                           const config::Config& config) {
+    if (factory)
+      if (auto made = factory("local", config)) return made;
+    return tagging::make_local_provider(tagging::use_faces(config));
+  }
+
   static tagging::TimeZone project_zone(const config::Config& config) {
     auto zone = tagging::TimeZone::load(config.project.timezone);
     return zone ? *zone : tagging::TimeZone::utc();
   }
 
-  // One photo while its providers are asked.
+  // One photo while it is measured here and asked of its remote providers,
+  // both at once: the two parts fill their own fields, and whichever ends
+  // second concludes the photo.
   struct Tagging {
     ImageRecord image;
     std::string content;  // the analysis image's hash: the cache key
-    std::string bytes;
-    std::optional<tagging::Pixels> pixels;
-    tagging::Observation seen;
+    std::string bytes;    // the analysis image; each part decodes it where it needs pixels, and lets them go
+    Finish finish;
+    std::atomic<int> parts_left{2};
+    // The local part: the pixels' own measurements.
+    std::optional<tagging::Observation> measured;
+    bool measured_now = false;  // not from the cache: cached with the tags
+    bool measured_from_cache = false;
+    std::string measure_failure;
+    // The remote part, in fallback order.
+    std::optional<tagging::Observation> remote;
+    std::string provider_name, model;  // who saw the photo: the local provider unless a remote one answered
     std::vector<std::array<std::string, 4>> to_cache;  // content hash, provider, model, JSON
     std::vector<catalog::ProviderCall> calls;
-    bool from_cache = false;
+    bool remote_from_cache = false;
     std::vector<std::string> due_for;  // remote providers that were away: asked again in a later run
     std::vector<std::string> refused;  // verdicts on the photo
-    std::string provider_name, model;
+    std::string remote_failure;
     std::size_t next = 0;  // the next remote provider to ask
-    Finish finish;
   };
   using TaggingPtr = std::shared_ptr<Tagging>;
 
@@ -263,21 +294,16 @@ private:
 
   static Outcome failed(std::string reason) { return Outcome{.verdict = Verdict::failed, .reason = std::move(reason)}; }
 
-  util::Status decode(Tagging& t) {
-    if (t.pixels) return {};
-    auto decoded =
-        imaging::decode_rgb8(std::span(reinterpret_cast<const std::uint8_t*>(t.bytes.data()), t.bytes.size()));
+  static util::Result<tagging::Pixels> decode(const std::string& bytes) {
+    auto decoded = imaging::decode_rgb8(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
     if (!decoded.ok()) return util::Error{fmt::format("analysis image: {}", decoded.message())};
-    t.pixels = tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
-    return {};
+    return tagging::Pixels{decoded->width, decoded->height, std::move(decoded->rgb)};
   }
 
-  // Reads the analysis image and measures its pixels locally (cached), then
-  // asks the remote providers; `finish` is called once, maybe on another thread.
+  // Reads the analysis image, sends it to the remote providers, then measures
+  // its pixels locally while their answers are on the way; `finish` is called
+  // once, when both are done, maybe on another thread.
   void start_one(const ImageRecord& image, Finish finish) {
-    auto t = std::make_shared<Tagging>();
-    t->image = image;
-    t->finish = std::move(finish);
     // Asked per image: another process may have rendered it again since the claim.
     auto analysis = m_engine.with_catalog([&](catalog::Catalog& c) { return c.analysis_path(image.id); });
     auto bytes = analysis ? util::read_text_file(m_config.state_dir() / *analysis)
@@ -294,30 +320,64 @@ private:
           c.put_job(*render);
         }
       };
-      return t->finish(std::move(waiting));
+      return finish(std::move(waiting));
     }
+    auto t = std::make_shared<Tagging>();
+    t->image = image;
+    t->finish = std::move(finish);
     t->bytes = std::move(*bytes);
     t->content = util::sha256_hex(t->bytes);
+    t->provider_name = m_local->name();
+    t->model = m_local->model();
+    // The requests first: the local measurement (faces above all) takes a
+    // CPU for a while, and must not hold back the photos still to be sent.
+    ask_next(t);
+    measure(t);
+  }
 
-    // The pixels' own measurements come from the local provider, always.
-    std::optional<tagging::Observation> seen;
+  // The pixels' own measurements come from the local provider, always (or its cache).
+  void measure(const TaggingPtr& t) {
     if (auto cached = m_engine.with_catalog(
             [&](catalog::Catalog& c) { return c.cached_result(t->content, m_local->name(), m_local->model()); }))
       if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
-        seen = std::move(*restored);
-        t->from_cache = true;
+        t->measured = std::move(*restored);
+        t->measured_from_cache = true;
+        return part_done(t);
       }
-    if (!seen) {
-      if (auto decoded = decode(*t); !decoded.ok()) return t->finish(failed(decoded.message()));
-      auto answer = m_local->ask(*t->pixels);
-      if (!answer.observation) return t->finish(failed(fmt::format("local: {}", answer.failure)));
-      seen = std::move(*answer.observation);
-      t->to_cache.push_back({t->content, m_local->name(), m_local->model(), tagging::to_json(*seen)});
+    auto work = [this, t] {
+      measure_now(*t);
+      part_done(t);
+    };
+    // Without a remote provider the stage is CPU work and this is its worker.
+    // With one, the stage only starts photos: the measurement waits in the
+    // arena's queue, behind the starting (and sending) of the photos claimed,
+    // for a thread of its own.
+    if (m_remote.empty()) return work();
+    tbb::this_task_arena::enqueue(m_measuring.defer(std::move(work)));
+  }
+
+  void measure_now(Tagging& t) {
+    // Whatever happens, the photo must be concluded: the stage waits for it.
+    try {
+      auto pixels = decode(t.bytes);
+      if (!pixels.ok()) {
+        t.measure_failure = pixels.message();
+        return;
+      }
+      auto answer = m_local->ask(*pixels);
+      if (!answer.observation) {
+        t.measure_failure = fmt::format("local: {}", answer.failure);
+        return;
+      }
+      t.measured = std::move(*answer.observation);
+      t.measured_now = true;
+    } catch (const std::exception& e) {
+      t.measure_failure = fmt::format("local: {}", e.what());
     }
-    t->seen = std::move(*seen);
-    t->provider_name = m_local->name();
-    t->model = m_local->model();
-    ask_next(t);
+  }
+
+  void part_done(const TaggingPtr& t) {
+    if (t->parts_left.fetch_sub(1, std::memory_order_acq_rel) == 1) conclude_one(t);
   }
 
   // Remote providers in fallback order: the first that sees the photo adds
@@ -334,9 +394,9 @@ private:
           continue;
         }
         if (auto restored = tagging::observation_from_json(*cached); restored.ok()) {
-          t->from_cache = true;
+          t->remote_from_cache = true;
           adopt(*t, provider, std::move(*restored));
-          return conclude_one(t);
+          return part_done(t);
         }
       }
       auto& budget = *m_budgets.at(provider.name());
@@ -348,11 +408,14 @@ private:
           t->due_for.push_back(fmt::format("{}: {}", provider.name(), closed));
           return ask_next(t);
         }
-        if (auto decoded = decode(*t); !decoded.ok()) {
+        // Decoded for this request only: the provider has what it sends once ask_async returns.
+        auto pixels = decode(t->bytes);
+        if (!pixels.ok()) {
           budget.release();
-          return t->finish(failed(decoded.message()));
+          t->remote_failure = pixels.message();
+          return part_done(t);
         }
-        provider.ask_async(*t->pixels, [this, t, &provider, &budget](tagging::Answer answer) {
+        provider.ask_async(*pixels, [this, t, &provider, &budget](tagging::Answer answer) {
           const double cost = budget.record(answer);
           budget.release();
           t->calls.push_back({.run_id = m_run_id,
@@ -363,12 +426,12 @@ private:
                               .cost = cost,
                               .failure = answer.observation ? "" : answer.failure,
                               .transient = answer.transient,
-                              .circuit = std::string(net::to_string(budget.circuit()))});
+                              .circuit = {}});  // as it stands when the call is committed
           if (answer.observation) {
             t->to_cache.push_back(
                 {t->content, provider.name(), provider.model(), tagging::to_json(*answer.observation)});
             adopt(*t, provider, std::move(*answer.observation));
-            return conclude_one(t);
+            return part_done(t);
           }
           if (answer.transient) {
             t->due_for.push_back(fmt::format("{}: {}", provider.name(), answer.failure));
@@ -383,23 +446,42 @@ private:
       });
       return;
     }
-    conclude_one(t);
+    part_done(t);
   }
 
   static void adopt(Tagging& t, const tagging::Provider& provider, tagging::Observation remote) {
-    t.seen.scenes = std::move(remote.scenes);
-    t.seen.labels = std::move(remote.labels);
-    t.seen.people = remote.people;
-    t.seen.description = std::move(remote.description);
-    // Either's closed eyes are worth a look: the faces found here and a provider's answer add up.
-    if (remote.eyes_closed) t.seen.eyes_closed = *remote.eyes_closed || t.seen.eyes_closed.value_or(false);
+    t.remote = std::move(remote);
     t.provider_name = provider.name();
     t.model = provider.model();
   }
 
+  // The local measurements with what a remote provider saw over them.
+  static tagging::Observation joined(tagging::Observation seen, std::optional<tagging::Observation> remote) {
+    if (!remote) return seen;
+    seen.scenes = std::move(remote->scenes);
+    seen.labels = std::move(remote->labels);
+    seen.people = remote->people;
+    seen.description = std::move(remote->description);
+    // Either's closed eyes are worth a look: the faces found here and a provider's answer add up.
+    if (remote->eyes_closed) seen.eyes_closed = *remote->eyes_closed || seen.eyes_closed.value_or(false);
+    return seen;
+  }
+
   void conclude_one(const TaggingPtr& t) {
+    std::string().swap(t->bytes);  // both parts are done with the analysis image
     const auto& image = t->image;
-    const auto& seen = t->seen;
+    if (t->measured_now)
+      t->to_cache.push_back({t->content, m_local->name(), m_local->model(), tagging::to_json(*t->measured)});
+    if (auto failure = !t->measure_failure.empty() ? t->measure_failure : t->remote_failure; !failure.empty()) {
+      // What the providers answered, and what it cost, is kept all the same.
+      Outcome outcome = failed(std::move(failure));
+      outcome.record = [this, to_cache = std::move(t->to_cache), calls = std::move(t->calls)](catalog::Catalog& c) {
+        for (const auto& [content, provider, model, json] : to_cache) c.put_cached_result(content, provider, model, json);
+        add_calls(c, calls);
+      };
+      return t->finish(std::move(outcome));
+    }
+    const auto seen = joined(std::move(*t->measured), std::move(t->remote));
     const auto& provider_name = t->provider_name;
     tagging::PhotoContext photo;
     photo.header = image.header;
@@ -446,14 +528,23 @@ private:
                    {"provider", provider_name}};
     if (!t->refused.empty()) done.detail["refused"] = t->refused;
     done.record = [this, record = std::move(record), to_cache = std::move(t->to_cache),
-                   calls = std::move(t->calls), from_cache = t->from_cache, still_due](catalog::Catalog& c) {
+                   calls = std::move(t->calls),
+                   from_cache = t->measured_from_cache || t->remote_from_cache, still_due](catalog::Catalog& c) {
       c.put_tags(record);
       if (still_due) ++m_due_remote;
       for (const auto& [content, provider, model, json] : to_cache) c.put_cached_result(content, provider, model, json);
-      for (const auto& call : calls) c.add_provider_call(call);
+      add_calls(c, calls);
       if (from_cache) ++m_from_cache;
     };
     t->finish(std::move(done));
+  }
+
+  // The latest call recorded carries the circuit as `status` shows it.
+  void add_calls(catalog::Catalog& c, std::vector<catalog::ProviderCall> calls) {
+    for (auto& call : calls) {
+      call.circuit = m_budgets.at(call.provider)->circuit_answered();
+      c.add_provider_call(call);
+    }
   }
 
   const config::Config& m_config;
@@ -467,6 +558,9 @@ private:
   std::map<std::string, std::unique_ptr<ProviderBudget>> m_budgets;
   std::size_t m_from_cache = 0;  // only the writer counts
   std::size_t m_due_remote = 0;
+  // The local measurements of a stage with remote providers; last, so that
+  // it is waited for before anything they use goes.
+  tbb::task_group m_measuring;
 };
 
 bool contains(const std::vector<std::string>& words, const std::string& word) {

@@ -25,7 +25,8 @@
 
 namespace wsp::pipeline {
 
-// Makes the remote provider of that name (tests point them at a server on 127.0.0.1).
+// Makes the provider of that name (tests point the remote ones at a server on
+// 127.0.0.1). For "local", nullptr means the built-in one.
 using ProviderFactory =
     std::function<std::unique_ptr<tagging::Provider>(const std::string& name, const config::Config& config)>;
 

@@ -4,7 +4,8 @@
 // libdlib-data). They feed the culling signals (closed eyes, a sharp face in
 // a burst) and the scene heuristics (a portrait, a group, a detail).
 //
-// dlib stays inside faces.cpp: its headers are heavy and nothing else needs them.
+// dlib stays inside face_detector.cpp: its headers are heavy and nothing else
+// needs them.
 
 #include <array>
 #include <filesystem>

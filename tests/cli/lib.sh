@@ -4,7 +4,8 @@ set -euo pipefail
 
 : "${WSP_BIN:?WSP_BIN must name the wsportfolio binary}"
 : "${WSP_SAMPLE:?WSP_SAMPLE must name the make-sample-shoot binary}"
-pg_cluster="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/pg_cluster.sh"
+cli_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+pg_cluster="$(cd "$cli_dir/.." && pwd)/pg_cluster.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/wsp-cli.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -46,6 +47,62 @@ use_postgres() {
   psql "$admin" -qAtc "CREATE DATABASE $name" >/dev/null || fail "cannot create database $name"
   export WSPORTFOLIO_CATALOG_URL=${admin/\/postgres\?//$name?}
 }
+# Starts the fake Chat Completions server (fake_openai.js) for the rest of the
+# test; $port is its port. Every request is answered by the function the node
+# module $1 exports; further arguments are the module's.
+fake_openai() {
+  require node "the fake OpenAI server"
+  node "$cli_dir/fake_openai.js" "$@" &
+  fake_openai_pid=$!
+  trap 'kill $fake_openai_pid 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+  [ -s port ] || fail "the fake OpenAI server did not start"
+  port=$(cat port)
+}
+
+# An XMP sidecar at $1 as Lightroom Classic writes it: the packet with its
+# padding, rating $2, colour label $3 if given, develop settings (exposure
+# +0.35, a two-point tone curve), the keyword "Smith wedding" and the
+# hierarchical keyword People|Anna.
+lightroom_sidecar() {
+  local bom=$'\xef\xbb\xbf' label=${3:+$'\n   xmp:Label="'$3'"'}
+  cat >"$1" <<XMP
+<?xpacket begin="$bom" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00        ">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"
+   xmp:Rating="$2"$label
+   crs:Version="15.3"
+   crs:Exposure2012="+0.35"
+   crs:WhiteBalance="As Shot">
+   <crs:ToneCurvePV2012>
+    <rdf:Seq>
+     <rdf:li>0, 0</rdf:li>
+     <rdf:li>255, 255</rdf:li>
+    </rdf:Seq>
+   </crs:ToneCurvePV2012>
+   <dc:subject>
+    <rdf:Bag>
+     <rdf:li>Smith wedding</rdf:li>
+    </rdf:Bag>
+   </dc:subject>
+   <lr:hierarchicalSubject>
+    <rdf:Bag>
+     <rdf:li>People|Anna</rdf:li>
+    </rdf:Bag>
+   </lr:hierarchicalSubject>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+$(printf '%100s')
+<?xpacket end="w"?>
+XMP
+}
+
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 expect_grep() { grep -q -- "$1" "$2" || { cat "$2" >&2; fail "$3: '$1' not found in $2"; }; }
 expect_no_grep() { if grep -q -- "$1" "$2"; then cat "$2" >&2; fail "$3: '$1' found in $2"; fi; }

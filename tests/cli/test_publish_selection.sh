@@ -16,28 +16,7 @@ publish:
     - { name: picks, type: local, path: ./picks, select: { picks_only: true } }
 YAML
 # Lightroom Classic: 3 stars, Green, attribute form in a packet with padding.
-cat >shoot/IMG_0001.xmp <<'XMP'
-<?xpacket begin="﻿" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00        ">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"
-    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
-   xmp:Rating="3"
-   xmp:Label="Green"
-   crs:Exposure2012="+0.35">
-   <lr:hierarchicalSubject>
-    <rdf:Bag>
-     <rdf:li>People|Anna</rdf:li>
-    </rdf:Bag>
-   </lr:hierarchicalSubject>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-                                                                                                    
-<?xpacket end="w"?>
-XMP
+lightroom_sidecar shoot/IMG_0001.xmp 3 Green
 # Photo Mechanic: tagged, colour class 4 (green), 5 stars.
 cat >shoot/IMG_0002.xmp <<'XMP'
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 5.5.0">

@@ -7,43 +7,26 @@
 # nothing; the key is in no output and no catalog row.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-require node "the fake OpenAI server"
 require jq "read the events"
 require exiftool "check what the server received"
 
 key="sk-cli-test-0f1e2d3c4b5a69788796a5b4"
 mkdir received
-cat >server.js <<'JS'
-const http = require('http');
+cat >answers.js <<'JS'
+// Keeps what each request sent: the image, and what the checks below read.
 const fs = require('fs');
-let count = 0;
-const server = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    const n = count++;
-    const request = JSON.parse(body);
-    const url = request.messages[1].content[1].image_url.url;
-    fs.writeFileSync(`received/${n}.jpg`, Buffer.from(url.replace('data:image/jpeg;base64,', ''), 'base64'));
-    fs.appendFileSync('requests.jsonl', JSON.stringify({path: req.url, headers: req.headers, url: req.url,
-      prefix: url.slice(0, 23), detail: request.messages[1].content[1].image_url.detail,
-      scenes: request.response_format.json_schema.schema.properties.scene.enum, body_has_key: body.includes(process.argv[2])}) + '\n');
-    const answer = {scene: 'portrait', confidence: 0.93, alt_text: 'The bride laughing under an oak tree',
-                    keywords: ['oak tree', 'veil'], people: 1, eyes_closed: false};
-    res.writeHead(200, {'Content-Type': 'application/json'});
-    res.end(JSON.stringify({id: 'chatcmpl-' + n, object: 'chat.completion',
-      choices: [{index: 0, message: {role: 'assistant', content: JSON.stringify(answer), refusal: null}, finish_reason: 'stop'}],
-      usage: {prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100}}));
-  });
-});
-server.listen(0, '127.0.0.1', () => fs.writeFileSync('port', String(server.address().port)));
+module.exports = (n, req, body) => {
+  const request = JSON.parse(body);
+  const url = request.messages[1].content[1].image_url.url;
+  fs.writeFileSync(`received/${n}.jpg`, Buffer.from(url.replace('data:image/jpeg;base64,', ''), 'base64'));
+  fs.appendFileSync('requests.jsonl', JSON.stringify({path: req.url, headers: req.headers, url: req.url,
+    prefix: url.slice(0, 23), detail: request.messages[1].content[1].image_url.detail,
+    scenes: request.response_format.json_schema.schema.properties.scene.enum, body_has_key: body.includes(process.argv[3])}) + '\n');
+  return {content: {scene: 'portrait', confidence: 0.93, alt_text: 'The bride laughing under an oak tree',
+                    keywords: ['oak tree', 'veil'], people: 1, eyes_closed: false}};
+};
 JS
-node server.js "$key" &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || fail "the fake server did not start"
-port=$(cat port)
+fake_openai answers.js "$key"
 
 sample --out shoot --count 4 --megapixels 2
 cat >shoot/wsportfolio.yaml <<YAML

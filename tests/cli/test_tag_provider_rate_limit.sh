@@ -6,42 +6,23 @@
 # and the next run, once the server allows again, asks for exactly those.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-require node "the fake OpenAI server"
 require jq "read the events"
 
-cat >server.js <<'JS'
-const http = require('http');
+cat >answers.js <<'JS'
 const fs = require('fs');
-let count = 0;
-const server = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    const n = count++;
-    fs.appendFileSync('requests.jsonl', JSON.stringify({n, at: Date.now()}) + '\n');
-    // The mode is read per request, so that the test can change it between runs.
-    const mode = fs.readFileSync('mode', 'utf8').trim();
-    const headers = {'Content-Type': 'application/json', 'x-ratelimit-limit-requests': '10000',
-                     'x-ratelimit-remaining-requests': mode === 'spent' ? '0' : '9000',
-                     'x-ratelimit-reset-requests': mode === 'spent' ? '6m0s' : '20ms'};
-    const answer = {scene: 'detail', confidence: 0.9, alt_text: 'Rings on a cushion', keywords: ['rings'],
-                    people: 0, eyes_closed: false};
-    res.writeHead(200, headers);
-    res.end(JSON.stringify({id: 'chatcmpl-' + n, object: 'chat.completion',
-      choices: [{index: 0, message: {role: 'assistant', content: JSON.stringify(answer), refusal: null},
-                 finish_reason: 'stop'}],
-      usage: {prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100}}));
-  });
-});
-server.listen(0, '127.0.0.1', () => fs.writeFileSync('port', String(server.address().port)));
+module.exports = (n) => {
+  fs.appendFileSync('requests.jsonl', JSON.stringify({n, at: Date.now()}) + '\n');
+  // The mode is read per request, so that the test can change it between runs.
+  const mode = fs.readFileSync('mode', 'utf8').trim();
+  return {headers: {'x-ratelimit-limit-requests': '10000',
+                    'x-ratelimit-remaining-requests': mode === 'spent' ? '0' : '9000',
+                    'x-ratelimit-reset-requests': mode === 'spent' ? '6m0s' : '20ms'},
+          content: {scene: 'detail', confidence: 0.9, alt_text: 'Rings on a cushion', keywords: ['rings'],
+                    people: 0, eyes_closed: false}};
+};
 JS
 echo spent >mode
-node server.js &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || fail "the fake server did not start"
-port=$(cat port)
+fake_openai answers.js
 
 sample --out shoot --count 5 --megapixels 1
 cat >shoot/wsportfolio.yaml <<YAML

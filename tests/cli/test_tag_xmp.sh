@@ -19,32 +19,7 @@ timeline:
   - { scene: ceremony, from: "00:00", to: "23:59" }
 YAML
 # A sidecar as Lightroom Classic writes it, with develop settings and a keyword.
-cat >shoot/IMG_0001.xmp <<'XMP'
-<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00        ">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-   xmp:Rating="2"
-   crs:Version="15.3"
-   crs:Exposure2012="+0.35"
-   crs:WhiteBalance="As Shot">
-   <crs:ToneCurvePV2012>
-    <rdf:Seq>
-     <rdf:li>0, 0</rdf:li>
-     <rdf:li>255, 255</rdf:li>
-    </rdf:Seq>
-   </crs:ToneCurvePV2012>
-   <dc:subject>
-    <rdf:Bag>
-     <rdf:li>Smith wedding</rdf:li>
-    </rdf:Bag>
-   </dc:subject>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-XMP
+lightroom_sidecar shoot/IMG_0001.xmp 2
 sha256sum shoot/*.JPG >photos.sha
 
 (cd shoot && wsp run) 2>run.err || { cat run.err >&2; fail "run failed"; }

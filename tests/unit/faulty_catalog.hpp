@@ -167,6 +167,11 @@ public:
     m_real->insert_rows(table, rows);
   }
   // The second connection carries the same faults.
+  bool listen_for_work() override { return m_real->listen_for_work(); }
+  bool wait_for_work(std::chrono::milliseconds timeout) override { return m_real->wait_for_work(timeout); }
+  std::unique_ptr<catalog::ProjectLock> lock(const std::string& name, catalog::LockWait wait) override {
+    return m_real->lock(name, wait);
+  }
   std::unique_ptr<catalog::Catalog> reopen() override {
     if (m_faults->reopen_fails) throw catalog::CatalogError("catalog.db: cannot open catalog: unable to open database file");
     return std::make_unique<FaultyCatalog>(m_real->reopen(), m_faults);

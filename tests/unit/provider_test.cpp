@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
+#include <tbb/global_control.h>
 #include <vips/vips8>
 
 #include <arpa/inet.h>
@@ -133,6 +134,7 @@ private:
       server->m_received.push_back(received);
       script = server->m_script;
     }
+    server->m_changed.notify_all();
     {
       std::lock_guard lock(server->m_mutex);
       server->m_max_inside = std::max(server->m_max_inside, ++server->m_inside);
@@ -165,6 +167,11 @@ public:
   int max_inside() const {
     std::lock_guard lock(m_mutex);
     return m_max_inside;
+  }
+  // Whether `count` requests have come in within `timeout`.
+  bool wait_for_received(std::size_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(m_mutex);
+    return m_changed.wait_for(lock, timeout, [&] { return m_received.size() >= count; });
   }
 };
 
@@ -608,6 +615,8 @@ struct Transcript : wsp::pipeline::Observer {
   void warning(std::string_view message) override { add(message); }
 };
 
+using LocalFactory = std::function<std::unique_ptr<wsp::tagging::Provider>(const wsp::config::Config&)>;
+
 // A shoot of `count` photos, ingested and rendered, tagged against the fake server.
 class TaggedShoot {
 public:
@@ -636,15 +645,17 @@ public:
     wsp::pipeline::render(m_config, *m_catalog, render, quiet);
   }
 
+  // `local` empty: the built-in local provider.
   wsp::pipeline::TagSummary tag(const std::string& run_id, wsp::net::SteadyClock circuit_clock = {},
-                                wsp::pipeline::Observer* observer = nullptr) {
+                                wsp::pipeline::Observer* observer = nullptr, LocalFactory local = {}) {
     Quiet quiet;
     wsp::pipeline::TagRequest request;
     request.run_id = run_id;
     request.jobs = 1;
     request.circuit_clock = std::move(circuit_clock);
-    request.providers = [](const std::string& name,
-                           const wsp::config::Config& config) -> std::unique_ptr<wsp::tagging::Provider> {
+    request.providers = [local](const std::string& name,
+                                const wsp::config::Config& config) -> std::unique_ptr<wsp::tagging::Provider> {
+      if (name == "local" && local) return local(config);
       if (name == "openai") return wsp::tagging::make_openai_provider(config, std::string(k_key), quick_http());
       if (name == "google_vision")
         return wsp::tagging::make_google_vision_provider(config, std::string(k_vision_key), quick_http());
@@ -690,8 +701,12 @@ TEST(RemoteTagging, ATransientFailureTagsLocallyKeepsThePhotoDueAndTheNextRunAsk
   EXPECT_EQ(first.due_remote, 3u);
   EXPECT_EQ(first.rerender, 0u);
   EXPECT_EQ(shoot.jobs("pending"), 3);
-  for (const auto& [path, provider] : shoot.providers_by_path()) EXPECT_EQ(provider, "local") << path;
   EXPECT_EQ(shoot.m_catalog->tags().size(), 3u) << "the best conclusion stands meanwhile";
+  for (const auto& t : shoot.m_catalog->tags()) {
+    EXPECT_EQ(t.provider, "local") << t.source_path;
+    EXPECT_GT(t.sharpness, 0) << t.source_path << ": the local measurement stands without the provider";
+    EXPECT_FALSE(t.palette.empty()) << t.source_path;
+  }
 
   server.set_script([](const Received&, int) { return completion(content("ceremony", 0.9)); });
   auto second = shoot.tag("run-2");
@@ -835,16 +850,66 @@ TEST(RemoteTagging, RequestsAreInFlightTogetherUpToTheProvidersConcurrencyWithOn
   });
   TaggedShoot shoot(10, server);
   shoot.m_config.tagging.openai.concurrency = 4;
-  // Only the provider's pacing is measured: no face detection on the one
-  // worker between the requests (seconds per photo under sanitizers).
-  shoot.m_config.tagging.faces = "off";
-  const auto started = std::chrono::steady_clock::now();
+  // One thread for the whole process, as `-j 1` gives; the local face finder
+  // runs on it (tagging.faces: auto) while the requests are out.
+  tbb::global_control one_worker(tbb::global_control::max_allowed_parallelism, 1);
   auto summary = shoot.tag("run-1");  // jobs = 1
-  const auto wall = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(summary.tagged, 10u);
-  EXPECT_EQ(server.received().size(), 10u);
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 10u);
   EXPECT_EQ(server.max_inside(), 4) << "never more than tagging.openai.concurrency, and not one per worker";
-  EXPECT_LT(wall, 10 * 300ms) << "not one after the other";
+  // The requests' own pace, whatever the measurements take: three rounds of four.
+  EXPECT_LT(received.back().at - received.front().at, 9 * 300ms) << "not one after the other";
+  for (const auto& t : shoot.m_catalog->tags()) {
+    EXPECT_EQ(t.provider, "openai") << t.source_path;
+    EXPECT_GT(t.sharpness, 0) << t.source_path << ": measured locally too";
+    EXPECT_EQ(t.faces.has_value(), wsp::tagging::use_faces(shoot.m_config)) << t.source_path;
+  }
+}
+
+// The built-in local provider, whose every measurement lasts until `ready`
+// (or a few seconds), counting the ones that could not wait longer: a
+// measurement as slow as a test needs, made observable.
+class SlowLocal : public wsp::tagging::Provider {
+public:
+  SlowLocal(const wsp::config::Config& config, std::function<bool()> ready, std::atomic<int>& not_ready)
+      : m_real(wsp::tagging::make_local_provider(wsp::tagging::use_faces(config))),
+        m_ready(std::move(ready)),
+        m_not_ready(not_ready) {}
+  std::string name() const override { return m_real->name(); }
+  std::string model() const override { return m_real->model(); }
+  wsp::tagging::Answer ask(const wsp::tagging::Pixels& analysis) override {
+    if (!m_ready()) ++m_not_ready;
+    return m_real->ask(analysis);
+  }
+
+private:
+  std::unique_ptr<wsp::tagging::Provider> m_real;
+  std::function<bool()> m_ready;
+  std::atomic<int>& m_not_ready;
+};
+
+TEST(RemoteTagging, EachRequestGoesOutBeforeThePhotoIsMeasuredLocally) {
+  FakeOpenAi server([](const Received&, int) { return completion(content()); });
+  TaggedShoot shoot(8, server);
+  shoot.m_config.tagging.openai.concurrency = 4;
+  tbb::global_control one_worker(tbb::global_control::max_allowed_parallelism, 1);
+  // A photo's measurement lasts until the server has the first four
+  // requests: requests sent only after their photo's measurement would never
+  // get there.
+  std::atomic<int> not_ready{0};
+  auto summary = shoot.tag("run-1", {}, nullptr, [&](const wsp::config::Config& config) {
+    return std::make_unique<SlowLocal>(config, [&server] { return server.wait_for_received(4, 3s); }, not_ready);
+  });
+  EXPECT_EQ(not_ready.load(), 0) << "photos were measured before the first four requests were out";
+  EXPECT_EQ(summary.tagged, 8u);
+  EXPECT_EQ(server.received().size(), 8u);
+  ASSERT_EQ(shoot.m_catalog->tags().size(), 8u);
+  for (const auto& t : shoot.m_catalog->tags()) {
+    EXPECT_EQ(t.provider, "openai") << t.source_path;
+    EXPECT_EQ(t.scene, "ceremony") << t.source_path;
+    EXPECT_GT(t.sharpness, 0) << t.source_path << ": the local measurement joins the provider's answer";
+  }
 }
 
 TEST(RemoteTagging, TheKeyIsInNoCatalogRow) {
