@@ -570,7 +570,8 @@ public:
   }
 
   void begin_run(const RunRecord& run_record) override {
-    run("INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) VALUES ($1, $2, $3, $4, $5, $5)",
+    run("INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) VALUES ($1, $2, $3, $4, "
+        "coalesce(nullif($5::bigint, 0), wsp_now_ms()), coalesce(nullif($5::bigint, 0), wsp_now_ms()))",
         {param(run_record.id), param(run_record.command), param(run_record.pid), param(run_record.host),
          param(run_record.started_ms)});
   }
@@ -587,6 +588,17 @@ public:
   std::vector<RunRecord> unfinished_runs() override {
     auto rows = run("SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
                     "ORDER BY started_ms");
+    std::vector<RunRecord> runs;
+    for (int r = 0; r < rows.size(); ++r)
+      runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
+                      rows.integer(r, 5), std::nullopt, std::nullopt});
+    return runs;
+  }
+
+  std::vector<RunRecord> runs_alive(std::int64_t within_ms) override {
+    auto rows = run("SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
+                    "AND heartbeat_ms > wsp_now_ms() - $1 ORDER BY started_ms",
+                    {param(within_ms)});
     std::vector<RunRecord> runs;
     for (int r = 0; r < rows.size(); ++r)
       runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),

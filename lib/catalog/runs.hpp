@@ -21,7 +21,7 @@ struct RunRecord {
   std::string command;
   std::int64_t pid = 0;
   std::string host;
-  std::int64_t started_ms = 0;
+  std::int64_t started_ms = 0;  // 0 when registering: now on the catalog's clock
   std::int64_t heartbeat_ms = 0;
   std::optional<std::int64_t> finished_ms;
   std::optional<int> exit_code;
@@ -52,6 +52,10 @@ struct RunCatalog {
   virtual void finish_run(const std::string& run_id, int exit_code) = 0;
   // The runs not finished, oldest first: running, or killed.
   virtual std::vector<RunRecord> unfinished_runs() = 0;
+  // The unfinished runs that beat within the last `within_ms`, judged on the
+  // catalog's clock (the one heartbeats are written with), never a worker's:
+  // a host whose clock is ahead must not take other hosts' runs for dead.
+  virtual std::vector<RunRecord> runs_alive(std::int64_t within_ms) = 0;
   // The last `limit` runs, finished or not, newest first.
   virtual std::vector<RunRecord> recent_runs(int limit) = 0;
   // The stage and counts last recorded by renew_leases.

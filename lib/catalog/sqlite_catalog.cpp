@@ -376,7 +376,8 @@ public:
     write([&] {
       Statement s(m_db,
                   "INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
-      s.bind(1, run.id).bind(2, run.command).bind(3, run.pid).bind(4, run.host).bind(5, run.started_ms);
+      s.bind(1, run.id).bind(2, run.command).bind(3, run.pid).bind(4, run.host);
+      s.bind(5, run.started_ms != 0 ? run.started_ms : now_ms());
       s.run();
     });
   }
@@ -401,6 +402,18 @@ public:
     Statement s(m_db,
                 "SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
                 "ORDER BY started_ms");
+    std::vector<RunRecord> runs;
+    while (s.step())
+      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5), std::nullopt, std::nullopt});
+    return runs;
+  }
+
+  // One host holds a SQLite catalog: its clock is the catalog's.
+  std::vector<RunRecord> runs_alive(std::int64_t within_ms) override {
+    Statement s(m_db,
+                "SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
+                "AND heartbeat_ms > ?1 ORDER BY started_ms");
+    s.bind(1, now_ms() - within_ms);
     std::vector<RunRecord> runs;
     while (s.step())
       runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5), std::nullopt, std::nullopt});

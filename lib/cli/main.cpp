@@ -128,7 +128,6 @@ std::string human_bytes(std::int64_t bytes) {
 RunRegistration::RunRegistration(catalog::Catalog& catalog, std::string command) : m_catalog(catalog) {
   std::random_device random;
   m_id = fmt::format("{:08x}{:08x}", random(), random());
-  auto now = catalog::now_ms();
   // Runs of this host whose process is gone were killed: close them so that
   // status lists only the living.
   for (const auto& run : m_catalog.unfinished_runs())
@@ -136,7 +135,8 @@ RunRegistration::RunRegistration(catalog::Catalog& catalog, std::string command)
       m_catalog.release_leases(run.id);  // its work need not wait for the leases to expire
       m_catalog.finish_run(run.id, -1);
     }
-  m_catalog.begin_run({m_id, std::move(command), ::getpid(), host_name(), now, now, std::nullopt, std::nullopt});
+  // Stamped on the catalog's clock (0: its now), which all liveness is judged on.
+  m_catalog.begin_run({m_id, std::move(command), ::getpid(), host_name(), 0, 0, std::nullopt, std::nullopt});
 }
 
 RunRegistration::~RunRegistration() {

@@ -249,6 +249,7 @@ public:
       return failed(fmt::format("{} targets are not supported; it was not published", target.type));
     }
 
+    adopt_former_target_record(m_config, m_catalog, target);
     adopt_record_of_name(target, outcome.identity, folder);
     std::vector<publish::PublishFile> wanted, published;
     for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
@@ -776,9 +777,58 @@ util::Result<std::optional<std::vector<UnfinishedUpload>>> unfinished_s3_uploads
   return uploads;
 }
 
+namespace {
+
+fs::path absolute_target_folder(const config::Config& config, const config::PublishTarget& target) {
+  auto root = fs::absolute(config.in_project(target.path)).lexically_normal();
+  return root.has_filename() ? root : root.parent_path();
+}
+
+// A local target's identity before it was relative to the project.
+std::string absolute_identity(const config::Config& config, const config::PublishTarget& target) {
+  return "local:" + absolute_target_folder(config, target).string();
+}
+
+}  // namespace
+
+// A folder inside the project is named relative to it, as every path in the
+// catalog is, so that hosts mounting the share at different places agree; one
+// outside keeps its absolute path.
 std::string target_identity(const config::Config& config, const config::PublishTarget& target) {
   if (target.type == "s3") return publish::s3_identity(s3_location(target), target.prefix);
-  return "local:" + fs::absolute(config.in_project(target.path)).lexically_normal().string();
+  const auto root = absolute_target_folder(config, target);
+  const auto project = fs::absolute(config.project_dir).lexically_normal();
+  if (!is_inside(root, project)) return absolute_identity(config, target);
+  return "local:" + root.lexically_relative(project.has_filename() ? project : project.parent_path()).generic_string();
+}
+
+std::string recorded_target_identity(const config::Config& config, catalog::Catalog& catalog,
+                                     const config::PublishTarget& target) {
+  auto identity = target_identity(config, target);
+  if (target.type != "local" || !catalog.published(identity).empty()) return identity;
+  auto former = absolute_identity(config, target);
+  return catalog.published(former).empty() ? identity : former;
+}
+
+void adopt_former_target_record(const config::Config& config, catalog::Catalog& catalog,
+                                const config::PublishTarget& target) {
+  if (target.type != "local") return;
+  const auto identity = target_identity(config, target);
+  const auto former = absolute_identity(config, target);
+  if (former == identity) return;
+  auto old = catalog.published(former);
+  auto purges = catalog.pending_purges(former);
+  if ((old.empty() && purges.empty()) || !catalog.published(identity).empty()) return;
+  catalog.write([&] {
+    for (const auto& file : old) {
+      catalog.record_published(identity, file);
+      catalog.forget_published(former, file.path);
+    }
+    for (const auto& url : purges) {
+      catalog.record_pending_purge(identity, url);
+      catalog.forget_pending_purge(former, url);
+    }
+  });
 }
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,

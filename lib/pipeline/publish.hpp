@@ -98,9 +98,19 @@ struct PublishSummary {
 };
 
 // The key of a target's record in the catalog: its type and where it points
-// ("local:/abs/folder", "s3:https://endpoint/bucket/prefix/"), never its name
-// alone nor its credentials, so that a target pointed elsewhere starts afresh.
+// ("local:gallery" inside the project, "local:/abs/folder" outside it,
+// "s3:https://endpoint/bucket/prefix/"), never its name alone nor its
+// credentials, so that a target pointed elsewhere starts afresh.
 std::string target_identity(const config::Config& config, const config::PublishTarget& target);
+// Moves a local target's record kept under the absolute identity earlier
+// versions gave every local target to its identity now, so that an upgrade
+// republishes nothing. Does nothing once moved, or when both exist.
+void adopt_former_target_record(const config::Config& config, catalog::Catalog& catalog,
+                                const config::PublishTarget& target);
+// The identity the target's record is kept under, for a reader that may not
+// write: the former absolute one until a publish has moved it.
+std::string recorded_target_identity(const config::Config& config, catalog::Catalog& catalog,
+                                     const config::PublishTarget& target);
 
 // What a HEAD of each object the catalog records for an s3 target found wrong.
 struct PublishedObjectProblem {

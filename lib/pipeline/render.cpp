@@ -66,27 +66,19 @@ util::Status write_output(const fs::path& path, std::string_view bytes, int retr
   }
 }
 
-// Temporary files of a process killed mid-write are never trusted, only removed.
-void remove_abandoned_temporaries(const config::Config& config) {
-  std::error_code ignored;
-  for (const char* folder : {"renders", "analysis"})
-    for (const auto& file : util::abandoned_temporaries(config.state_dir() / folder)) fs::remove(file, ignored);
-}
-
-// Files a killed run wrote but never committed are referenced by nothing. They
+// Files a killed run wrote but never committed are referenced by nothing, nor
+// are the temporaries of a process killed mid-write (never trusted, only
+// removed; a process id says nothing of another host's process). They
 // are removed only when no other process is alive on the project (its files
 // may be written and not yet committed); a run silent for twice the lease
-// time is dead wherever it ran. The look at the living runs and the deletions
+// time is dead wherever it ran, judged on the catalog's clock that stamps the
+// heartbeats, never this host's. The look at the living runs and the deletions
 // happen in one write transaction: a run that starts meanwhile registers only
 // once it is over, and so writes nothing before.
 void remove_unreferenced_files(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request) {
   catalog.write([&] {
-    auto others = catalog.unfinished_runs();
-    const auto now = catalog::now_ms();
-    if (std::any_of(others.begin(), others.end(), [&](const auto& run) {
-          return run.id != request.run_id && now - run.heartbeat_ms < 2 * request.lease_ms;
-        }))
-      return;
+    auto alive = catalog.runs_alive(2 * request.lease_ms);
+    if (std::any_of(alive.begin(), alive.end(), [&](const auto& run) { return run.id != request.run_id; })) return;
     auto referenced = catalog.referenced_files();
     std::set<std::string> keep(referenced.begin(), referenced.end());
     for (const char* folder : {"renders", "analysis"}) {
@@ -217,7 +209,6 @@ RenderSummary render(const config::Config& config, catalog::Catalog& catalog, co
   const auto decodes_before = imaging::decode_count();
   fs::create_directories(config.state_dir() / "renders");
   fs::create_directories(config.state_dir() / "analysis");
-  remove_abandoned_temporaries(config);
   Engine engine(catalog,
                 {.run_id = request.run_id,
                  .stop = request.stop,

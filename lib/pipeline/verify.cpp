@@ -187,7 +187,7 @@ private:
 
   void check_target(const config::PublishTarget& target) {
     const fs::path root = m_config.in_project(target.path);
-    const std::string identity = target_identity(m_config, target);
+    const std::string identity = recorded_target_identity(m_config, m_catalog, target);
     // A record with no hash matches nothing: the next publish replaces the file
     // if the portfolio still has it, and lists it stale (for --prune) if not.
     // Forgetting the record instead would lose a stale file for good.

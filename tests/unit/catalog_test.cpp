@@ -428,6 +428,25 @@ TEST_P(CatalogTest, EventsAreAppendOnly) {
   EXPECT_EQ(m_catalog->event_count(), 2);
 }
 
+// Liveness is judged on the catalog's clock: a run registered with no time is
+// stamped with it, and one silent for longer than asked is not alive.
+TEST_P(CatalogTest, RunsAliveAreTheUnfinishedThatBeatLately) {
+  const auto before = now_ms();
+  m_catalog->begin_run({"run-now", "render", 1, "h", 0, 0, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-silent", "render", 2, "h", 1000, 1000, std::nullopt, std::nullopt});
+  m_catalog->begin_run({"run-over", "render", 3, "h", 0, 0, std::nullopt, std::nullopt});
+  m_catalog->finish_run("run-over", 0);
+  auto runs = m_catalog->unfinished_runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].id, "run-now");
+  EXPECT_GE(runs[1].started_ms, before);
+  EXPECT_EQ(runs[1].heartbeat_ms, runs[1].started_ms);
+
+  auto alive = m_catalog->runs_alive(60'000);
+  ASSERT_EQ(alive.size(), 1u);
+  EXPECT_EQ(alive[0].id, "run-now");
+}
+
 TEST_P(CatalogTest, RunsBeginBeatAndFinish) {
   m_catalog->begin_run({"run-a", "ingest", 101, "studio-mac", 1000, 1000, std::nullopt, std::nullopt});
   m_catalog->begin_run({"run-b", "watch", 202, "studio-mac", 2000, 2000, std::nullopt, std::nullopt});

@@ -47,6 +47,7 @@ public:
   void heartbeat(const std::string& run_id) override { m_real->heartbeat(run_id); }
   void finish_run(const std::string& run_id, int exit_code) override { m_real->finish_run(run_id, exit_code); }
   std::vector<catalog::RunRecord> unfinished_runs() override { return m_real->unfinished_runs(); }
+  std::vector<catalog::RunRecord> runs_alive(std::int64_t within_ms) override { return m_real->runs_alive(within_ms); }
   std::vector<catalog::RunRecord> recent_runs(int limit) override { return m_real->recent_runs(limit); }
   std::optional<std::int64_t> last_event_ms(const std::string& kind) override { return m_real->last_event_ms(kind); }
   void record_circuit(const catalog::CircuitRecord& circuit) override { m_real->record_circuit(circuit); }
