@@ -150,6 +150,32 @@ net::S3Location s3_location(const config::PublishTarget& target) {
   return location;
 }
 
+// Where an S3 target's keys come from: its env vars or files, else its profile.
+net::CredentialSource credential_source(const config::Config& config, const config::PublishTarget& target) {
+  net::CredentialSource source;
+  source.access_key_env = target.access_key.env;
+  source.secret_key_env = target.secret_key.env;
+  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
+  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
+  source.profile = target.profile;
+  return source;
+}
+
+// An S3 target's client for the checks made outside a publish (verify).
+struct S3Connection {
+  S3Connection(const config::Config& config, const config::PublishTarget& target, const net::AwsCredentials& keys)
+      : http(publish_http_settings(config)), client(http, s3_location(target), keys) {}
+  net::HttpClient http;
+  net::S3Client client;
+};
+
+util::Result<std::unique_ptr<S3Connection>> connect_s3(const config::Config& config,
+                                                       const config::PublishTarget& target) {
+  auto credentials = net::load_credentials(credential_source(config, target));
+  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
+  return std::make_unique<S3Connection>(config, target, *credentials);
+}
+
 // The uploads in progress under `prefix`, each told ours when the catalog
 // records it for the target `identity`.
 util::Result<std::optional<std::vector<UnfinishedUpload>>> classify_uploads(net::S3Client& client,
@@ -504,11 +530,7 @@ private:
     publish::S3TargetSettings settings;
     settings.name = target.name;
     settings.location = s3_location(target);
-    settings.credentials.access_key_env = target.access_key.env;
-    settings.credentials.secret_key_env = target.secret_key.env;
-    if (!target.access_key.file.empty()) settings.credentials.access_key_file = m_config.in_project(target.access_key.file);
-    if (!target.secret_key.file.empty()) settings.credentials.secret_key_file = m_config.in_project(target.secret_key.file);
-    settings.credentials.profile = target.profile;
+    settings.credentials = credential_source(m_config, target);
     settings.prefix = target.prefix;
     settings.max_age = target.max_age;
     settings.multipart_threshold = std::int64_t{target.multipart_threshold_mb} << 20;
@@ -719,16 +741,9 @@ private:
 util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::Config& config,
                                                                     catalog::Catalog& catalog,
                                                                     const config::PublishTarget& target) {
-  net::CredentialSource source;
-  source.access_key_env = target.access_key.env;
-  source.secret_key_env = target.secret_key.env;
-  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
-  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
-  source.profile = target.profile;
-  auto credentials = net::load_credentials(source);
-  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
-  net::HttpClient http(publish_http_settings(config));
-  net::S3Client client(http, s3_location(target), *credentials);
+  auto connection = connect_s3(config, target);
+  if (!connection) return util::Error{connection.message()};
+  auto& [http, client] = **connection;
   const std::string prefix = publish::s3_prefix(target.prefix);
   const auto files = catalog.published(target_identity(config, target));
   std::vector<std::future<net::HttpResponse>> answers;
@@ -762,16 +777,9 @@ util::Result<std::vector<PublishedObjectProblem>> check_s3_target(const config::
 util::Result<std::optional<std::vector<UnfinishedUpload>>> unfinished_s3_uploads(const config::Config& config,
                                                                                   catalog::Catalog& catalog,
                                                                                   const config::PublishTarget& target) {
-  net::CredentialSource source;
-  source.access_key_env = target.access_key.env;
-  source.secret_key_env = target.secret_key.env;
-  if (!target.access_key.file.empty()) source.access_key_file = config.in_project(target.access_key.file);
-  if (!target.secret_key.file.empty()) source.secret_key_file = config.in_project(target.secret_key.file);
-  source.profile = target.profile;
-  auto credentials = net::load_credentials(source);
-  if (!credentials) return util::Error{fmt::format("target '{}': {}", target.name, credentials.message())};
-  net::HttpClient http(publish_http_settings(config));
-  net::S3Client client(http, s3_location(target), *credentials);
+  auto connection = connect_s3(config, target);
+  if (!connection) return util::Error{connection.message()};
+  auto& [http, client] = **connection;
   auto uploads = classify_uploads(client, publish::s3_prefix(target.prefix), catalog, target_identity(config, target));
   if (!uploads) return util::Error{fmt::format("target '{}': {}", target.name, uploads.message())};
   return uploads;
