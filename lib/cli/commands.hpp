@@ -95,7 +95,7 @@ struct PublishStageOptions {
   bool prune = false;
   bool adopt = false;  // publish into target folders the tool did not make
   bool reconcile = false;  // list s3 targets to find what changed behind the tool's back
-  std::string target;  // empty: every target
+  std::string target = {};  // empty: every target
   const catalog::ProjectLock* publisher = nullptr;  // the publisher lock, when the caller holds it
 };
 // Publishes to the configured targets and tells where the gallery is; returns the exit code.

@@ -62,7 +62,7 @@ struct WorkerSettings {
   // opened again through this, after 1 s, 2, 4... up to `longest_reconnect`,
   // and the work goes on; throws CatalogError while it cannot. Empty: a
   // catalog error ends the worker.
-  std::function<catalog::Catalog&()> reopen;
+  std::function<catalog::Catalog&()> reopen = {};
   std::chrono::milliseconds first_reconnect{1'000};
   std::chrono::milliseconds longest_reconnect{30'000};
 };
