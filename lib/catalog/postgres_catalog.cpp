@@ -160,6 +160,16 @@ constexpr const char* k_delivery_select =
     "d.next_attempt_ms, d.last_status, d.last_error, d.last_response, d.delivered_ms FROM webhook_deliveries d "
     "JOIN events ev ON ev.id = d.event_id";
 
+constexpr const char* k_run_columns = "id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code";
+
+std::vector<RunRecord> read_runs(const Rows& rows) {
+  std::vector<RunRecord> runs;
+  for (int r = 0; r < rows.size(); ++r)
+    runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
+                    rows.integer(r, 5), rows.optional<std::int64_t>(r, 6), rows.optional<int>(r, 7)});
+  return runs;
+}
+
 Delivery read_delivery(const Rows& rows, int r) {
   Delivery d;
   d.id = rows.integer(r, 0);
@@ -586,36 +596,24 @@ public:
   }
 
   std::vector<RunRecord> unfinished_runs() override {
-    auto rows = run("SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
-                    "ORDER BY started_ms");
-    std::vector<RunRecord> runs;
-    for (int r = 0; r < rows.size(); ++r)
-      runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
-                      rows.integer(r, 5), std::nullopt, std::nullopt});
-    return runs;
+    auto rows = run(fmt::format("SELECT {} FROM runs WHERE finished_ms IS NULL ORDER BY started_ms", k_run_columns));
+    return read_runs(rows);
   }
 
   std::vector<RunRecord> runs_alive(std::int64_t within_ms) override {
-    auto rows = run("SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
-                    "AND heartbeat_ms > wsp_now_ms() - $1 ORDER BY started_ms",
+    auto rows = run(fmt::format("SELECT {} FROM runs WHERE finished_ms IS NULL AND heartbeat_ms > wsp_now_ms() - $1 "
+                                "ORDER BY started_ms",
+                                k_run_columns),
                     {param(within_ms)});
-    std::vector<RunRecord> runs;
-    for (int r = 0; r < rows.size(); ++r)
-      runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
-                      rows.integer(r, 5), std::nullopt, std::nullopt});
-    return runs;
+    return read_runs(rows);
   }
 
   // Runs started in the same millisecond (SQLite tells them apart by rowid) come by id.
   std::vector<RunRecord> recent_runs(int limit) override {
-    auto rows = run("SELECT id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code FROM runs "
-                    "ORDER BY started_ms DESC, id COLLATE \"C\" DESC LIMIT $1",
+    auto rows = run(fmt::format("SELECT {} FROM runs ORDER BY started_ms DESC, id COLLATE \"C\" DESC LIMIT $1",
+                                k_run_columns),
                     {param(limit)});
-    std::vector<RunRecord> runs;
-    for (int r = 0; r < rows.size(); ++r)
-      runs.push_back({rows.text(r, 0), rows.text(r, 1), rows.integer(r, 2), rows.text(r, 3), rows.integer(r, 4),
-                      rows.integer(r, 5), rows.optional<std::int64_t>(r, 6), rows.optional<int>(r, 7)});
-    return runs;
+    return read_runs(rows);
   }
 
   std::optional<RunProgress> run_progress(const std::string& run_id) override {

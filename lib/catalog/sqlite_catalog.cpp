@@ -147,6 +147,16 @@ private:
   sqlite3_stmt* m_statement = nullptr;
 };
 
+constexpr const char* k_run_columns = "id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code";
+
+std::vector<RunRecord> read_runs(Statement& s) {
+  std::vector<RunRecord> runs;
+  while (s.step())
+    runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5),
+                    s.optional<std::int64_t>(6), s.optional<int>(7)});
+  return runs;
+}
+
 constexpr const char* k_image_columns =
     "id, path, size, mtime_ns, inode, sha256, status, duplicate_of, reject_reason, format, width, height, "
     "orientation, capture_time, capture_offset, make, model, serial, owner, lens, focal_length, aperture, shutter, "
@@ -399,25 +409,17 @@ public:
   }
 
   std::vector<RunRecord> unfinished_runs() override {
-    Statement s(m_db,
-                "SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
-                "ORDER BY started_ms");
-    std::vector<RunRecord> runs;
-    while (s.step())
-      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5), std::nullopt, std::nullopt});
-    return runs;
+    Statement s(m_db, fmt::format("SELECT {} FROM runs WHERE finished_ms IS NULL ORDER BY started_ms", k_run_columns).c_str());
+    return read_runs(s);
   }
 
   // One host holds a SQLite catalog: its clock is the catalog's.
   std::vector<RunRecord> runs_alive(std::int64_t within_ms) override {
-    Statement s(m_db,
-                "SELECT id, command, pid, host, started_ms, heartbeat_ms FROM runs WHERE finished_ms IS NULL "
-                "AND heartbeat_ms > ?1 ORDER BY started_ms");
+    Statement s(m_db, fmt::format("SELECT {} FROM runs WHERE finished_ms IS NULL AND heartbeat_ms > ?1 ORDER BY started_ms",
+                                  k_run_columns)
+                          .c_str());
     s.bind(1, now_ms() - within_ms);
-    std::vector<RunRecord> runs;
-    while (s.step())
-      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5), std::nullopt, std::nullopt});
-    return runs;
+    return read_runs(s);
   }
 
   std::optional<std::int64_t> last_event_ms(const std::string& kind) override {
@@ -429,15 +431,9 @@ public:
   }
 
   std::vector<RunRecord> recent_runs(int limit) override {
-    Statement s(m_db,
-                "SELECT id, command, pid, host, started_ms, heartbeat_ms, finished_ms, exit_code FROM runs "
-                "ORDER BY started_ms DESC, rowid DESC LIMIT ?1");
+    Statement s(m_db, fmt::format("SELECT {} FROM runs ORDER BY started_ms DESC, rowid DESC LIMIT ?1", k_run_columns).c_str());
     s.bind(1, limit);
-    std::vector<RunRecord> runs;
-    while (s.step())
-      runs.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.integer(4), s.integer(5),
-                      s.optional<std::int64_t>(6), s.optional<int>(7)});
-    return runs;
+    return read_runs(s);
   }
 
   std::vector<ImageRecord> claim(const std::string& stage, const std::string& settings, const std::string& after,

@@ -79,7 +79,11 @@ class WorkerTest : public ::testing::Test {
 protected:
   void SetUp() override {
     m_config.project_dir = m_dir.path();
-    m_config.publish.targets.push_back({.name = "web", .type = "local", .path = "public"});
+    config::PublishTarget web;
+    web.name = "web";
+    web.type = "local";
+    web.path = "public";
+    m_config.publish.targets.push_back(web);
     m_catalog = catalog::open_sqlite_catalog(m_dir.path() / "catalog.db");
   }
   void add_photo(const std::string& path) {
