@@ -580,8 +580,9 @@ public:
   }
 
   void begin_run(const RunRecord& run_record) override {
-    run("INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) VALUES ($1, $2, $3, $4, "
-        "coalesce(nullif($5::bigint, 0), wsp_now_ms()), coalesce(nullif($5::bigint, 0), wsp_now_ms()))",
+    // One reading of the clock for both: wsp_now_ms() moves between two calls in a statement.
+    run("INSERT INTO runs (id, command, pid, host, started_ms, heartbeat_ms) SELECT $1, $2, $3, $4, t, t "
+        "FROM (SELECT coalesce(nullif($5::bigint, 0), wsp_now_ms()) AS t) AS started",
         {param(run_record.id), param(run_record.command), param(run_record.pid), param(run_record.host),
          param(run_record.started_ms)});
   }
