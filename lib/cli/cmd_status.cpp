@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <csignal>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -15,11 +16,19 @@ struct StatusOptions {
   std::string folder;
 };
 
+// The unfinished runs that beat within the last two minutes, judged on the
+// catalog's clock, which every host sharing it agrees on.
+std::set<std::string> beating_runs(catalog::Catalog& catalog) {
+  std::set<std::string> ids;
+  for (const auto& run : catalog.runs_alive(120'000)) ids.insert(run.id);
+  return ids;
+}
+
 // A run that stopped heartbeating, or whose process is gone from this host,
 // died without finishing; its leases expire on their own.
-std::string liveness(const catalog::RunRecord& run) {
+std::string liveness(const catalog::RunRecord& run, const std::set<std::string>& beating) {
   if (run.host == host_name() && ::kill(static_cast<pid_t>(run.pid), 0) != 0 && errno == ESRCH) return "dead";
-  if (catalog::now_ms() - run.heartbeat_ms > 120'000) return "stale";
+  if (!beating.contains(run.id)) return "stale";
   return "running";
 }
 
@@ -30,8 +39,8 @@ std::string ago(std::int64_t ms) {
   return fmt::format("{}h ago", seconds / 3600);
 }
 
-std::string outcome(const catalog::RunRecord& run) {
-  if (!run.finished_ms) return liveness(run) == "running" ? "running" : "died";
+std::string outcome(const catalog::RunRecord& run, const std::set<std::string>& beating) {
+  if (!run.finished_ms) return liveness(run, beating) == "running" ? "running" : "died";
   switch (run.exit_code.value_or(-1)) {
     case k_exit_ok: return "ok";
     case k_exit_items_failed: return "items failed";
@@ -75,8 +84,9 @@ void show_last_runs(const Context& context, catalog::Catalog& catalog) {
   if (runs.empty()) return;
   const bool text = !context.terminal.json();
   if (text) fmt::print("\nlast runs\n");
+  const auto beating = beating_runs(catalog);
   for (const auto& run : runs) {
-    const auto result = outcome(run);
+    const auto result = outcome(run, beating);
     if (text)
       fmt::print("  {:<14} {}, {}{}\n", run.command, ago(run.started_ms), result,
                  run.finished_ms ? fmt::format(" after {} s", (*run.finished_ms - run.started_ms) / 1000) : "");
@@ -196,13 +206,14 @@ int run_status(const StatusOptions& options, const Context& context) {
   show_last_runs(context, *catalog);
 
   auto runs = catalog->unfinished_runs();
+  const auto beating = beating_runs(*catalog);
   // Grouped by host: the runs and workers of every machine sharing the catalog.
   std::stable_sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.host < b.host; });
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& run = runs[i];
     if (i == 0 || runs[i - 1].host != run.host) say(fmt::format("  on {}\n", run.host));
-    auto state = liveness(run);
+    auto state = liveness(run, beating);
     auto progress = catalog->run_progress(run.id).value_or(catalog::RunProgress{});
     std::string doing = progress.stage.empty() ? "" : fmt::format(", {} {}/{}", progress.stage, progress.done, progress.total);
     say(fmt::format("    {} pid {} on {}, since {}, heartbeat {} ({}{})\n", run.command, run.pid, run.host,
