@@ -61,11 +61,13 @@ fake_openai() {
 }
 
 # An XMP sidecar at $1 as Lightroom Classic writes it: the packet with its
-# padding, rating $2, colour label $3 if given, develop settings (exposure
-# +0.35, a two-point tone curve), the keyword "Smith wedding" and the
-# hierarchical keyword People|Anna.
+# padding, rating $2, colour label $3 if given (may be empty), develop
+# settings (exposure +0.35, a two-point tone curve), the keyword "Smith
+# wedding" and any further keywords $4..., and the hierarchical keyword
+# People|Anna.
 lightroom_sidecar() {
-  local bom=$'\xef\xbb\xbf' label=${3:+$'\n   xmp:Label="'$3'"'}
+  local bom=$'\xef\xbb\xbf' label=${3:+$'\n   xmp:Label="'$3'"'} more="" keyword
+  for keyword in "${@:4}"; do more+=$'\n     <rdf:li>'"$keyword"'</rdf:li>'; done
   cat >"$1" <<XMP
 <?xpacket begin="$bom" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00        ">
@@ -87,7 +89,7 @@ lightroom_sidecar() {
    </crs:ToneCurvePV2012>
    <dc:subject>
     <rdf:Bag>
-     <rdf:li>Smith wedding</rdf:li>
+     <rdf:li>Smith wedding</rdf:li>$more
     </rdf:Bag>
    </dc:subject>
    <lr:hierarchicalSubject>

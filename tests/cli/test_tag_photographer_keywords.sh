@@ -18,29 +18,7 @@ shouted=$(tr '[:lower:]' '[:upper:]' <<<"$first")
 
 # Lightroom Classic: two keywords of the photographer's, one of them the tool's
 # first keyword in capitals, and the hierarchical keyword People|Anna.
-cat >shoot/IMG_0001.xmp <<XMP
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"
-   xmp:Rating="4">
-   <dc:subject>
-    <rdf:Bag>
-     <rdf:li>Smith wedding</rdf:li>
-     <rdf:li>$shouted</rdf:li>
-    </rdf:Bag>
-   </dc:subject>
-   <lr:hierarchicalSubject>
-    <rdf:Bag>
-     <rdf:li>People|Anna</rdf:li>
-    </rdf:Bag>
-   </lr:hierarchicalSubject>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-XMP
+lightroom_sidecar shoot/IMG_0001.xmp 4 "" "$shouted"
 (cd shoot && wsp publish) 2>pub.err || { cat pub.err >&2; fail "publish failed"; }
 expected=$(jq -c --arg first "$first" --arg shouted "$shouted" \
   '["Smith wedding", $shouted, "Anna"] + [.[] | select(ascii_downcase != ($first | ascii_downcase))]' <<<"$tool")
