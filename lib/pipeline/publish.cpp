@@ -114,6 +114,8 @@ std::optional<PortfolioFile> offered_original(const config::Config& config, cons
   // memory: an original can be a few hundred megabytes.
   std::error_code ignored;
   fs::create_directories(folder, ignored);
+  // A publish killed while making a copy left its temporary, as large as the original.
+  for (const auto& abandoned : util::abandoned_temporaries(folder)) fs::remove(abandoned, ignored);
   const fs::path temporary =
       util::temporary_path(folder / fmt::format("{}-{}-{}{}", source_sha256, policy, stem, extension));
   auto abandon = [&](const std::string& why) {

@@ -76,12 +76,17 @@ cmp bare-source.jpg bare-copy.jpg || fail "the copy's image data differ from the
 expect_eq "$(find shoot/.wsportfolio/originals -name '.*' | wc -l)" 0 "no temporary is left in the originals folder"
 
 # A source changed since it was ingested: refused with its name and the
-# reason, the gallery shows it without a link, and no temporary is left.
+# reason, the gallery shows it without a link, and no temporary is left;
+# the temporary of a publish killed while making a copy (its process gone)
+# is removed when copies are made again.
 printf 'edited' >>shoot/IMG_0002.JPG
 rm -rf shoot/.wsportfolio/originals
+mkdir shoot/.wsportfolio/originals
+sh -c 'echo $$ >gone.pid'
+head -c 1000000 /dev/urandom >"shoot/.wsportfolio/originals/.killed-copy.jpg.tmp-$(cat gone.pid)"
 (cd shoot && wsp publish --dry-run) >/dev/null 2>changed.err || { cat changed.err >&2; fail "the dry run failed"; }
 expect_grep "IMG_0002.JPG: its original is not offered for download: the file changed since it was ingested" \
   changed.err "the changed source is named with the reason"
-expect_eq "$(ls -A shoot/.wsportfolio/originals | grep -c '^\.')" 0 "the refused copy leaves no temporary"
+expect_eq "$(ls -A shoot/.wsportfolio/originals | grep -c '^\.')" 0 "no temporary is left, the killed publish's included"
 expect_eq "$(ls shoot/.wsportfolio/originals/*.jpg | wc -l)" 1 "only the unchanged original has its copy"
 echo ok
