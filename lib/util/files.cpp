@@ -215,8 +215,10 @@ Result<std::string> copy_file_hashed(const std::filesystem::path& from, const st
   int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) return Error{fmt::format("{}: cannot create: {}", to.string(), last_os_error()), errno};
   auto copied = stream_file(from, out, to);
-  if (::close(out) != 0 && copied.ok())
-    return Error{fmt::format("{}: cannot write: {}", to.string(), last_os_error()), errno};
+  if (::close(out) != 0 && copied.ok()) {
+    const int code = errno;
+    return Error{fmt::format("{}: cannot write: {}", to.string(), std::strerror(code)), code};
+  }
   return copied;
 }
 
