@@ -44,12 +44,11 @@ std::string original_policy(const config::RenderRecipe& recipe) {
   return fmt::format("v1 artist={} copyright={}", keeps(recipe, "artist"), keeps(recipe, "copyright"));
 }
 
-util::Result<std::string> published_original(std::string_view bytes, const config::RenderRecipe& recipe) {
+util::Status make_published_original(const std::filesystem::path& copy, const config::RenderRecipe& recipe) {
   const auto held = hold_exiv2();
   const bool artist = keeps(recipe, "artist"), copyright = keeps(recipe, "copyright");
   try {
-    auto image = Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(bytes.data()),
-                                           static_cast<long>(bytes.size()));
+    auto image = Exiv2::ImageFactory::open(copy.string());
     image->readMetadata();
     erase_if(image->exifData(), [&](const Exiv2::Exifdatum& datum) {
       const auto key = datum.key();
@@ -67,10 +66,7 @@ util::Result<std::string> published_original(std::string_view bytes, const confi
       return (!artist && key == "Iptc.Application2.Byline") || (!copyright && key == "Iptc.Application2.Copyright");
     });
     image->writeMetadata();
-    auto& io = image->io();
-    io.seek(0, Exiv2::BasicIo::beg);
-    auto copy = io.read(static_cast<long>(io.size()));
-    return std::string(reinterpret_cast<const char*>(copy.pData_), static_cast<std::size_t>(copy.size_));
+    return {};
   } catch (const Exiv2::AnyError& error) {
     return util::Error{fmt::format("its metadata cannot be rewritten: {}", error.what())};
   }

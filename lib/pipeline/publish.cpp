@@ -110,21 +110,32 @@ std::optional<PortfolioFile> offered_original(const config::Config& config, cons
     problems.push_back(fmt::format("{}: its original is not offered for download: {}", source_path, why));
     return std::nullopt;
   };
-  const fs::path source = config.in_project(source_path);
-  auto mapped = util::MappedFile::open(source);
-  if (!mapped) return problem(mapped.message());
-  const auto bytes = mapped->bytes();
-  if (util::sha256_hex(bytes) != source_sha256) return problem("the file changed since it was ingested; run `wsportfolio run`");
-  auto copy = imaging::published_original({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, config.render);
-  if (!copy) return problem(copy.message());
-  const std::string sha256 = util::sha256_hex(*copy);
+  // Made in a temporary beside the result, through files rather than in
+  // memory: an original can be a few hundred megabytes.
   std::error_code ignored;
   fs::create_directories(folder, ignored);
-  if (auto written = util::write_file_atomically(folder / (sha256 + extension), *copy); !written)
-    return problem(written.message());
-  const nlohmann::json made = {{"sha256", sha256}, {"size", copy->size()}};
+  // A publish killed while making a copy left its temporary, as large as the original.
+  for (const auto& abandoned : util::abandoned_temporaries(folder)) fs::remove(abandoned, ignored);
+  const fs::path temporary =
+      util::temporary_path(folder / fmt::format("{}-{}-{}{}", source_sha256, policy, stem, extension));
+  auto abandon = [&](const std::string& why) {
+    fs::remove(temporary, ignored);
+    return problem(why);
+  };
+  auto copied = util::copy_file_hashed(config.in_project(source_path), temporary);
+  if (!copied) return abandon(copied.message());
+  if (*copied != source_sha256) return abandon("the file changed since it was ingested; run `wsportfolio run`");
+  if (auto made = imaging::make_published_original(temporary, config.render); !made) return abandon(made.message());
+  auto sha256 = util::sha256_of_file(temporary);
+  if (!sha256) return abandon(sha256.message());
+  std::error_code unsized;
+  const auto size = static_cast<std::int64_t>(fs::file_size(temporary, unsized));
+  if (unsized) return abandon(fmt::format("{}: {}", temporary.string(), unsized.message()));
+  if (auto placed = util::place_file_atomically(temporary, folder / (*sha256 + extension)); !placed)
+    return problem(placed.message());
+  const nlohmann::json made = {{"sha256", *sha256}, {"size", size}};
   if (auto written = util::write_file_atomically(record, made.dump()); !written) return problem(written.message());
-  return offered(sha256, static_cast<std::int64_t>(copy->size()));
+  return offered(*sha256, size);
 }
 
 // How targets and the CDN are reached: network's timeouts, publish's own

@@ -83,13 +83,72 @@ std::string temporary_name(const std::string& name) {
   return "." + name.substr(0, keep) + digest + suffix;
 }
 
+std::filesystem::path folder_of(const std::filesystem::path& path) {
+  return path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+}
+
+// The last step of every write: the flushed temporary renamed over `path`,
+// then the folder flushed. The temporary is removed when it cannot be renamed.
+Status rename_into_place(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  const auto folder = folder_of(path);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int code = errno;
+    ::unlink(temp.c_str());
+    return Error{fmt::format("{}: cannot rename into place: {}", path.string(), std::strerror(code)), code};
+  }
+  // The rename itself must survive a power loss before the catalog records it:
+  // a folder that cannot be flushed is an error, though the file is in place.
+  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0 || ::fsync(dir) != 0) {
+    int code = errno;
+    if (dir >= 0) ::close(dir);
+    return Error{fmt::format("{}: cannot flush the folder after renaming {} into place: {}", folder.string(),
+                             path.filename().string(), std::strerror(code)),
+                 code};
+  }
+  ::close(dir);
+  return {};
+}
+
+// Reads `from` front to back in a small buffer, hashing it and, when `out` is
+// an open descriptor, writing it there: the SHA-256 of the bytes read.
+Result<std::string> stream_file(const std::filesystem::path& from, int out, const std::filesystem::path& to) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Error{fmt::format("{}: cannot read: {}", from.string(), last_os_error()), errno};
+  ::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+  auto fail = [&](const std::filesystem::path& file, std::string what, int code) {
+    ::close(in);
+    return Error{fmt::format("{}: {}: {}", file.string(), what, std::strerror(code)), code};
+  };
+  Sha256Stream hash;
+  std::vector<std::uint8_t> buffer(1 << 20);
+  for (;;) {
+    const ssize_t got = ::read(in, buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return fail(from, "cannot read", errno);
+    }
+    if (got == 0) break;
+    hash.add(std::span(buffer.data(), static_cast<std::size_t>(got)));
+    for (ssize_t done = 0; out >= 0 && done < got;) {
+      const ssize_t written = ::write(out, buffer.data() + done, static_cast<std::size_t>(got - done));
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        return fail(to, "cannot write", errno);
+      }
+      done += written;
+    }
+  }
+  ::close(in);
+  return hash.hex();
+}
+
 // The one way files are written: a temporary in the same folder, flushed;
 // `still_wanted` (when given) is asked right before the rename, and false
 // abandons the write; then the rename and the folder's flush.
 Result<bool> write_through_temporary(const std::filesystem::path& path, std::string_view content,
                                      const std::function<Result<bool>()>& still_wanted) {
-  auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  auto temp = folder / temporary_name(path.filename().string());
+  auto temp = temporary_path(path);
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error{fmt::format("{}: cannot create: {}", temp.string(), last_os_error()), errno};
   auto fail = [&](std::string what, int code) {
@@ -130,26 +189,40 @@ Result<bool> write_through_temporary(const std::filesystem::path& path, std::str
       return wanted;
     }
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int code = errno;
-    ::unlink(temp.c_str());
-    return Error{fmt::format("{}: cannot rename into place: {}", path.string(), std::strerror(code)), code};
-  }
-  // The rename itself must survive a power loss before the catalog records it:
-  // a folder that cannot be flushed is an error, though the file is in place.
-  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0 || ::fsync(dir) != 0) {
-    int code = errno;
-    if (dir >= 0) ::close(dir);
-    return Error{fmt::format("{}: cannot flush the folder after renaming {} into place: {}", folder.string(),
-                             path.filename().string(), std::strerror(code)),
-                 code};
-  }
-  ::close(dir);
+  if (auto placed = rename_into_place(temp, path); !placed.ok()) return Error{placed.message(), placed.os_error()};
   return true;
 }
 
 }  // namespace
+
+std::filesystem::path temporary_path(const std::filesystem::path& path) {
+  return folder_of(path) / temporary_name(path.filename().string());
+}
+
+Status place_file_atomically(const std::filesystem::path& temporary, const std::filesystem::path& path) {
+  int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int code = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(temporary.c_str());
+    return Error{fmt::format("{}: cannot flush: {}", path.string(), std::strerror(code)), code};
+  }
+  ::close(fd);
+  return rename_into_place(temporary, path);
+}
+
+Result<std::string> copy_file_hashed(const std::filesystem::path& from, const std::filesystem::path& to) {
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) return Error{fmt::format("{}: cannot create: {}", to.string(), last_os_error()), errno};
+  auto copied = stream_file(from, out, to);
+  if (::close(out) != 0 && copied.ok()) {
+    const int code = errno;
+    return Error{fmt::format("{}: cannot write: {}", to.string(), std::strerror(code)), code};
+  }
+  return copied;
+}
+
+Result<std::string> sha256_of_file(const std::filesystem::path& path) { return stream_file(path, -1, {}); }
 
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
   auto written = write_through_temporary(path, content, {});

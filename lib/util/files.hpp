@@ -39,6 +39,24 @@ private:
 // file replaced keeps its mode and owner.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
+// The temporary name write_file_atomically writes `path` through
+// (".NAME.tmp-PID" in its folder), for a file made there by other means and
+// then put in place with place_file_atomically.
+std::filesystem::path temporary_path(const std::filesystem::path& path);
+
+// Puts `temporary`, a file in `path`'s folder, in place as write_file_atomically
+// does: flushed, renamed over `path`, the folder flushed. On failure the
+// temporary is removed.
+Status place_file_atomically(const std::filesystem::path& temporary, const std::filesystem::path& path);
+
+// Copies `from` to `to` (created or emptied) through a small buffer and gives
+// the SHA-256 of the bytes copied, so that a file is read once to be both
+// checked and copied. `to` is left as far as it got on failure.
+Result<std::string> copy_file_hashed(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// The SHA-256 of a file read through a small buffer.
+Result<std::string> sha256_of_file(const std::filesystem::path& path);
+
 // As write_file_atomically, but only while `path` still holds `expected`
 // (nullopt: while there is no file): false, and nothing written, when another
 // program changed it since it was read, so that the caller merges again.
