@@ -609,6 +609,8 @@ public:
     return read_runs(rows);
   }
 
+  std::int64_t clock_ms() override { return run(fmt::format("SELECT {}", k_now)).integer(0, 0); }
+
   // Runs started in the same millisecond (SQLite tells them apart by rowid) come by id.
   std::vector<RunRecord> recent_runs(int limit) override {
     auto rows = run(fmt::format("SELECT {} FROM runs ORDER BY started_ms DESC, id COLLATE \"C\" DESC LIMIT $1",

@@ -10,6 +10,8 @@
 
 namespace wsp::catalog {
 
+std::int64_t now_ms();
+
 struct Event {
   std::string kind;   // "image.ingested", "image.moved", "image.rejected", ...
   std::optional<std::int64_t> image_id;
@@ -56,6 +58,11 @@ struct RunCatalog {
   // catalog's clock (the one heartbeats are written with), never a worker's:
   // a host whose clock is ahead must not take other hosts' runs for dead.
   virtual std::vector<RunRecord> runs_alive(std::int64_t within_ms) = 0;
+  // Now on the catalog's clock, the one runs' times are written with, for the
+  // ages shown to people (a heartbeat's): a PostgreSQL server's, which every
+  // host sharing it agrees on, not a host's that may be minutes off; for a
+  // SQLite file on this host, this host's.
+  virtual std::int64_t clock_ms() { return now_ms(); }
   // The last `limit` runs, finished or not, newest first.
   virtual std::vector<RunRecord> recent_runs(int limit) = 0;
   // The stage and counts last recorded by renew_leases.

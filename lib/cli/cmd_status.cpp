@@ -32,8 +32,10 @@ std::string liveness(const catalog::RunRecord& run, const std::set<std::string>&
   return "running";
 }
 
-std::string ago(std::int64_t ms) {
-  auto seconds = (catalog::now_ms() - ms) / 1000;
+// `ms` as an age at `now`, both on the catalog's clock: a host whose own
+// clock is off would print ages minutes off, or negative.
+std::string ago(std::int64_t ms, std::int64_t now) {
+  auto seconds = std::max<std::int64_t>(0, now - ms) / 1000;
   if (seconds < 120) return fmt::format("{}s ago", seconds);
   if (seconds < 7200) return fmt::format("{}m ago", seconds / 60);
   return fmt::format("{}h ago", seconds / 3600);
@@ -85,10 +87,11 @@ void show_last_runs(const Context& context, catalog::Catalog& catalog) {
   const bool text = !context.terminal.json();
   if (text) fmt::print("\nlast runs\n");
   const auto beating = beating_runs(catalog);
+  const auto now = catalog.clock_ms();
   for (const auto& run : runs) {
     const auto result = outcome(run, beating);
     if (text)
-      fmt::print("  {:<14} {}, {}{}\n", run.command, ago(run.started_ms), result,
+      fmt::print("  {:<14} {}, {}{}\n", run.command, ago(run.started_ms, now), result,
                  run.finished_ms ? fmt::format(" after {} s", (*run.finished_ms - run.started_ms) / 1000) : "");
     JsonLine line;
     line.add("event", "status.last_run").add("run", run.id).add("command", run.command).add("started_ms", run.started_ms);
@@ -207,6 +210,7 @@ int run_status(const StatusOptions& options, const Context& context) {
 
   auto runs = catalog->unfinished_runs();
   const auto beating = beating_runs(*catalog);
+  const auto now = catalog->clock_ms();
   // Grouped by host: the runs and workers of every machine sharing the catalog.
   std::stable_sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.host < b.host; });
   say(fmt::format("\nprocesses{}\n", runs.empty() ? ": none running" : ""));
@@ -217,7 +221,7 @@ int run_status(const StatusOptions& options, const Context& context) {
     auto progress = catalog->run_progress(run.id).value_or(catalog::RunProgress{});
     std::string doing = progress.stage.empty() ? "" : fmt::format(", {} {}/{}", progress.stage, progress.done, progress.total);
     say(fmt::format("    {} pid {} on {}, since {}, heartbeat {} ({}{})\n", run.command, run.pid, run.host,
-                    ago(run.started_ms), ago(run.heartbeat_ms), state, doing));
+                    ago(run.started_ms, now), ago(run.heartbeat_ms, now), state, doing));
     terminal.emit(JsonLine()
                       .add("event", "status.run")
                       .add("run", run.id)

@@ -37,13 +37,16 @@ public:
   WatchPipeline(const Context& context, catalog::Catalog& catalog, const std::string& run_id, bool once,
                 pipeline::WatchMetrics& metrics, int priority)
       : m_context(once ? context : Context{context.global, context.terminal, m_stage_stop}),
-        m_catalog(catalog),
+        m_catalog(&catalog),
         m_run_id(run_id),
         m_metrics(metrics),
         m_priority(priority) {}
 
+  // A new connection, used by the stages from now on.
+  void use(catalog::Catalog& catalog) { m_catalog = &catalog; }
+
   int publish(const config::Config& config) override {
-    return publish_stage(m_context, config, m_catalog, m_run_id, {});
+    return publish_stage(m_context, config, *m_catalog, m_run_id, {});
   }
 
   int run(const config::Config& config, const std::vector<fs::path>& present,
@@ -54,8 +57,8 @@ public:
       pipeline::WatchMetrics& metrics;
       ~Done() { metrics.batch_running(false); }
     } done{m_metrics};
-    const auto order = pipeline::hot_folder_order(m_catalog, m_run_id, m_priority);
-    const int code = run_stages(m_context, config, m_catalog, m_run_id, present, gone, &timings, order);
+    const auto order = pipeline::hot_folder_order(*m_catalog, m_run_id, m_priority);
+    const int code = run_stages(m_context, config, *m_catalog, m_run_id, present, gone, &timings, order);
     for (const auto& timing : timings)
       m_metrics.record_stage(pipeline::name_of(timing.stage), static_cast<std::int64_t>(timing.items),
                              timing.seconds.wall);
@@ -65,7 +68,7 @@ public:
 private:
   std::atomic<bool> m_stage_stop{false};
   Context m_context;
-  catalog::Catalog& m_catalog;
+  catalog::Catalog* m_catalog;
   const std::string& m_run_id;
   pipeline::WatchMetrics& m_metrics;
   const int m_priority;
@@ -243,6 +246,26 @@ int run_watch(const WatchOptions& options, const Context& context) {
 
   WatchPipeline stages(context, *catalog, registration->id(), options.once, metrics, options.priority);
   TerminalReport report(context.terminal);
+  // A PostgreSQL connection that a server restart or a network blip cut is
+  // made again by the hot folder; everything here that used the old one
+  // (the stages, the webhooks' sender, the run's end) uses the new one.
+  const auto location = catalog_location(config);
+  catalog::Catalog* current = catalog.get();
+  std::unique_ptr<catalog::Catalog> reopened;
+  auto latest = config;  // the configuration in use, for a webhook sender started again
+  pipeline::CatalogReconnection::Reopen reopen;
+  if (location.shared() && !options.once)
+    reopen = [&]() -> catalog::Catalog& {
+      auto fresh = catalog::open_catalog(location);
+      stages.use(*fresh);
+      current = fresh.get();
+      reopened = std::move(fresh);
+      if (webhooks) {
+        webhooks.reset();
+        webhooks.emplace(*current, latest);
+      }
+      return *current;
+    };
   pipeline::HotFolderParts parts{
       .time = time,
       .stages = stages,
@@ -260,13 +283,16 @@ int run_watch(const WatchOptions& options, const Context& context) {
             threads = limit_threads(fresh);
             // The endpoints too: the events committed from now on go to the
             // new subscribers, sent with the new secrets.
-            notify::subscribe(*catalog, fresh);
+            notify::subscribe(*current, fresh);
             if (webhooks) webhooks->reload(fresh);
-            else if (!fresh.webhooks.empty()) webhooks.emplace(*catalog, fresh);
+            else if (!fresh.webhooks.empty()) webhooks.emplace(*current, fresh);
             if (server) server->reload(fresh);
+            latest = fresh;
             return fresh;
           },
       .guard = std::move(lock),
+      .reopen = std::move(reopen),
+      .catalog_label = catalog::catalog_label(location),
   };
   const auto webhook_config = config;
   pipeline::HotFolder hot_folder(std::move(parts), std::move(watching), std::move(config));
@@ -279,6 +305,14 @@ int run_watch(const WatchOptions& options, const Context& context) {
     code = hot_folder.run(g_reload);
   }
   registration->set_exit_code(code);
+  // The registration's own connection was lost: the run ends on the new one.
+  if (current != catalog.get()) {
+    try {
+      current->finish_run(registration->id(), code);
+    } catch (const std::exception&) {
+      // The run stays listed until its heartbeat is old, as when a run ends without a catalog.
+    }
+  }
   return code;
 }
 

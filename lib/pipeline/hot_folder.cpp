@@ -63,6 +63,7 @@ struct HotFolder::Root {
 
 HotFolder::HotFolder(HotFolderParts parts, HotFolderOptions options, config::Config config)
     : m_parts(std::move(parts)),
+      m_reconnection(m_parts.catalog, m_parts.reopen, m_parts.run_id, k_first_retry, k_longest_retry),
       m_options(std::move(options)),
       m_config(std::move(config)),
       m_tracker(std::chrono::milliseconds(m_config.watch.stable_ms)),
@@ -122,7 +123,7 @@ bool HotFolder::polled(const Root& root) const { return !m_watcher || root.polle
 void HotFolder::rescan(Root& root, WatchClock::time_point now) {
   std::map<std::string, catalog::ImageRecord> known;
   try {
-    for (auto& image : m_parts.catalog.images()) known.emplace(image.path, std::move(image));
+    for (auto& image : catalog().images()) known.emplace(image.path, std::move(image));
   } catch (const std::exception& e) {
     tell(Level::warning, fmt::format("watch: {}: the catalog cannot be read now ({}); taking every file as new",
                                      root.path.string(), e.what()));
@@ -137,7 +138,7 @@ void HotFolder::rescan(Root& root, WatchClock::time_point now) {
     m_seen[file.absolute] = state;
     auto image = known.find(file.key);
     try {
-      if (image != known.end() && unchanged_since_ingest(m_config, m_parts.catalog, image->second, file)) continue;
+      if (image != known.end() && unchanged_since_ingest(m_config, catalog(), image->second, file)) continue;
     } catch (const std::exception&) {
       // Not known to be unchanged: taken, and ingest decides.
     }
@@ -166,10 +167,10 @@ void HotFolder::rescan(Root& root, WatchClock::time_point now) {
 bool HotFolder::catalogued(const fs::path& path, bool folder) {
   try {
     if (!folder) {
-      auto image = m_parts.catalog.image_at(catalog_key(m_config, path));
+      auto image = catalog().image_at(catalog_key(m_config, path));
       return image && image->status != catalog::ImageStatus::Missing;
     }
-    const auto images = m_parts.catalog.images();
+    const auto images = catalog().images();
     return std::any_of(images.begin(), images.end(), [&](const catalog::ImageRecord& image) {
       return image.status != catalog::ImageStatus::Missing && is_inside(m_config.in_project(image.path), path);
     });
@@ -198,7 +199,7 @@ bool HotFolder::there(const fs::path& root) {
   std::error_code error;
   if (!fs::exists(root, error)) return false;
   try {
-    return !bare_mount_point(m_config, m_parts.catalog, root);
+    return !bare_mount_point(m_config, catalog(), root);
   } catch (const std::exception&) {
     return true;
   }
@@ -367,7 +368,7 @@ void HotFolder::catch_up() {
     if (!root.lost) batch.gone.insert(root.path);
   if (batch.gone.empty()) return;
   try {
-    if (m_parts.catalog.images().empty()) return;
+    if (catalog().images().empty()) return;
   } catch (const std::exception&) {
     // Unreadable now: the catch-up is run, and fails and is tried again, or does nothing.
   }
@@ -411,6 +412,7 @@ void HotFolder::run_batch(Batch batch, BatchKind kind) {
           {"retry_in_s", m_retry_after.count()}});
     m_retry_after = std::min<std::chrono::seconds>(m_retry_after * 2, k_longest_retry);
     m_failed = std::move(batch);
+    if (std::string why; !m_catalog_lost && connection_lost(why)) lose_catalog(why, now);
   }
 }
 
@@ -423,9 +425,9 @@ void HotFolder::hold_back(const std::vector<fs::path>& gone) {
     std::error_code error;
     if (!fs::is_directory(path, error) || m_held.count(path)) continue;
     try {
-      if (!bare_mount_point(m_config, m_parts.catalog, path)) continue;
+      if (!bare_mount_point(m_config, catalog(), path)) continue;
       std::vector<fs::path> photos;
-      for (const auto& image : m_parts.catalog.images())
+      for (const auto& image : catalog().images())
         if (image.status != catalog::ImageStatus::Missing && is_inside(m_config.in_project(image.path), path))
           photos.push_back(m_config.in_project(image.path));
       m_held.emplace(path, std::move(photos));
@@ -473,7 +475,7 @@ bool HotFolder::keep_guard(WatchClock::time_point now) {
   }
   const auto where = guard->where();
   try {
-    auto lock = m_parts.catalog.lock("watch", catalog::LockWait::no);
+    auto lock = catalog().lock("watch", catalog::LockWait::no);
     if (lock->held()) {
       guard = std::move(lock);
       m_guarded = true;
@@ -498,14 +500,72 @@ bool HotFolder::keep_guard(WatchClock::time_point now) {
   }
 }
 
+// Whether the catalog's connection is gone, asked after a batch failed: a
+// batch may also fail for a reason of its own (a disk full) on a connection
+// that works, which the run's heartbeat, written on it, tells apart. Only a
+// catalog that can be opened again is asked.
+bool HotFolder::connection_lost(std::string& why) {
+  if (!m_reconnection.possible()) return false;
+  try {
+    catalog().heartbeat(m_parts.run_id);
+    return false;
+  } catch (const std::exception& e) {
+    why = e.what();
+    return true;
+  }
+}
+
+void HotFolder::lose_catalog(const std::string& reason, WatchClock::time_point now) {
+  m_catalog_lost = true;
+  const auto wait = std::chrono::duration_cast<std::chrono::seconds>(m_reconnection.wait());
+  m_reconnect_at = now + wait;
+  tell(Level::warning,
+       fmt::format("watch: lost the catalog: {}; connecting again in {} s (no batch runs until then)", reason,
+                   wait.count()),
+       {{"event", "watch.catalog_lost"}, {"reason", reason}, {"retry_in_s", wait.count()}});
+}
+
+// Whether the catalog can be used: its connection was not lost, or is made
+// again now (after 1 s, 2, 4... up to k_longest_retry). Made again, the batch
+// that failed with it is tried at once: it does the work its claims, handed
+// back, left pending.
+bool HotFolder::keep_catalog(WatchClock::time_point now) {
+  if (!m_catalog_lost) return true;
+  if (now < m_reconnect_at) return false;
+  try {
+    m_reconnection.attempt();
+  } catch (const catalog::CatalogError& e) {
+    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(m_reconnection.wait());
+    m_reconnect_at = now + wait;
+    tell(Level::detail, fmt::format("watch: cannot connect yet: {}; next try in {} s", e.what(), wait.count()),
+         {{"event", "watch.reconnect_failed"}, {"reason", e.what()}, {"retry_in_s", wait.count()}});
+    return false;
+  }
+  m_catalog_lost = false;
+  m_retry_at = now;
+  m_retry_after = k_first_retry;
+  m_heartbeat_at = now;
+  m_heartbeat_retry = k_first_retry;
+  const auto& where = m_parts.catalog_label;
+  tell(Level::info,
+       fmt::format("watch: {}{}connected to the catalog again after losing it; carrying on", where,
+                   where.empty() ? "" : ": "),
+       {{"event", "watch.reconnected"}, {"catalog", where}});
+  return true;
+}
+
 void HotFolder::keep_heartbeat(WatchClock::time_point now) {
-  if (now < m_heartbeat_at) return;
+  if (now < m_heartbeat_at || m_catalog_lost) return;
   keep_guard(now);
   try {
-    m_parts.catalog.heartbeat(m_parts.run_id);
+    catalog().heartbeat(m_parts.run_id);
     m_heartbeat_retry = k_first_retry;
     m_heartbeat_at = now + k_heartbeat;
   } catch (const std::exception& e) {
+    if (m_reconnection.possible()) {
+      lose_catalog(e.what(), now);
+      return;
+    }
     // `status` shows the run's heartbeat getting old; the watcher goes on.
     tell(Level::warning, fmt::format("watch: cannot record the heartbeat: {}", e.what()));
     m_heartbeat_at = now + m_heartbeat_retry;
@@ -551,8 +611,10 @@ void HotFolder::start() {
 
 void HotFolder::step() {
   auto& time = m_parts.time;
-  auto timeout = std::min<std::chrono::milliseconds>(k_watch_tick, m_batch.until_due(time.now()));
-  if (m_failed)
+  // A batch due while the catalog is lost waits for it without spinning.
+  auto timeout = m_catalog_lost ? k_watch_tick
+                                : std::min<std::chrono::milliseconds>(k_watch_tick, m_batch.until_due(time.now()));
+  if (m_failed && !m_catalog_lost)
     timeout = std::min(timeout, std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(m_retry_at - time.now())));
   if (m_watcher) {
     for (const auto& event : m_watcher->wait(timeout)) handle(event, time.now());
@@ -579,7 +641,8 @@ void HotFolder::step() {
     m_next_poll = time.now() + poll_interval();
   }
   look_for_lost_roots(now);
-  const bool guarded = (!m_catch_up && !m_batch.due(now) && !(m_failed && now >= m_retry_at)) || keep_guard(now);
+  const bool guarded =
+      keep_catalog(now) && ((!m_catch_up && !m_batch.due(now) && !(m_failed && now >= m_retry_at)) || keep_guard(now));
   if (m_catch_up && !m_parts.stop && guarded) catch_up();
   release_held(now);
   check_pending(now);
@@ -606,6 +669,11 @@ int HotFolder::run(std::atomic<bool>& reload_requested) {
 
 int HotFolder::drain() {
   const auto now = m_parts.time.now();
+  // One more attempt, without waiting, for the files complete.
+  if (m_catalog_lost) {
+    m_reconnect_at = now;
+    keep_catalog(now);
+  }
   if (m_watcher)
     for (const auto& event : m_watcher->wait(0ms)) handle(event, now);
   take_complete(now);

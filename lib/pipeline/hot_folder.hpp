@@ -23,6 +23,7 @@
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/reconnect.hpp"
 #include "pipeline/watch.hpp"
 
 namespace wsp::pipeline {
@@ -88,6 +89,13 @@ struct HotFolderParts {
   // taken again (no batch runs meanwhile), or, taken by another watcher
   // meanwhile, the watcher stops.
   std::unique_ptr<catalog::ProjectLock> guard = {};
+  // Opens the catalog again when its connection is lost (a PostgreSQL server
+  // restarted, a network blip): a batch or a heartbeat that fails while the
+  // run's heartbeat cannot be written either. No batch runs until it is made
+  // again; then the batch that failed with it is tried at once.
+  // Empty: the catalog is kept as it is (a SQLite file is not lost that way).
+  CatalogReconnection::Reopen reopen = {};
+  std::string catalog_label = {};  // the catalog, for messages: never its URL
 };
 
 struct HotFolderOptions {
@@ -189,9 +197,17 @@ class HotFolder {
   void release_held(WatchClock::time_point now);
   void keep_heartbeat(WatchClock::time_point now);
   bool keep_guard(WatchClock::time_point now);
+  bool connection_lost(std::string& why);
+  void lose_catalog(const std::string& reason, WatchClock::time_point now);
+  bool keep_catalog(WatchClock::time_point now);
+  // The catalog's connection: m_parts.catalog, or the one made after it was lost.
+  catalog::Catalog& catalog() { return m_reconnection.catalog(); }
   void tell(WatchNotice::Level level, std::string message, nlohmann::ordered_json event = nullptr);
 
   HotFolderParts m_parts;
+  CatalogReconnection m_reconnection;
+  bool m_catalog_lost = false;
+  WatchClock::time_point m_reconnect_at;
   HotFolderOptions m_options;
   config::Config m_config;
   std::vector<Root> m_roots;

@@ -22,28 +22,28 @@ constexpr std::chrono::milliseconds k_slice{200};
 Worker::Worker(const config::Config& config, catalog::Catalog& catalog, std::string run_id, WorkerStages& stages,
                const std::atomic<bool>& stop, WorkerSettings settings)
     : m_config(config),
-      m_catalog(&catalog),
       m_run_id(std::move(run_id)),
       m_stages(stages),
       m_stop(stop),
       m_settings(settings),
+      m_reconnection(catalog, settings.reopen, m_run_id, settings.first_reconnect, settings.longest_reconnect),
       m_poll(settings.first_poll) {}
 
 std::int64_t Worker::due() {
-  return m_catalog->count_claimable(to_string(StageName::render), render_settings(m_config.render), "") +
-         m_catalog->count_claimable(to_string(StageName::tag), tag_settings(m_config), to_string(StageName::render));
+  return catalog().count_claimable(to_string(StageName::render), render_settings(m_config.render), "") +
+         catalog().count_claimable(to_string(StageName::tag), tag_settings(m_config), to_string(StageName::render));
 }
 
 bool Worker::deliveries_due() {
   if (m_config.webhooks.empty()) return false;
-  const auto next = m_catalog->next_delivery_ms();
+  const auto next = catalog().next_delivery_ms();
   return next && *next <= catalog::now_ms();
 }
 
 int Worker::run() {
   // Listening starts before the first look at the queue, so that work queued
   // between that look and the wait still wakes the worker.
-  m_notified = m_catalog->listen_for_work();
+  m_notified = catalog().listen_for_work();
   int code = 0;
   bool publish_owed = false;
   while (!m_stop) {
@@ -68,14 +68,14 @@ int Worker::run() {
         // What this worker finished is published before it ends, waiting for
         // the publisher there is.
         if (publish_owed && !m_config.publish.targets.empty()) {
-          auto lock = m_catalog->lock("publish", catalog::LockWait::until_free);
+          auto lock = catalog().lock("publish", catalog::LockWait::until_free);
           if (!m_stop) code = std::max(code, m_stages.publish(m_config, *lock));
         }
         break;
       }
       wait(publish_owed);
     } catch (const catalog::CatalogError& e) {
-      if (!m_settings.forever || !m_settings.reopen) throw;
+      if (!m_settings.forever || !m_reconnection.possible()) throw;
       reconnect(e.what());
     }
   }
@@ -91,34 +91,30 @@ void Worker::nap(std::chrono::milliseconds span) {
   }
 }
 
-// The claims this worker held die with its round: they are handed back at
-// once on the new connection, rather than left to expire by the database's
-// clock (which they do anyway if the reconnection never comes).
+// The claims this worker held die with its round: CatalogReconnection hands
+// them back on the new connection.
 void Worker::reconnect(const std::string& reason) {
-  auto wait = m_settings.first_reconnect;
   std::string why = reason;
   while (!m_stop) {
+    const auto wait = m_reconnection.wait();
     m_stages.note(WorkerNote::catalog_lost, fmt::format("{}; connecting again in {} s", why,
                                                         std::chrono::duration<double>(wait).count()));
     nap(wait);
     if (m_stop) return;
     try {
-      m_catalog = &m_settings.reopen();
-      m_catalog->release_leases(m_run_id);
-      m_notified = m_catalog->listen_for_work();
+      m_reconnection.attempt([this](catalog::Catalog& catalog) { m_notified = catalog.listen_for_work(); });
       m_told_waiting = false;
       m_poll = m_settings.first_poll;
       m_stages.note(WorkerNote::reconnected, {});
       return;
     } catch (const catalog::CatalogError& e) {
       why = e.what();
-      wait = std::min(wait * 2, m_settings.longest_reconnect);
     }
   }
 }
 
 bool Worker::try_publish(int& code) {
-  auto lock = m_catalog->lock("publish", catalog::LockWait::no);
+  auto lock = catalog().lock("publish", catalog::LockWait::no);
   if (!lock->held()) {
     m_stages.note(WorkerNote::publish_deferred, lock->holder());
     return false;
@@ -135,7 +131,7 @@ void Worker::wait(bool publish_owed) {
   // A publish put off for another publisher is tried again soon.
   if (publish_owed) timeout = std::min(timeout, m_settings.longest_poll);
   if (!m_config.webhooks.empty())
-    if (const auto next = m_catalog->next_delivery_ms())
+    if (const auto next = catalog().next_delivery_ms())
       timeout = std::min(timeout, std::chrono::milliseconds(std::max<std::int64_t>(0, *next - catalog::now_ms())));
   const auto until = std::chrono::steady_clock::now() + timeout;
   auto beat = std::chrono::steady_clock::now() + m_settings.heartbeat;
@@ -143,12 +139,12 @@ void Worker::wait(bool publish_owed) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= until) break;
     if (now >= beat) {
-      m_catalog->heartbeat(m_run_id);
+      catalog().heartbeat(m_run_id);
       beat = now + m_settings.heartbeat;
     }
     const auto slice = std::min(k_slice, std::chrono::duration_cast<std::chrono::milliseconds>(until - now));
     if (m_notified) {
-      if (m_catalog->wait_for_work(slice)) {
+      if (catalog().wait_for_work(slice)) {
         m_stages.note(WorkerNote::woken_by_notice, {});
         return;
       }

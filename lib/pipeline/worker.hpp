@@ -17,6 +17,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
+#include "pipeline/reconnect.hpp"
 
 namespace wsp::pipeline {
 
@@ -60,9 +61,9 @@ struct WorkerSettings {
   std::chrono::milliseconds heartbeat{10'000};
   // Kept on, a catalog that fails (a server restart, a network blip) is
   // opened again through this, after 1 s, 2, 4... up to `longest_reconnect`,
-  // and the work goes on; throws CatalogError while it cannot. Empty: a
-  // catalog error ends the worker.
-  std::function<catalog::Catalog&()> reopen = {};
+  // and the work goes on (see CatalogReconnection). Empty: a catalog error
+  // ends the worker.
+  CatalogReconnection::Reopen reopen = {};
   std::chrono::milliseconds first_reconnect{1'000};
   std::chrono::milliseconds longest_reconnect{30'000};
 };
@@ -92,13 +93,15 @@ private:
   void reconnect(const std::string& reason);
   // Sleeps up to `span`, cut short by a signal.
   void nap(std::chrono::milliseconds span);
+  // The catalog's connection: the first, or the one made after it failed.
+  catalog::Catalog& catalog() { return m_reconnection.catalog(); }
 
   const config::Config& m_config;
-  catalog::Catalog* m_catalog;
   const std::string m_run_id;
   WorkerStages& m_stages;
   const std::atomic<bool>& m_stop;
   const WorkerSettings m_settings;
+  CatalogReconnection m_reconnection;
   bool m_notified = false;  // the catalog wakes this worker
   std::chrono::milliseconds m_poll;
   bool m_told_waiting = false;

@@ -447,6 +447,17 @@ TEST_P(CatalogTest, RunsAliveAreTheUnfinishedThatBeatLately) {
   EXPECT_EQ(alive[0].id, "run-now");
 }
 
+// Ages are shown on the clock runs are stamped with: read after a heartbeat,
+// the catalog's now is at or after it, and in the same unit (milliseconds).
+TEST_P(CatalogTest, TheCatalogsClockIsTheOneHeartbeatsAreWrittenWith) {
+  m_catalog->begin_run({"run-clock", "work", 1, "h", 0, 0, std::nullopt, std::nullopt});
+  m_catalog->heartbeat("run-clock");
+  const auto beat = m_catalog->unfinished_runs().at(0).heartbeat_ms;
+  const auto now = m_catalog->clock_ms();
+  EXPECT_GE(now, beat);
+  EXPECT_LT(now - beat, 60'000);
+}
+
 TEST_P(CatalogTest, RunsBeginBeatAndFinish) {
   m_catalog->begin_run({"run-a", "ingest", 101, "studio-mac", 1000, 1000, std::nullopt, std::nullopt});
   m_catalog->begin_run({"run-b", "watch", 202, "studio-mac", 2000, 2000, std::nullopt, std::nullopt});

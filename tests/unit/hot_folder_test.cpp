@@ -109,7 +109,7 @@ protected:
     m_catalog->begin_run(run);
   }
 
-  HotFolder& hot_folder(int poll_seconds = -1) {
+  HotFolder& hot_folder(int poll_seconds = -1, CatalogReconnection::Reopen reopen = {}) {
     HotFolderParts parts{
         .time = m_time,
         .stages = m_stages,
@@ -121,6 +121,8 @@ protected:
           return std::make_unique<ScriptedEvents>(m_time, m_queue);
         },
         .reload = [this] { return config::load_config((m_project / "wsportfolio.yaml").string(), m_project); },
+        .reopen = std::move(reopen),
+        .catalog_label = "test catalog",
     };
     HotFolderOptions options{.narrowed = {}, .poll_seconds = poll_seconds};
     m_hot_folder = std::make_unique<HotFolder>(std::move(parts), std::move(options), m_config);
@@ -515,6 +517,80 @@ TEST_F(HotFolderTest, AFailedCatchUpIsTriedAgain) {
   EXPECT_EQ(m_stages.batches[1].gone, std::vector<fs::path>{m_project});
   EXPECT_TRUE(m_stages.batches[1].present.empty());
   EXPECT_GE(m_stages.batches[1].at - m_stages.batches[0].at, 1s);
+}
+
+// A real SQLite error on every heartbeat (a trigger, as in the test above):
+// what a connection cut by a server restart gives the run's heartbeat.
+void refuse_heartbeats(const fs::path& project, bool refuse) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((project / ".wsportfolio" / "catalog.db").c_str(), &db), SQLITE_OK);
+  const char* sql = refuse ? "CREATE TRIGGER refuse BEFORE UPDATE ON runs BEGIN SELECT RAISE(ABORT, 'no connection "
+                             "to the server'); END"
+                           : "DROP TRIGGER refuse";
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+// A batch that fails while the run's heartbeat cannot be written either is a
+// lost catalog: said once, no batch runs, and the catalog is opened again
+// after 1 s, 2, 4...; once it is, the run's claims are handed back on the new
+// connection and the failed batch, with what completed meanwhile, runs on.
+TEST_F(HotFolderTest, ALostCatalogIsOpenedAgainAndTheFailedBatchGoesOn) {
+  const auto held = photo("held.jpg");
+  catalogue(held);
+  std::vector<WatchClock::time_point> attempts;
+  std::unique_ptr<catalog::Catalog> reopened;
+  auto& watcher = hot_folder(-1, [&]() -> catalog::Catalog& {
+    attempts.push_back(m_time.at);
+    if (attempts.size() < 3) throw catalog::CatalogError("test catalog: no connection to the server");
+    refuse_heartbeats(m_project, false);
+    reopened = catalog::open_sqlite_catalog(m_project / ".wsportfolio" / "catalog.db");
+    return *reopened;
+  });
+  watcher.start();
+  step_until(1);  // the catch-up of a start
+  ASSERT_EQ(m_catalog->claim("render", "s1", "", "watch-run", 600'000, 1).size(), 1u);
+  m_stages.failures = 1;
+  refuse_heartbeats(m_project, true);
+  const auto first = photo("first.jpg");
+  closed(first);
+  step_until(2);
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  ASSERT_EQ(m_report.count("watch.catalog_lost"), 1u);
+  const auto lost_at = m_time.at;
+  const auto second = photo("second.jpg");
+  closed(second);
+  step_until(3, 20s);
+
+  ASSERT_EQ(attempts.size(), 3u);
+  EXPECT_GE(attempts[0] - lost_at, 1s);
+  EXPECT_GE(attempts[1] - attempts[0], 2s);
+  EXPECT_GE(attempts[2] - attempts[1], 4s);
+  EXPECT_LT(attempts[2] - attempts[1], 5s);
+  EXPECT_EQ(m_report.count("watch.reconnect_failed"), 2u);
+  EXPECT_EQ(m_report.count("watch.reconnected"), 1u);
+  EXPECT_EQ(m_report.count("watch.catalog_lost"), 1u) << "said once";
+  ASSERT_EQ(m_stages.batches.size(), 3u);
+  EXPECT_GE(m_stages.batches[2].at, attempts[2]) << "no batch while the catalog is lost";
+  EXPECT_EQ(m_stages.batches[2].present, (std::vector<fs::path>{first, second}));
+  EXPECT_EQ(reopened->count_claimable("render", "s1", ""), 1) << "the run's claim is handed back";
+}
+
+// A batch that fails for a reason of its own, while the run's heartbeat is
+// written, leaves the catalog as it is: the batch is only tried again.
+TEST_F(HotFolderTest, ABatchFailingOnAWorkingCatalogDoesNotReconnect) {
+  int reopened = 0;
+  auto& watcher = hot_folder(-1, [&]() -> catalog::Catalog& {
+    ++reopened;
+    return *m_catalog;
+  });
+  m_stages.failures = 1;
+  watcher.start();
+  closed(photo("first.jpg"));
+  step_until(2);
+  ASSERT_EQ(m_stages.batches.size(), 2u);
+  EXPECT_EQ(reopened, 0);
+  EXPECT_EQ(m_report.count("watch.catalog_lost"), 0u);
 }
 
 }  // namespace
