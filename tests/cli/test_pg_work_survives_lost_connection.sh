@@ -24,4 +24,6 @@ wsp ingest shoot 2>ingest.err || { cat ingest.err >&2; fail "ingest failed"; }
 wait_event w.jsonl '.event == "item" and .stage == "render" and (.file | endswith("IMG_0003.JPG"))' 60
 stop_worker "$worker"
 expect_eq "$code" 130 "exit code after SIGTERM"
+# Its end is recorded on the connection made again, not lost with the first.
+expect_eq "$(sql shoot "select count(*) from runs where command = 'work' and finished_ms is null")" 0 "work runs left open"
 echo ok
