@@ -60,6 +60,24 @@ fake_openai() {
   port=$(cat port)
 }
 
+# pad_jpeg FILE MB: makes a JPEG MB megabytes larger with APP15 segments of
+# random bytes (at most 65533 each) after its SOI: a large original whose
+# pixels stay small to decode. Needs python3.
+pad_jpeg() {
+  python3 - "$1" "$2" <<'PY'
+import os, sys
+path, megabytes = sys.argv[1], int(sys.argv[2])
+data = open(path, "rb").read()
+assert data[:2] == b"\xff\xd8"
+left, segments = megabytes << 20, []
+while left > 0:
+    size = min(65533, left)
+    segments.append(b"\xff\xef" + (size + 2).to_bytes(2, "big") + os.urandom(size))
+    left -= size
+open(path, "wb").write(data[:2] + b"".join(segments) + data[2:])
+PY
+}
+
 # An XMP sidecar at $1 as Lightroom Classic writes it: the packet with its
 # padding, rating $2, colour label $3 if given (may be empty), develop
 # settings (exposure +0.35, a two-point tone curve), the keyword "Smith

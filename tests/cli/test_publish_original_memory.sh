@@ -26,19 +26,7 @@ require exiftool "read and write the original's metadata"
 sample --out shoot --count 2 --megapixels 1
 exiftool -q -overwrite_original -GPSLatitude=48.8566 -GPSLatitudeRef=N -GPSLongitude=2.3522 -GPSLongitudeRef=E \
   -SerialNumber=CAM-SERIAL-4471 shoot/IMG_0001.JPG
-# Inserts MB megabytes of APP15 segments (at most 65533 bytes of data each) after the JPEG's SOI.
-python3 - shoot/IMG_0001.JPG 96 <<'PY'
-import os, sys
-path, megabytes = sys.argv[1], int(sys.argv[2])
-data = open(path, "rb").read()
-assert data[:2] == b"\xff\xd8"
-left, segments = megabytes << 20, []
-while left > 0:
-    size = min(65533, left)
-    segments.append(b"\xff\xef" + (size + 2).to_bytes(2, "big") + os.urandom(size))
-    left -= size
-open(path, "wb").write(data[:2] + b"".join(segments) + data[2:])
-PY
+pad_jpeg shoot/IMG_0001.JPG 96
 source_size=$(stat -c %s shoot/IMG_0001.JPG)
 expect_grep "48 deg" <(exiftool -GPSLatitude shoot/IMG_0001.JPG) "the source carries GPS"
 cat >shoot/wsportfolio.yaml <<YAML

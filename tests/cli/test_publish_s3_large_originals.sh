@@ -16,23 +16,8 @@ require python3 "pad the originals"
 s3_start
 
 sample --out shoot --count 2 --megapixels 1
-# Inserts MB megabytes of APP15 segments (at most 65533 bytes of data each) after the JPEG's SOI.
-pad() {
-  python3 - "$1" "$2" <<'PY'
-import os, sys
-path, megabytes = sys.argv[1], int(sys.argv[2])
-data = open(path, "rb").read()
-assert data[:2] == b"\xff\xd8"
-left, segments = megabytes << 20, []
-while left > 0:
-    size = min(65533, left)
-    segments.append(b"\xff\xef" + (size + 2).to_bytes(2, "big") + os.urandom(size))
-    left -= size
-open(path, "wb").write(data[:2] + b"".join(segments) + data[2:])
-PY
-}
-pad shoot/IMG_0001.JPG 160
-pad shoot/IMG_0002.JPG 48
+pad_jpeg shoot/IMG_0001.JPG 160
+pad_jpeg shoot/IMG_0002.JPG 48
 cat >shoot/wsportfolio.yaml <<YAML
 publish:
   targets:
