@@ -114,8 +114,6 @@ std::optional<PortfolioFile> offered_original(const config::Config& config, cons
   // memory: an original can be a few hundred megabytes.
   std::error_code ignored;
   fs::create_directories(folder, ignored);
-  // A publish killed while making a copy left its temporary, as large as the original.
-  for (const auto& abandoned : util::abandoned_temporaries(folder)) fs::remove(abandoned, ignored);
   const fs::path temporary =
       util::temporary_path(folder / fmt::format("{}-{}-{}{}", source_sha256, policy, stem, extension));
   auto abandon = [&](const std::string& why) {
@@ -876,8 +874,12 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
 
   Portfolio portfolio;
   std::map<std::int64_t, std::string> source_sha256;
-  if (config.publish.gallery_downloads == "originals")
+  if (config.publish.gallery_downloads == "originals") {
     for (const auto& record : catalog.images()) source_sha256.emplace(record.id, record.sha256);
+    // A publish killed while making a copy left its temporary, as large as the original.
+    std::error_code ignored;
+    for (const auto& abandoned : util::abandoned_temporaries(config.state_dir() / "originals")) fs::remove(abandoned, ignored);
+  }
   std::vector<publish::GalleryImage> images;
   std::vector<catalog::RenderRecord> shown;  // for the gallery's manifest
   std::set<std::string> ids, variant_paths;
