@@ -69,4 +69,14 @@ struct RunCatalog {
   virtual std::optional<RunProgress> run_progress(const std::string& run_id) = 0;
 };
 
+// This machine's name, as runs record their host.
+std::string host_name();
+
+// Whether a process other than this one has a run alive on the catalog (a
+// heartbeat within `within_ms` on its clock). Until such a run commits, files
+// it is writing may lie anywhere in the project, on this host or another one
+// sharing the folder, where its process id means nothing: a temporary is left
+// over from a killed process only when no other run is alive.
+bool others_at_work(RunCatalog& catalog, std::int64_t within_ms);
+
 }  // namespace wsp::catalog

@@ -199,7 +199,7 @@ private:
   int m_exit_code = -1;
 };
 
-std::string host_name();
+using catalog::host_name;
 std::string human_bytes(std::int64_t bytes);
 
 }  // namespace wsp::cli

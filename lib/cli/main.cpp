@@ -112,12 +112,6 @@ int run_on_project(const Context& context, const ProjectCommand& command,
   return code;
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
-  return name;
-}
-
 std::string human_bytes(std::int64_t bytes) {
   if (bytes >= 1'000'000'000) return fmt::format("{:.2f} GB", bytes / 1e9);
   if (bytes >= 1'000'000) return fmt::format("{:.1f} MB", bytes / 1e6);

@@ -20,6 +20,10 @@
 
 namespace wsp::pipeline {
 
+// A run whose heartbeat is older than two leases (of the default 30 s) is dead
+// wherever it ran: what it was writing is abandoned.
+inline constexpr std::int64_t k_alive_within_ms = 2 * 30'000;
+
 class LeaseKeeper {
 public:
   // Starts renewing every lease_ms / 4; `done` and `total` are read for progress.

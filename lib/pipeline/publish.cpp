@@ -878,7 +878,8 @@ Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalo
     for (const auto& record : catalog.images()) source_sha256.emplace(record.id, record.sha256);
     // A publish killed while making a copy left its temporary, as large as the original.
     std::error_code ignored;
-    for (const auto& abandoned : util::abandoned_temporaries(config.state_dir() / "originals")) fs::remove(abandoned, ignored);
+    if (!catalog::others_at_work(catalog, k_alive_within_ms))
+      for (const auto& abandoned : util::abandoned_temporaries(config.state_dir() / "originals")) fs::remove(abandoned, ignored);
   }
   std::vector<publish::GalleryImage> images;
   std::vector<catalog::RenderRecord> shown;  // for the gallery's manifest

@@ -19,6 +19,7 @@
 #include "net/retry.hpp"
 #include "notify/circuits.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/leases.hpp"
 #include "pipeline/selection.hpp"
 #include "tagging/scores.hpp"
 #include "tagging/google_vision.hpp"
@@ -806,12 +807,13 @@ SidecarSummary write_sidecars(const config::Config& config, catalog::Catalog& ca
   // A run killed while writing a sidecar left its temporary beside the photos.
   std::set<fs::path> folders;
   for (const auto& [sidecar, count] : users) folders.insert(sidecar.parent_path());
-  for (const auto& folder : folders)
-    for (const auto& temporary : util::abandoned_temporaries(folder))
-      if (temporary.filename().string().find(".xmp.tmp-") != std::string::npos) {
-        std::error_code ignored;
-        fs::remove(temporary, ignored);
-      }
+  if (!catalog::others_at_work(catalog, k_alive_within_ms))
+    for (const auto& folder : folders)
+      for (const auto& temporary : util::abandoned_temporaries(folder))
+        if (temporary.filename().string().find(".xmp.tmp-") != std::string::npos) {
+          std::error_code ignored;
+          fs::remove(temporary, ignored);
+        }
 
   SidecarSummary summary;
   observer.stage_started("xmp", all.size());
