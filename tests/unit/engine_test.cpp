@@ -342,8 +342,11 @@ TEST_F(EngineTest, TimersAccountForClaimWorkAndCommit) {
   EXPECT_GE(report.seconds.work, 5 * 0.020);
   EXPECT_GT(report.seconds.claim, 0);
   EXPECT_GT(report.seconds.commit, 0);
-  EXPECT_GE(report.seconds.wall, report.seconds.work) << "one item at a time";
-  EXPECT_GE(report.seconds.wall, report.seconds.claim + report.seconds.commit);
+  // One slot: an item's work starts once the one before it is committed. The
+  // next claim runs beside that work and commit (and may wait for the commit's
+  // turn on the connection), so it is bounded by the wall time on its own.
+  EXPECT_GE(report.seconds.wall, report.seconds.work + report.seconds.commit) << "one item at a time";
+  EXPECT_GE(report.seconds.wall, report.seconds.claim);
 }
 
 int threads_of_this_process() {
