@@ -103,21 +103,23 @@ TEST(RenderLeases, ARunThatCannotOpenItsHeartbeatConnectionClaimsNothingAndSaysW
 }
 
 TEST(RenderLeases, ARunWhoseRenewalsFailStopsClaimingBeforeItsLeasesLapse) {
-  constexpr int k_photos = 40;
+  constexpr int k_photos = 80;
   RenderProject project(k_photos, 1000);
   auto faults = std::make_shared<CatalogFaults>();
   faults->renewal_fails = true;
   FaultyCatalog catalog(wsp::catalog::open_sqlite_catalog(project.file()), faults);
   Recorder observer;
-  // Leases of 400 ms: renewals are due every 100 ms, retried every 25 ms once
-  // they fail, and claiming must stop at half a lease, well before 40 photos
-  // are rendered one at a time. (Shorter leases leave the renewal thread no
-  // time to try at all on a loaded machine under ThreadSanitizer.)
-  auto summary = wsp::pipeline::render(project.config(), catalog, request_for("run-a", 400), observer);
+  // Leases of 1 s: renewals are due every 250 ms, retried every 62 ms once
+  // they fail, and claiming must stop at half a lease, well before 80 photos
+  // are rendered one at a time (a development machine renders 15 to 45 by then).
+  // Half a lease is counted from before the heartbeat connection opens: with
+  // shorter leases, a loaded machine under a sanitizer let it pass before the
+  // renewal thread's first attempt, and the stop could not say why.
+  auto summary = wsp::pipeline::render(project.config(), catalog, request_for("run-a", 1'000), observer);
   EXPECT_GT(faults->renewals.load(), 0);
   EXPECT_LT(summary.rendered, static_cast<std::size_t>(k_photos));
   EXPECT_NE(summary.stopped_because.find("claims alive"), std::string::npos) << summary.stopped_because;
-  EXPECT_NE(summary.stopped_because.find("database is locked"), std::string::npos);
+  EXPECT_NE(summary.stopped_because.find("database is locked"), std::string::npos) << summary.stopped_because;
   EXPECT_EQ(project.count("running", "render"), 0) << "claims not rendered are handed back";
   EXPECT_EQ(project.count("done", "render"), static_cast<std::int64_t>(summary.rendered));
 }
