@@ -2,13 +2,19 @@
 # it was complete or still being written, and the watcher keeps going.
 source "$(dirname "$0")/watch_lib.sh"
 
-make_project 1000
+# A stable_ms far longer than the pause below, so that a slow machine does
+# not let the stability wait take the file being written before it is gone.
+make_project 3000
 sample --out stock --count 3 --megapixels 1
 start_watch w watch proj
 wait_for w.jsonl '.event == "watch.started"'
 
-# Complete, then gone before the debounce is over.
+# Complete, then gone before the debounce is over. The batch's debounce is
+# 20 ms, less than starting `rm` can take on a loaded machine: the watcher is
+# held still meanwhile, and finds the close and the deletion queued together.
+kill -STOP "$watcher"
 cp stock/IMG_0001.JPG proj/IMG_0001.JPG && rm proj/IMG_0001.JPG
+kill -CONT "$watcher"
 # Being written (the writer keeps it open), then gone.
 exec 3>proj/IMG_0002.JPG
 head -c 20000 stock/IMG_0002.JPG >&3

@@ -3,7 +3,11 @@
 # in progress is not rejected as truncated; what did not come back is missing.
 source "$(dirname "$0")/watch_lib.sh"
 
-make_project 300
+# The copy in progress is held open, cut short, while the watcher handles the
+# deletion, publishes and says so, and this script notices: far longer than
+# 300 ms on a loaded machine, after which the stability wait would take it
+# half-written. The complete file is taken at its close, whatever stable_ms.
+make_project 5000
 sample --out stock --count 2 --megapixels 1
 mkdir -p proj/day1
 cp stock/IMG_0001.JPG stock/IMG_0002.JPG proj/day1/

@@ -3,17 +3,17 @@
 # truncated, ingested exactly once.
 source "$(dirname "$0")/watch_lib.sh"
 
-make_project 400
+make_project 2000
 sample --out stock --count 2 --megapixels 1
 start_watch w watch proj
 wait_for w.jsonl '.event == "watch.started"'
 
-# 15 chunks, 100 ms apart: every pause is a quarter of stable_ms, the whole
-# write four times it. A check that did not restart on growth would take the
-# file half-written.
+# 32 chunks, 250 ms apart: every pause is an eighth of stable_ms (a loaded
+# machine may stretch one by well over a second), the whole write four times
+# it. A check that did not restart on growth would take the file half-written.
 photo=stock/IMG_0001.JPG
-chunk=$((($(stat -c %s $photo) + 14) / 15))
-{ for i in $(seq 0 14); do dd if=$photo bs=$chunk skip="$i" count=1 status=none; sleep 0.1; done; } >proj/IMG_0001.JPG
+chunk=$((($(stat -c %s $photo) + 31) / 32))
+{ for i in $(seq 0 31); do dd if=$photo bs=$chunk skip="$i" count=1 status=none; sleep 0.25; done; } >proj/IMG_0001.JPG
 cmp -s $photo proj/IMG_0001.JPG || fail "the copy is not the photo"
 wait_idle w.jsonl 1
 # A second, wrong, batch of the photo would come before this one.

@@ -4,13 +4,14 @@
 # is waited for, never reported as truncated, and ingested once, complete.
 source "$(dirname "$0")/watch_lib.sh"
 
-make_project 1000
+make_project 3000
 sample --out stock --count 1 --megapixels 1
 start_watch w watch proj
 wait_for w.jsonl '.event == "watch.started"'
 
 # Four rounds, each opening the file, writing a quarter and closing it, 300 ms
-# apart: longer than a batch takes to start, shorter than stable_ms.
+# apart: longer than a batch takes to start, and so much shorter than
+# stable_ms that a loaded machine cannot stretch a pause past it.
 photo=stock/IMG_0001.JPG
 chunk=$((($(stat -c %s $photo) + 3) / 4))
 for i in 0 1 2 3; do
