@@ -37,6 +37,9 @@ publish:
 YAML
 (cd shoot && wsp ingest && wsp render) 2>render.err || { cat render.err >&2; fail "render failed"; }
 
+# A sanitized build holds freed memory back in its quarantine: without one, its
+# peak is the program's own.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 (cd shoot && /usr/bin/time -f %M -o ../making.rss "$WSP_BIN" --no-progress publish --dry-run) >/dev/null 2>making.err ||
   { cat making.err >&2; fail "the dry run that makes the copies failed"; }
 ls shoot/.wsportfolio/originals/*.jpg >originals.txt
@@ -47,8 +50,14 @@ making_rss=$(tail -1 making.rss)
 made_rss=$(tail -1 made.rss)
 growth=$(((making_rss - made_rss) * 1024))
 echo "peak RSS: making the copies $making_rss KiB, with them made $made_rss KiB; original $source_size bytes" >&2
-[ "$growth" -lt $((source_size * 3 / 2)) ] ||
-  fail "making the copy of a $source_size-byte original took $growth bytes more memory (bound: 1.5 times its size)"
+# Under AddressSanitizer every realloc copies (glibc's moves a large block's
+# pages instead), so exiv2's growing buffer costs twice its size for a moment:
+# there the copy takes 2.1 times the original, against 4.1 before it was made
+# through files (1.0 and 4.0 in a plain build).
+bound_halves=3
+ldd "$WSP_BIN" | grep -q libasan && bound_halves=6
+[ "$growth" -lt $((source_size * bound_halves / 2)) ] ||
+  fail "making the copy of a $source_size-byte original took $growth bytes more memory (bound: $bound_halves/2 times its size)"
 
 (cd shoot && wsp publish) 2>publish.err || { cat publish.err >&2; fail "publish failed"; }
 link=$(grep -o 'href="originals/img-0001\.[0-9a-f]\{12\}\.jpg" download' shoot/public/index.html | cut -d'"' -f2)
