@@ -206,6 +206,25 @@ util::Result<std::optional<std::vector<UnfinishedUpload>>> classify_uploads(net:
   return std::optional<std::vector<UnfinishedUpload>>{std::move(uploads)};
 }
 
+// Moves what the catalog records for a target under the key `former` (the
+// files published and the purges owed) to `identity`, once: never over a
+// record `identity` has already.
+void move_target_record(catalog::Catalog& catalog, const std::string& former, const std::string& identity) {
+  auto files = catalog.published(former);
+  auto purges = catalog.pending_purges(former);
+  if ((files.empty() && purges.empty()) || !catalog.published(identity).empty()) return;
+  catalog.write([&] {
+    for (const auto& file : files) {
+      catalog.record_published(identity, file);
+      catalog.forget_published(former, file.path);
+    }
+    for (const auto& url : purges) {
+      catalog.record_pending_purge(identity, url);
+      catalog.forget_pending_purge(former, url);
+    }
+  });
+}
+
 // The catalog as an S3 target's record of its multipart uploads: a connection
 // of its own, as parts are recorded from the HTTP client's thread while this
 // one records whole files.
@@ -432,14 +451,7 @@ private:
   void adopt_record_of_name(const config::PublishTarget& target, const std::string& identity,
                             const std::optional<publish::TargetFolder>& folder) {
     if (target.type != "local" || folder != publish::TargetFolder::marked || target.name == identity) return;
-    auto old = m_catalog.published(target.name);
-    if (old.empty() || !m_catalog.published(identity).empty()) return;
-    m_catalog.write([&] {
-      for (const auto& file : old) {
-        m_catalog.record_published(identity, file);
-        m_catalog.forget_published(target.name, file.path);
-      }
-    });
+    move_target_record(m_catalog, target.name, identity);
   }
 
   bool purges(const config::PublishTarget& target) const {
@@ -832,20 +844,7 @@ void adopt_former_target_record(const config::Config& config, catalog::Catalog& 
   if (target.type != "local") return;
   const auto identity = target_identity(config, target);
   const auto former = absolute_identity(config, target);
-  if (former == identity) return;
-  auto old = catalog.published(former);
-  auto purges = catalog.pending_purges(former);
-  if ((old.empty() && purges.empty()) || !catalog.published(identity).empty()) return;
-  catalog.write([&] {
-    for (const auto& file : old) {
-      catalog.record_published(identity, file);
-      catalog.forget_published(former, file.path);
-    }
-    for (const auto& url : purges) {
-      catalog.record_pending_purge(identity, url);
-      catalog.forget_pending_purge(former, url);
-    }
-  });
+  if (former != identity) move_target_record(catalog, former, identity);
 }
 
 Portfolio build_portfolio(const config::Config& config, catalog::Catalog& catalog,

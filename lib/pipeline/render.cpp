@@ -77,8 +77,7 @@ util::Status write_output(const fs::path& path, std::string_view bytes, int retr
 // once it is over, and so writes nothing before.
 void remove_unreferenced_files(const config::Config& config, catalog::Catalog& catalog, const RenderRequest& request) {
   catalog.write([&] {
-    auto alive = catalog.runs_alive(2 * request.lease_ms);
-    if (std::any_of(alive.begin(), alive.end(), [&](const auto& run) { return run.id != request.run_id; })) return;
+    if (catalog::others_at_work(catalog, 2 * request.lease_ms)) return;
     auto referenced = catalog.referenced_files();
     std::set<std::string> keep(referenced.begin(), referenced.end());
     for (const char* folder : {"renders", "analysis"}) {
