@@ -303,8 +303,14 @@ public:
       return failed(fmt::format("{} targets are not supported; it was not published", target.type));
     }
 
-    adopt_former_target_record(m_config, m_catalog, target);
-    adopt_record_of_name(target, outcome.identity, folder);
+    // A dry run writes nothing: it reads a record still kept under a former
+    // key where it is; a publish moves it first.
+    if (m_request.dry_run) {
+      outcome.identity = recorded_target_identity(m_config, m_catalog, target);
+    } else {
+      adopt_former_target_record(m_config, m_catalog, target);
+      adopt_record_of_name(target, outcome.identity, folder);
+    }
     std::vector<publish::PublishFile> wanted, published;
     for (const auto& file : m_portfolio.files) wanted.push_back(file.file);
     // A fresh folder holds nothing the tool published, whatever the record

@@ -28,6 +28,12 @@ expect_eq "$(jq -r 'select(.event == "verify.finding" and .kind == "published.mi
   "site: $missing" "the file missing from the target, found through the former record"
 mv moved-away "$public/$missing"
 
+# A dry run reads the former record too, and writes nothing: it plans no
+# upload and leaves the record where it is.
+(cd shoot && wsp --json publish --dry-run) >dry.jsonl 2>dry.err || { cat dry.err >&2; fail "the dry run failed"; }
+expect_eq "$(jq -r 'select(.event == "publish.plan") | .plan.put' dry.jsonl)" 0 "the dry run plans nothing to publish again"
+expect_eq "$(sql shoot "select distinct target from published")" "$former" "the record left under its former key by the dry run"
+
 (cd shoot && wsp --json publish) >upgrade.jsonl 2>upgrade.err || { cat upgrade.err >&2; fail "publish failed"; }
 completed() { jq -r "select(.event == \"publish.completed\") | .$1" upgrade.jsonl; }
 expect_eq "$(completed put) $(completed replaced) $(completed failed)" "0 0 0" "nothing published again, nothing refused"
